@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` and `make test`. Both build .venv themselves.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-slow bench validate clean-venv
+
+$(STAMP): pyproject.toml
+	@PY=$$(scripts/find_python.sh) || exit 1; \
+	  [ -x $(BIN)/python ] || $$PY -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## The main job: baseline council, replicates on all cores, results + figures + report in results/
+run: $(STAMP)
+	$(BIN)/sendsim run configs/baseline.yaml --replicates 4 --out results/baseline
+
+## The test suite (fast default; slow statistical tests: make test-slow)
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/step_throughput.py
+
+validate: $(STAMP)
+	$(BIN)/sendsim validate configs/baseline.yaml
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,108 @@
+"""The Mesa model: owns time, councils, schools, the children's arrays and the random streams.
+
+Each `step()` is one month, in MODEL.md §4's order: calendar events, need dynamics, the route
+(identification to reviews), outcomes, finance, recording. Nothing in the step loops over
+children in Python; per-council work is vectorised over council indices.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim.agents import Council, School
+from sim.config.schema import ScenarioConfig
+from sim.event_log import EventLog
+from sim.finance_ledger import Ledger
+from sim.population.build import build_population
+from sim.processes import calendar, finance, needs, outcomes
+from sim.recorder import Recorder
+from sim.random_streams import RandomStreams
+from sim.routes import make_route
+from sim.step_context import StepContext
+from sim.timeline import Timeline
+
+
+class SendModel(mesa.Model):
+    """England's SEND system for one or more councils, under one route."""
+
+    def __init__(self, config: ScenarioConfig, seed: int | None = None) -> None:
+        seed = config.run.seed if seed is None else int(seed)
+        super().__init__(rng=seed)
+        self.config = config
+        self.seed = seed
+        self.timeline = Timeline.from_strings(config.run.start, config.run.end)
+        self.streams = RandomStreams(seed)
+        population = build_population(config, self.streams, self.timeline)
+        self.children = population.children
+        self.schools = population.schools
+        self.councils = population.councils
+        self.council_agents = [Council(self, i) for i in range(len(self.councils))]
+        self.school_agents = [School(self, j) for j in range(len(self.schools))]
+        self.route = make_route(config.run.route, config)
+        self.events = EventLog()
+        self.ledger = Ledger(self.timeline.n_months, len(self.councils))
+        self.recorder = Recorder(self.timeline.n_months, len(self.councils))
+        self.month = 0
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "ehcp": lambda m: m.recorder.system["ehcp"][max(m.month - 1, 0)].sum(),
+            "sen_support": lambda m: m.recorder.system["sen_support"][max(m.month - 1, 0)].sum(),
+            "deficit": lambda m: float(m.councils.deficit.sum()),
+        })
+        calendar.refresh_schools(self.context())
+
+    @property
+    def n_months(self) -> int:
+        return self.timeline.n_months
+
+    @property
+    def finished(self) -> bool:
+        return self.month >= self.n_months
+
+    def on_roll(self, t: int) -> tuple[int, int]:
+        """The contiguous rows on roll in month t (Reception to Year 13)."""
+        academic_year = self.timeline.academic_year(t)
+        entry = self.children.entry_year
+        lo = int(np.searchsorted(entry, academic_year - 13, side="left"))
+        hi = int(np.searchsorted(entry, academic_year, side="right"))
+        return lo, hi
+
+    def context(self) -> StepContext:
+        t = self.month
+        year, month = self.timeline.calendar(t)
+        lo, hi = self.on_roll(t)
+        return StepContext(
+            t=t, year=year, month=month, lo=lo, hi=hi, c=self.children.view(lo, hi), children=self.children,
+            schools=self.schools, councils=self.councils, config=self.config, streams=self.streams,
+            timeline=self.timeline, events=self.events, ledger=self.ledger,
+        )
+
+    def step(self) -> None:
+        if self.finished:
+            raise RuntimeError(f"the run ended at {self.config.run.end}; build a new model to run again")
+        ctx = self.context()
+        if ctx.month == 9:
+            self.route.on_september(ctx)
+        if ctx.month == 1:
+            self.recorder.take_census(ctx)
+        if ctx.month == 4 and ctx.t > 0:
+            finance.new_financial_year(ctx)
+        needs.step(ctx)
+        self.route.step(ctx)
+        outcomes.progress(ctx)
+        outcomes.suspensions(ctx)
+        outcomes.key_stage_tests(ctx)
+        finance.book_month(ctx)
+        self.recorder.record_month(ctx)
+        if ctx.month == 12:
+            self.recorder.close_year(ctx)
+        self.month += 1
+        self.datacollector.collect(self)
+
+    def run(self, progress=None) -> "SendModel":
+        """Run to the configured end; `progress(months_done, months_total)` is called monthly."""
+        while not self.finished:
+            self.step()
+            if progress is not None:
+                progress(self.month, self.n_months)
+        return self

@@ -1,0 +1,436 @@
+"""Build synthetic councils: schools, families and children initialised to the start census.
+
+Every child who will ever be on roll during the run is created here (future Reception cohorts
+included), because a child's family and latent need do not depend on policy: building them up
+front makes a baseline and a reform share exactly the same children. Rows are ordered by the
+year the child entered Reception so the children on roll form one contiguous slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.config.schema import NEED_TYPES, ScenarioConfig
+from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL, CouncilTable, SchoolTable
+from sim.population.network import small_world_ties
+from sim.population.state import (
+    EHCP,
+    INCLUSION_BASE,
+    INDEPENDENT_SPECIAL,
+    MAINSTREAM,
+    NEVER,
+    NONE,
+    SEN_SUPPORT,
+    STATE_SPECIAL,
+    ASSESSING,
+    IDLE,
+    ChildArrays,
+)
+from sim.random_streams import RandomStreams, child_key
+from sim.timeline import Timeline
+
+YEAR_GROUPS = 14  # Reception .. Year 13
+SPECIAL_SCHOOL_PLACES = 120  # places per state special school (layout only; capacity is per council)
+LATE_TYPES = (NEED_TYPES.index("ASD"), NEED_TYPES.index("SEMH"))
+
+
+@dataclass
+class Population:
+    children: ChildArrays
+    schools: SchoolTable
+    councils: CouncilTable
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray | float:
+    return np.log(p / (1 - p))
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline) -> Population:
+    """All councils' schools and children, assembled in entry-year order."""
+    child_parts, school_parts, council_parts = [], [], []
+    school_offset = 0
+    for council in range(config.population.councils):
+        kids, schools, table = _build_council(config, streams, timeline, council)
+        for name in ("school", "home_school"):
+            kids[name] = kids[name] + school_offset
+        schools.feeder[schools.feeder >= 0] += school_offset
+        school_offset += len(schools)
+        child_parts.append(kids)
+        school_parts.append(schools)
+        council_parts.append(table)
+    columns = {name: np.concatenate([part[name] for part in child_parts]) for name in child_parts[0]}
+    order = np.lexsort((columns["local_id"], columns["council"], columns["entry_year"]))
+    columns = {name: values[order] for name, values in columns.items()}
+    schools = SchoolTable.concat(school_parts)
+    ties = small_world_ties(
+        group=columns.pop("tie_group"),
+        council=columns["council"],
+        degree=config.population.family_ties,
+        rewiring=config.population.family_tie_rewiring,
+        rng=streams.generator("family-network"),
+    )
+    local_id = columns.pop("local_id")
+    columns["key"] = child_key(columns["council"], local_id)
+    children = ChildArrays(ties=ties, **columns)
+    return Population(children, schools, CouncilTable.concat(council_parts))
+
+
+def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline, council: int):
+    pop = config.population
+    rng = streams.generator("population", council)
+    start_year = timeline.start_year
+    end_year = timeline.calendar(timeline.n_months - 1)[0]
+    n_pupils = max(YEAR_GROUPS * 4, int(round(pop.pupils_per_council * pop.scale)))
+    cohort_size = n_pupils // YEAR_GROUPS
+    # cohorts on roll at the start census (entered Reception Sept start_year-1 ... start_year-14)
+    entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
+    entry_year = np.repeat(np.array(entry_years, dtype=np.int16), cohort_size)
+    n = len(entry_year)
+    initial = entry_year < start_year
+    year_group = np.where(initial, (start_year - 1) - entry_year, -1).astype(np.int8)
+
+    schools = _build_schools(config, rng, council, n_pupils)
+    primaries = np.flatnonzero(schools.phase == PRIMARY)
+    weights = schools.roll_weight[primaries] / schools.roll_weight[primaries].sum()
+    primary = primaries[rng.choice(len(primaries), size=n, p=weights)]
+    secondary = schools.feeder[primary]
+
+    # family resources
+    fsm_logit = _logit(pop.fsm_share) + schools.fsm_effect[primary]
+    fsm = rng.random(n) < _expit(fsm_logit)
+    quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile)
+    advocacy_mean = pop.advocacy_mean_lowest_quintile + (quintile - 1) / 4 * (
+        pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile
+    )
+    k = pop.advocacy_concentration
+    advocacy = rng.beta(advocacy_mean * k, (1 - advocacy_mean) * k).astype(np.float32)
+    report_p = pop.private_report_affordable_lowest_quintile + (quintile - 1) / 4 * (
+        pop.private_report_affordable_highest_quintile - pop.private_report_affordable_lowest_quintile
+    )
+    private_report = rng.random(n) < report_p
+    trust = rng.beta(pop.trust_in_mainstream_mean * 5, (1 - pop.trust_in_mainstream_mean) * 5, n).astype(np.float32)
+
+    # latent need
+    need_type, severity, onset_month = _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group)
+
+    # attainment (latent z-score)
+    out = config.outcomes
+    attainment = (
+        rng.standard_normal(n)
+        - out.fsm_attainment_gap_sd * fsm
+        + out.income_gradient_sd * (quintile - 3)
+        - out.severity_attainment_sd * severity
+        + schools.attainment_effect[primary]
+    )
+    attainment += out.fsm_attainment_gap_sd * pop.fsm_share  # centre the population near 0
+
+    columns = {
+        "council": np.full(n, council, dtype=np.int16),
+        "local_id": np.arange(n, dtype=np.int64),
+        "entry_year": entry_year,
+        "year_group": year_group,
+        "school": np.where(year_group >= 7, secondary, primary).astype(np.int32),
+        "home_school": np.where(year_group >= 7, secondary, primary).astype(np.int32),
+        "fsm": fsm,
+        "income_quintile": quintile.astype(np.int8),
+        "advocacy": advocacy,
+        "private_report": private_report,
+        "trust": trust,
+        "need_type": need_type.astype(np.int8),
+        "severity": severity.astype(np.float32),
+        "onset_month": onset_month.astype(np.int16),
+        "attainment": attainment.astype(np.float32),
+        "tie_group": (council.__index__() << 20) + primary.astype(np.int64),
+    }
+    columns.update(_empty_support_columns(n))
+    _initialise_census(config, rng, columns, schools, initial, timeline)
+    _initialise_preschool_plans(config, rng, columns, schools, initial, start_year)
+    _initialise_in_flight_assessments(config, rng, columns, initial)
+    table = _build_council_table(config, n_pupils)
+    return columns, schools, table
+
+
+def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: int, n_pupils: int) -> SchoolTable:
+    pop = config.population
+    plc = config.placement
+    n_primary = max(1, int(round(n_pupils * 7 / YEAR_GROUPS / pop.primary_school_size)))
+    n_secondary = max(1, int(round(n_pupils * 7 / YEAR_GROUPS / pop.secondary_school_size)))
+    places = n_pupils / 1000 * plc.special_places_per_1000_pupils
+    n_special = max(1, int(round(places / SPECIAL_SCHOOL_PLACES)))
+    phase = np.concatenate([
+        np.full(n_primary, PRIMARY), np.full(n_secondary, SECONDARY), np.full(n_special, SPECIAL), [INDEPENDENT]
+    ]).astype(np.int8)
+    m = len(phase)
+    sigma = np.sqrt(np.log(1 + pop.school_size_spread**2))
+    roll_weight = rng.lognormal(-sigma**2 / 2, sigma, m)
+    fsm_effect = rng.normal(0.0, pop.fsm_segregation, m)
+    inclusiveness = rng.lognormal(0.0, config.identification.school_inclusiveness_sd, m)
+    e = config.sen_support.expertise_mean
+    expertise = rng.beta(e * 12, (1 - e) * 12, m)
+    expertise[phase >= SPECIAL] = 1.0
+    attainment_effect = rng.normal(0.0, config.outcomes.school_effect_sd, m)
+    base_places = np.zeros(m, dtype=np.int32)
+    for ph, share in ((PRIMARY, plc.inclusion_base_share_primary), (SECONDARY, plc.inclusion_base_share_secondary)):
+        idx = np.flatnonzero(phase == ph)
+        chosen = idx[rng.random(len(idx)) < share]
+        base_places[chosen] = plc.inclusion_base_places
+    # each primary feeds the secondary closest in social mix (with noise): keeps FSM clustering
+    secondaries = np.flatnonzero(phase == SECONDARY)
+    feeder = np.full(m, -1, dtype=np.int32)
+    primaries = np.flatnonzero(phase == PRIMARY)
+    order_p = primaries[np.argsort(fsm_effect[primaries] + rng.normal(0, 0.3, len(primaries)))]
+    order_s = secondaries[np.argsort(fsm_effect[secondaries])]
+    feeder[order_p] = order_s[np.minimum(np.arange(len(order_p)) * len(order_s) // len(order_p), len(order_s) - 1)]
+    for s in secondaries:  # a secondary's social mix is its feeders'
+        fed = feeder == s
+        if fed.any():
+            fsm_effect[s] = fsm_effect[fed].mean()
+    return SchoolTable(
+        council=np.full(m, council, dtype=np.int16),
+        phase=phase,
+        roll_weight=roll_weight,
+        fsm_effect=fsm_effect,
+        inclusiveness=inclusiveness,
+        expertise=expertise,
+        attainment_effect=attainment_effect,
+        base_places=base_places,
+        feeder=feeder,
+        group=np.full(m, -1, dtype=np.int32),
+        sen_budget=np.zeros(m),
+        sen_spend=np.zeros(m),
+        budget_pressure=np.zeros(m),
+        fsm_share=np.zeros(m),
+    )
+
+
+def _income_quintiles(rng: np.random.Generator, fsm: np.ndarray, fsm_in_q1: float) -> np.ndarray:
+    """FSM families sit in quintiles 1-2; others fill the quintiles so each holds ~20% overall."""
+    share = fsm.mean()
+    fsm_q = np.where(rng.random(len(fsm)) < fsm_in_q1, 1, 2)
+    target = np.full(5, 0.2)
+    target[0] -= share * fsm_in_q1
+    target[1] -= share * (1 - fsm_in_q1)
+    target = np.clip(target, 0.005, None)
+    other_q = rng.choice(5, size=len(fsm), p=target / target.sum()) + 1
+    return np.where(fsm, fsm_q, other_q)
+
+
+def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
+    """Latent need: more common and more severe among FSM children; type mix tilts by deprivation."""
+    needs = config.needs
+    census = config.census
+    n = len(fsm)
+    # prevalence: odds ratio between FSM and others, overall share = latent_need_share
+    p_fsm_share = config.population.fsm_share
+    base = census.latent_need_share
+    odds_other = _solve_other_odds(base, p_fsm_share, needs.fsm_need_odds_ratio)
+    p_other = odds_other / (1 + odds_other)
+    p_fsm = odds_other * needs.fsm_need_odds_ratio / (1 + odds_other * needs.fsm_need_odds_ratio)
+    profile = np.array(census.ehcp_age_profile) * census.ehcp_share + np.array(census.sen_support_age_profile) * census.sen_support_share
+    profile = profile / profile.mean()
+    age_factor = np.where(initial, profile[np.clip(year_group, 0, 13)], profile[0])
+    has_need = rng.random(n) < np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
+
+    weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
+    cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    need_type = (rng.random(n)[:, None] > cum).sum(axis=1).clip(0, len(NEED_TYPES) - 1)
+
+    type_sev = np.array(needs.type_severity)
+    mix = np.array(needs.type_mix) / np.sum(needs.type_mix)
+    type_sev = type_sev / (mix * type_sev).sum()
+    shape = needs.severity_shape
+    raw = rng.gamma(shape, needs.severity_mean / shape, n)
+    years_ahead = np.maximum(entry_year - (start_year - 1), 0)
+    trend = (1 + needs.severity_trend_per_year) ** years_ahead
+    severity = np.where(has_need, raw * type_sev[need_type] * np.where(fsm, needs.fsm_severity_multiplier, 1.0) * trend, 0.0)
+    # onset: within the child's school life so far (negative months = before the start census)
+    months_on_roll = np.where(initial, (year_group.astype(np.int64) + 1) * 12 - 8, 0)
+    onset_month = np.where(has_need, -(rng.random(n) * months_on_roll).astype(np.int64), NEVER)
+    # future entrants' needs present at Reception entry
+    future = ~initial
+    entry_month = (entry_year.astype(np.int64) - start_year) * 12 + 8  # September of the entry year
+    onset_month = np.where(future & has_need, entry_month, onset_month)
+    return need_type, severity, onset_month
+
+
+def _solve_other_odds(overall: float, fsm_share: float, odds_ratio: float) -> float:
+    """Odds of need for non-FSM children so that the population share equals `overall`."""
+    lo, hi = 1e-6, 50.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        p_o = mid / (1 + mid)
+        p_f = mid * odds_ratio / (1 + mid * odds_ratio)
+        if fsm_share * p_f + (1 - fsm_share) * p_o > overall:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2
+
+
+def _empty_support_columns(n: int) -> dict[str, np.ndarray]:
+    never = np.full(n, NEVER, dtype=np.int16)
+    return {
+        "identified": np.zeros(n, dtype=bool),
+        "first_support_month": never.copy(),
+        "first_matched_month": never.copy(),
+        "support_level": np.zeros(n, dtype=np.int8),
+        "support_intensity": np.zeros(n, dtype=np.float32),
+        "support_since": never.copy(),
+        "pipeline": np.zeros(n, dtype=np.int8),
+        "pipeline_since": never.copy(),
+        "request_month": never.copy(),
+        "request_fraction": np.zeros(n, dtype=np.float32),
+        "request_by_parent": np.zeros(n, dtype=bool),
+        "ep_hours_received": np.zeros(n, dtype=np.float32),
+        "ep_done_month": never.copy(),
+        "last_refusal_month": never.copy(),
+        "hearing_month": never.copy(),
+        "plan_start_month": never.copy(),
+        "legacy_ehcp": np.zeros(n, dtype=bool),
+        "isp": np.zeros(n, dtype=bool),
+        "placement": np.zeros(n, dtype=np.int8),
+        "preferred_special": np.zeros(n, dtype=bool),
+        "ks2_expected": np.full(n, -1, dtype=np.int8),
+        "ks4_em4": np.full(n, -1, dtype=np.int8),
+        "suspensions": np.zeros(n, dtype=np.int16),
+        "excluded": np.zeros(n, dtype=bool),
+        "neet": np.full(n, -1, dtype=np.int8),
+        "need_months": np.zeros(n, dtype=np.int16),
+        "unmet_months": np.zeros(n, dtype=np.int16),
+        "matched_months": np.zeros(n, dtype=np.int16),
+        "year_need_months": np.zeros(n, dtype=np.int8),
+        "year_unmet_months": np.zeros(n, dtype=np.int8),
+        "year_matched_months": np.zeros(n, dtype=np.int8),
+        "year_suspensions": np.zeros(n, dtype=np.int8),
+    }
+
+
+def _support_propensity(rng, c) -> np.ndarray:
+    """Who holds support at the census: severity first, then advocacy (which buys access)."""
+    sev = c["severity"].astype(np.float64)
+    score = np.log(np.maximum(sev, 1e-6)) + 0.25 * rng.standard_normal(len(sev)) + 0.5 * (c["advocacy"] - 0.5)
+    return np.where(sev > 0, score, -np.inf)
+
+
+def _initialise_census(config, rng, c, schools, initial, timeline) -> None:
+    """Give the start cohorts the census's EHCP and SEN support shares by year group, and place plans."""
+    census = config.census
+    score = _support_propensity(rng, c)
+    ehcp_prof = np.array(census.ehcp_age_profile) / np.mean(census.ehcp_age_profile) * census.ehcp_share
+    sen_prof = np.array(census.sen_support_age_profile) / np.mean(census.sen_support_age_profile) * census.sen_support_share
+    for yg in range(YEAR_GROUPS):
+        rows = np.flatnonzero(initial & (c["year_group"] == yg))
+        if len(rows) == 0:
+            continue
+        ranked = rows[np.argsort(-score[rows], kind="stable")]
+        with_need = int(np.isfinite(score[rows]).sum())
+        n_ehcp = min(int(round(ehcp_prof[yg] * len(rows))), with_need)
+        n_sen = min(int(round(sen_prof[yg] * len(rows))), with_need - n_ehcp)
+        ehcp_rows, sen_rows = ranked[:n_ehcp], ranked[n_ehcp : n_ehcp + n_sen]
+        c["support_level"][ehcp_rows] = EHCP
+        c["support_level"][sen_rows] = SEN_SUPPORT
+        months_on_roll = (yg + 1) * 12 - 8
+        c["plan_start_month"][ehcp_rows] = -(rng.random(len(ehcp_rows)) * months_on_roll).astype(np.int16)
+        c["support_since"][ehcp_rows] = c["plan_start_month"][ehcp_rows]
+        c["support_since"][sen_rows] = -(rng.random(len(sen_rows)) * months_on_roll).astype(np.int16)
+    supported = initial & (c["support_level"] > NONE)
+    c["identified"][supported] = True
+    c["first_support_month"][supported] = c["support_since"][supported]
+    c["legacy_ehcp"][c["support_level"] == EHCP] = True
+    _place_initial_plans(config, rng, c, schools, np.flatnonzero(initial & (c["support_level"] == EHCP)))
+
+
+def _place_initial_plans(config, rng, c, schools, rows) -> None:
+    """Special-school places go to the most severe plans (with noise for trust); independents to advocates."""
+    census = config.census
+    if len(rows) == 0:
+        return
+    score = np.log(c["severity"][rows].astype(np.float64) + 1e-6) - 0.8 * c["trust"][rows] + 0.3 * rng.standard_normal(len(rows))
+    order = rows[np.argsort(-score)]
+    n_special = int(round(census.special_school_share_of_ehcp * len(rows)))
+    special = order[:n_special]
+    indep_score = c["advocacy"][special] + 0.3 * rng.standard_normal(len(special))
+    n_indep = int(round(census.independent_share_of_special * len(special)))
+    indep = special[np.argsort(-indep_score)[:n_indep]]
+    c["placement"][special] = STATE_SPECIAL
+    c["placement"][indep] = INDEPENDENT_SPECIAL
+    c["preferred_special"][special] = True
+    _assign_special_schools(rng, c, schools, special[c["placement"][special] == STATE_SPECIAL], SPECIAL)
+    _assign_special_schools(rng, c, schools, indep, INDEPENDENT)
+    mainstream = order[n_special:]
+    c["placement"][mainstream] = MAINSTREAM
+    with_base = mainstream[schools.base_places[c["school"][mainstream]] > 0]
+    c["placement"][with_base[: int(len(with_base) * 0.5)]] = INCLUSION_BASE
+
+
+def _assign_special_schools(rng, c, schools, rows, phase) -> None:
+    options = np.flatnonzero(schools.phase == phase)
+    if len(rows) and len(options):
+        c["school"][rows] = options[rng.integers(0, len(options), len(rows))]
+
+
+def _initialise_preschool_plans(config, rng, c, schools, initial, start_year) -> None:
+    """Future Reception entrants with the most complex needs arrive holding a plan (T127)."""
+    future = np.flatnonzero(~initial)
+    if len(future) == 0:
+        return
+    share = config.needs.preschool_plan_share_of_reception
+    for year in np.unique(c["entry_year"][future]):
+        rows = future[c["entry_year"][future] == year]
+        n_plan = int(round(share * len(rows)))
+        top = rows[np.argsort(-c["severity"][rows])[:n_plan]]
+        top = top[c["severity"][top] > 0]
+        entry_month = np.int16((int(year) - start_year) * 12 + 8)
+        c["support_level"][top] = EHCP
+        c["identified"][top] = True
+        c["plan_start_month"][top] = entry_month
+        c["support_since"][top] = entry_month
+        c["first_support_month"][top] = entry_month
+        c["legacy_ehcp"][top] = True
+        severe = top[c["severity"][top] > config.reviews.transfer_to_special_severity]
+        c["placement"][severe] = STATE_SPECIAL
+        c["preferred_special"][severe] = True
+        _assign_special_schools(rng, c, schools, severe, SPECIAL)
+
+
+def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
+    """Children already in the statutory process at the start census (so 2025 is not a cold start)."""
+    per_1000 = config.census.assessments_in_progress_per_1000
+    on_roll = np.flatnonzero(initial & (c["year_group"] <= 11))
+    n = int(round(per_1000 * len(on_roll) / 1000))
+    candidates = on_roll[(c["support_level"][on_roll] == SEN_SUPPORT)]
+    if n == 0 or len(candidates) == 0:
+        return
+    chosen = candidates[np.argsort(-c["severity"][candidates])[: min(n, len(candidates))]]
+    c["pipeline"][chosen] = ASSESSING
+    months_ago = rng.integers(1, 11, len(chosen)).astype(np.int16)
+    c["request_month"][chosen] = -months_ago
+    c["pipeline_since"][chosen] = -months_ago + 1
+    c["request_fraction"][chosen] = rng.random(len(chosen))
+    c["request_by_parent"][chosen] = rng.random(len(chosen)) < 0.3
+    c["pipeline"][c["pipeline"] == IDLE] = IDLE
+
+
+def _build_council_table(config: ScenarioConfig, n_pupils: int) -> CouncilTable:
+    per_1000 = n_pupils / 1000
+    income = config.finance.high_needs_income_per_pupil * n_pupils
+    return CouncilTable(
+        pupils=np.array([n_pupils], dtype=np.int64),
+        ep_hours_per_month=np.array([config.assessment.ep_hours_per_month_per_1000_pupils * per_1000]),
+        decisions_per_month=np.array([config.decision.decisions_per_month_per_1000_pupils * per_1000]),
+        special_places=np.array([config.placement.special_places_per_1000_pupils * per_1000]),
+        high_needs_income=np.array([income]),
+        deficit=np.array([config.finance.opening_deficit_share * income]),
+        gatekeeping=np.array([config.finance.gatekeeping_base]),
+        spend_this_year=np.zeros(1),
+    )
+
+
+def column_bytes_per_child(children: ChildArrays) -> float:
+    return sum(getattr(children, f.name).nbytes for f in fields(children)) / max(len(children), 1)

@@ -1,0 +1,58 @@
+"""Schools and councils as tables of numbers (the Mesa agents in sim/agents.py wrap them).
+
+Why tables: the monthly step needs per-school and per-council values for every child at once
+(`table.value[child.school]`), while per-council decisions are taken by the Council agents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+PRIMARY, SECONDARY, SPECIAL, INDEPENDENT = 0, 1, 2, 3
+PHASE_NAMES = ("primary", "secondary", "special", "independent_special")
+
+
+@dataclass
+class SchoolTable:
+    council: np.ndarray  # int16
+    phase: np.ndarray  # int8: PRIMARY / SECONDARY / SPECIAL / INDEPENDENT
+    roll_weight: np.ndarray  # float64: relative size (for allocating pupils)
+    fsm_effect: np.ndarray  # float64: school logit shift of FSM eligibility (segregation)
+    inclusiveness: np.ndarray  # float64: multiplier on identification (school fixed effect)
+    expertise: np.ndarray  # float64 0-1: share of staff with SEN expertise
+    attainment_effect: np.ndarray  # float64: school value added (sd)
+    base_places: np.ndarray  # int32: inclusion-base places (0 = no base)
+    feeder: np.ndarray  # int32: for a primary, the secondary most of its pupils move to
+    group: np.ndarray  # int32: school group (reform); -1 = none
+    sen_budget: np.ndarray  # float64: notional SEN budget this financial year (£)
+    sen_spend: np.ndarray  # float64: notional SEN spend committed this month (£/yr rate)
+    budget_pressure: np.ndarray  # float64: demand on the notional budget / budget (>1 = overstretched)
+    fsm_share: np.ndarray  # float64: FSM share of the roll (updated at census)
+
+    def __len__(self) -> int:
+        return len(self.council)
+
+    @classmethod
+    def concat(cls, parts: list["SchoolTable"]) -> "SchoolTable":
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+
+@dataclass
+class CouncilTable:
+    pupils: np.ndarray  # int64: pupils at the start (for per-1,000 capacities)
+    ep_hours_per_month: np.ndarray  # float64: EP hours for statutory assessment
+    decisions_per_month: np.ndarray  # float64: panel capacity
+    special_places: np.ndarray  # float64: state special places commissioned
+    high_needs_income: np.ndarray  # float64: £ per year (current financial year)
+    deficit: np.ndarray  # float64: cumulative high-needs deficit, £
+    gatekeeping: np.ndarray  # float64: current gatekeeping (raises refusals)
+    spend_this_year: np.ndarray  # float64: high-needs spend booked this financial year, £
+
+    def __len__(self) -> int:
+        return len(self.pupils)
+
+    @classmethod
+    def concat(cls, parts: list["CouncilTable"]) -> "CouncilTable":
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})

@@ -1,0 +1,62 @@
+"""The family network: who knows whom, for the peer effect on requests.
+
+Families mostly know families at the same school, with a few ties further afield: a
+Watts-Strogatz small world (ring lattice within each school community, a share of ties rewired
+to random families in the same council). It is generated with numpy so a national run does not
+build millions of Python objects; `to_networkx` exports it for analysis, and the tests check it
+against networkx's own generator.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+
+def small_world_ties(group: np.ndarray, council: np.ndarray, degree: int, rewiring: float, rng: np.random.Generator) -> np.ndarray:
+    """int32[n, degree] of tied rows (-1 where a community is too small)."""
+    n = len(group)
+    ties = np.full((n, degree), -1, dtype=np.int32)
+    if degree == 0 or n == 0:
+        return ties
+    order = np.lexsort((rng.random(n), group))
+    sorted_group = group[order]
+    _, start, size = np.unique(sorted_group, return_index=True, return_counts=True)
+    block = np.repeat(np.arange(len(start)), size)
+    pos = np.arange(n) - start[block]
+    block_start, block_size = start[block], size[block]
+    half = degree // 2
+    offsets = [d for d in range(1, half + 1)] + [-d for d in range(1, half + 1)]
+    if degree % 2:
+        offsets.append(half + 1)
+    for column, offset in enumerate(offsets):
+        neighbour_pos = (pos + offset) % block_size + block_start
+        valid = block_size > abs(offset)
+        ties[order, column] = np.where(valid, order[neighbour_pos], -1)
+    if rewiring > 0:
+        rewire = (rng.random((n, degree)) < rewiring) & (ties >= 0)
+        rows, cols = np.nonzero(rewire)
+        by_council = np.argsort(council, kind="stable")
+        c_sorted = council[by_council]
+        c_start = np.searchsorted(c_sorted, council[rows], side="left")
+        c_end = np.searchsorted(c_sorted, council[rows], side="right")
+        pick = c_start + (rng.random(len(rows)) * (c_end - c_start)).astype(np.int64)
+        ties[rows, cols] = by_council[pick]
+    return ties
+
+
+def peer_plan_share(ties: np.ndarray, has_plan_all_rows: np.ndarray) -> np.ndarray:
+    """Share of a family's ties whose child holds a plan (ties into rows off roll count as no plan)."""
+    valid = ties >= 0
+    known = np.where(valid, has_plan_all_rows[np.maximum(ties, 0)], False)
+    return known.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+
+
+def to_networkx(ties: np.ndarray) -> nx.Graph:
+    """Undirected networkx graph of the ties, for analysis (degree, clustering, components)."""
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(ties)))
+    rows, cols = np.nonzero(ties >= 0)
+    graph.add_edges_from(zip(rows.tolist(), ties[rows, cols].tolist()))
+    graph.remove_edges_from(nx.selfloop_edges(graph))
+    return graph

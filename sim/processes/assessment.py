@@ -1,0 +1,70 @@
+"""EHC needs assessment (MODEL.md §5 step 4): EP time is the binding constraint.
+
+Each month the council's EP hours go to assessments in queue order (FIFO by request date, or
+by severity). Once EP advice is in, other advice and drafting complete with a monthly hazard,
+no sooner than the statutory minimum; most assessed children then get a plan (94-95% [data]).
+Timeliness is measured from the request, to the week, against the 20-week limit [law].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.state import ASSESSING, EHCP, IDLE, NEVER
+from sim.processes.finance import book_transaction
+from sim.step_context import StepContext, rank_within_groups
+from sim.timeline import WEEKS_PER_MONTH
+
+
+def allocate_ep_time(ctx: StepContext) -> None:
+    c, a = ctx.c, ctx.config.assessment
+    queue = np.flatnonzero((c.pipeline == ASSESSING) & (c.ep_done_month == NEVER))
+    if len(queue) == 0:
+        return
+    if a.priority == "severity":
+        priority = -c.severity[queue].astype(np.float64)
+    else:
+        priority = c.request_month[queue] + c.request_fraction[queue].astype(np.float64)
+    order, _ = rank_within_groups(c.council[queue], priority)
+    ordered = queue[order]
+    remaining = np.maximum(a.ep_hours_per_assessment - c.ep_hours_received[ordered], 0.0).astype(np.float64)
+    council = c.council[ordered]
+    cum = np.cumsum(remaining)
+    starts = np.flatnonzero(np.r_[True, council[1:] != council[:-1]])
+    offset = np.repeat(cum[starts] - remaining[starts], np.diff(np.r_[starts, len(ordered)]))
+    before = cum - remaining - offset  # hours ahead of this child in its council's queue
+    available = ctx.councils.ep_hours_per_month[council]
+    served = np.clip(available - before, 0.0, remaining)
+    c.ep_hours_received[ordered] += served.astype(np.float32)
+    done = ordered[c.ep_hours_received[ordered] >= a.ep_hours_per_assessment - 1e-6]
+    c.ep_done_month[done] = ctx.t
+    ctx.log("ep_advice", done)
+
+
+def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None) -> np.ndarray:
+    """Finish assessments whose advice is in; return view indices of new plans."""
+    c, a = ctx.c, ctx.config.assessment
+    ready = np.flatnonzero(
+        (c.pipeline == ASSESSING) & (c.ep_done_month != NEVER) & (ctx.t - c.request_month >= a.minimum_months)
+    )
+    completes = ready[ctx.uniform("assessment-advice", ready) < a.other_advice_monthly_completion]
+    if len(completes) == 0:
+        return completes
+    p_plan = np.where(c.severity[completes] >= ctx.config.reviews.plan_needs_met_severity, a.plan_issued_probability, a.plan_issued_probability * 0.5)
+    plan = ctx.uniform("assessment-outcome", completes) < p_plan
+    issued, not_issued = completes[plan], completes[~plan]
+    weeks = ((ctx.t + ctx.uniform("assessment-when", issued)) - (c.request_month[issued] + c.request_fraction[issued])) * WEEKS_PER_MONTH
+    ctx.log("assessment", completes, plan=plan)
+    book_transaction(ctx, "assessment", completes, ctx.config.finance.assessment_cost)
+    ctx.log("plan_issued", issued, weeks=weeks.astype(np.float32), by_parent=c.request_by_parent[issued])
+    c.pipeline[completes] = IDLE
+    c.support_level[issued] = EHCP
+    c.support_since[issued] = ctx.t
+    c.plan_start_month[issued] = ctx.t
+    c.identified[issued] = True
+    c.last_refusal_month[not_issued] = ctx.t
+    if on_issued is not None:
+        on_issued(ctx, issued)
+    if on_not_issued is not None:
+        on_not_issued(ctx, not_issued, "refusal_to_issue")
+    return issued

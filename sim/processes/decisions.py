@@ -1,0 +1,47 @@
+"""The council's decision whether to assess (MODEL.md §5 step 3): due within 6 weeks [law].
+
+The panel decides requests in arrival order up to its monthly capacity (overload delays
+decisions). Refusal is likelier for parent requests, weaker evidence, no private report, and
+when the council gatekeeps to protect its budget.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.state import ASSESSING, IDLE, REQUESTED
+from sim.step_context import StepContext, expit, rank_within_groups
+
+
+def refusal_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    c, d = ctx.c, ctx.config.decision
+    parent = c.request_by_parent[idx]
+    logit = (
+        d.refusal_intercept
+        + d.severity_effect * (c.severity[idx] - 1.0)
+        + d.parent_request_effect * parent
+        + d.private_report_effect * (parent & c.private_report[idx])
+        + d.gatekeeping_effect * ctx.councils.gatekeeping[c.council[idx]]
+    )
+    return expit(logit)
+
+
+def step(ctx: StepContext, on_refused=None) -> None:
+    """Decide waiting requests; `on_refused(ctx, idx)` lets disputes react to refusals."""
+    c = ctx.c
+    waiting = np.flatnonzero((c.pipeline == REQUESTED) & (c.pipeline_since < ctx.t))
+    if len(waiting) == 0:
+        return
+    order, rank = rank_within_groups(c.council[waiting], c.request_month[waiting] + c.request_fraction[waiting])
+    capacity = np.floor(ctx.councils.decisions_per_month[c.council[waiting]])
+    decided = waiting[rank < capacity]
+    refuse = ctx.uniform("decision", decided) < refusal_probability(ctx, decided)
+    refused, accepted = decided[refuse], decided[~refuse]
+    weeks = (ctx.t + 0.5 - c.request_month[decided] - c.request_fraction[decided]) * 4.33
+    ctx.log("decision", decided, refused=refuse, weeks=weeks.astype(np.float32), by_parent=c.request_by_parent[decided])
+    c.pipeline[accepted] = ASSESSING
+    c.pipeline_since[accepted] = ctx.t
+    c.pipeline[refused] = IDLE
+    c.last_refusal_month[refused] = ctx.t
+    if on_refused is not None:
+        on_refused(ctx, refused, "refusal_to_assess")

@@ -1,0 +1,76 @@
+"""Finance (MODEL.md §4.8): book each month's costs to the right budget, update deficits.
+
+Standing costs (support, placements, transport) are booked here monthly at annual rates / 12,
+with unit costs inflating each year; transactional costs (assessments, mediations, appeals) are
+booked where they happen. Deficits accumulate high-needs spend above income; gatekeeping
+tightens with the deficit, more so once the statutory override ends [law: March 2028].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.state import (
+    ALTERNATIVE_PROVISION,
+    EHCP,
+    INCLUSION_BASE,
+    INDEPENDENT_SPECIAL,
+    MAINSTREAM,
+    NEET,
+    POST16,
+    STATE_SPECIAL,
+)
+from sim.step_context import StepContext
+
+
+def inflation(ctx: StepContext) -> float:
+    return (1 + ctx.config.finance.cost_inflation) ** (ctx.t / 12)
+
+
+def book_transaction(ctx: StepContext, line: str, idx: np.ndarray, unit_cost: float) -> None:
+    if len(idx):
+        ctx.ledger.book(ctx.t, line, ctx.c.council[idx], unit_cost * inflation(ctx))
+
+
+def book_month(ctx: StepContext) -> None:
+    c, f = ctx.c, ctx.config.finance
+    k = inflation(ctx) / 12
+    schools = ctx.schools
+    ctx.ledger.book(ctx.t, "sen_support", schools.council, schools.sen_spend * k)
+    plans = np.flatnonzero((c.support_level == EHCP) & (c.year_group <= 13) & (c.placement != NEET))
+    placement = c.placement[plans]
+    council = c.council[plans]
+    mainstream = (placement == MAINSTREAM) & (c.year_group[plans] <= 11)
+    base = placement == INCLUSION_BASE
+    contribution = ctx.config.sen_support.mainstream_contribution
+    ctx.ledger.book(ctx.t, "ehcp_school_contribution", council[mainstream | base], contribution * k)
+    topped_up = mainstream | (placement == POST16) | (placement == ALTERNATIVE_PROVISION)
+    ctx.ledger.book(ctx.t, "ehcp_mainstream_topup", council[topped_up], f.ehcp_mainstream_topup * k)
+    ctx.ledger.book(ctx.t, "inclusion_base", council[base], f.inclusion_base_cost * k)
+    ctx.ledger.book(ctx.t, "state_special", council[placement == STATE_SPECIAL], f.state_special_cost * k)
+    ctx.ledger.book(ctx.t, "independent_special", council[placement == INDEPENDENT_SPECIAL], f.independent_special_cost * k)
+    shares = np.array(f.transported_share)
+    transport_share = np.select(
+        [placement == INCLUSION_BASE, placement == STATE_SPECIAL, placement == INDEPENDENT_SPECIAL], shares[1:], default=shares[0]
+    )
+    ctx.ledger.book(ctx.t, "transport", council, transport_share * f.transport_cost * k)
+    update_deficit(ctx)
+
+
+def update_deficit(ctx: StepContext) -> None:
+    f, councils = ctx.config.finance, ctx.councils
+    spend = ctx.ledger.high_needs_spend(ctx.t)
+    councils.spend_this_year += spend
+    councils.deficit += spend - councils.high_needs_income / 12
+    override_over = ctx.t > ctx.timeline.month_index(f.statutory_override_until)
+    sensitivity = f.gatekeeping_per_deficit * (f.gatekeeping_after_override_multiplier if override_over else 1.0)
+    councils.gatekeeping[:] = f.gatekeeping_base + sensitivity * np.maximum(councils.deficit, 0) / councils.high_needs_income
+
+
+def new_financial_year(ctx: StepContext) -> None:
+    """April: income uplift; EP capacity and special places grow; spend counters reset."""
+    f, councils = ctx.config.finance, ctx.councils
+    councils.high_needs_income *= 1 + f.high_needs_income_growth
+    councils.ep_hours_per_month *= 1 + ctx.config.assessment.ep_capacity_growth_per_year
+    councils.special_places *= 1 + ctx.config.placement.special_places_growth_per_year
+    councils.spend_this_year[:] = 0.0

@@ -1,0 +1,57 @@
+"""Identification: does the school notice a child's need this month? (MODEL.md §4.3)
+
+Faster for severe and early-showing needs, in inclusive and expert schools, for families who
+push; slower in schools serving deprived areas [reported: rationing]. Identified children start
+on the route's school-led support (SEN support, or Targeted in the tiered route).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.build import LATE_TYPES
+from sim.population.state import NONE, SEN_SUPPORT
+from sim.step_context import StepContext
+
+
+def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:
+    c, p = ctx.c, ctx.config.identification
+    school = c.home_school[idx]
+    late = np.isin(c.need_type[idx], LATE_TYPES) & (c.year_group[idx] <= 6)
+    mean_fsm = ctx.config.population.fsm_share
+    rate = (
+        p.monthly_rate
+        * np.power(np.maximum(c.severity[idx], 1e-3), p.severity_elasticity)
+        * np.where(late, p.late_types_multiplier, 1.0)
+        * ctx.schools.inclusiveness[school]
+        * (0.5 + ctx.schools.expertise[school] + expertise_boost)
+        * np.exp(p.advocacy_effect * (c.advocacy[idx] - 0.5))
+        * np.exp(-p.deprived_school_under_identification * (ctx.schools.fsm_share[school] - mean_fsm))
+    )
+    return 1.0 - np.exp(-rate)
+
+
+def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:
+    """Identify new needs; return the view indices identified this month."""
+    c = ctx.c
+    idx = np.flatnonzero((c.severity > 0) & ~c.identified & (c.year_group <= 11))
+    p = identification_probability(ctx, idx, expertise_boost if np.isscalar(expertise_boost) else expertise_boost[idx])
+    found = idx[ctx.uniform("identification", idx) < p]
+    c.identified[found] = True
+    start = found[c.support_level[found] == NONE]
+    c.support_level[start] = SEN_SUPPORT
+    c.support_since[start] = ctx.t
+    ctx.log("identified", found)
+    _end_support_when_need_resolves(ctx)
+    return found
+
+
+def _end_support_when_need_resolves(ctx: StepContext) -> None:
+    """At a support review (once a cycle), support ends if the need has (nearly) resolved."""
+    c = ctx.c
+    cycle = ctx.config.requests.review_cycle_months
+    idx = np.flatnonzero((c.support_level == SEN_SUPPORT) & (c.severity < ctx.config.identification.removal_severity))
+    due = idx[(ctx.t - c.support_since[idx]) % cycle == cycle - 1]
+    c.support_level[due] = NONE
+    c.identified[due] = c.severity[due] > 0
+    ctx.log("support_ended", due)

@@ -1,0 +1,78 @@
+"""Outcomes: attainment progress, KS2 and KS4 results, suspensions, exclusions, NEET (MODEL.md §4.7).
+
+Monthly progress = gain while support matches need (EEF-anchored) - loss while need is unmet
+(scaled by severity). Tests read the latent score with noise against thresholds calibrated to
+published pass rates. Suspension hazards rise with need, unmet need, SEMH and disadvantage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.state import ALTERNATIVE_PROVISION, NEET, POST16
+from sim.step_context import StepContext
+
+SEMH = 2  # index of SEMH in NEED_TYPES
+
+
+def progress(ctx: StepContext) -> None:
+    c, o = ctx.c, ctx.config.outcomes
+    idx = np.flatnonzero((c.year_group <= 11) & (c.severity > 0))
+    sev = c.severity[idx]
+    matched = c.support_intensity[idx] >= ctx.config.sen_support.match_fraction * sev
+    shortfall = np.maximum(sev - c.support_intensity[idx], 0.0)
+    delta = np.where(matched, o.matched_gain_sd_per_year, -o.unmet_loss_sd_per_year * shortfall) / 12
+    c.attainment[idx] += delta.astype(np.float32)
+
+
+def suspensions(ctx: StepContext) -> None:
+    c, o = ctx.c, ctx.config.outcomes
+    idx = np.flatnonzero((c.year_group <= 11) & ~c.excluded)
+    sev = np.minimum(c.severity[idx], 3.0)
+    unmet = (c.severity[idx] > 0) & (c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx])
+    phase = np.where(c.year_group[idx] >= 7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
+    rate = (
+        o.suspension_monthly_base
+        * phase
+        * np.exp(o.suspension_need_effect * sev)
+        * np.exp(o.suspension_unmet_effect * unmet)
+        * np.exp(o.suspension_semh_effect * (c.need_type[idx] == SEMH) * (c.severity[idx] > 0))
+        * np.exp(o.suspension_fsm_effect * c.fsm[idx])
+    )
+    # months in term time only: no suspensions in August
+    if ctx.month == 8:
+        return
+    suspended = idx[ctx.uniform("suspension", idx) < 1 - np.exp(-rate * 12 / 11)]
+    c.suspensions[suspended] += 1
+    c.year_suspensions[suspended] = np.minimum(c.year_suspensions[suspended] + 1, 127)
+    excluded = suspended[ctx.uniform("exclusion", suspended) < o.exclusion_per_suspension]
+    c.excluded[excluded] = True
+    c.placement[excluded] = ALTERNATIVE_PROVISION
+    ctx.log("suspension", suspended)
+    ctx.log("exclusion", excluded)
+
+
+def key_stage_tests(ctx: StepContext) -> None:
+    """July: Year 6 sit KS2, Year 11 sit GCSEs (English and maths grade 4+)."""
+    if ctx.month != 7:
+        return
+    c, o = ctx.c, ctx.config.outcomes
+    y6 = np.flatnonzero(c.year_group == 6)
+    c.ks2_expected[y6] = (c.attainment[y6] + o.test_noise_sd * ctx.normal("ks2", y6) > o.ks2_threshold).astype(np.int8)
+    y11 = np.flatnonzero(c.year_group == 11)
+    c.ks4_em4[y11] = (c.attainment[y11] + o.test_noise_sd * ctx.normal("ks4", y11) > o.ks4_threshold).astype(np.int8)
+    ctx.log("ks2", y6, expected=c.ks2_expected[y6], sen=c.support_level[y6])
+    ctx.log("ks4", y11, em4=c.ks4_em4[y11], sen=c.support_level[y11])
+
+
+def neet_at_16(ctx: StepContext, idx: np.ndarray) -> None:
+    """September of Year 12: education/training or NEET, by KS4, SEND and disadvantage."""
+    c, o = ctx.c, ctx.config.outcomes
+    send = c.support_level[idx] > 0
+    no_pass = c.ks4_em4[idx] != 1
+    p = o.neet_base * np.where(send, o.neet_send_multiplier, 1.0) * np.where(no_pass, o.neet_no_ks4_multiplier, 1.0) * np.where(c.fsm[idx], o.neet_fsm_multiplier, 1.0)
+    neet = ctx.uniform("neet", idx) < np.minimum(p, 0.9)
+    c.neet[idx] = neet.astype(np.int8)
+    stays_special = np.isin(c.placement[idx], (2, 3))
+    c.placement[idx] = np.where(neet, NEET, np.where(stays_special, c.placement[idx], POST16))
+    ctx.log("neet", idx, neet=neet, send=send)

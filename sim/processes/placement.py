@@ -1,0 +1,104 @@
+"""Naming a setting in a plan (MODEL.md §5 step 5).
+
+Parents state a preference shaped by severity and trust in mainstream; the council names a
+state special school if it has a place (most severe first), otherwise an independent school
+for families who push hard enough, otherwise mainstream (appealable). Mainstream plans use an
+inclusion base where the school has one with room.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.institutions import INDEPENDENT, SPECIAL
+from sim.population.state import (
+    EHCP,
+    INCLUSION_BASE,
+    INDEPENDENT_SPECIAL,
+    MAINSTREAM,
+    STATE_SPECIAL,
+)
+from sim.step_context import StepContext, expit, rank_within_groups
+
+
+def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndarray:
+    c, p = ctx.c, ctx.config.placement
+    logit = p.special_preference_intercept + p.special_preference_severity * (c.severity[idx] - 2.0) + p.special_preference_trust * (c.trust[idx] - 0.5)
+    return ctx.uniform("placement-preference", idx, draw) < expit(logit)
+
+
+def free_special_places(ctx: StepContext) -> np.ndarray:
+    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= 13)], minlength=len(ctx.councils))
+    return np.floor(ctx.councils.special_places) - occupied
+
+
+def free_base_places(ctx: StepContext) -> np.ndarray:
+    in_base = np.bincount(ctx.c.school[ctx.c.placement == INCLUSION_BASE], minlength=len(ctx.schools))
+    return ctx.schools.base_places - in_base
+
+
+def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent: bool = True) -> None:
+    """Name settings for plan holders at view indices `idx` (new plans or transfer reviews)."""
+    c, p = ctx.c, ctx.config.placement
+    if len(idx) == 0:
+        return
+    want = prefers_special(ctx, idx)
+    c.preferred_special[idx] = want
+    special = idx[want]
+    mainstream = idx[~want]
+    # state special places, most severe first, within each council's free places
+    free = free_special_places(ctx)
+    order, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
+    got_place = rank < np.maximum(free[c.council[special]], 0)
+    _move(ctx, special[got_place], STATE_SPECIAL, SPECIAL)
+    no_place = special[~got_place]
+    if allow_independent:
+        pushes = ctx.uniform("placement-independent", no_place) < p.independent_if_full_advocacy * c.advocacy[no_place]
+    else:
+        pushes = np.zeros(len(no_place), dtype=bool)
+    _move(ctx, no_place[pushes], INDEPENDENT_SPECIAL, INDEPENDENT)
+    refused = no_place[~pushes]
+    _mainstream(ctx, np.concatenate([mainstream, refused]))
+    ctx.log("placement", idx, placement=c.placement[idx], preferred_special=want)
+    if on_disputed is not None:
+        on_disputed(ctx, refused, "placement")
+        on_disputed(ctx, mainstream, "content")
+
+
+def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
+    c = ctx.c
+    c.school[idx] = c.home_school[idx]
+    c.placement[idx] = MAINSTREAM
+    free = free_base_places(ctx)
+    severe = idx[c.severity[idx] >= 1.5]
+    order, rank = rank_within_groups(c.school[severe], -c.severity[severe].astype(np.float64))
+    into_base = severe[rank < np.maximum(free[c.school[severe]], 0)]
+    c.placement[into_base] = INCLUSION_BASE
+
+
+def _move(ctx: StepContext, idx: np.ndarray, placement: int, phase: int) -> None:
+    c = ctx.c
+    c.placement[idx] = placement
+    options = np.flatnonzero(ctx.schools.phase == phase)
+    if len(idx) == 0 or len(options) == 0:
+        return
+    # each council's own special schools (independent: the council's out-of-area pseudo-school)
+    council_of_option = ctx.schools.council[options]
+    for council in np.unique(c.council[idx]):
+        mine = idx[c.council[idx] == council]
+        own = options[council_of_option == council]
+        pick = (ctx.uniform("placement-school", mine) * len(own)).astype(np.int64)
+        c.school[mine] = own[np.minimum(pick, len(own) - 1)]
+
+
+def name_special(ctx: StepContext, idx: np.ndarray) -> None:
+    """A tribunal order or concession: the child goes to special school (independent if no place)."""
+    c = ctx.c
+    if len(idx) == 0:
+        return
+    free = free_special_places(ctx)
+    order, rank = rank_within_groups(c.council[idx], -c.severity[idx].astype(np.float64))
+    state = rank < np.maximum(free[c.council[idx]], 0)
+    _move(ctx, idx[state], STATE_SPECIAL, SPECIAL)
+    _move(ctx, idx[~state], INDEPENDENT_SPECIAL, INDEPENDENT)
+    c.support_level[idx] = EHCP

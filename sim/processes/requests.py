@@ -1,0 +1,66 @@
+"""Requests for an EHC needs assessment, from schools and from parents (MODEL.md §5 step 2).
+
+School requests follow two assess-plan-do-review cycles and rise with budget pressure; parent
+requests rise with advocacy, private evidence, distrust of mainstream and with how many families
+they know whose children have plans (the peer effect over the family network).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.network import peer_plan_share
+from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
+from sim.step_context import StepContext
+
+
+def anticipation(ctx: StepContext) -> float:
+    r = ctx.config.requests
+    start, end = ctx.timeline.month_index(r.anticipation_from), ctx.timeline.month_index(r.anticipation_to)
+    return r.anticipation_multiplier if start <= ctx.t <= end else 1.0
+
+
+def eligible(ctx: StepContext) -> np.ndarray:
+    c, r = ctx.c, ctx.config.requests
+    cooled = (c.last_refusal_month == NEVER) | (ctx.t - c.last_refusal_month >= r.cooldown_months)
+    return np.flatnonzero((c.year_group <= 11) & (c.severity > 0) & (c.support_level < EHCP) & (c.pipeline == IDLE) & cooled)
+
+
+def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly request hazards (school, parent) for the children at view indices `idx`."""
+    c, r = ctx.c, ctx.config.requests
+    severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
+    unmet = c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx]
+    common = severity * np.exp(r.unmet_effect * unmet) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start() * anticipation(ctx)
+    months_on_support = ctx.t - c.support_since[idx]
+    ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
+    pressure = np.maximum(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0)
+    school = np.where(ready, r.school_monthly_rate * common * np.exp(r.budget_pressure_effect * pressure), 0.0)
+    peers = peer_plan_share(ctx.children.ties[idx + ctx.lo], ctx.children.support_level == EHCP)
+    parent = (
+        r.parent_monthly_rate
+        * common
+        * np.exp(parent_strength * r.advocacy_effect * (c.advocacy[idx] - 0.5))
+        * np.exp(r.private_report_effect * c.private_report[idx])
+        * np.exp(r.trust_effect * (0.5 - c.trust[idx]))
+        * np.exp(r.peer_effect * peers)
+    )
+    return school, parent
+
+
+def step(ctx: StepContext) -> None:
+    c = ctx.c
+    idx = eligible(ctx)
+    school, parent = hazards(ctx, idx)
+    total = school + parent
+    made = ctx.uniform("request", idx) < 1.0 - np.exp(-total)
+    rows = idx[made]
+    by_parent = ctx.uniform("request-who", rows) < parent[made] / np.maximum(total[made], 1e-12)
+    c.pipeline[rows] = REQUESTED
+    c.pipeline_since[rows] = ctx.t
+    c.request_month[rows] = ctx.t
+    c.request_fraction[rows] = ctx.uniform("request-when", rows).astype(np.float32)
+    c.request_by_parent[rows] = by_parent
+    c.ep_hours_received[rows] = 0.0
+    c.ep_done_month[rows] = NEVER
+    ctx.log("request", rows, by_parent=by_parent)

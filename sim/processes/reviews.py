@@ -1,0 +1,68 @@
+"""Annual reviews and phase-transfer reviews of plans (MODEL.md §5 step 7).
+
+At each anniversary a plan is maintained, amended (a growing need may now call for a special
+school) or ceased (needs met, or other reasons). At phase transfer (Year 6 to 7, Year 11 to
+post-16) plans are reviewed and settings named again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.state import (
+    EHCP,
+    IDLE,
+    INCLUSION_BASE,
+    MAINSTREAM,
+    NEVER,
+    NONE,
+    SEN_SUPPORT,
+)
+from sim.processes import placement as placement_process
+from sim.step_context import StepContext
+
+
+def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
+    c = ctx.c
+    if len(idx) == 0:
+        return
+    ctx.log("plan_ceased", idx, reason=reason)
+    c.support_level[idx] = np.where(c.severity[idx] > 0, SEN_SUPPORT, NONE)
+    c.support_since[idx] = ctx.t
+    c.plan_start_month[idx] = NEVER
+    c.legacy_ehcp[idx] = False
+    school_age = idx[c.year_group[idx] <= 11]
+    c.placement[school_age] = MAINSTREAM
+    c.school[school_age] = c.home_school[school_age]
+
+
+def annual_reviews(ctx: StepContext, on_disputed=None) -> None:
+    c, r = ctx.c, ctx.config.reviews
+    plans = np.flatnonzero((c.support_level == EHCP) & (c.plan_start_month != NEVER) & (c.pipeline == IDLE))
+    age = ctx.t - c.plan_start_month[plans]
+    due = plans[(age > 0) & (age % 12 == 0)]
+    if len(due) == 0:
+        return
+    ctx.log("annual_review", due)
+    met = c.severity[due] < r.plan_needs_met_severity
+    cease_met = met & (ctx.uniform("review-cease-met", due) < r.cease_when_met_probability)
+    cease_other = ~cease_met & (ctx.uniform("review-cease-other", due) < r.other_cease_per_year)
+    cease(ctx, due[cease_met], "needs_met")
+    cease(ctx, due[cease_other], "other")
+    kept = due[~(cease_met | cease_other)]
+    in_mainstream = kept[(c.placement[kept] == MAINSTREAM) | (c.placement[kept] == INCLUSION_BASE)]
+    escalate = in_mainstream[c.severity[in_mainstream] > r.transfer_to_special_severity]
+    placement_process.place(ctx, escalate, on_disputed)
+
+
+def phase_transfer(ctx: StepContext, moving_to_secondary: np.ndarray, moving_to_post16: np.ndarray, on_disputed=None) -> None:
+    """September reviews for plan holders changing phase (called by the calendar)."""
+    c, r = ctx.c, ctx.config.reviews
+    plans7 = moving_to_secondary[c.support_level[moving_to_secondary] == EHCP]
+    ctx.log("phase_transfer_review", plans7, phase="secondary")
+    mainstream7 = plans7[(c.placement[plans7] == MAINSTREAM) | (c.placement[plans7] == INCLUSION_BASE)]
+    placement_process.place(ctx, mainstream7, on_disputed)
+    plans12 = moving_to_post16[c.support_level[moving_to_post16] == EHCP]
+    ctx.log("phase_transfer_review", plans12, phase="post16")
+    ceased = plans12[ctx.uniform("review-post16", plans12) < r.post16_cease_probability]
+    cease(ctx, ceased, "post16")

@@ -1,0 +1,78 @@
+"""Support delivered this month, and whether it matches need (MODEL.md §5 EHCP route step 1).
+
+SEN support comes from the school's notional SEN budget: when demand exceeds it, every
+supported child gets a thinner share and the school feels budget pressure (which drives
+school-initiated requests). Plans deliver more, up to what their setting can provide.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population.state import (
+    EHCP,
+    INCLUSION_BASE,
+    INDEPENDENT_SPECIAL,
+    MAINSTREAM,
+    NEVER,
+    SEN_SUPPORT,
+    STATE_SPECIAL,
+    TARGETED_PLUS,
+)
+from sim.step_context import StepContext
+
+
+def plan_capacity(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """Most support a plan can deliver in the child's setting."""
+    s = ctx.config.sen_support
+    placement = ctx.c.placement[idx]
+    cap = np.full(len(idx), s.plan_mainstream_max_intensity, dtype=np.float32)
+    cap[placement == INCLUSION_BASE] = s.inclusion_base_max_intensity
+    special = (placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL)
+    cap[special] = np.inf
+    return cap
+
+
+def allocate(ctx: StepContext, extra_capacity: np.ndarray | None = None) -> None:
+    """Set support_intensity for every child on roll; book nothing (finance does)."""
+    c, s, schools = ctx.c, ctx.config.sen_support, ctx.schools
+    school_age = c.year_group <= 11
+    c.support_intensity[:] = 0.0
+    # school-led support, limited by expertise and by the notional SEN budget
+    led = np.flatnonzero(school_age & ((c.support_level == SEN_SUPPORT) | (c.support_level == TARGETED_PLUS)))
+    school = c.school[led]
+    ceiling = s.max_intensity * schools.expertise[school]
+    if extra_capacity is not None:
+        ceiling = ceiling + extra_capacity[led]
+    wanted = np.minimum(c.severity[led], ceiling)
+    plans_in_mainstream = np.flatnonzero(school_age & (c.support_level == EHCP) & ((c.placement == MAINSTREAM) | (c.placement == INCLUSION_BASE)))
+    demand = np.bincount(school, weights=wanted * s.cost_per_intensity_unit, minlength=len(schools))
+    demand += np.bincount(c.school[plans_in_mainstream], minlength=len(schools)) * s.mainstream_contribution
+    budget = np.maximum(schools.sen_budget, 1.0)
+    schools.budget_pressure[:] = demand / budget
+    squeeze = np.minimum(1.0, 1.0 / np.maximum(schools.budget_pressure[school], 1e-9))
+    c.support_intensity[led] = (wanted * squeeze).astype(np.float32)
+    schools.sen_spend[:] = np.bincount(school, weights=c.support_intensity[led] * s.cost_per_intensity_unit, minlength=len(schools))
+    # plans: provision up to the setting's capacity
+    planned = np.flatnonzero(school_age & (c.support_level == EHCP))
+    c.support_intensity[planned] = np.minimum(c.severity[planned], plan_capacity(ctx, planned))
+    _accumulate(ctx, school_age)
+
+
+def _accumulate(ctx: StepContext, school_age: np.ndarray) -> None:
+    """Count months of need, of unmet need and of matched support (the access metrics)."""
+    c = ctx.c
+    need = school_age & (c.severity > 0)
+    matched = need & (c.support_intensity >= ctx.config.sen_support.match_fraction * c.severity)
+    unmet = need & ~matched
+    c.need_months += need
+    c.unmet_months += unmet
+    c.matched_months += matched
+    c.year_need_months += need
+    c.year_unmet_months += unmet
+    c.year_matched_months += matched
+    supported = need & (c.support_intensity > 0)
+    first = supported & (c.first_support_month == NEVER)
+    c.first_support_month[first] = ctx.t
+    first_matched = matched & (c.first_matched_month == NEVER)
+    c.first_matched_month[first_matched] = ctx.t

@@ -1,0 +1,77 @@
+"""What a process sees in one month: the children on roll (as views), institutions, draws, logs.
+
+Why one object: every process has the same signature, `process(ctx)`, so a route composes
+processes without knowing their internals, and tests can build a context and call one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.schema import ScenarioConfig
+from sim.finance_ledger import Ledger
+from sim.event_log import EventLog
+from sim.population.institutions import CouncilTable, SchoolTable
+from sim.population.state import INCLUSION_BASE, MAINSTREAM, ChildArrays
+from sim.random_streams import RandomStreams
+from sim.timeline import Timeline
+
+
+@dataclass
+class StepContext:
+    t: int  # month index (0 = start census)
+    year: int
+    month: int  # 1-12
+    lo: int  # first row on roll
+    hi: int  # one past the last row on roll
+    c: ChildArrays  # views of rows [lo, hi)
+    children: ChildArrays  # all rows (for ties into the whole population)
+    schools: SchoolTable
+    councils: CouncilTable
+    config: ScenarioConfig
+    streams: RandomStreams
+    timeline: Timeline
+    events: EventLog
+    ledger: Ledger
+
+    def uniform(self, process: str, idx: np.ndarray, draw: int = 0) -> np.ndarray:
+        """Keyed draws for the children at view indices `idx` (common random numbers)."""
+        return self.streams.uniform(process, self.t, self.c.key[idx], draw)
+
+    def normal(self, process: str, idx: np.ndarray, draw: int = 0) -> np.ndarray:
+        return self.streams.normal(process, self.t, self.c.key[idx], draw)
+
+    def log(self, name: str, idx: np.ndarray, **columns: np.ndarray) -> None:
+        self.events.log(name, self.t, idx + self.lo, **columns)
+
+    def school_age(self) -> np.ndarray:
+        """Reception to Year 11: the pupils the census counts and the statutory route serves here."""
+        return self.c.year_group <= 11
+
+    def in_mainstream(self) -> np.ndarray:
+        return (self.c.placement == MAINSTREAM) | (self.c.placement == INCLUSION_BASE)
+
+    def years_since_start(self) -> float:
+        return self.t / 12.0
+
+
+def rank_within_groups(groups: np.ndarray, priority: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order items by (group, priority) and give each its 0-based rank inside its group.
+
+    The vectorised way to hand out scarce places: accept where rank < capacity[group]
+    (STYLE.md: lexsort by target and priority, rank within target).
+    """
+    order = np.lexsort((priority, groups))
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    run_lengths = np.diff(np.r_[starts, len(order)])
+    ranks_sorted = np.arange(len(order)) - np.repeat(starts, run_lengths)
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = ranks_sorted
+    return order, ranks
+
+
+def expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
