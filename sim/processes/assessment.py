@@ -56,7 +56,8 @@ def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None) -> np.ndar
     weeks = ((ctx.t + ctx.uniform("assessment-when", issued)) - (c.request_month[issued] + c.request_fraction[issued])) * WEEKS_PER_MONTH
     ctx.log("assessment", completes, plan=plan)
     book_transaction(ctx, "assessment", completes, ctx.config.finance.assessment_cost)
-    ctx.log("plan_issued", issued, weeks=weeks.astype(np.float32), by_parent=c.request_by_parent[issued])
+    ctx.log("plan_issued", issued, weeks=weeks.astype(np.float32), by_parent=c.request_by_parent[issued],
+            request_month=c.request_month[issued].copy())
     c.pipeline[completes] = IDLE
     c.support_level[issued] = EHCP
     c.support_since[issued] = ctx.t

@@ -1,0 +1,161 @@
+"""`sendsim`: run scenarios, check calibration. (typer + rich)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim import __version__
+from sim.config import ConfigError, ScenarioConfig, config_hash, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="sendsim: England's SEND system, EHCP route vs tiered route.")
+console = Console(stderr=True)
+HEADLINE = (
+    "ehcp_share_pupils", "sen_support_share_pupils", "request_rate", "refusal_rate", "request_success_rate",
+    "appeal_rate", "tribunal_success_after_refusal", "within_20_weeks_share", "special_school_rate",
+    "months_to_support", "unmet_need_months", "ks2_expected_rate", "ks4_em4_rate", "ks4_em4_rate_ehcp",
+    "suspension_rate", "exclusion_rate", "neet_rate", "high_needs_spend_per_pupil",
+)
+
+
+def _load(path: Path, seed: int | None = None, end: str | None = None) -> ScenarioConfig:
+    """Load and validate a scenario, or exit with the validator's message (nothing is written)."""
+    try:
+        overrides: dict = {}
+        if seed is not None:
+            overrides.setdefault("run", {})["seed"] = seed
+        if end is not None:
+            overrides.setdefault("run", {})["end"] = end
+        return load_config(path, overrides or None)
+    except ConfigError as exc:
+        console.print(f"[bold red]Configuration error[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("replicates"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
+    )
+
+
+def run_scenario(config: ScenarioConfig, replicates: int, workers: int | None, label: str):
+    from sim.experiments.runner import combine, run_replicates
+
+    with _progress() as progress:
+        task = progress.add_task(label, total=replicates)
+        outputs = run_replicates(config, replicates, workers=workers, on_done=lambda _: progress.advance(task))
+    return outputs, combine(outputs)
+
+
+def build_manifest(config: ScenarioConfig, config_path: Path, outputs, started: str, command: str) -> dict:
+    from sim.experiments.provenance import git_state, now_iso, package_versions
+
+    return {
+        "sendsim_version": __version__,
+        "scenario": config.name,
+        "config_file": str(config_path),
+        "config": config.model_dump(mode="json"),
+        "config_sha256": config_hash(config),
+        "seed": config.run.seed,
+        "replicates": len(outputs),
+        "replicate_seeds": {str(o.replicate): o.seed for o in outputs},
+        "packages": package_versions(),
+        "git": git_state(),
+        "started": started,
+        "finished": now_iso(),
+        "command": command,
+    }
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="scenario YAML (may `extends:` another)"),
+    seed: Optional[int] = typer.Option(None, help="root seed (default: run.seed in the config)"),
+    replicates: int = typer.Option(4, min=1, max=10_000, help="independent replicates"),
+    out: Optional[Path] = typer.Option(None, help="output directory (default results/<scenario name>)"),
+    workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
+) -> None:
+    """Run a scenario and write manifest, metrics, system and children tables, figures and summary."""
+    from sim.experiments.provenance import command_line, now_iso
+    from sim.experiments.results import atomic_directory, write_manifest
+    from sim.metrics import summarise
+
+    cfg = _load(config, seed)
+    out = out or Path("results") / cfg.name
+    started = now_iso()
+    outputs, (metrics, system, children) = run_scenario(cfg, replicates, workers, cfg.name)
+    manifest = build_manifest(cfg, config, outputs, started, command_line())
+    with atomic_directory(out) as tmp:
+        metrics.to_parquet(tmp / "metrics.parquet", index=False)
+        system.to_parquet(tmp / "system.parquet", index=False)
+        children.to_parquet(tmp / "children.parquet", index=False)
+        write_manifest(tmp, manifest)
+        _write_report(tmp, metrics, system, manifest)
+    _print_headline(summarise(metrics[metrics["by"] == "all"]))
+    console.print(f"[green]wrote[/] {out}/ (manifest.json, metrics.parquet, system.parquet, children.parquet, summary.md)")
+
+
+def _write_report(directory: Path, metrics, system, manifest) -> None:
+    try:
+        from sim.report.summary import write_summary
+    except ImportError:  # report module optional while the package grows
+        return
+    write_summary(directory, metrics, system, manifest)
+
+
+def _print_headline(summary) -> None:
+    table = Table(title="Headline metrics (latest full period, mean and 95% replicate interval)")
+    for column in ("metric", "date", "mean", "95% interval"):
+        table.add_column(column)
+    for metric in HEADLINE:
+        rows = summary[summary["metric"] == metric]
+        if rows.empty:
+            continue
+        last = rows.sort_values("date").iloc[-1]
+        table.add_row(metric, str(last["date"].date()), f"{last['mean']:.2f}", f"[{last['lo']:.2f}, {last['hi']:.2f}]")
+    Console().print(table)
+
+
+@app.command()
+def validate(
+    config: Path = typer.Argument(Path("configs/baseline.yaml"), help="scenario to check (default: the baseline)"),
+    replicates: int = typer.Option(4, min=1, help="replicates for the model interval"),
+    workers: Optional[int] = typer.Option(None, min=1),
+    as_json: bool = typer.Option(False, "--json", help="print a JSON list instead of a table"),
+) -> None:
+    """Compare the model with published statistics (flows over 2025; stocks at the January 2025 census)."""
+    from sim.calibration.validate import check_targets, render_table, to_json_records
+
+    cfg = _load(config, end="2026-03")  # covers calendar 2025, KS4 2025 and financial year 2025-26
+    _, (metrics, _, _) = run_scenario(cfg, replicates, workers, f"validate {cfg.name}")
+    checks = check_targets(metrics)
+    if as_json:
+        typer.echo(json.dumps(to_json_records(checks), indent=2))
+    else:
+        typer.echo(render_table(checks))
+        passed = int(checks["ok"].sum())
+        typer.echo(f"\n{passed} of {len(checks)} targets within tolerance")
+
+
+@app.command()
+def params() -> None:
+    """List every parameter with unit, source and plausible range."""
+    from sim.config.params import parameter_table
+
+    table = Table(title="Parameters")
+    for column in ("path", "default", "unit", "source", "plausible"):
+        table.add_column(column)
+    for row in parameter_table(ScenarioConfig):
+        table.add_row(row["path"], str(row["default"]), row["unit"], row["source"], str(row["plausible"] or ""))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    app()

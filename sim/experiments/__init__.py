@@ -1,0 +1,1 @@
+"""Running replicates, writing results with provenance, (later) designs and executors."""

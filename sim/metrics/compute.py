@@ -1,0 +1,384 @@
+"""Every metric of one replicate, in tidy long form: (date, metric, by, group, value).
+
+Metrics are ratios computed inside the replicate (MODEL.md §6); summaries across replicates
+come later and never combine summaries. Each metric is built from "units" — one row per
+child-event or child-snapshot with its numerator and denominator — so every breakdown is the
+same group-by. Definitions, units and breakdowns are documented in docs/METRICS.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.config.schema import NEED_TYPES
+from sim.finance_ledger import LINES
+from sim.population.state import (
+    APPEAL_REFUSAL,
+    EHCP,
+    INDEPENDENT_SPECIAL,
+    NEVER,
+    SEN_SUPPORT,
+    STATE_SPECIAL,
+    TARGETED_PLUS,
+)
+
+BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "council", "sen_status", "severity_band")
+SEVERITY_BANDS = np.array([0.0, 1e-6, 1.0, 2.0, 3.0])
+SEVERITY_LABELS = np.array(["none", "mild", "moderate", "severe", "complex"])
+SEN_STATUS = {0: "no_sen", SEN_SUPPORT: "sen_support", TARGETED_PLUS: "targeted_plus", EHCP: "ehcp"}
+
+
+def sen_status_label(level: np.ndarray) -> np.ndarray:
+    labels = np.array(["no_sen", "sen_support", "targeted_plus", "ehcp"])
+    return labels[np.asarray(level, dtype=np.int64)]
+
+
+def severity_band(severity: np.ndarray) -> np.ndarray:
+    return SEVERITY_LABELS[np.searchsorted(SEVERITY_BANDS, np.asarray(severity, dtype=np.float64), side="right") - 1]
+
+
+class MetricBuilder:
+    """Turns a finished model's records into the tidy metrics table."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.children = model.children
+        self.timeline = model.timeline
+        self.rows: list[pd.DataFrame] = []
+
+    # ---- units: attach breakdown columns to rows -------------------------------------------
+    def units(self, rows: np.ndarray, **columns) -> pd.DataFrame:
+        ch = self.children
+        rows = np.asarray(rows, dtype=np.int64)
+        frame = pd.DataFrame({
+            "fsm": np.where(ch.fsm[rows], "fsm", "non_fsm"),
+            "income_quintile": ch.income_quintile[rows].astype(str),
+            "council": ch.council[rows].astype(str),
+        })
+        if "support_level" in columns:
+            frame["sen_status"] = sen_status_label(columns.pop("support_level"))
+        if "severity" in columns:
+            sev = np.asarray(columns.pop("severity"), dtype=np.float64)
+            frame["severity_band"] = severity_band(sev)
+            need_type = np.asarray(columns.pop("need_type", ch.need_type[rows]))
+            frame["need_type"] = np.where(sev > 0, np.array(NEED_TYPES)[need_type], "none")
+        for key, values in columns.items():
+            frame[key] = values
+        return frame
+
+    def add_ratio(self, units: pd.DataFrame, metric: str, numerator: str, denominator: str, scale: float = 1.0,
+                  breakdowns=BREAKDOWNS, min_denominator: float = 0) -> None:
+        """value = scale * sum(numerator) / sum(denominator) per (date, breakdown group)."""
+        if units.empty:
+            return
+        for by in breakdowns:
+            if by != "all" and by not in units.columns:
+                continue
+            keys = ["date"] if by == "all" else ["date", by]
+            sums = units.groupby(keys, observed=True)[[numerator, denominator]].sum().reset_index()
+            sums = sums[sums[denominator] > min_denominator]
+            self.rows.append(pd.DataFrame({
+                "date": sums["date"],
+                "metric": metric,
+                "by": by,
+                "group": "all" if by == "all" else sums[by].astype(str),
+                "value": scale * sums[numerator] / sums[denominator],
+            }))
+
+    def date_of(self, months: np.ndarray, kind: str) -> pd.Series:
+        """Period dates: 'year' -> 1 Jan of the calendar year; 'month' -> that month."""
+        months = np.asarray(months)
+        years = np.array([self.timeline.calendar(int(m))[0] for m in range(self.timeline.n_months)])
+        if kind == "year":
+            return pd.to_datetime(pd.Series(years[months]).astype(str) + "-01-01")
+        cal = [self.timeline.timestamp(int(m)) for m in range(self.timeline.n_months)]
+        return pd.Series(pd.DatetimeIndex(cal)[months])
+
+    # ---- metric families ----------------------------------------------------------------------
+    def census(self) -> None:
+        frames = []
+        for snap in self.model.recorder.census:
+            cols = snap.columns
+            pupils = cols["year_group"] <= 11
+            rows = np.arange(snap.lo, snap.hi)[pupils]
+            level = cols["support_level"][pupils]
+            placement = cols["placement"][pupils]
+            u = self.units(rows, support_level=level, severity=cols["severity"][pupils], need_type=cols["need_type"][pupils])
+            u["date"] = self.timeline.timestamp(snap.t)
+            u["one"] = 1.0
+            u["ehcp"] = (level == EHCP).astype(float)
+            u["sen_support"] = (level == SEN_SUPPORT).astype(float)
+            u["targeted_plus"] = (level == TARGETED_PLUS).astype(float)
+            u["isp"] = cols["isp"][pupils].astype(float)
+            u["is_fsm"] = self.children.fsm[rows].astype(float)
+            u["special"] = ((level == EHCP) & ((placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL))).astype(float)
+            frames.append(u)
+        if not frames:
+            return
+        u = pd.concat(frames, ignore_index=True)
+        self.add_ratio(u, "ehcp_share_pupils", "ehcp", "one", 100)
+        self.add_ratio(u, "sen_support_share_pupils", "sen_support", "one", 100)
+        self.add_ratio(u, "targeted_plus_share_pupils", "targeted_plus", "one", 100)
+        self.add_ratio(u, "isp_share_pupils", "isp", "one", 100)
+        self.add_ratio(u, "fsm_share_pupils", "is_fsm", "one", 100, breakdowns=("all", "sen_status", "council"))
+        self.add_ratio(u, "special_school_rate", "special", "ehcp", 100)
+        plans = u[u["ehcp"] > 0].copy()
+        plans["total"] = 1.0
+        for need in NEED_TYPES:
+            plans[f"is_{need}"] = (plans["need_type"] == need).astype(float)
+        rows = []
+        for need in NEED_TYPES:
+            s = plans.groupby("date")[[f"is_{need}", "total"]].sum().reset_index()
+            rows.append(pd.DataFrame({"date": s["date"], "metric": "plan_need_type_share", "by": "need_type", "group": need,
+                                      "value": 100 * s[f"is_{need}"] / s["total"]}))
+        self.rows.extend(rows)
+        self.census_pupils = u.groupby("date")["one"].sum()
+
+    def pupils_by_year(self) -> pd.DataFrame:
+        """Pupil denominators per calendar year and group, from each January census."""
+        frames = []
+        for snap in self.model.recorder.census:
+            pupils = snap.columns["year_group"] <= 11
+            rows = np.arange(snap.lo, snap.hi)[pupils]
+            u = self.units(rows)
+            u["date"] = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
+            frames.append(u)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def flows(self) -> None:
+        ev = self.model.events
+        full_years = {self.timeline.calendar(s.t)[0] for s in self.model.recorder.years}
+        pupils = self.pupils_by_year()
+        if pupils.empty:
+            return
+
+        def per_pupil(event: str, metric: str, scale: float = 1000.0, mask=None) -> None:
+            frame = ev.frame(event)
+            if mask is not None and len(frame):
+                frame = frame[mask(frame)]
+            u = self.units(frame["row"].to_numpy())
+            u["date"] = self.date_of(frame["month"].to_numpy(), "year").to_numpy()
+            u["n"] = 1.0
+            u["pupils"] = 0.0
+            p = pupils.copy()
+            p["n"] = 0.0
+            p["pupils"] = 1.0
+            both = pd.concat([u, p], ignore_index=True)
+            both = both[both["date"].dt.year.isin(full_years)]
+            self.add_ratio(both, metric, "n", "pupils", scale, breakdowns=("all", "fsm", "income_quintile", "council"))
+
+        per_pupil("request", "request_rate")
+        per_pupil("plan_issued", "new_plan_rate")
+        per_pupil("plan_ceased", "ceased_plan_rate")
+        per_pupil("appeal", "appeal_registration_rate", scale=10000.0)
+        per_pupil("exclusion", "exclusion_rate", scale=100.0)
+
+        def share(event: str, metric: str, numerator, scale: float = 100.0, extra=None) -> None:
+            frame = ev.frame(event)
+            if frame.empty:
+                return
+            kwargs = {}
+            u = self.units(frame["row"].to_numpy(), **kwargs)
+            u["date"] = self.date_of(frame["month"].to_numpy(), "year").to_numpy()
+            u["num"] = numerator(frame).astype(float)
+            u["den"] = 1.0 if extra is None else extra(frame).astype(float)
+            u = u[u["date"].dt.year.isin(full_years)]
+            self.add_ratio(u, metric, "num", "den", scale, breakdowns=("all", "fsm", "income_quintile", "council"))
+
+        share("decision", "refusal_rate", lambda f: f["refused"].to_numpy())
+        share("plan_issued", "within_20_weeks_share", lambda f: (f["weeks"] <= 20).to_numpy())
+        share("plan_issued", "over_52_weeks_share", lambda f: (f["weeks"] > 52).to_numpy())
+        appealable = ev.frame("appealable_decision")
+        appeals = ev.frame("appeal")
+        if len(appealable):
+            a = self.units(np.r_[appealable["row"].to_numpy(), appeals["row"].to_numpy()])
+            a["date"] = self.date_of(np.r_[appealable["month"].to_numpy(), appeals["month"].to_numpy()], "year").to_numpy()
+            a["den"] = np.r_[np.ones(len(appealable)), np.zeros(len(appeals))]
+            a["num"] = np.r_[np.zeros(len(appealable)), np.ones(len(appeals))]
+            a = a[a["date"].dt.year.isin(full_years)]
+            self.add_ratio(a, "appeal_rate", "num", "den", 100, breakdowns=("all", "fsm", "income_quintile", "council"))
+        outcomes = ev.frame("tribunal_outcome")
+        if len(outcomes):
+            refusal = outcomes[outcomes["kind"] == APPEAL_REFUSAL]
+            share_frame = refusal
+            u = self.units(share_frame["row"].to_numpy())
+            u["date"] = self.date_of(share_frame["month"].to_numpy(), "year").to_numpy()
+            u["num"] = share_frame["won"].to_numpy().astype(float)
+            u["den"] = 1.0
+            self.add_ratio(u, "tribunal_success_after_refusal", "num", "den", 100, breakdowns=("all", "fsm", "income_quintile"))
+            decided = outcomes[outcomes["decided"]]
+            u = self.units(decided["row"].to_numpy())
+            u["date"] = self.date_of(decided["month"].to_numpy(), "year").to_numpy()
+            u["num"] = decided["won"].to_numpy().astype(float)
+            u["den"] = 1.0
+            self.add_ratio(u, "tribunal_family_win_rate", "num", "den", 100, breakdowns=("all",))
+        # success: requests made in a year that end in a plan (by the end of the run)
+        requests = ev.frame("request")
+        plans = ev.frame("plan_issued")
+        if len(requests):
+            key = pd.MultiIndex.from_arrays([plans["row"], plans["request_month"]]) if len(plans) else pd.MultiIndex.from_arrays([[], []])
+            made = pd.MultiIndex.from_arrays([requests["row"], requests["month"]])
+            u = self.units(requests["row"].to_numpy())
+            u["date"] = self.date_of(requests["month"].to_numpy(), "year").to_numpy()
+            u["num"] = made.isin(key).astype(float)
+            u["den"] = 1.0
+            u = u[u["date"].dt.year.isin(full_years)]
+            self.add_ratio(u, "request_success_rate", "num", "den", 100, breakdowns=("all", "fsm", "income_quintile", "council"))
+
+    def access(self) -> None:
+        """Calendar-year access: unmet-need months, matched share, suspensions (year snapshots)."""
+        frames = []
+        for snap in self.model.recorder.years:
+            cols = snap.columns
+            keep = cols["need_months"] > 0
+            pupils = cols["year_group"] <= 11
+            rows = np.arange(snap.lo, snap.hi)
+            u = self.units(rows[pupils], support_level=cols["support_level"][pupils], severity=cols["severity"][pupils],
+                           need_type=cols["need_type"][pupils])
+            u["date"] = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
+            u["with_need"] = keep[pupils].astype(float)
+            u["need_months"] = cols["need_months"][pupils].astype(float)
+            u["unmet_months"] = cols["unmet_months"][pupils].astype(float)
+            u["matched_months"] = cols["matched_months"][pupils].astype(float)
+            u["suspensions"] = cols["suspensions"][pupils].astype(float)
+            u["one"] = 1.0
+            frames.append(u)
+        if not frames:
+            return
+        u = pd.concat(frames, ignore_index=True)
+        self.add_ratio(u, "unmet_need_months", "unmet_months", "with_need", 1.0)
+        self.add_ratio(u, "matched_support_share", "matched_months", "need_months", 100)
+        self.add_ratio(u, "suspension_rate", "suspensions", "one", 100)
+        # months from need onset to first support, for children first supported in the year
+        ch = self.children
+        started = (ch.first_support_month != NEVER) & (ch.onset_month >= 0) & (ch.first_support_month >= ch.onset_month)
+        rows = np.flatnonzero(started)
+        for column, metric in (("first_support_month", "months_to_support"), ("first_matched_month", "months_to_matched_support")):
+            when = getattr(ch, column)
+            ok = rows[(when[rows] != NEVER) & (when[rows] >= ch.onset_month[rows]) & (when[rows] < self.timeline.n_months)]
+            v = self.units(ok, support_level=np.where(when[ok] != NEVER, 1, 0), severity=ch.severity[ok])
+            v = v.drop(columns=["sen_status"])
+            v["date"] = self.date_of(when[ok].astype(np.int64), "year").to_numpy()
+            v["months"] = (when[ok] - ch.onset_month[ok]).astype(float)
+            v["one"] = 1.0
+            self.add_ratio(v, metric, "months", "one", 1.0)
+
+    def attainment(self) -> None:
+        ev = self.model.events
+        for event, column, metric in (("ks2", "expected", "ks2_expected_rate"), ("ks4", "em4", "ks4_em4_rate")):
+            frame = ev.frame(event)
+            if frame.empty:
+                continue
+            rows = frame["row"].to_numpy()
+            u = self.units(rows, support_level=frame["sen"].to_numpy(), severity=self.children.severity[rows])
+            u["date"] = self.date_of(frame["month"].to_numpy(), "month").to_numpy()
+            u["num"] = frame[column].to_numpy().astype(float)
+            u["den"] = 1.0
+            self.add_ratio(u, metric, "num", "den", 100)
+            if metric == "ks4_em4_rate":
+                plans = u[u["sen_status"] == "ehcp"]
+                self.add_ratio(plans, "ks4_em4_rate_ehcp", "num", "den", 100, breakdowns=("all", "fsm", "income_quintile", "council"))
+        neet = ev.frame("neet")
+        if len(neet):
+            rows = neet["row"].to_numpy()
+            u = self.units(rows)
+            u["sen_status"] = np.where(neet["send"].to_numpy(), "send", "no_send")
+            u["date"] = self.date_of(neet["month"].to_numpy(), "month").to_numpy()
+            u["num"] = neet["neet"].to_numpy().astype(float)
+            u["den"] = 1.0
+            self.add_ratio(u, "neet_rate", "num", "den", 100)
+
+    def finance(self) -> None:
+        amounts = self.model.ledger.amounts  # [month, council, line]
+        fy = np.array([self.timeline.financial_year(t) for t in range(self.timeline.n_months)])
+        months_per_fy = pd.Series(fy).value_counts()
+        full = [y for y, n in months_per_fy.items() if n == 12]
+        high_needs = np.array([holder == "council_high_needs" for _, holder in LINES])
+        pupils = self.model.recorder.system["pupils"]
+        for year in sorted(full):
+            sel = fy == year
+            date = pd.Timestamp(year=int(year), month=4, day=1)
+            spend = amounts[sel][:, :, high_needs].sum(axis=(0, 2))
+            mean_pupils = pupils[sel].mean(axis=0)
+            per_council = spend / np.maximum(mean_pupils, 1)
+            self.rows.append(pd.DataFrame({"date": date, "metric": "high_needs_spend_per_pupil", "by": "all", "group": "all",
+                                           "value": [spend.sum() / max(mean_pupils.sum(), 1)]}))
+            self.rows.append(pd.DataFrame({"date": date, "metric": "high_needs_spend_per_pupil", "by": "council",
+                                           "group": [str(i) for i in range(len(spend))], "value": per_council}))
+            for holder in ("school", "council_high_needs", "central_reform"):
+                mask = np.array([h == holder for _, h in LINES])
+                total = amounts[sel][:, :, mask].sum()
+                self.rows.append(pd.DataFrame({"date": date, "metric": "spend_per_pupil_by_holder", "by": "budget_holder",
+                                               "group": [holder], "value": [total / max(mean_pupils.sum(), 1)]}))
+        deficit = self.model.recorder.system["deficit"]
+        income = self.model.recorder.system["high_needs_income"]
+        for t in range(self.timeline.n_months):
+            if self.timeline.calendar(t)[1] == 3:  # end of each financial year
+                self.rows.append(pd.DataFrame({"date": [self.timeline.timestamp(t)], "metric": ["deficit_share_of_income"], "by": ["all"],
+                                               "group": ["all"], "value": [100 * deficit[t].sum() / max(income[t].sum(), 1)]}))
+
+    def build(self) -> pd.DataFrame:
+        self.census()
+        self.flows()
+        self.access()
+        self.attainment()
+        self.finance()
+        frame = pd.concat([r for r in self.rows if len(r)], ignore_index=True)
+        frame["date"] = pd.to_datetime(frame["date"])
+        frame = frame.sort_values(["metric", "by", "group", "date"], kind="stable").reset_index(drop=True)
+        return frame[["date", "metric", "by", "group", "value"]]
+
+
+def compute_metrics(model) -> pd.DataFrame:
+    return MetricBuilder(model).build()
+
+
+def system_table(model) -> pd.DataFrame:
+    """Monthly counts and money per council (system.parquet)."""
+    rec = model.recorder.system
+    n_months, n_councils = rec["pupils"].shape
+    dates = pd.DatetimeIndex([model.timeline.timestamp(t) for t in range(n_months)])
+    frame = pd.DataFrame({
+        "date": np.repeat(dates, n_councils),
+        "council": np.tile(np.arange(n_councils), n_months),
+    })
+    for name, values in rec.items():
+        frame[name] = values.reshape(-1)
+    ledger = model.ledger.amounts
+    for i, (line, _) in enumerate(LINES):
+        frame[f"spend_{line}"] = ledger[:, :, i].reshape(-1)
+    return frame
+
+
+def children_table(model) -> pd.DataFrame:
+    """One row per child ever on roll: the per-child outcomes used for paired comparisons."""
+    ch = model.children
+    last_entry = model.timeline.academic_year(model.n_months - 1)
+    rows = np.flatnonzero(ch.entry_year <= last_entry)
+    onset = ch.onset_month[rows].astype(np.int64)
+    first = ch.first_support_month[rows].astype(np.int64)
+    matched = ch.first_matched_month[rows].astype(np.int64)
+    valid = (onset >= 0) & (first != NEVER) & (first >= onset)
+    valid_m = (onset >= 0) & (matched != NEVER) & (matched >= onset)
+    return pd.DataFrame({
+        "child": ch.key[rows],
+        "council": ch.council[rows],
+        "entry_year": ch.entry_year[rows],
+        "fsm": ch.fsm[rows],
+        "income_quintile": ch.income_quintile[rows],
+        "need_type": np.where(ch.severity[rows] > 0, np.array(NEED_TYPES)[ch.need_type[rows]], "none"),
+        "severity": ch.severity[rows],
+        "support_level": ch.support_level[rows],
+        "need_months": ch.need_months[rows],
+        "unmet_months": ch.unmet_months[rows],
+        "matched_months": ch.matched_months[rows],
+        "months_to_support": np.where(valid, first - onset, np.nan),
+        "months_to_matched_support": np.where(valid_m, matched - onset, np.nan),
+        "attainment": ch.attainment[rows],
+        "ks2_expected": ch.ks2_expected[rows],
+        "ks4_em4": ch.ks4_em4[rows],
+        "suspensions": ch.suspensions[rows],
+        "excluded": ch.excluded[rows],
+        "neet": ch.neet[rows],
+    })

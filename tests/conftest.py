@@ -1,0 +1,96 @@
+"""Shared fixtures: a small, fast scenario, one full run per session, and model builders.
+
+Why small: the invariants and determinism checks are about mechanics, not calibration, so a
+council of a few thousand pupils over two and a half years exercises every process (two
+Septembers, two Aprils, KS2/KS4 in July, the statutory override still running) in well under a
+second. Process tests build a somewhat larger, unrun model so that statistical assertions on
+crafted children have enough rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sim.config.loader import deep_merge
+from sim.config.schema import ScenarioConfig
+from sim.model import SendModel
+
+SEED = 20250101
+SMALL_PUPILS = 6000  # per council
+SMALL_END = "2027-08"
+PROCESS_PUPILS = 24000  # larger council for statistical tests of one process
+
+
+def small_config(overrides: dict[str, Any] | None = None, *, councils: int = 2, pupils: int = SMALL_PUPILS,
+                 end: str = SMALL_END) -> ScenarioConfig:
+    """A quick scenario: `councils` councils of `pupils` pupils each, January 2025 to `end`.
+
+    `overrides` is a nested dict of config sections (as in a scenario YAML), deep-merged.
+    """
+    data: dict[str, Any] = {
+        "population": {"councils": councils, "pupils_per_council": pupils},
+        "run": {"end": end},
+    }
+    if overrides:
+        data = deep_merge(data, overrides)
+    return ScenarioConfig.model_validate(data)
+
+
+def build_model(overrides: dict[str, Any] | None = None, *, seed: int = SEED, **kwargs: Any) -> SendModel:
+    return SendModel(small_config(overrides, **kwargs), seed=seed)
+
+
+def step_months(model: SendModel) -> Iterator[int]:
+    """Step a model month by month to the end, yielding the index of the month just run.
+
+    Code placed in the loop body runs after that month's step (and before the next one);
+    state needed from before a step can be taken on the previous iteration or before the loop.
+    """
+    while not model.finished:
+        t = model.month
+        model.step()
+        yield t
+
+
+def run_to(model: SendModel, month: int) -> SendModel:
+    """Step until `model.month == month` (the next step will run month index `month`)."""
+    while model.month < month:
+        model.step()
+    return model
+
+
+@pytest.fixture(scope="session")
+def config() -> ScenarioConfig:
+    return small_config()
+
+
+@pytest.fixture(scope="session")
+def finished_model(config: ScenarioConfig) -> SendModel:
+    """The small scenario run once to its end (shared: tests must not modify it)."""
+    return SendModel(config, seed=SEED).run()
+
+
+@pytest.fixture
+def make_model() -> Callable[..., SendModel]:
+    """Factory: `make_model(overrides, seed=..., councils=..., pupils=..., end=...)` (not run)."""
+    return build_model
+
+
+@pytest.fixture
+def fresh_model() -> SendModel:
+    """An unrun one-council model with enough children for statistical process tests."""
+    return build_model(councils=1, pupils=PROCESS_PUPILS)
+
+
+@pytest.fixture
+def stepper() -> Callable[[SendModel], Iterator[int]]:
+    return step_months
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of a proportion: the unit of every statistical tolerance in these tests."""
+    return float(np.sqrt(max(p * (1 - p), 1e-12) / max(n, 1)))
