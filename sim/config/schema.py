@@ -56,7 +56,7 @@ class RunSection(Section):
 
 class PopulationSection(Section):
     councils: int = param(1, unit="councils", meaning="number of councils simulated (they do not interact)", source="MODEL.md §2", ge=1, le=200)
-    pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 13) in a typical council at the start", source="T018: 9.09m pupils / ~152 councils", ge=500, le=3_000_000)
+    pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 11, the census count used for every per-pupil rate) in a typical council at the start", source="T018: 9.09m pupils / ~152 councils", ge=500, le=3_000_000)
     scale: float = param(1.0, unit="fraction", meaning="multiplies every council's population (0.01 = quick sample)", source="convention", gt=0.0, le=1.0)
     primary_school_size: int = param(280, unit="pupils", meaning="average roll of a primary school", source="T289: ~4.7m primary pupils / 16,783 schools", ge=30, le=1000)
     secondary_school_size: int = param(1000, unit="pupils", meaning="average roll of a secondary school", source="T290: ~3.9m secondary pupils / 3,444 schools", ge=200, le=2500)
@@ -87,7 +87,7 @@ class CensusSection(Section):
         unit="relative to mean, Reception..Y13", meaning="SEN support prevalence by year group", source="T328-T329 (15.2% at 10, 11.4% at 15)", )
     special_school_share_of_ehcp: float = param(0.40, unit="fraction of EHCP pupils", meaning="EHCP pupils in special schools (state and independent)", source="T065 (56.2% mainstream); T293; T294", ge=0.0, le=1.0)
     independent_share_of_special: float = param(0.14, unit="fraction of special-school EHCP pupils", meaning="special-school EHCP pupils in independent special schools", source="T293-T294 (26k of ~182k)", ge=0.0, le=1.0)
-    assessments_in_progress_per_1000: float = param(6.0, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight)", plausible=(3.0, 10.0), ge=0.0, le=100.0)
+    assessments_in_progress_per_1000: float = param(4.0, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight)", plausible=(3.0, 10.0), ge=0.0, le=100.0)
     latent_need_share: float = param(0.27, unit="fraction of pupils", meaning="pupils with some latent special educational need at the start (identified or not)", source="assumption (T160-T161: up to 40-44% ever recorded)", plausible=(0.22, 0.35), ge=0.0, le=0.8)
 
     @field_validator("ehcp_age_profile", "sen_support_age_profile")
@@ -103,16 +103,16 @@ class NeedsSection(Section):
         [0.16, 0.25, 0.19, 0.17, 0.10, 0.015, 0.004, 0.03, 0.012, 0.006, 0.002, 0.041],
         unit="relative weights by need type", meaning="need-type mix among children with need (ASD..OTH)", source="T309-T327 (SEN support and plan mixes)")
     type_severity: list[float] = param(
-        [1.25, 0.85, 1.0, 0.95, 0.6, 2.2, 3.0, 1.3, 1.1, 1.1, 1.6, 0.8],
+        [1.6, 0.85, 1.0, 0.75, 0.6, 2.2, 3.0, 1.3, 1.1, 1.1, 1.6, 0.6],
         unit="multiplier", meaning="typical severity by need type (ASD..OTH)", source="calibrated to the plan need mix T309-T320 (an assumption)")
     deprivation_type_tilt: list[float] = param(
         [-0.25, 0.3, 0.35, 0.3, -0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
         unit="log weight for FSM families", meaning="need types more/less common among FSM families", source="T158-T159 (SpLD, ASD more affluent; SLCN, MLD, SEMH more deprived)", )
-    fsm_need_odds_ratio: float = param(2.2, unit="odds ratio", meaning="odds of latent need, FSM vs non-FSM", source="T133-T135 (FSM 39-44% among SEN vs 22% without)", plausible=(1.6, 3.0), ge=1.0, le=6.0)
+    fsm_need_odds_ratio: float = param(2.6, unit="odds ratio", meaning="odds of latent need, FSM vs non-FSM", source="T133-T135 (FSM 39-44% among SEN vs 22% without)", plausible=(1.6, 3.0), ge=1.0, le=6.0)
     severity_shape: float = param(1.6, unit="gamma shape", meaning="shape of the severity distribution among children with need", source="assumption", plausible=(1.0, 3.0), gt=0.0, le=20.0)
     severity_mean: float = param(1.0, unit="severity units", meaning="mean latent severity among children with need (1 = what good SEN support meets)", source="assumption (scale definition)", plausible=(0.8, 1.3), gt=0.0, le=5.0)
-    fsm_severity_multiplier: float = param(1.1, unit="multiplier", meaning="severity of FSM children's needs relative to others", source="assumption", plausible=(1.0, 1.3), ge=0.5, le=2.0)
-    onset_rate_per_year: float = param(0.018, unit="probability per year", meaning="new need emerging among children without one", source="assumption (T160-T161 cumulative incidence)", plausible=(0.01, 0.03), ge=0.0, le=0.5)
+    fsm_severity_multiplier: float = param(1.2, unit="multiplier", meaning="severity of FSM children's needs relative to others", source="assumption", plausible=(1.0, 1.3), ge=0.5, le=2.0)
+    onset_rate_per_year: float = param(0.04, unit="probability per year", meaning="new need emerging among children without one", source="assumption (T160-T161 cumulative incidence)", plausible=(0.01, 0.03), ge=0.0, le=0.5)
     resolution_rate_per_year: float = param(0.06, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met", source="assumption", plausible=(0.02, 0.15), ge=0.0, le=1.0)
     resolution_severity: float = param(0.5, unit="severity units", meaning="needs below this can resolve", source="assumption", plausible=(0.3, 0.8), ge=0.0, le=5.0)
     growth_when_unmet_per_year: float = param(0.12, unit="severity units per year", meaning="severity growth while need is unmet", source="assumption (MODEL.md §3: grows faster while unmet)", plausible=(0.04, 0.25), ge=0.0, le=2.0)
@@ -156,7 +156,7 @@ class SenSupportSection(Section):
 
 class RequestsSection(Section):
     school_monthly_rate: float = param(0.0048, unit="probability per month", meaning="school requests an assessment for a child on SEN support at severity 1 with two review cycles done", source="calibrated to requests 2025 (sen2:requests_national)", plausible=(0.002, 0.01), ge=0.0, le=1.0)
-    parent_monthly_rate: float = param(0.0030, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
+    parent_monthly_rate: float = param(0.0014, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
     severity_elasticity: float = param(2.2, unit="exponent", meaning="requests rise steeply with severity", source="assumption", plausible=(1.0, 3.5), ge=0.0, le=6.0)
     unmet_effect: float = param(0.8, unit="log multiplier", meaning="requests rise when support falls short of need", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
     review_cycles_before_school_request: int = param(2, unit="cycles", meaning="assess-plan-do-review cycles a school runs before requesting", source="MODEL.md §5 [reported]", ge=0, le=6)
@@ -176,9 +176,9 @@ class RequestsSection(Section):
 class DecisionSection(Section):
     statutory_weeks: float = param(6.0, unit="weeks", meaning="decision on whether to assess due within", source="law (SEND Regulations 2014 reg. 5)", ge=1.0, le=52.0)
     decisions_per_month_per_1000_pupils: float = param(2.2, unit="decisions per month per 1,000 pupils", meaning="panel capacity; requests beyond it wait a month", source="assumption", plausible=(1.2, 4.0), gt=0.0, le=100.0)
-    refusal_intercept: float = param(-0.9, unit="log-odds", meaning="refusal log-odds for a school request at severity 1, no gatekeeping", source="calibrated to T097-T100, T109 (~20% of school requests refused)", plausible=(-2.0, 0.0), ge=-10.0, le=10.0)
+    refusal_intercept: float = param(-1.4, unit="log-odds", meaning="refusal log-odds for a school request at severity 1, no gatekeeping", source="calibrated to T097-T100, T109 (~20% of school requests refused)", plausible=(-2.0, 0.0), ge=-10.0, le=10.0)
     severity_effect: float = param(-1.1, unit="log-odds per severity unit", meaning="stronger evidence of need lowers refusal", source="assumption", plausible=(-2.0, -0.3), ge=-10.0, le=0.0)
-    parent_request_effect: float = param(1.35, unit="log-odds", meaning="parent requests are refused more often than school requests", source="T108-T109 (51% vs 20%, FOI)", plausible=(0.5, 2.0), ge=-5.0, le=5.0)
+    parent_request_effect: float = param(1.85, unit="log-odds", meaning="parent requests are refused more often than school requests", source="T108-T109 (51% vs 20%, FOI)", plausible=(0.5, 2.0), ge=-5.0, le=5.0)
     private_report_effect: float = param(-0.8, unit="log-odds", meaning="a private EP report lowers refusal", source="assumption", plausible=(-1.5, 0.0), ge=-5.0, le=5.0)
     gatekeeping_effect: float = param(1.0, unit="log-odds per unit gatekeeping", meaning="council gatekeeping raises refusal", source="assumption", plausible=(0.3, 2.0), ge=0.0, le=10.0)
 
@@ -187,18 +187,18 @@ class AssessmentSection(Section):
     draft_weeks: float = param(16.0, unit="weeks", meaning="draft plan due", source="law (reg. 13)", ge=1.0, le=52.0)
     final_weeks: float = param(20.0, unit="weeks", meaning="final plan due from request", source="law (reg. 13)", ge=1.0, le=104.0)
     ep_hours_per_assessment: float = param(20.0, unit="hours", meaning="educational psychologist time one assessment needs", source="assumption", plausible=(12.0, 30.0), gt=0.0, le=200.0)
-    ep_hours_per_month_per_1000_pupils: float = param(21.0, unit="hours per month per 1,000 pupils", meaning="council EP time available for statutory assessments (binding constraint)", source="calibrated to 46% within 20 weeks (T112); EP workforce T300", plausible=(12.0, 35.0), gt=0.0, le=500.0)
+    ep_hours_per_month_per_1000_pupils: float = param(23.0, unit="hours per month per 1,000 pupils", meaning="council EP time available for statutory assessments (binding constraint)", source="calibrated to 46% within 20 weeks (T112); EP workforce T300", plausible=(12.0, 35.0), gt=0.0, le=500.0)
     ep_capacity_growth_per_year: float = param(0.03, unit="fraction per year", meaning="growth of EP capacity (trainees, locums)", source="T303 (trainees up from 160 to 200 a year)", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     minimum_months: int = param(3, unit="months", meaning="fastest a plan can be issued after the decision (advice, draft, consultation)", source="law (16-week draft, 15-day consultation)", ge=1, le=12)
-    other_advice_monthly_completion: float = param(0.55, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 (7% over a year)", plausible=(0.3, 0.8), gt=0.0, le=1.0)
+    other_advice_monthly_completion: float = param(0.3, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 (7% over a year)", plausible=(0.3, 0.8), gt=0.0, le=1.0)
     plan_issued_probability: float = param(0.945, unit="probability at severity 1", meaning="an assessed child gets a plan", source="T110-T111 (94-95%)", ge=0.0, le=1.0)
     priority: Literal["fifo", "severity"] = param("fifo", unit="rule", meaning="who gets EP time first", source="MODEL.md §4")
 
 
 class PlacementSection(Section):
-    special_places_per_1000_pupils: float = param(17.0, unit="places per 1,000 pupils", meaning="state special-school places the council commissions", source="T293, T295-T296 (~155k EHCP pupils in state special schools)", plausible=(12.0, 24.0), ge=0.0, le=200.0)
+    special_places_per_1000_pupils: float = param(21.5, unit="places per 1,000 pupils", meaning="state special-school places the council commissions", source="T293, T295-T296 (155,619 EHCP pupils in state special schools incl. sixth forms / ~8.1m Reception-Y11 pupils = 19/1,000, plus overfill)", plausible=(12.0, 24.0), ge=0.0, le=200.0)
     special_places_growth_per_year: float = param(0.03, unit="fraction per year", meaning="growth in state special places", source="T291-T292 (+55% pupils 2016-2024), T338", plausible=(0.0, 0.06), ge=-0.5, le=0.5)
-    special_preference_intercept: float = param(-3.3, unit="log-odds", meaning="parent prefers a special school at severity 2, average trust", source="calibrated to T065 (56% of EHCP pupils in mainstream)", plausible=(-4.5, -2.0), ge=-20.0, le=20.0)
+    special_preference_intercept: float = param(-2.4, unit="log-odds", meaning="parent prefers a special school at severity 2, average trust", source="calibrated to T065 (56% of EHCP pupils in mainstream)", plausible=(-4.5, -2.0), ge=-20.0, le=20.0)
     special_preference_severity: float = param(1.6, unit="log-odds per severity unit", meaning="more severe needs push toward special schools", source="assumption", plausible=(0.8, 2.5), ge=0.0, le=10.0)
     special_preference_trust: float = param(-2.0, unit="log-odds per unit trust", meaning="trust in mainstream keeps children in mainstream", source="assumption", plausible=(-3.0, -0.5), ge=-10.0, le=0.0)
     independent_if_full_advocacy: float = param(0.8, unit="probability at advocacy 1", meaning="when no state place, a family secures an independent place (else mainstream)", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=1.0)
@@ -208,8 +208,8 @@ class PlacementSection(Section):
 
 
 class DisputesSection(Section):
-    appeal_refusal_base: float = param(0.12, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals)", plausible=(0.05, 0.25), ge=0.0, le=1.0)
-    appeal_placement_base: float = param(0.20, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
+    appeal_refusal_base: float = param(0.16, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals)", plausible=(0.05, 0.25), ge=0.0, le=1.0)
+    appeal_placement_base: float = param(0.26, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
     appeal_content_base: float = param(0.025, unit="probability at average advocacy", meaning="family appeals plan contents when the placement matched", source="assumption calibrated to T168, T171", plausible=(0.01, 0.06), ge=0.0, le=1.0)
     advocacy_effect: float = param(2.0, unit="log multiplier per unit advocacy", meaning="appeals rise with advocacy (lower in deprived areas)", source="MODEL.md §5 [reported]", plausible=(1.0, 3.5), ge=0.0, le=10.0)
     private_report_effect: float = param(0.7, unit="log multiplier", meaning="private reports make appeals likelier", source="assumption", plausible=(0.2, 1.2), ge=0.0, le=5.0)
@@ -231,14 +231,14 @@ class ReviewsSection(Section):
 class OutcomesSection(Section):
     fsm_attainment_gap_sd: float = param(0.55, unit="sd", meaning="initial attainment gap, FSM vs others", source="T235 (43% vs 73% English and maths 4+)", plausible=(0.4, 0.7), ge=0.0, le=3.0)
     income_gradient_sd: float = param(0.08, unit="sd per quintile", meaning="attainment rises with income quintile beyond FSM", source="assumption", plausible=(0.0, 0.15), ge=0.0, le=1.0)
-    severity_attainment_sd: float = param(0.55, unit="sd per severity unit", meaning="lower attainment with greater need", source="T190-T191, T214-T215 (EHCP 13%, SEN support 37% pass)", plausible=(0.4, 0.8), ge=0.0, le=3.0)
+    severity_attainment_sd: float = param(1.55, unit="sd per unit of log(1 + severity)", meaning="lower attainment with greater need (concave: the gap between SEN support and EHCP is about half the gap to no SEN)", source="T190-T191, T214-T215 (EHCP 13%, SEN support 37% pass)", plausible=(1.2, 1.9), ge=0.0, le=5.0)
     school_effect_sd: float = param(0.1, unit="sd", meaning="school effect on attainment", source="assumption", plausible=(0.05, 0.2), ge=0.0, le=1.0)
     unmet_loss_sd_per_year: float = param(0.12, unit="sd per year per severity unit unmet", meaning="attainment lost while need is unmet", source="assumption", plausible=(0.05, 0.25), ge=0.0, le=2.0)
-    matched_gain_sd_per_year: float = param(0.10, unit="sd per year", meaning="attainment gained while support matches need (EEF +4-6 months a year)", source="MODEL.md §4 [reported: EEF toolkit]", plausible=(0.05, 0.2), ge=0.0, le=2.0)
+    matched_gain_sd_per_year: float = param(0.05, unit="sd per year", meaning="attainment gained while support matches need (EEF +4-6 months a year)", source="MODEL.md §4 [reported: EEF toolkit]", plausible=(0.05, 0.2), ge=0.0, le=2.0)
     test_noise_sd: float = param(0.45, unit="sd", meaning="noise between latent attainment and a test result", source="assumption", plausible=(0.3, 0.7), ge=0.0, le=3.0)
-    ks2_threshold: float = param(-0.35, unit="sd", meaning="latent score needed for the KS2 expected standard", source="calibrated to KS2 2023/24 (61% reading, writing and maths)", ge=-5.0, le=5.0)
-    ks4_threshold: float = param(-0.45, unit="sd", meaning="latent score needed for English and maths grade 4+", source="calibrated to T213-T215 (65%, 13%, 37%)", ge=-5.0, le=5.0)
-    suspension_monthly_base: float = param(0.0048, unit="suspensions per pupil-month (no SEN)", meaning="base suspension rate", source="T240-T244 (7 per 100 pupils a year without SEN)", ge=0.0, le=1.0)
+    ks2_threshold: float = param(-0.62, unit="sd", meaning="latent score needed for the KS2 expected standard", source="calibrated to KS2 2023/24 (61% reading, writing and maths)", ge=-5.0, le=5.0)
+    ks4_threshold: float = param(-0.68, unit="sd", meaning="latent score needed for English and maths grade 4+", source="calibrated to T213-T215 (65%, 13%, 37%)", ge=-5.0, le=5.0)
+    suspension_monthly_base: float = param(0.0029, unit="suspensions per pupil-month (no SEN)", meaning="base suspension rate", source="T240-T244 (7 per 100 pupils a year without SEN)", ge=0.0, le=1.0)
     suspension_need_effect: float = param(0.9, unit="log multiplier per severity unit", meaning="suspensions rise with need", source="T242-T244 (26 per 100 on SEN support)", plausible=(0.5, 1.5), ge=0.0, le=5.0)
     suspension_unmet_effect: float = param(0.5, unit="log multiplier", meaning="unmet need raises suspension risk", source="assumption", plausible=(0.2, 1.0), ge=0.0, le=5.0)
     suspension_semh_effect: float = param(1.0, unit="log multiplier", meaning="SEMH needs raise suspension risk", source="assumption", plausible=(0.5, 1.5), ge=0.0, le=5.0)
@@ -246,8 +246,8 @@ class OutcomesSection(Section):
     suspension_secondary_multiplier: float = param(2.6, unit="multiplier", meaning="secondary pupils are suspended more than the average pupil", source="assumption (most suspensions are in secondary)", plausible=(1.8, 3.5), ge=0.0, le=20.0)
     suspension_primary_multiplier: float = param(0.25, unit="multiplier", meaning="primary pupils are suspended less than the average pupil", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=20.0)
     exclusion_per_suspension: float = param(0.011, unit="probability", meaning="a suspension escalates to permanent exclusion", source="T240-T241 (10,900 exclusions per 955k suspensions)", ge=0.0, le=1.0)
-    neet_base: float = param(0.035, unit="probability", meaning="NEET at 16-17 for a non-SEND, non-FSM pupil with English and maths 4+", source="T238 (5.2% without SEND)", ge=0.0, le=1.0)
-    neet_send_multiplier: float = param(1.6, unit="multiplier", meaning="NEET risk for SEND pupils", source="T238 (9.2% vs 5.2%)", ge=0.0, le=10.0)
+    neet_base: float = param(0.04, unit="probability", meaning="NEET at 16-17 for a non-SEND, non-FSM pupil with English and maths 4+", source="T238 (5.2% without SEND)", ge=0.0, le=1.0)
+    neet_send_multiplier: float = param(1.4, unit="multiplier", meaning="NEET risk for SEND pupils", source="T238 (9.2% vs 5.2%)", ge=0.0, le=10.0)
     neet_no_ks4_multiplier: float = param(1.8, unit="multiplier", meaning="NEET risk without English and maths 4+", source="assumption", plausible=(1.3, 2.5), ge=0.0, le=10.0)
     neet_fsm_multiplier: float = param(1.4, unit="multiplier", meaning="NEET risk for FSM pupils", source="assumption", plausible=(1.1, 2.0), ge=0.0, le=10.0)
 
@@ -262,12 +262,12 @@ class FinanceSection(Section):
     assessment_cost: float = param(4500.0, unit="£ per assessment", meaning="cost of an EHC needs assessment (EP, admin, advice)", source="assumption", plausible=(2500.0, 7000.0), ge=0.0, le=50000.0)
     tribunal_cost: float = param(5200.0, unit="£ per appeal", meaning="council cost of defending an appeal", source="MODEL.md §3 [data: £4.3k-£6.1k]", plausible=(4300.0, 6100.0), ge=0.0, le=100000.0)
     mediation_cost: float = param(1200.0, unit="£ per mediation", meaning="council cost of a mediation", source="assumption", plausible=(600.0, 2000.0), ge=0.0, le=50000.0)
-    high_needs_income_per_pupil: float = param(880.0, unit="£ per pupil per year (2025-26)", meaning="council high-needs income for school-age provision", source="T248 (£11.9bn) less an assumed post-16/early-years/AP share", plausible=(700.0, 1100.0), ge=0.0, le=20000.0)
+    high_needs_income_per_pupil: float = param(1250.0, unit="£ per pupil per year (2025-26)", meaning="council high-needs income for school-age provision", source="T248 (£11.9bn / 9.09m pupils = £1,309), less ~5% structural overspend (T255)", plausible=(700.0, 1100.0), ge=0.0, le=20000.0)
     high_needs_income_growth: float = param(0.04, unit="fraction per year", meaning="annual uplift in high-needs income", source="T248-T251", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     cost_inflation: float = param(0.03, unit="fraction per year", meaning="annual rise in unit costs", source="assumption", plausible=(0.0, 0.06), ge=-0.5, le=0.5)
     opening_deficit_share: float = param(0.3, unit="fraction of annual high-needs income", meaning="cumulative deficit at the start", source="T257-T258 (£3.3-4.6bn on ~£11bn)", plausible=(0.0, 0.6), ge=0.0, le=5.0)
     gatekeeping_base: float = param(0.0, unit="gatekeeping units", meaning="council gatekeeping with no deficit", source="assumption", plausible=(-0.5, 0.5), ge=-5.0, le=5.0)
-    gatekeeping_per_deficit: float = param(0.8, unit="gatekeeping units per unit deficit/income", meaning="gatekeeping tightens as the deficit grows", source="MODEL.md §3 [assume]", plausible=(0.0, 2.0), ge=0.0, le=10.0)
+    gatekeeping_per_deficit: float = param(0.5, unit="gatekeeping units per unit deficit/income", meaning="gatekeeping tightens as the deficit grows", source="MODEL.md §3 [assume]", plausible=(0.0, 2.0), ge=0.0, le=10.0)
     gatekeeping_after_override_multiplier: float = param(1.5, unit="multiplier", meaning="gatekeeping response to deficits once they count against council reserves", source="assumption", plausible=(1.0, 2.5), ge=0.0, le=10.0)
     statutory_override_until: str = param("2028-03", unit="YYYY-MM", meaning="deficits kept off council books until", source="law (statutory override)")
 

@@ -32,6 +32,7 @@ from sim.random_streams import RandomStreams, child_key
 from sim.timeline import Timeline
 
 YEAR_GROUPS = 14  # Reception .. Year 13
+CENSUS_YEAR_GROUPS = 12  # Reception .. Year 11: the pupils every per-pupil rate refers to
 SPECIAL_SCHOOL_PLACES = 120  # places per state special school (layout only; capacity is per council)
 LATE_TYPES = (NEED_TYPES.index("ASD"), NEED_TYPES.index("SEMH"))
 
@@ -86,8 +87,8 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     rng = streams.generator("population", council)
     start_year = timeline.start_year
     end_year = timeline.calendar(timeline.n_months - 1)[0]
-    n_pupils = max(YEAR_GROUPS * 4, int(round(pop.pupils_per_council * pop.scale)))
-    cohort_size = n_pupils // YEAR_GROUPS
+    n_pupils = max(CENSUS_YEAR_GROUPS * 4, int(round(pop.pupils_per_council * pop.scale)))
+    cohort_size = n_pupils // CENSUS_YEAR_GROUPS
     # cohorts on roll at the start census (entered Reception Sept start_year-1 ... start_year-14)
     entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
     entry_year = np.repeat(np.array(entry_years, dtype=np.int16), cohort_size)
@@ -102,7 +103,7 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     secondary = schools.feeder[primary]
 
     # family resources
-    fsm_logit = _logit(pop.fsm_share) + schools.fsm_effect[primary]
+    fsm_logit = _calibrated_logit(pop.fsm_share, schools.fsm_effect[primary])
     fsm = rng.random(n) < _expit(fsm_logit)
     quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile)
     advocacy_mean = pop.advocacy_mean_lowest_quintile + (quintile - 1) / 4 * (
@@ -125,7 +126,7 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
         rng.standard_normal(n)
         - out.fsm_attainment_gap_sd * fsm
         + out.income_gradient_sd * (quintile - 3)
-        - out.severity_attainment_sd * severity
+        - out.severity_attainment_sd * np.log1p(severity)
         + schools.attainment_effect[primary]
     )
     attainment += out.fsm_attainment_gap_sd * pop.fsm_share  # centre the population near 0
@@ -159,8 +160,8 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
 def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: int, n_pupils: int) -> SchoolTable:
     pop = config.population
     plc = config.placement
-    n_primary = max(1, int(round(n_pupils * 7 / YEAR_GROUPS / pop.primary_school_size)))
-    n_secondary = max(1, int(round(n_pupils * 7 / YEAR_GROUPS / pop.secondary_school_size)))
+    n_primary = max(1, int(round(n_pupils * 7 / CENSUS_YEAR_GROUPS / pop.primary_school_size)))
+    n_secondary = max(1, int(round(n_pupils * 5 / CENSUS_YEAR_GROUPS / pop.secondary_school_size)))
     places = n_pupils / 1000 * plc.special_places_per_1000_pupils
     n_special = max(1, int(round(places / SPECIAL_SCHOOL_PLACES)))
     phase = np.concatenate([
@@ -209,6 +210,18 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     )
 
 
+def _calibrated_logit(share: float, effects: np.ndarray) -> np.ndarray:
+    """Logits whose mean probability equals `share` once school effects are added."""
+    lo, hi = -10.0, 10.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if _expit(mid + effects).mean() > share:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2 + effects
+
+
 def _income_quintiles(rng: np.random.Generator, fsm: np.ndarray, fsm_in_q1: float) -> np.ndarray:
     """FSM families sit in quintiles 1-2; others fill the quintiles so each holds ~20% overall."""
     share = fsm.mean()
@@ -233,7 +246,7 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     p_other = odds_other / (1 + odds_other)
     p_fsm = odds_other * needs.fsm_need_odds_ratio / (1 + odds_other * needs.fsm_need_odds_ratio)
     profile = np.array(census.ehcp_age_profile) * census.ehcp_share + np.array(census.sen_support_age_profile) * census.sen_support_share
-    profile = profile / profile.mean()
+    profile = profile / profile[:CENSUS_YEAR_GROUPS].mean()
     age_factor = np.where(initial, profile[np.clip(year_group, 0, 13)], profile[0])
     has_need = rng.random(n) < np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
 
@@ -314,7 +327,7 @@ def _empty_support_columns(n: int) -> dict[str, np.ndarray]:
 def _support_propensity(rng, c) -> np.ndarray:
     """Who holds support at the census: severity first, then advocacy (which buys access)."""
     sev = c["severity"].astype(np.float64)
-    score = np.log(np.maximum(sev, 1e-6)) + 0.25 * rng.standard_normal(len(sev)) + 0.5 * (c["advocacy"] - 0.5)
+    score = np.log(np.maximum(sev, 1e-6)) + 0.25 * rng.standard_normal(len(sev)) + 0.2 * (c["advocacy"] - 0.5)
     return np.where(sev > 0, score, -np.inf)
 
 
@@ -322,8 +335,8 @@ def _initialise_census(config, rng, c, schools, initial, timeline) -> None:
     """Give the start cohorts the census's EHCP and SEN support shares by year group, and place plans."""
     census = config.census
     score = _support_propensity(rng, c)
-    ehcp_prof = np.array(census.ehcp_age_profile) / np.mean(census.ehcp_age_profile) * census.ehcp_share
-    sen_prof = np.array(census.sen_support_age_profile) / np.mean(census.sen_support_age_profile) * census.sen_support_share
+    ehcp_prof = np.array(census.ehcp_age_profile) / np.mean(census.ehcp_age_profile[:CENSUS_YEAR_GROUPS]) * census.ehcp_share
+    sen_prof = np.array(census.sen_support_age_profile) / np.mean(census.sen_support_age_profile[:CENSUS_YEAR_GROUPS]) * census.sen_support_share
     for yg in range(YEAR_GROUPS):
         rows = np.flatnonzero(initial & (c["year_group"] == yg))
         if len(rows) == 0:
@@ -414,11 +427,13 @@ def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
     c["pipeline_since"][chosen] = -months_ago + 1
     c["request_fraction"][chosen] = rng.random(len(chosen))
     c["request_by_parent"][chosen] = rng.random(len(chosen)) < 0.3
-    c["pipeline"][c["pipeline"] == IDLE] = IDLE
+    # EP work already done grows with time waited (FIFO: the oldest are nearly finished)
+    done = np.clip(months_ago / 10 + 0.2 * rng.random(len(chosen)), 0, 1)
+    c["ep_hours_received"][chosen] = (done * config.assessment.ep_hours_per_assessment).astype(np.float32)
 
 
 def _build_council_table(config: ScenarioConfig, n_pupils: int) -> CouncilTable:
-    per_1000 = n_pupils / 1000
+    per_1000 = n_pupils / 1000  # census pupils, Reception-Year 11
     income = config.finance.high_needs_income_per_pupil * n_pupils
     return CouncilTable(
         pupils=np.array([n_pupils], dtype=np.int64),
