@@ -123,6 +123,7 @@ def measure(pupils: int, councils: int, months: int, seed: int) -> dict:
         "child_months_per_core_second": child_months / cpu if cpu > 0 else None,
         "child_months_per_wall_second": child_months / wall if wall > 0 else None,
         "state_bytes_per_child": state_bytes,
+        "state_bytes_per_on_roll_child": state_bytes * n_rows / on_roll_start,
         "peak_rss_bytes_per_child": (rss_peak - rss_baseline) / n_rows,
         "build_rss_bytes_per_child": (rss_after_build - rss_baseline) / n_rows,
         "tracemalloc_build_peak_bytes_per_child": traced_build_peak / n_rows,
@@ -145,7 +146,7 @@ def run_worker(pupils: int, councils: int, months: int, seed: int) -> dict:
 def print_table(rows: list[dict]) -> None:
     header = (
         f"{'pupils':>9} {'councils':>8} {'rows':>9} {'months':>6} {'build s':>8} {'step ms':>8} "
-        f"{'Mchild-mo/s/core':>16} {'state B/child':>13} {'peak RSS B/child':>16} {'tracemalloc B/child':>19}"
+        f"{'Mchild-mo/s/core':>16} {'state B/child':>13} {'(per on roll)':>13} {'peak RSS B/child':>16} {'tracemalloc B/child':>19}"
     )
     print(header)
     print("-" * len(header))
@@ -153,7 +154,7 @@ def print_table(rows: list[dict]) -> None:
         rate = r["child_months_per_core_second"] or 0.0
         print(
             f"{r['pupils']:>9,} {r['councils']:>8} {r['child_rows']:>9,} {r['months']:>6} {r['build_seconds']:>8.2f} "
-            f"{r['step_ms_median']:>8.1f} {rate / 1e6:>16.2f} {r['state_bytes_per_child']:>13.0f} "
+            f"{r['step_ms_median']:>8.1f} {rate / 1e6:>16.2f} {r['state_bytes_per_child']:>13.0f} {r['state_bytes_per_on_roll_child']:>13.0f} "
             f"{r['peak_rss_bytes_per_child']:>16.0f} {r['tracemalloc_step_peak_bytes_per_child']:>19.0f}"
         )
     print(

@@ -43,6 +43,7 @@ class RandomStreams:
 
     def uniform(self, process: str, month: int, keys: np.ndarray, draw: int = 0) -> np.ndarray:
         """One U[0,1) per child key, for this process and month (float64)."""
+        keys = np.asarray(keys).astype(np.uint64, copy=False)
         with np.errstate(over="ignore"):
             mixed = _splitmix64(keys * _GOLDEN + self.stream_key(process, month, draw))
         return (mixed >> np.uint64(11)).astype(np.float64) * _TO_UNIT

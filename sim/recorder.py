@@ -28,7 +28,7 @@ from sim.step_context import StepContext
 SYSTEM_COLUMNS = (
     "pupils", "ehcp", "sen_support", "targeted_plus", "isp", "requested", "assessing", "appeals_open",
     "state_special", "independent_special", "need", "unmet_need", "ep_hours", "gatekeeping", "deficit",
-    "high_needs_income",
+    "high_needs_income", "experts_days_capacity", "experts_days_used",
 )
 
 
@@ -73,6 +73,8 @@ class Recorder:
         self.system["gatekeeping"][t] = ctx.councils.gatekeeping
         self.system["deficit"][t] = ctx.councils.deficit
         self.system["high_needs_income"][t] = ctx.councils.high_needs_income
+        self.system["experts_days_capacity"][t] = ctx.councils.experts_days_capacity
+        self.system["experts_days_used"][t] = ctx.councils.experts_days_used
 
     def take_census(self, ctx: StepContext) -> None:
         c = ctx.c

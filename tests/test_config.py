@@ -348,7 +348,6 @@ def test_a_strict_lower_bound_rejects_the_bound_itself() -> None:
         validate_config({"population": {"scale": 0.0}})
 
 
-@pytest.mark.xfail(strict=True, reason="explain() and parameter_table print a `gt` bound as closed: '[0.0, 1.0]' for scale > 0")
 def test_a_strict_lower_bound_is_shown_as_open_in_the_message() -> None:
     with pytest.raises(ConfigError) as info:
         validate_config({"population": {"scale": 0.0}})

@@ -8,7 +8,6 @@ is made after every step, so a failure names the month where the rule first brok
 
 from __future__ import annotations
 
-from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -42,6 +41,17 @@ def _count_by_council(council: np.ndarray, mask: np.ndarray, n: int) -> np.ndarr
     return np.bincount(council[mask], minlength=n)
 
 
+def cohort_sizes(model) -> np.ndarray:
+    """Children per year of entry in each council; the build makes every cohort the same size."""
+    ch = model.children
+    n = len(model.councils)
+    years = np.unique(ch.entry_year)
+    table = np.array([np.bincount(ch.council[ch.entry_year == y], minlength=n) for y in years])
+    assert np.all(table == table[0]), "every entry cohort of a council should be the same size"
+    assert np.all(table[0] > 0)
+    return table[0]
+
+
 class MonthlyChecker:
     """Holds what must be remembered between months, and checks one month at a time."""
 
@@ -51,8 +61,7 @@ class MonthlyChecker:
         self.identity = {name: getattr(ch, name).copy() for name in IDENTITY_COLUMNS}
         self.n_rows = len(ch)
         self.n_councils = len(model.councils)
-        self.pupils_per_council = np.asarray(model.councils.pupils).copy()
-        self.cohort = self.pupils_per_council // 14
+        self.cohort = cohort_sizes(model)
         self.deficit = model.councils.deficit.copy()
         self.opening_deficit = model.councils.deficit.copy()
         self.opening_special_overfill = self._special_overfill(model.month)
@@ -89,6 +98,7 @@ class MonthlyChecker:
         self.preschool_special_arrivals += _count_by_council(c.council, arriving, self.n_councils)
         self.was_state_special = (c.placement == STATE_SPECIAL).copy()
         self.events_before = {name: m.events.count(name) for name in ("assessment", "mediation", "appeal")}
+        self.ep_before = c.ep_hours_received.copy()
 
     def after(self) -> None:
         m, t = self.model, self.t
@@ -100,6 +110,7 @@ class MonthlyChecker:
         self.check_money(t)
         self.check_special_capacity(t)
         self.check_inclusion_bases(t)
+        self.check_ep_time(t)
         self.months_checked += 1
 
     # -- the invariants --------------------------------------------------------------------
@@ -264,6 +275,23 @@ class MonthlyChecker:
         bound = np.maximum(self.opening_special_overfill, 0) + self.preschool_special_arrivals
         assert np.all(occupancy - places <= bound), f"month {t}: overfill {occupancy - places} exceeds {bound}"
 
+    def check_ep_time(self, t: int) -> None:
+        """EP hours handed out in a month never exceed the council's EP capacity, and none are
+        left idle while children who were in the queue at allocation still wait for advice."""
+        m = self.model
+        c = self._slice(t)
+        served_by_child = np.maximum(c.ep_hours_received - self.ep_before, 0.0).astype(np.float64)
+        served = np.bincount(c.council, weights=served_by_child, minlength=self.n_councils)
+        capacity = m.councils.ep_hours_per_month
+        assert np.all(served <= capacity * (1 + 1e-4) + 1e-3), f"month {t}: EP hours served {served} above capacity {capacity}"
+        heard = m.events.frame("tribunal_outcome")
+        heard_now = heard.loc[heard["month"] == t, "row"].to_numpy() - m.on_roll(t)[0]
+        waiting = (c.pipeline == ASSESSING) & (c.ep_done_month == NEVER)
+        waiting[heard_now] = False  # joined the queue after this month's EP time was allocated
+        still_queued = _count_by_council(c.council, waiting, self.n_councils) > 0
+        assert np.allclose(served[still_queued], capacity[still_queued], rtol=1e-4), (
+            f"month {t}: EP time left idle ({served} of {capacity}) while children wait")
+
     def check_inclusion_bases(self, t: int) -> None:
         """Bases are filled only up to their places (the opening layout may start over)."""
         occupancy = self._base_occupancy(t)
@@ -297,7 +325,7 @@ def test_every_month_keeps_all_invariants(checked_run) -> None:
 
 @pytest.mark.parametrize("check", [
     "check_children_conserved", "check_no_negatives", "check_pipeline_states", "check_placements",
-    "check_money", "check_special_capacity", "check_inclusion_bases",
+    "check_money", "check_special_capacity", "check_inclusion_bases", "check_ep_time",
 ])
 def test_each_invariant_holds_every_month(check: str) -> None:
     """The same checks, one at a time, so a failure report names which rule broke."""
@@ -311,13 +339,19 @@ def test_each_invariant_holds_every_month(check: str) -> None:
 
 def test_children_are_conserved_across_the_run(finished_model) -> None:
     """Every child ever on roll is one row for the whole run, whatever happened to them."""
-    ch = finished_model.children
-    cohort = np.asarray(finished_model.councils.pupils) // 14
-    entry_years = np.unique(ch.entry_year)
-    for council in range(len(finished_model.councils)):
-        per_year = np.array([np.sum((ch.council == council) & (ch.entry_year == y)) for y in entry_years])
-        assert np.all(per_year == cohort[council])
+    m = finished_model
+    ch = m.children
+    cohort = cohort_sizes(m)
+    # Reception to Year 11 (the census pupils) are the configured pupils, up to rounding to whole cohorts
+    pupils = m.config.population.pupils_per_council * m.config.population.scale
+    assert np.all(np.abs(12 * cohort - pupils) < 12)
     assert np.all(np.diff(ch.entry_year) >= 0), "rows must stay ordered by entry year (on-roll slices are contiguous)"
+    # every cohort on roll at some point in the run is there (a cohort due in the September after
+    # the end may be built too), with no gaps between cohorts
+    first, last = m.timeline.academic_year(0) - 13, m.timeline.academic_year(m.n_months - 1)
+    built = np.unique(ch.entry_year)
+    assert built[0] == first and built[-1] >= last and np.all(np.diff(built) == 1)
+    assert built[-1] <= m.timeline.calendar(m.n_months - 1)[0]
 
 
 def test_deficit_equals_opening_deficit_plus_ledger_spend_less_income(finished_model, config) -> None:
@@ -343,3 +377,45 @@ def test_ledger_books_only_known_lines_and_holders(finished_model) -> None:
     assert frame["amount"].ge(0).all()
     # the EHCP route books nothing to the reform's central budget
     assert frame.loc[frame["budget_holder"] == "central_reform", "amount"].sum() == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_invariants_hold_to_the_default_horizon(seed: int) -> None:
+    """Past the end of the statutory override (March 2028) and through eleven Septembers."""
+    model = build_model(seed=seed, councils=1, pupils=3000, end="2036-08")
+    checker = MonthlyChecker(model)
+    while not model.finished:
+        checker.before()
+        model.step()
+        checker.after()
+    assert checker.months_checked == model.n_months
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_invariants_hold_for_larger_councils_over_the_default_horizon(seed: int) -> None:
+    model = build_model(seed=seed, councils=2, pupils=30000, end="2036-08")
+    checker = MonthlyChecker(model)
+    while not model.finished:
+        checker.before()
+        model.step()
+        checker.after()
+
+
+def test_everyone_in_a_special_school_holds_a_plan(finished_model) -> None:
+    m = finished_model
+    lo, hi = m.on_roll(m.n_months - 1)
+    c = m.children.view(lo, hi)
+    special = np.isin(c.placement, (STATE_SPECIAL, INDEPENDENT_SPECIAL))
+    assert np.all(c.support_level[special] == EHCP)
+
+
+def test_every_occupied_state_special_place_is_paid_for(finished_model) -> None:
+    m = finished_model
+    t = m.n_months - 1
+    lo, hi = m.on_roll(t)
+    c = m.children.view(lo, hi)
+    occupied = np.bincount(c.council[(c.placement == STATE_SPECIAL) & (c.year_group <= 13)], minlength=len(m.councils))
+    k = (1 + m.config.finance.cost_inflation) ** (t / 12) / 12
+    paid_places = m.ledger.amounts[t, :, LINE_INDEX["state_special"]] / (m.config.finance.state_special_cost * k)
+    assert np.allclose(paid_places, occupied)

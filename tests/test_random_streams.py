@@ -171,7 +171,6 @@ def test_seeds_above_32_bits_give_distinct_generators() -> None:
     assert not np.array_equal(a, b)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="uniform() needs uint64 keys; int64 arrays raise a TypeError instead of being cast")
 def test_keys_given_as_signed_integers_draw_the_same_as_unsigned() -> None:
     streams = RandomStreams(1)
     np.testing.assert_array_equal(streams.uniform("x", 0, np.arange(10)), streams.uniform("x", 0, np.arange(10, dtype=np.uint64)))

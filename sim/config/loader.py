@@ -87,11 +87,13 @@ def explain(exc: ValidationError, origin: str) -> str:
         allowed = ""
         if info is not None:
             bounds = [m for m in info.metadata]
-            lo = next((getattr(m, a) for m in bounds for a in ("ge", "gt") if getattr(m, a, None) is not None), None)
-            hi = next((getattr(m, "le") for m in bounds if getattr(m, "le", None) is not None), None)
+            ge = next((m.ge for m in bounds if getattr(m, "ge", None) is not None), None)
+            gt = next((m.gt for m in bounds if getattr(m, "gt", None) is not None), None)
+            hi = next((m.le for m in bounds if getattr(m, "le", None) is not None), None)
             unit = (info.json_schema_extra or {}).get("unit", "") if isinstance(info.json_schema_extra, dict) else ""
-            if lo is not None or hi is not None:
-                allowed = f"; allowed range [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]" + (f" {unit}" if unit else "")
+            if ge is not None or gt is not None or hi is not None:
+                left = f"({gt}" if gt is not None else f"[{'-inf' if ge is None else ge}"
+                allowed = f"; allowed range {left}, {'inf' if hi is None else hi}]" + (f" {unit}" if unit else "")
         shown = _short(value)
         lines.append(f"  - `{dotted}` = {shown}: {detail}{allowed}")
     return "\n".join(lines)

@@ -56,7 +56,7 @@ class RunSection(Section):
 
 class PopulationSection(Section):
     councils: int = param(1, unit="councils", meaning="number of councils simulated (they do not interact)", source="MODEL.md §2", ge=1, le=200)
-    pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 11, the census count used for every per-pupil rate) in a typical council at the start", source="T018: 9.09m pupils / ~152 councils", ge=500, le=3_000_000)
+    pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 11, the census count used for every per-pupil rate) in a typical council at the start", source="issue #2 (a typical council); England ~8.1m Reception-Y11 pupils / 152 councils = 53k", ge=500, le=3_000_000)
     scale: float = param(1.0, unit="fraction", meaning="multiplies every council's population (0.01 = quick sample)", source="convention", gt=0.0, le=1.0)
     primary_school_size: int = param(280, unit="pupils", meaning="average roll of a primary school", source="T289: ~4.7m primary pupils / 16,783 schools", ge=30, le=1000)
     secondary_school_size: int = param(1000, unit="pupils", meaning="average roll of a secondary school", source="T290: ~3.9m secondary pupils / 3,444 schools", ge=200, le=2500)
@@ -87,7 +87,7 @@ class CensusSection(Section):
         unit="relative to mean, Reception..Y13", meaning="SEN support prevalence by year group", source="T328-T329 (15.2% at 10, 11.4% at 15)", )
     special_school_share_of_ehcp: float = param(0.40, unit="fraction of EHCP pupils", meaning="EHCP pupils in special schools (state and independent)", source="T065 (56.2% mainstream); T293; T294", ge=0.0, le=1.0)
     independent_share_of_special: float = param(0.14, unit="fraction of special-school EHCP pupils", meaning="special-school EHCP pupils in independent special schools", source="T293-T294 (26k of ~182k)", ge=0.0, le=1.0)
-    assessments_in_progress_per_1000: float = param(4.0, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight)", plausible=(3.0, 10.0), ge=0.0, le=100.0)
+    assessments_in_progress_per_1000: float = param(6.0, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight)", plausible=(3.0, 10.0), ge=0.0, le=100.0)
     latent_need_share: float = param(0.27, unit="fraction of pupils", meaning="pupils with some latent special educational need at the start (identified or not)", source="assumption (T160-T161: up to 40-44% ever recorded)", plausible=(0.22, 0.35), ge=0.0, le=0.8)
 
     @field_validator("ehcp_age_profile", "sen_support_age_profile")
@@ -112,7 +112,7 @@ class NeedsSection(Section):
     severity_shape: float = param(1.6, unit="gamma shape", meaning="shape of the severity distribution among children with need", source="assumption", plausible=(1.0, 3.0), gt=0.0, le=20.0)
     severity_mean: float = param(1.0, unit="severity units", meaning="mean latent severity among children with need (1 = what good SEN support meets)", source="assumption (scale definition)", plausible=(0.8, 1.3), gt=0.0, le=5.0)
     fsm_severity_multiplier: float = param(1.2, unit="multiplier", meaning="severity of FSM children's needs relative to others", source="assumption", plausible=(1.0, 1.3), ge=0.5, le=2.0)
-    onset_rate_per_year: float = param(0.04, unit="probability per year", meaning="new need emerging among children without one", source="assumption (T160-T161 cumulative incidence)", plausible=(0.01, 0.03), ge=0.0, le=0.5)
+    onset_rate_per_year: float = param(0.04, unit="probability per year", meaning="new need emerging among children without one", source="assumption (T160-T161 cumulative incidence)", plausible=(0.02, 0.06), ge=0.0, le=0.5)
     resolution_rate_per_year: float = param(0.06, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met", source="assumption", plausible=(0.02, 0.15), ge=0.0, le=1.0)
     resolution_severity: float = param(0.5, unit="severity units", meaning="needs below this can resolve", source="assumption", plausible=(0.3, 0.8), ge=0.0, le=5.0)
     growth_when_unmet_per_year: float = param(0.12, unit="severity units per year", meaning="severity growth while need is unmet", source="assumption (MODEL.md §3: grows faster while unmet)", plausible=(0.04, 0.25), ge=0.0, le=2.0)
@@ -151,11 +151,13 @@ class SenSupportSection(Section):
     match_fraction: float = param(0.8, unit="fraction of need", meaning="support at or above this fraction of severity counts as matched to need", source="assumption", plausible=(0.7, 1.0), gt=0.0, le=1.5)
     plan_mainstream_max_intensity: float = param(2.0, unit="severity units", meaning="most support an EHCP delivers in a mainstream class", source="assumption", plausible=(1.6, 2.6), ge=0.0, le=10.0)
     inclusion_base_max_intensity: float = param(2.8, unit="severity units", meaning="most support an inclusion-base place delivers", source="assumption", plausible=(2.2, 3.5), ge=0.0, le=10.0)
+    support_lost_at_transfer: float = param(0.5, unit="probability", meaning="without a portable plan (ISP), school-led support lapses when a child changes phase", source="assumption (MODEL.md §5: digital passport)", plausible=(0.2, 0.8), ge=0.0, le=1.0)
+    support_reestablish_months: int = param(4, unit="months", meaning="time to re-establish lapsed support at the new school", source="assumption", plausible=(2, 8), ge=0, le=24)
     mainstream_contribution: float = param(6000.0, unit="£ per high-needs pupil per year", meaning="first part of additional support paid by the mainstream school", source="T282 [data]", ge=0.0, le=20000.0)
 
 
 class RequestsSection(Section):
-    school_monthly_rate: float = param(0.0048, unit="probability per month", meaning="school requests an assessment for a child on SEN support at severity 1 with two review cycles done", source="calibrated to requests 2025 (sen2:requests_national)", plausible=(0.002, 0.01), ge=0.0, le=1.0)
+    school_monthly_rate: float = param(0.0046, unit="probability per month", meaning="school requests an assessment for a child on SEN support at severity 1 with two review cycles done", source="calibrated to requests 2025 (sen2:requests_national)", plausible=(0.002, 0.01), ge=0.0, le=1.0)
     parent_monthly_rate: float = param(0.0014, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
     severity_elasticity: float = param(2.2, unit="exponent", meaning="requests rise steeply with severity", source="assumption", plausible=(1.0, 3.5), ge=0.0, le=6.0)
     unmet_effect: float = param(0.8, unit="log multiplier", meaning="requests rise when support falls short of need", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
@@ -168,15 +170,12 @@ class RequestsSection(Section):
     peer_effect: float = param(1.5, unit="log multiplier per share of ties with plans", meaning="families who know families with plans request more", source="assumption (MODEL.md §5)", plausible=(0.0, 3.0), ge=0.0, le=10.0)
     propensity_trend_per_year: float = param(0.04, unit="fraction per year", meaning="secular rise in request propensity (awareness, diagnoses)", source="assumption (T089-T094: requests +10%/yr)", plausible=(0.0, 0.1), ge=-0.5, le=0.5)
     cooldown_months: int = param(6, unit="months", meaning="months after a refusal before the same family or school requests again", source="assumption", plausible=(3, 12), ge=0, le=36)
-    anticipation_multiplier: float = param(1.0, unit="multiplier", meaning="surge in requests before a reform switch (1 = none; set by reform scenarios)", source="POLICY.md [reported: up to a third more]", ge=0.0, le=5.0)
-    anticipation_from: str = param("2026-03", unit="YYYY-MM", meaning="first month of the anticipation window", source="assumption (after the White Paper)")
-    anticipation_to: str = param("2029-08", unit="YYYY-MM", meaning="last month of the anticipation window", source="assumption (before the legal switch)")
 
 
 class DecisionSection(Section):
     statutory_weeks: float = param(6.0, unit="weeks", meaning="decision on whether to assess due within", source="law (SEND Regulations 2014 reg. 5)", ge=1.0, le=52.0)
     decisions_per_month_per_1000_pupils: float = param(2.2, unit="decisions per month per 1,000 pupils", meaning="panel capacity; requests beyond it wait a month", source="assumption", plausible=(1.2, 4.0), gt=0.0, le=100.0)
-    refusal_intercept: float = param(-1.4, unit="log-odds", meaning="refusal log-odds for a school request at severity 1, no gatekeeping", source="calibrated to T097-T100, T109 (~20% of school requests refused)", plausible=(-2.0, 0.0), ge=-10.0, le=10.0)
+    refusal_intercept: float = param(-1.2, unit="log-odds", meaning="refusal log-odds for a school request at severity 1, no gatekeeping", source="calibrated to T097-T100, T109 (~20% of school requests refused)", plausible=(-2.0, 0.0), ge=-10.0, le=10.0)
     severity_effect: float = param(-1.1, unit="log-odds per severity unit", meaning="stronger evidence of need lowers refusal", source="assumption", plausible=(-2.0, -0.3), ge=-10.0, le=0.0)
     parent_request_effect: float = param(1.85, unit="log-odds", meaning="parent requests are refused more often than school requests", source="T108-T109 (51% vs 20%, FOI)", plausible=(0.5, 2.0), ge=-5.0, le=5.0)
     private_report_effect: float = param(-0.8, unit="log-odds", meaning="a private EP report lowers refusal", source="assumption", plausible=(-1.5, 0.0), ge=-5.0, le=5.0)
@@ -190,7 +189,7 @@ class AssessmentSection(Section):
     ep_hours_per_month_per_1000_pupils: float = param(23.0, unit="hours per month per 1,000 pupils", meaning="council EP time available for statutory assessments (binding constraint)", source="calibrated to 46% within 20 weeks (T112); EP workforce T300", plausible=(12.0, 35.0), gt=0.0, le=500.0)
     ep_capacity_growth_per_year: float = param(0.03, unit="fraction per year", meaning="growth of EP capacity (trainees, locums)", source="T303 (trainees up from 160 to 200 a year)", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     minimum_months: int = param(3, unit="months", meaning="fastest a plan can be issued after the decision (advice, draft, consultation)", source="law (16-week draft, 15-day consultation)", ge=1, le=12)
-    other_advice_monthly_completion: float = param(0.3, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 (7% over a year)", plausible=(0.3, 0.8), gt=0.0, le=1.0)
+    other_advice_monthly_completion: float = param(0.25, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 and sen2 timeliness 2025 (over a year: 7-11%)", plausible=(0.15, 0.6), gt=0.0, le=1.0)
     plan_issued_probability: float = param(0.945, unit="probability at severity 1", meaning="an assessed child gets a plan", source="T110-T111 (94-95%)", ge=0.0, le=1.0)
     priority: Literal["fifo", "severity"] = param("fifo", unit="rule", meaning="who gets EP time first", source="MODEL.md §4")
 
@@ -208,9 +207,9 @@ class PlacementSection(Section):
 
 
 class DisputesSection(Section):
-    appeal_refusal_base: float = param(0.16, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals)", plausible=(0.05, 0.25), ge=0.0, le=1.0)
-    appeal_placement_base: float = param(0.26, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
-    appeal_content_base: float = param(0.025, unit="probability at average advocacy", meaning="family appeals plan contents when the placement matched", source="assumption calibrated to T168, T171", plausible=(0.01, 0.06), ge=0.0, le=1.0)
+    appeal_refusal_base: float = param(0.2, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals)", plausible=(0.05, 0.25), ge=0.0, le=1.0)
+    appeal_placement_base: float = param(0.33, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
+    appeal_content_base: float = param(0.05, unit="probability at average advocacy", meaning="family appeals plan contents when the placement matched", source="assumption calibrated to T168, T171", plausible=(0.01, 0.06), ge=0.0, le=1.0)
     advocacy_effect: float = param(2.0, unit="log multiplier per unit advocacy", meaning="appeals rise with advocacy (lower in deprived areas)", source="MODEL.md §5 [reported]", plausible=(1.0, 3.5), ge=0.0, le=10.0)
     private_report_effect: float = param(0.7, unit="log multiplier", meaning="private reports make appeals likelier", source="assumption", plausible=(0.2, 1.2), ge=0.0, le=5.0)
     mediation_share: float = param(0.42, unit="probability", meaning="would-be appellants who go to mediation first", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
@@ -221,25 +220,27 @@ class DisputesSection(Section):
 
 
 class ReviewsSection(Section):
-    cease_when_met_probability: float = param(0.5, unit="probability", meaning="plan ceases at annual review when severity is below the plan threshold (needs met)", source="assumption calibrated to sen2:ceased_plans (needs met)", plausible=(0.2, 0.8), ge=0.0, le=1.0)
+    completion_rate: float = param(0.57, unit="probability", meaning="an annual review due this month is completed (else the plan simply continues, undecided)", source="sen2:annual_reviews_national 2025 (339,027 completed of 596,987 due)", ge=0.0, le=1.0)
+    cease_when_met_probability: float = param(0.8, unit="probability", meaning="plan ceases at annual review when severity is below the plan threshold (needs met)", source="assumption calibrated to sen2:ceased_plans_national (needs met)", plausible=(0.2, 0.8), ge=0.0, le=1.0)
     plan_needs_met_severity: float = param(0.6, unit="severity units", meaning="below this, a plan's needs count as met", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=5.0)
-    other_cease_per_year: float = param(0.012, unit="probability per year", meaning="plans ceasing for other reasons (moves, transfers, disengagement)", source="sen2:ceased_plans_national (transfer, moved, other)", plausible=(0.005, 0.03), ge=0.0, le=1.0)
-    post16_cease_probability: float = param(0.12, unit="probability", meaning="plan ceases at the Year 11 to post-16 transfer (employment, no engagement)", source="sen2:ceased_plans_national", plausible=(0.05, 0.25), ge=0.0, le=1.0)
+    other_cease_per_year: float = param(0.003, unit="probability per year", meaning="plans ceasing for other reasons (moves, transfers, disengagement)", source="sen2:ceased_plans_national (moved outside England, other; transfers between councils excluded: no plans move in either)", plausible=(0.0, 0.01), ge=0.0, le=1.0)
+    post16_cease_probability: float = param(0.015, unit="probability", meaning="plan ceases at the Year 11 to post-16 transfer (employment, no engagement)", source="sen2:ceased_plans_national (age 16, excluding transfers: ~1.3%)", plausible=(0.005, 0.05), ge=0.0, le=1.0)
     transfer_to_special_severity: float = param(2.6, unit="severity units", meaning="at a phase-transfer review, needs above this prompt a special-school request", source="assumption", plausible=(2.0, 3.5), ge=0.0, le=10.0)
 
 
 class OutcomesSection(Section):
     fsm_attainment_gap_sd: float = param(0.55, unit="sd", meaning="initial attainment gap, FSM vs others", source="T235 (43% vs 73% English and maths 4+)", plausible=(0.4, 0.7), ge=0.0, le=3.0)
     income_gradient_sd: float = param(0.08, unit="sd per quintile", meaning="attainment rises with income quintile beyond FSM", source="assumption", plausible=(0.0, 0.15), ge=0.0, le=1.0)
-    severity_attainment_sd: float = param(1.55, unit="sd per unit of log(1 + severity)", meaning="lower attainment with greater need (concave: the gap between SEN support and EHCP is about half the gap to no SEN)", source="T190-T191, T214-T215 (EHCP 13%, SEN support 37% pass)", plausible=(1.2, 1.9), ge=0.0, le=5.0)
+    severity_attainment_sd: float = param(1.75, unit="sd per unit of log(1 + severity)", meaning="lower attainment with greater need (concave: the gap between SEN support and EHCP is about half the gap to no SEN)", source="T190-T191, T214-T215 (EHCP 13%, SEN support 37% pass)", plausible=(1.2, 1.9), ge=0.0, le=5.0)
     school_effect_sd: float = param(0.1, unit="sd", meaning="school effect on attainment", source="assumption", plausible=(0.05, 0.2), ge=0.0, le=1.0)
     unmet_loss_sd_per_year: float = param(0.12, unit="sd per year per severity unit unmet", meaning="attainment lost while need is unmet", source="assumption", plausible=(0.05, 0.25), ge=0.0, le=2.0)
     matched_gain_sd_per_year: float = param(0.05, unit="sd per year", meaning="attainment gained while support matches need (EEF +4-6 months a year)", source="MODEL.md §4 [reported: EEF toolkit]", plausible=(0.05, 0.2), ge=0.0, le=2.0)
     test_noise_sd: float = param(0.45, unit="sd", meaning="noise between latent attainment and a test result", source="assumption", plausible=(0.3, 0.7), ge=0.0, le=3.0)
-    ks2_threshold: float = param(-0.62, unit="sd", meaning="latent score needed for the KS2 expected standard", source="calibrated to KS2 2023/24 (61% reading, writing and maths)", ge=-5.0, le=5.0)
-    ks4_threshold: float = param(-0.68, unit="sd", meaning="latent score needed for English and maths grade 4+", source="calibrated to T213-T215 (65%, 13%, 37%)", ge=-5.0, le=5.0)
-    suspension_monthly_base: float = param(0.0029, unit="suspensions per pupil-month (no SEN)", meaning="base suspension rate", source="T240-T244 (7 per 100 pupils a year without SEN)", ge=0.0, le=1.0)
-    suspension_need_effect: float = param(0.9, unit="log multiplier per severity unit", meaning="suspensions rise with need", source="T242-T244 (26 per 100 on SEN support)", plausible=(0.5, 1.5), ge=0.0, le=5.0)
+    ks2_threshold: float = param(-0.72, unit="sd", meaning="latent score needed for the KS2 expected standard", source="calibrated to KS2 2023/24 (61% reading, writing and maths)", ge=-5.0, le=5.0)
+    ks4_threshold: float = param(-0.8, unit="sd", meaning="latent score needed for English and maths grade 4+", source="calibrated to T213-T215 (65%, 13%, 37%)", ge=-5.0, le=5.0)
+    suspension_monthly_base: float = param(0.0036, unit="suspensions per pupil-month (no SEN)", meaning="base suspension rate", source="T240-T244 (7 per 100 pupils a year without SEN)", ge=0.0, le=1.0)
+    suspension_need_effect: float = param(0.9, unit="log multiplier per severity unit (up to suspension_need_cap)", meaning="suspensions rise with need, then level off", source="T242-T244 (26 per 100 on SEN support)", plausible=(0.5, 1.5), ge=0.0, le=5.0)
+    suspension_need_cap: float = param(1.2, unit="severity units", meaning="severity beyond which suspension risk rises no further (EHCP pupils are suspended no more than those on SEN support)", source="T242-T244 (26.7 vs 23.3 per 100)", plausible=(0.8, 2.0), ge=0.0, le=10.0)
     suspension_unmet_effect: float = param(0.5, unit="log multiplier", meaning="unmet need raises suspension risk", source="assumption", plausible=(0.2, 1.0), ge=0.0, le=5.0)
     suspension_semh_effect: float = param(1.0, unit="log multiplier", meaning="SEMH needs raise suspension risk", source="assumption", plausible=(0.5, 1.5), ge=0.0, le=5.0)
     suspension_fsm_effect: float = param(0.7, unit="log multiplier", meaning="FSM pupils are suspended more", source="assumption", plausible=(0.3, 1.0), ge=0.0, le=5.0)
@@ -262,7 +263,7 @@ class FinanceSection(Section):
     assessment_cost: float = param(4500.0, unit="£ per assessment", meaning="cost of an EHC needs assessment (EP, admin, advice)", source="assumption", plausible=(2500.0, 7000.0), ge=0.0, le=50000.0)
     tribunal_cost: float = param(5200.0, unit="£ per appeal", meaning="council cost of defending an appeal", source="MODEL.md §3 [data: £4.3k-£6.1k]", plausible=(4300.0, 6100.0), ge=0.0, le=100000.0)
     mediation_cost: float = param(1200.0, unit="£ per mediation", meaning="council cost of a mediation", source="assumption", plausible=(600.0, 2000.0), ge=0.0, le=50000.0)
-    high_needs_income_per_pupil: float = param(1250.0, unit="£ per pupil per year (2025-26)", meaning="council high-needs income for school-age provision", source="T248 (£11.9bn / 9.09m pupils = £1,309), less ~5% structural overspend (T255)", plausible=(700.0, 1100.0), ge=0.0, le=20000.0)
+    high_needs_income_per_pupil: float = param(1250.0, unit="£ per pupil per year (2025-26)", meaning="council high-needs income for school-age provision", source="T248 (£11.9bn / 9.09m pupils = £1,309), less ~5% structural overspend (T255)", plausible=(1000.0, 1500.0), ge=0.0, le=20000.0)
     high_needs_income_growth: float = param(0.04, unit="fraction per year", meaning="annual uplift in high-needs income", source="T248-T251", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     cost_inflation: float = param(0.03, unit="fraction per year", meaning="annual rise in unit costs", source="assumption", plausible=(0.0, 0.06), ge=-0.5, le=0.5)
     opening_deficit_share: float = param(0.3, unit="fraction of annual high-needs income", meaning="cumulative deficit at the start", source="T257-T258 (£3.3-4.6bn on ~£11bn)", plausible=(0.0, 0.6), ge=0.0, le=5.0)
@@ -277,6 +278,59 @@ class FinanceSection(Section):
         if len(values) != 4 or any(not 0 <= v <= 1 for v in values):
             raise ValueError("needs 4 shares in [0, 1]: mainstream EHCP, inclusion base, state special, independent")
         return values
+
+
+class ReformSection(Section):
+    """The tiered route (MODEL.md §5): used when run.route is "tiered"."""
+
+    funding_start: str = param("2026-04", unit="YYYY-MM", meaning="reform funds (Inclusive Mainstream Fund, Experts at Hand, training) start", source="POLICY.md [proposal]")
+    funding_per_pupil_imf: float = param(66.0, unit="£ per pupil per year", meaning="Inclusive Mainstream Fund to mainstream schools", source="T334 (£1.6bn over 3 years / ~8.1m pupils)", ge=0.0, le=5000.0)
+    training_cost_per_pupil: float = param(8.2, unit="£ per pupil per year", meaning="SEND training for every teacher, during the training ramp", source="T336 (£200m over 3 years / ~8.1m pupils)", ge=0.0, le=1000.0)
+    training_ramp_months: int = param(36, unit="months", meaning="time for training uptake to reach its maximum", source="assumption", plausible=(18, 60), ge=1, le=240)
+    training_uptake: float = param(0.8, unit="fraction of staff", meaning="share of staff who complete the training", source="assumption", plausible=(0.5, 1.0), ge=0.0, le=1.0)
+    training_expertise_gain: float = param(0.15, unit="expertise units at full uptake", meaning="rise in school SEN expertise from training (better identification, more need met without a plan)", source="assumption", plausible=(0.05, 0.3), ge=0.0, le=1.0)
+    imf_intensity_gain: float = param(0.25, unit="severity units", meaning="extra support a mainstream school can give from the Inclusive Mainstream Fund (universal provision)", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
+    targeted_plus_threshold: float = param(1.2, unit="severity units", meaning="assessed need at or above which a child is placed at Targeted Plus", source="assumption (thresholds unpublished)", plausible=(0.9, 1.6), ge=0.0, le=10.0)
+    inclusion_base_package_threshold: float = param(2.2, unit="severity units", meaning="specialist package threshold: an EHCP with an inclusion-base package", source="assumption (thresholds unpublished; strict/generous scenarios)", plausible=(1.8, 2.8), ge=0.0, le=10.0)
+    special_school_package_threshold: float = param(2.9, unit="severity units", meaning="specialist package threshold: an EHCP with a special-school package", source="assumption (thresholds unpublished)", plausible=(2.5, 3.5), ge=0.0, le=10.0)
+    assessment_noise_sd: float = param(0.2, unit="severity units", meaning="error of a specialist assessment against the thresholds", source="assumption", plausible=(0.05, 0.4), ge=0.0, le=3.0)
+    school_referral_monthly_rate: float = param(0.03, unit="probability per month", meaning="school refers a child above the package threshold for specialist assessment", source="assumption", plausible=(0.01, 0.08), ge=0.0, le=1.0)
+    family_pressure_strength: float = param(0.6, unit="multiplier on the EHCP route's advocacy effect", meaning="how much family resources still drive specialist assessment requests (never silently zero)", source="assumption (MODEL.md §5: key parameter)", plausible=(0.2, 1.0), gt=0.0, le=3.0)
+    family_pressure_scale: float = param(0.6, unit="multiplier on parent request rates", meaning="families pressing for specialist assessment, relative to today's parent requests", source="assumption", plausible=(0.3, 1.0), ge=0.0, le=3.0)
+    complaint_monthly_rate: float = param(0.01, unit="probability per month at average advocacy", meaning="a family complains that Targeted support falls short (no tribunal)", source="assumption", plausible=(0.0, 0.03), ge=0.0, le=1.0)
+    complaint_upheld: float = param(0.5, unit="probability", meaning="a complaint moves the child up to Targeted Plus", source="assumption", plausible=(0.2, 0.8), ge=0.0, le=1.0)
+    specialist_appeal_narrowing: float = param(0.5, unit="multiplier", meaning="appeals are narrower (no naming of a school), so fewer families appeal", source="assumption (POLICY.md [proposal])", plausible=(0.2, 1.0), ge=0.0, le=1.0)
+    isp_review_months: int = param(12, unit="months", meaning="an ISP is reviewed yearly (escalation or de-escalation)", source="POLICY.md [proposal]", ge=1, le=36)
+    experts_days_primary: float = param(40.0, unit="days per school per year", meaning="Experts at Hand target for a primary by April 2029", source="POLICY.md [proposal]", ge=0.0, le=1000.0)
+    experts_days_secondary: float = param(160.0, unit="days per school per year", meaning="Experts at Hand target for a secondary by April 2029", source="POLICY.md [proposal]", ge=0.0, le=2000.0)
+    experts_target_date: str = param("2029-04", unit="YYYY-MM", meaning="Experts at Hand reach target capacity", source="POLICY.md [proposal]")
+    experts_hiring_lag_months: int = param(6, unit="months", meaning="delay between funding and staff in post", source="assumption", plausible=(0, 18), ge=0, le=60)
+    experts_vacancy_rate: float = param(0.2, unit="fraction of posts", meaning="Experts at Hand posts unfilled (EP and SLT shortages)", source="assumption (T301, T304: 25% SLT vacancies)", plausible=(0.05, 0.4), ge=0.0, le=1.0)
+    experts_capacity_multiplier: float = param(1.0, unit="multiplier", meaning="scales delivered Experts at Hand capacity (0.5 = workforce shortfall scenario)", source="assumption", plausible=(0.5, 1.2), ge=0.0, le=5.0)
+    experts_days_per_child: float = param(3.0, unit="days per child per year", meaning="Experts at Hand time one Targeted Plus child needs", source="assumption", plausible=(2.0, 6.0), gt=0.0, le=100.0)
+    experts_intensity_gain: float = param(0.7, unit="severity units", meaning="extra support a child gets from Experts at Hand input", source="assumption (EEF: +4-6 months a year for targeted interventions)", plausible=(0.3, 1.0), ge=0.0, le=5.0)
+    experts_cost_per_day: float = param(490.0, unit="£ per day", meaning="cost of an Experts at Hand day (funded capacity)", source="T335 (£1.8bn over 3 years / ~1.2m target days a year)", ge=0.0, le=10000.0)
+    school_group_size: int = param(10, unit="schools", meaning="schools per group sharing Experts at Hand and commissioning", source="MODEL.md §3 [reported: 8-14]", ge=1, le=100)
+    inclusion_base_secondary_target: float = param(1.0, unit="fraction of secondaries", meaning="secondaries with an inclusion base once rolled out ('every secondary in time')", source="POLICY.md [proposal]", ge=0.0, le=1.0)
+    inclusion_base_primary_target: float = param(0.2, unit="fraction of primaries", meaning="primaries with an inclusion base once rolled out", source="assumption", plausible=(0.07, 0.5), ge=0.0, le=1.0)
+    inclusion_base_rollout_start: str = param("2026-09", unit="YYYY-MM", meaning="first September new inclusion bases open", source="assumption (capital from 2025-26, T337)")
+    inclusion_base_rollout_years: int = param(5, unit="years", meaning="years to reach the inclusion-base targets (fast 3, slow 8)", source="assumption", plausible=(3, 8), ge=1, le=30)
+    targeted_plus_base_cost: float = param(3000.0, unit="£ per child per year", meaning="inclusion-base time for a Targeted Plus child", source="assumption (a share of T284's £6k place funding)", plausible=(1500.0, 6000.0), ge=0.0, le=50000.0)
+    targeted_plus_base_gain: float = param(0.3, unit="severity units", meaning="extra support from inclusion-base time for Targeted Plus children in a school with a base", source="assumption", plausible=(0.1, 0.6), ge=0.0, le=3.0)
+
+
+class TransitionSection(Section):
+    """Dual running and the switch (MODEL.md §5 Transition), every date configurable."""
+
+    announcement: str = param("2026-02", unit="YYYY-MM", meaning="White Paper published", source="POLICY.md (23 Feb 2026)")
+    legal_switch: str = param("2029-09", unit="YYYY-MM", meaning="the tiered route starts: no new requests under the old rules", source="POLICY.md [proposal]")
+    legacy_review_from: str = param("2029-09", unit="YYYY-MM", meaning="legacy EHCPs reassessed at the next phase transfer from", source="POLICY.md [proposal]")
+    no_change_before: str = param("2030-09", unit="YYYY-MM", meaning="nobody's existing support changes before", source="POLICY.md [proposal]")
+    protect_special_school_pupils: bool = param(True, unit="switch", meaning="children in special schools keep their plans", source="POLICY.md [proposal]")
+    protect_older_pupils: bool = param(True, unit="switch", meaning="pupils in secondary at the switch keep their plans to 16", source="POLICY.md [proposal]")
+    anticipation_multiplier: float = param(1.0, unit="multiplier", meaning="surge in EHC requests between announcement and switch (1 = none; reform scenarios set it)", source="POLICY.md [reported: up to a third more]", ge=0.0, le=5.0)
+    anticipation_from: str = param("2026-03", unit="YYYY-MM", meaning="first month of the anticipation surge", source="assumption (after the White Paper)")
+    anticipation_to: str = param("2029-08", unit="YYYY-MM", meaning="last month of the anticipation surge", source="assumption (before the switch)")
 
 
 class MetricsSection(Section):
@@ -302,4 +356,6 @@ class ScenarioConfig(Section):
     reviews: ReviewsSection = ReviewsSection()
     outcomes: OutcomesSection = OutcomesSection()
     finance: FinanceSection = FinanceSection()
+    reform: ReformSection = ReformSection()
+    transition: TransitionSection = TransitionSection()
     metrics: MetricsSection = MetricsSection()

@@ -95,6 +95,14 @@ class MetricBuilder:
         cal = [self.timeline.timestamp(int(m)) for m in range(self.timeline.n_months)]
         return pd.Series(pd.DatetimeIndex(cal)[months])
 
+    def school_age_events(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Keep events of children in Reception-Year 11 at the time (per-pupil rates' numerators)."""
+        if frame.empty:
+            return frame
+        academic = np.array([self.timeline.academic_year(t) for t in range(self.timeline.n_months)])
+        year_group = academic[frame["month"].to_numpy()] - self.children.entry_year[frame["row"].to_numpy()]
+        return frame[year_group <= 11]
+
     # ---- metric families ----------------------------------------------------------------------
     def census(self) -> None:
         frames = []
@@ -154,7 +162,7 @@ class MetricBuilder:
             return
 
         def per_pupil(event: str, metric: str, scale: float = 1000.0, mask=None) -> None:
-            frame = ev.frame(event)
+            frame = self.school_age_events(ev.frame(event))
             if mask is not None and len(frame):
                 frame = frame[mask(frame)]
             u = self.units(frame["row"].to_numpy())

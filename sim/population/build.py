@@ -69,9 +69,11 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     order = np.lexsort((columns["local_id"], columns["council"], columns["entry_year"]))
     columns = {name: values[order] for name, values in columns.items()}
     schools = SchoolTable.concat(school_parts)
+    # families know families in their child's class: same primary school and entry year
+    cohort = (columns["entry_year"] - columns["entry_year"].min()).astype(np.int64)
     ties = small_world_ties(
-        group=columns.pop("tie_group"),
-        council=columns["council"],
+        group=columns.pop("tie_group") * 64 + cohort,
+        council=columns["council"].astype(np.int64) * 64 + cohort,
         degree=config.population.family_ties,
         rewiring=config.population.family_tie_rewiring,
         rng=streams.generator("family-network"),
@@ -126,7 +128,6 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
         rng.standard_normal(n)
         - out.fsm_attainment_gap_sd * fsm
         + out.income_gradient_sd * (quintile - 3)
-        - out.severity_attainment_sd * np.log1p(severity)
         + schools.attainment_effect[primary]
     )
     attainment += out.fsm_attainment_gap_sd * pop.fsm_share  # centre the population near 0
@@ -295,6 +296,7 @@ def _empty_support_columns(n: int) -> dict[str, np.ndarray]:
         "support_level": np.zeros(n, dtype=np.int8),
         "support_intensity": np.zeros(n, dtype=np.float32),
         "support_since": never.copy(),
+        "support_resume_month": never.copy(),
         "pipeline": np.zeros(n, dtype=np.int8),
         "pipeline_since": never.copy(),
         "request_month": never.copy(),
@@ -307,6 +309,7 @@ def _empty_support_columns(n: int) -> dict[str, np.ndarray]:
         "plan_start_month": never.copy(),
         "legacy_ehcp": np.zeros(n, dtype=bool),
         "isp": np.zeros(n, dtype=bool),
+        "legacy_move_month": never.copy(),
         "placement": np.zeros(n, dtype=np.int8),
         "preferred_special": np.zeros(n, dtype=bool),
         "ks2_expected": np.full(n, -1, dtype=np.int8),
@@ -444,6 +447,8 @@ def _build_council_table(config: ScenarioConfig, n_pupils: int) -> CouncilTable:
         deficit=np.array([config.finance.opening_deficit_share * income]),
         gatekeeping=np.array([config.finance.gatekeeping_base]),
         spend_this_year=np.zeros(1),
+        experts_days_capacity=np.zeros(1),
+        experts_days_used=np.zeros(1),
     )
 
 

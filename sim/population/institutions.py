@@ -49,6 +49,8 @@ class CouncilTable:
     deficit: np.ndarray  # float64: cumulative high-needs deficit, £
     gatekeeping: np.ndarray  # float64: current gatekeeping (raises refusals)
     spend_this_year: np.ndarray  # float64: high-needs spend booked this financial year, £
+    experts_days_capacity: np.ndarray  # float64: Experts at Hand days available this month
+    experts_days_used: np.ndarray  # float64: Experts at Hand days allocated this month
 
     def __len__(self) -> int:
         return len(self.pupils)

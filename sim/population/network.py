@@ -14,7 +14,10 @@ import numpy as np
 
 
 def small_world_ties(group: np.ndarray, council: np.ndarray, degree: int, rewiring: float, rng: np.random.Generator) -> np.ndarray:
-    """int32[n, degree] of tied rows (-1 where a community is too small)."""
+    """int32[n, degree] of tied rows (-1 where a community is too small).
+
+    `council` groups rewiring: a rewired tie goes to another family with the same value.
+    """
     n = len(group)
     ties = np.full((n, degree), -1, dtype=np.int32)
     if degree == 0 or n == 0:
@@ -40,7 +43,12 @@ def small_world_ties(group: np.ndarray, council: np.ndarray, degree: int, rewiri
         c_sorted = council[by_council]
         c_start = np.searchsorted(c_sorted, council[rows], side="left")
         c_end = np.searchsorted(c_sorted, council[rows], side="right")
-        pick = c_start + (rng.random(len(rows)) * (c_end - c_start)).astype(np.int64)
+        rank = np.empty(n, dtype=np.int64)
+        rank[by_council] = np.arange(n)
+        span = c_end - c_start
+        # draw among the other families of the council (never oneself)
+        pick = c_start + (rng.random(len(rows)) * np.maximum(span - 1, 1)).astype(np.int64)
+        pick += (pick >= rank[rows]) & (span > 1)
         ties[rows, cols] = by_council[pick]
     return ties
 

@@ -53,6 +53,7 @@ class ChildArrays:
     support_level: np.ndarray  # int8: NONE / SEN_SUPPORT(TARGETED) / TARGETED_PLUS / EHCP
     support_intensity: np.ndarray  # float32: support received this month, in severity units
     support_since: np.ndarray  # int16: month the current support level began
+    support_resume_month: np.ndarray  # int16: lapsed school-led support resumes this month (NEVER = not lapsed)
     pipeline: np.ndarray  # int8: IDLE / REQUESTED / ASSESSING / APPEAL_*
     pipeline_since: np.ndarray  # int16: month the current pipeline stage began
     request_month: np.ndarray  # int16: month of the current (or last) request
@@ -65,10 +66,11 @@ class ChildArrays:
     plan_start_month: np.ndarray  # int16: month the current plan began (NEVER if none)
     legacy_ehcp: np.ndarray  # bool: plan issued under the current (pre-reform) rules
     isp: np.ndarray  # bool: holds an Individual Support Plan (tiered route)
+    legacy_move_month: np.ndarray  # int16: a legacy plan moves to an ISP this month (NEVER = not due)
     placement: np.ndarray  # int8: MAINSTREAM ... NEET
     preferred_special: np.ndarray  # bool: family prefers a special school
     # outcomes
-    attainment: np.ndarray  # float32: latent attainment z-score
+    attainment: np.ndarray  # float32: latent attainment z-score before the penalty of current need (see outcomes.test_score)
     ks2_expected: np.ndarray  # int8: -1 not assessed, 0/1 KS2 expected standard
     ks4_em4: np.ndarray  # int8: -1 not assessed, 0/1 English and maths grade 4+
     suspensions: np.ndarray  # int16: suspensions so far

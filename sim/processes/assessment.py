@@ -41,8 +41,18 @@ def allocate_ep_time(ctx: StepContext) -> None:
     ctx.log("ep_advice", done)
 
 
-def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None) -> np.ndarray:
-    """Finish assessments whose advice is in; return view indices of new plans."""
+def plan_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """EHCP route: most assessed children get a plan; fewer when the need is mild."""
+    a = ctx.config.assessment
+    mild = ctx.c.severity[idx] < ctx.config.reviews.plan_needs_met_severity
+    return np.where(mild, a.plan_issued_probability * 0.5, a.plan_issued_probability)
+
+
+def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None, probability=plan_probability) -> np.ndarray:
+    """Finish assessments whose advice is in; return view indices of new plans.
+
+    `probability(ctx, idx)` is the route's rule for whether an assessment ends in a plan.
+    """
     c, a = ctx.c, ctx.config.assessment
     ready = np.flatnonzero(
         (c.pipeline == ASSESSING) & (c.ep_done_month != NEVER) & (ctx.t - c.request_month >= a.minimum_months)
@@ -50,8 +60,7 @@ def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None) -> np.ndar
     completes = ready[ctx.uniform("assessment-advice", ready) < a.other_advice_monthly_completion]
     if len(completes) == 0:
         return completes
-    p_plan = np.where(c.severity[completes] >= ctx.config.reviews.plan_needs_met_severity, a.plan_issued_probability, a.plan_issued_probability * 0.5)
-    plan = ctx.uniform("assessment-outcome", completes) < p_plan
+    plan = ctx.uniform("assessment-outcome", completes) < probability(ctx, completes)
     issued, not_issued = completes[plan], completes[~plan]
     weeks = ((ctx.t + ctx.uniform("assessment-when", issued)) - (c.request_month[issued] + c.request_fraction[issued])) * WEEKS_PER_MONTH
     ctx.log("assessment", completes, plan=plan)

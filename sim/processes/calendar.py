@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population.state import INCLUSION_BASE, MAINSTREAM
+from sim.population.state import INCLUSION_BASE, MAINSTREAM, SEN_SUPPORT, TARGETED_PLUS
 from sim.processes import outcomes, reviews
 from sim.step_context import StepContext
 
@@ -25,11 +25,23 @@ def september(ctx: StepContext, on_disputed=None) -> tuple[np.ndarray, np.ndarra
     in_mainstream = to_secondary[(c.placement[to_secondary] == MAINSTREAM) | (c.placement[to_secondary] == INCLUSION_BASE)]
     c.school[in_mainstream] = c.home_school[in_mainstream]
     c.placement[in_mainstream] = MAINSTREAM
+    support_may_lapse(ctx, to_secondary)
     to_post16 = np.flatnonzero(c.year_group == 12)
     outcomes.neet_at_16(ctx, to_post16)
     reviews.phase_transfer(ctx, to_secondary, to_post16, on_disputed)
     refresh_schools(ctx)
     return to_secondary, to_post16
+
+
+def support_may_lapse(ctx: StepContext, movers) -> None:
+    """Without a portable plan (ISP or EHCP), school-led support may lapse at a school move and
+    take months to re-establish (MODEL.md §5: the digital passport)."""
+    c, s = ctx.c, ctx.config.sen_support
+    school_led = movers[(c.support_level[movers] == SEN_SUPPORT) | (c.support_level[movers] == TARGETED_PLUS)]
+    without_passport = school_led[~c.isp[school_led]]
+    lapses = without_passport[ctx.uniform("support-lapse", without_passport) < s.support_lost_at_transfer]
+    c.support_resume_month[lapses] = ctx.t + s.support_reestablish_months
+    ctx.log("support_lapsed", lapses)
 
 
 def refresh_schools(ctx: StepContext) -> None:

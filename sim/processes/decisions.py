@@ -11,6 +11,7 @@ import numpy as np
 
 from sim.population.state import ASSESSING, IDLE, REQUESTED
 from sim.step_context import StepContext, expit, rank_within_groups
+from sim.timeline import WEEKS_PER_MONTH
 
 
 def refusal_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
@@ -37,7 +38,7 @@ def step(ctx: StepContext, on_refused=None) -> None:
     decided = waiting[rank < capacity]
     refuse = ctx.uniform("decision", decided) < refusal_probability(ctx, decided)
     refused, accepted = decided[refuse], decided[~refuse]
-    weeks = (ctx.t + 0.5 - c.request_month[decided] - c.request_fraction[decided]) * 4.33
+    weeks = (ctx.t + 0.5 - c.request_month[decided] - c.request_fraction[decided]) * WEEKS_PER_MONTH
     ctx.log("decision", decided, refused=refuse, weeks=weeks.astype(np.float32), by_parent=c.request_by_parent[decided])
     c.pipeline[accepted] = ASSESSING
     c.pipeline_since[accepted] = ctx.t

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population.state import APPEAL_PLACEMENT, APPEAL_REFUSAL, ASSESSING, IDLE, NEVER
+from sim.population.state import APPEAL_PLACEMENT, APPEAL_REFUSAL, ASSESSING, EHCP, IDLE, NEVER
 from sim.processes import placement as placement_process
 from sim.processes.finance import book_transaction
 from sim.step_context import StepContext
@@ -19,21 +19,21 @@ from sim.step_context import StepContext
 KINDS = ("refusal_to_assess", "refusal_to_issue", "placement", "content")
 
 
-def appeal_probability(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0) -> np.ndarray:
+def appeal_probability(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0, scale: float = 1.0) -> np.ndarray:
     c, d = ctx.c, ctx.config.disputes
     base = {"refusal_to_assess": d.appeal_refusal_base, "refusal_to_issue": d.appeal_refusal_base,
             "placement": d.appeal_placement_base, "content": d.appeal_content_base}[kind]
     odds = base * np.exp(strength * d.advocacy_effect * (c.advocacy[idx] - 0.5)) * np.exp(d.private_report_effect * c.private_report[idx])
-    return np.minimum(odds, 0.95)
+    return np.minimum(scale * odds, 0.95)
 
 
-def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0) -> None:
+def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0, scale: float = 1.0) -> None:
     """Families react to an appealable decision: do nothing, mediate, or register an appeal."""
     if len(idx) == 0:
         return
     c, d = ctx.c, ctx.config.disputes
     ctx.log("appealable_decision", idx, kind=kind)
-    appeals = idx[ctx.uniform(f"appeal-{kind}", idx) < appeal_probability(ctx, idx, kind, strength)]
+    appeals = idx[ctx.uniform(f"appeal-{kind}", idx) < appeal_probability(ctx, idx, kind, strength, scale)]
     mediates = ctx.uniform(f"mediation-{kind}", appeals) < d.mediation_share
     mediated = appeals[mediates]
     settles = ctx.uniform(f"mediation-outcome-{kind}", mediated) < d.mediation_settles
@@ -64,7 +64,8 @@ def hear_appeals(ctx: StepContext) -> None:
     c.pipeline[due] = IDLE
     c.hearing_month[due] = NEVER
     _family_wins(ctx, due[wins & refusal], "refusal_to_assess")
-    _family_wins(ctx, due[wins & ~refusal], "placement")
+    holds_plan = c.support_level[due] == EHCP
+    _family_wins(ctx, due[wins & ~refusal & holds_plan], "placement")
     c.last_refusal_month[due[~wins]] = ctx.t
 
 

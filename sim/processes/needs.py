@@ -21,7 +21,7 @@ def step(ctx: StepContext) -> None:
     if len(new):
         _emerge(ctx, new)
     # growth and improvement [assume]: unmet need grows, met need eases
-    idx = np.flatnonzero(on_roll & has_need)
+    idx = np.flatnonzero(on_roll & has_need & (c.year_group <= 11))  # post-16 support is not modelled
     matched = c.support_intensity[idx] >= ctx.config.sen_support.match_fraction * c.severity[idx]
     drift = np.where(matched, needs.growth_when_met_per_year, needs.growth_when_unmet_per_year) / 12
     c.severity[idx] = np.maximum(c.severity[idx] + drift.astype(np.float32), 0.0)

@@ -28,7 +28,7 @@ def progress(ctx: StepContext) -> None:
 def suspensions(ctx: StepContext) -> None:
     c, o = ctx.c, ctx.config.outcomes
     idx = np.flatnonzero((c.year_group <= 11) & ~c.excluded)
-    sev = np.minimum(c.severity[idx], 3.0)
+    sev = np.minimum(c.severity[idx], o.suspension_need_cap)
     unmet = (c.severity[idx] > 0) & (c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx])
     phase = np.where(c.year_group[idx] >= 7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
     rate = (
@@ -52,15 +52,22 @@ def suspensions(ctx: StepContext) -> None:
     ctx.log("exclusion", excluded)
 
 
+def test_score(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """Latent attainment less the penalty of the need the child has now (concave in severity):
+    a need that grows lowers results, one that resolves stops weighing on them."""
+    c = ctx.c
+    return c.attainment[idx] - ctx.config.outcomes.severity_attainment_sd * np.log1p(c.severity[idx])
+
+
 def key_stage_tests(ctx: StepContext) -> None:
     """July: Year 6 sit KS2, Year 11 sit GCSEs (English and maths grade 4+)."""
     if ctx.month != 7:
         return
     c, o = ctx.c, ctx.config.outcomes
     y6 = np.flatnonzero(c.year_group == 6)
-    c.ks2_expected[y6] = (c.attainment[y6] + o.test_noise_sd * ctx.normal("ks2", y6) > o.ks2_threshold).astype(np.int8)
+    c.ks2_expected[y6] = (test_score(ctx, y6) + o.test_noise_sd * ctx.normal("ks2", y6) > o.ks2_threshold).astype(np.int8)
     y11 = np.flatnonzero(c.year_group == 11)
-    c.ks4_em4[y11] = (c.attainment[y11] + o.test_noise_sd * ctx.normal("ks4", y11) > o.ks4_threshold).astype(np.int8)
+    c.ks4_em4[y11] = (test_score(ctx, y11) + o.test_noise_sd * ctx.normal("ks4", y11) > o.ks4_threshold).astype(np.int8)
     ctx.log("ks2", y6, expected=c.ks2_expected[y6], sen=c.support_level[y6])
     ctx.log("ks4", y11, em4=c.ks4_em4[y11], sen=c.support_level[y11])
 

@@ -50,13 +50,13 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
     free = free_special_places(ctx)
     order, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
     got_place = rank < np.maximum(free[c.council[special]], 0)
-    _move(ctx, special[got_place], STATE_SPECIAL, SPECIAL)
+    move_to(ctx, special[got_place], STATE_SPECIAL, SPECIAL)
     no_place = special[~got_place]
     if allow_independent:
         pushes = ctx.uniform("placement-independent", no_place) < p.independent_if_full_advocacy * c.advocacy[no_place]
     else:
         pushes = np.zeros(len(no_place), dtype=bool)
-    _move(ctx, no_place[pushes], INDEPENDENT_SPECIAL, INDEPENDENT)
+    move_to(ctx, no_place[pushes], INDEPENDENT_SPECIAL, INDEPENDENT)
     refused = no_place[~pushes]
     _mainstream(ctx, np.concatenate([mainstream, refused]))
     ctx.log("placement", idx, placement=c.placement[idx], preferred_special=want)
@@ -67,6 +67,7 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
 
 def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
     c = ctx.c
+    idx = idx[~c.excluded[idx]]  # permanently excluded pupils stay in alternative provision
     c.school[idx] = c.home_school[idx]
     c.placement[idx] = MAINSTREAM
     free = free_base_places(ctx)
@@ -76,7 +77,7 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
     c.placement[into_base] = INCLUSION_BASE
 
 
-def _move(ctx: StepContext, idx: np.ndarray, placement: int, phase: int) -> None:
+def move_to(ctx: StepContext, idx: np.ndarray, placement: int, phase: int) -> None:
     c = ctx.c
     c.placement[idx] = placement
     options = np.flatnonzero(ctx.schools.phase == phase)
@@ -99,6 +100,5 @@ def name_special(ctx: StepContext, idx: np.ndarray) -> None:
     free = free_special_places(ctx)
     order, rank = rank_within_groups(c.council[idx], -c.severity[idx].astype(np.float64))
     state = rank < np.maximum(free[c.council[idx]], 0)
-    _move(ctx, idx[state], STATE_SPECIAL, SPECIAL)
-    _move(ctx, idx[~state], INDEPENDENT_SPECIAL, INDEPENDENT)
-    c.support_level[idx] = EHCP
+    move_to(ctx, idx[state], STATE_SPECIAL, SPECIAL)
+    move_to(ctx, idx[~state], INDEPENDENT_SPECIAL, INDEPENDENT)

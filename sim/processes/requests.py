@@ -15,9 +15,10 @@ from sim.step_context import StepContext
 
 
 def anticipation(ctx: StepContext) -> float:
-    r = ctx.config.requests
-    start, end = ctx.timeline.month_index(r.anticipation_from), ctx.timeline.month_index(r.anticipation_to)
-    return r.anticipation_multiplier if start <= ctx.t <= end else 1.0
+    """Surge of requests before a reform switch (1 outside the window or in the baseline)."""
+    tr = ctx.config.transition
+    start, end = ctx.timeline.month_index(tr.anticipation_from), ctx.timeline.month_index(tr.anticipation_to)
+    return tr.anticipation_multiplier if start <= ctx.t <= end else 1.0
 
 
 def eligible(ctx: StepContext) -> np.ndarray:
@@ -36,7 +37,9 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
     pressure = np.maximum(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0)
     school = np.where(ready, r.school_monthly_rate * common * np.exp(r.budget_pressure_effect * pressure), 0.0)
-    peers = peer_plan_share(ctx.children.ties[idx + ctx.lo], ctx.children.support_level == EHCP)
+    has_plan = np.zeros(len(ctx.children), dtype=bool)  # only children on roll count as peers
+    has_plan[ctx.lo : ctx.hi] = c.support_level == EHCP
+    peers = peer_plan_share(ctx.children.ties[idx + ctx.lo], has_plan)
     parent = (
         r.parent_monthly_rate
         * common

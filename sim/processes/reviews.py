@@ -10,8 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import (
+    APPEAL_PLACEMENT,
     EHCP,
     IDLE,
+    INDEPENDENT_SPECIAL,
+    POST16,
+    STATE_SPECIAL,
     INCLUSION_BASE,
     MAINSTREAM,
     NEVER,
@@ -27,13 +31,20 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
     if len(idx) == 0:
         return
     ctx.log("plan_ceased", idx, reason=reason)
+    appealing = idx[c.pipeline[idx] == APPEAL_PLACEMENT]  # a placement appeal lapses with the plan
+    c.pipeline[appealing] = IDLE
+    c.hearing_month[appealing] = NEVER
     c.support_level[idx] = np.where(c.severity[idx] > 0, SEN_SUPPORT, NONE)
     c.support_since[idx] = ctx.t
     c.plan_start_month[idx] = NEVER
     c.legacy_ehcp[idx] = False
-    school_age = idx[c.year_group[idx] <= 11]
+    school_age = idx[(c.year_group[idx] <= 11) & ~c.excluded[idx]]
     c.placement[school_age] = MAINSTREAM
     c.school[school_age] = c.home_school[school_age]
+    # young people past 16 leave special provision with their plan and continue in post-16 education
+    post16 = idx[(c.year_group[idx] >= 12) & np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
+    c.placement[post16] = POST16
+    c.school[post16] = c.home_school[post16]
 
 
 def annual_reviews(ctx: StepContext, on_disputed=None) -> None:
@@ -41,6 +52,7 @@ def annual_reviews(ctx: StepContext, on_disputed=None) -> None:
     plans = np.flatnonzero((c.support_level == EHCP) & (c.plan_start_month != NEVER) & (c.pipeline == IDLE))
     age = ctx.t - c.plan_start_month[plans]
     due = plans[(age > 0) & (age % 12 == 0)]
+    due = due[ctx.uniform("review-completed", due) < r.completion_rate]
     if len(due) == 0:
         return
     ctx.log("annual_review", due)
@@ -50,6 +62,8 @@ def annual_reviews(ctx: StepContext, on_disputed=None) -> None:
     cease(ctx, due[cease_met], "needs_met")
     cease(ctx, due[cease_other], "other")
     kept = due[~(cease_met | cease_other)]
+    if on_disputed is not None:  # a review's decision on contents is appealable [law]
+        on_disputed(ctx, kept, "content")
     in_mainstream = kept[(c.placement[kept] == MAINSTREAM) | (c.placement[kept] == INCLUSION_BASE)]
     escalate = in_mainstream[c.severity[in_mainstream] > r.transfer_to_special_severity]
     placement_process.place(ctx, escalate, on_disputed)

@@ -33,17 +33,22 @@ def plan_capacity(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     return cap
 
 
-def allocate(ctx: StepContext, extra_capacity: np.ndarray | None = None) -> None:
-    """Set support_intensity for every child on roll; book nothing (finance does)."""
+def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None, boost: np.ndarray | None = None) -> None:
+    """Set support_intensity for every child on roll; book nothing (finance does).
+
+    `extra_capacity` raises what schools can give (universal provision, per child or scalar);
+    `boost` adds support on top for particular children (Experts at Hand, inclusion-base time).
+    """
     c, s, schools = ctx.c, ctx.config.sen_support, ctx.schools
     school_age = c.year_group <= 11
     c.support_intensity[:] = 0.0
     # school-led support, limited by expertise and by the notional SEN budget
-    led = np.flatnonzero(school_age & ((c.support_level == SEN_SUPPORT) | (c.support_level == TARGETED_PLUS)))
+    lapsed = (c.support_resume_month != NEVER) & (c.support_resume_month > ctx.t)
+    led = np.flatnonzero(school_age & ~lapsed & ((c.support_level == SEN_SUPPORT) | (c.support_level == TARGETED_PLUS)))
     school = c.school[led]
     ceiling = s.max_intensity * schools.expertise[school]
     if extra_capacity is not None:
-        ceiling = ceiling + extra_capacity[led]
+        ceiling = ceiling + (extra_capacity if np.isscalar(extra_capacity) else extra_capacity[led])
     wanted = np.minimum(c.severity[led], ceiling)
     plans_in_mainstream = np.flatnonzero(school_age & (c.support_level == EHCP) & ((c.placement == MAINSTREAM) | (c.placement == INCLUSION_BASE)))
     demand = np.bincount(school, weights=wanted * s.cost_per_intensity_unit, minlength=len(schools))
@@ -51,7 +56,10 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | None = None) -> None
     budget = np.maximum(schools.sen_budget, 1.0)
     schools.budget_pressure[:] = demand / budget
     squeeze = np.minimum(1.0, 1.0 / np.maximum(schools.budget_pressure[school], 1e-9))
-    c.support_intensity[led] = (wanted * squeeze).astype(np.float32)
+    delivered = wanted * squeeze
+    if boost is not None:
+        delivered = np.minimum(delivered + boost[led], c.severity[led])
+    c.support_intensity[led] = delivered.astype(np.float32)
     schools.sen_spend[:] = np.bincount(school, weights=c.support_intensity[led] * s.cost_per_intensity_unit, minlength=len(schools))
     # plans: provision up to the setting's capacity
     planned = np.flatnonzero(school_age & (c.support_level == EHCP))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -124,20 +125,27 @@ def _palette(n: int) -> list:
     return sns.color_palette("colorblind", max(n, 1))
 
 
-def _line(ax, rows: pd.DataFrame, x: pd.Series, label: str, look: int, colour) -> None:
+def _line(ax, rows: pd.DataFrame, x: pd.Series, label: str, look: int, colour, markevery: int = 1) -> None:
     """Mean line with markers, and its 95% replicate band."""
     style, marker, filled = _LOOKS[look % len(_LOOKS)]
     ax.fill_between(x, rows["lo"], rows["hi"], color=colour, alpha=BAND_ALPHA, linewidth=0)
     ax.plot(x, rows["mean"], linestyle=style, marker=marker, color=colour, label=label, linewidth=1.8,
-            markersize=5, markerfacecolor=colour if filled else "white", markeredgecolor=colour)
+            markersize=5, markerfacecolor=colour if filled else "white", markeredgecolor=colour, markevery=markevery)
+    if len(rows) == 1:  # a band needs two points; show a lone period's interval as an error bar
+        mean = rows["mean"].to_numpy()
+        ax.errorbar(x, mean, yerr=[mean - rows["lo"].to_numpy(), rows["hi"].to_numpy() - mean], color=colour,
+                    capsize=4, linewidth=1.2)
 
 
 def _years(rows: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(rows["date"]).dt.year.to_numpy()
 
 
-def _year_axis(ax, label: str, financial: bool = False) -> None:
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+def _year_axis(ax, label: str, years=(), financial: bool = False) -> None:
+    """Integer-year ticks; x limits padded half a year around the years drawn (sane for a 1-year run)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if len(years):
+        ax.set_xlim(float(np.min(years)) - 0.5, float(np.max(years)) + 0.5)
     if financial:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v)}-{(int(v) + 1) % 100:02d}"))
     ax.set_xlabel(label)
@@ -148,19 +156,21 @@ def _empty(ax, what: str) -> None:
             fontsize=10, color="0.3")
 
 
-def _series(ax, summary: pd.DataFrame, series: list[tuple[str, str, str | None, str]], x_of=_years) -> bool:
-    """Draw [(metric, by, group, label)]; False when none of them has data."""
+def _series(ax, summary: pd.DataFrame, series: list[tuple[str, str, str | None, str]], x_of=_years,
+            legend: bool = True) -> np.ndarray:
+    """Draw [(metric, by, group, label)]; return the x values drawn (empty when nothing had data)."""
     colours = _palette(len(series))
-    drawn = False
+    drawn = []
     for i, (metric, by, group, label) in enumerate(series):
         rows = select(summary, metric, by, group)
         if rows.empty:
             continue
-        _line(ax, rows, x_of(rows), label, i, colours[i])
-        drawn = True
-    if drawn:
+        x = x_of(rows)
+        _line(ax, rows, x, label, i, colours[i])
+        drawn.append(x)
+    if drawn and legend and len(series) > 1:
         ax.legend(frameon=True, fontsize=8)
-    return drawn
+    return np.concatenate(drawn) if drawn else np.array([])
 
 
 def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
@@ -181,12 +191,13 @@ def census_shares_figure(summary: pd.DataFrame, directory: Path) -> FigureSpec:
     title = "Pupils with an EHCP and on SEN support (January census)"
     fig, axes = _new_figure(7.5, 4.5)
     ax = axes[0, 0]
-    if not _series(ax, summary, [("ehcp_share_pupils", "all", "all", "EHCP"),
-                                 ("sen_support_share_pupils", "all", "all", "SEN support")]):
+    years = _series(ax, summary, [("ehcp_share_pupils", "all", "all", "EHCP"),
+                                  ("sen_support_share_pupils", "all", "all", "SEN support")])
+    if not len(years):
         _empty(ax, "census shares")
     ax.set_ylim(bottom=0)
     ax.set_ylabel("Share of pupils (%)")
-    _year_axis(ax, "January school census (year)")
+    _year_axis(ax, "January school census (year)", years)
     fig.suptitle(title, fontweight="bold")
     path = _save(fig, directory, "census_shares.png")
     caption = ("Share of pupils (Reception to Year 11) with an education, health and care plan and on SEN "
@@ -198,22 +209,24 @@ def pipeline_figure(summary: pd.DataFrame, directory: Path) -> FigureSpec:
     title = "The EHCP pipeline per calendar year"
     fig, axes = _new_figure(12, 4.6, ncols=2)
     left, right = axes[0]
-    if not _series(left, summary, [("request_rate", "all", "all", "Requests for assessment"),
-                                   ("new_plan_rate", "all", "all", "New plans issued"),
-                                   ("ceased_plan_rate", "all", "all", "Plans ceased")]):
+    years = _series(left, summary, [("request_rate", "all", "all", "Requests for assessment"),
+                                    ("new_plan_rate", "all", "all", "New plans issued"),
+                                    ("ceased_plan_rate", "all", "all", "Plans ceased")])
+    if not len(years):
         _empty(left, "pipeline flows")
     left.set_title("Flows")
     left.set_ylabel("Per 1,000 pupils per year")
     left.set_ylim(bottom=0)
-    _year_axis(left, "Calendar year")
-    if not _series(right, summary, [("refusal_rate", "all", "all", "Requests refused (% of decisions)"),
-                                    ("within_20_weeks_share", "all", "all", "Plans issued within 20 weeks (%)"),
-                                    ("appeal_rate", "all", "all", "Appealable decisions appealed (%)")]):
+    _year_axis(left, "Calendar year", years)
+    years = _series(right, summary, [("refusal_rate", "all", "all", "Requests refused (% of decisions)"),
+                                     ("within_20_weeks_share", "all", "all", "Plans issued within 20 weeks (%)"),
+                                     ("appeal_rate", "all", "all", "Appealable decisions appealed (%)")])
+    if not len(years):
         _empty(right, "pipeline shares")
     right.set_title("Decisions, timeliness and appeals")
     right.set_ylabel("Percent (%)")
     right.set_ylim(0, 100)
-    _year_axis(right, "Calendar year")
+    _year_axis(right, "Calendar year", years)
     fig.suptitle(title, fontweight="bold")
     path = _save(fig, directory, "pipeline.png")
     caption = ("Left: requests for an EHC needs assessment, new plans and ceased plans per 1,000 pupils in each "
@@ -229,18 +242,19 @@ def gaps_figure(summary: pd.DataFrame, gap_summary: pd.DataFrame, directory: Pat
     quintiles = [("1", "Quintile 1 (lowest income)"), ("2", "Quintile 2"), ("3", "Quintile 3"), ("4", "Quintile 4"),
                  ("5", "Quintile 5 (highest income)")]
     panels = (
-        ("unmet_need_months", "Unmet-need months by income quintile", "Months of unmet need per child with need, per year",
+        ("unmet_need_months", "Unmet-need months by income quintile", "Months per child with need (per year)",
          "Calendar year"),
         ("ks4_em4_rate", "KS4 English and maths grade 4+ by income quintile", "Pupils achieving grade 4+ (%)",
          "Year of KS4 results (summer)"),
     )
     for col, (metric, panel_title, ylabel, xlabel) in enumerate(panels):
         ax = axes[0, col]
-        if not _series(ax, summary, [(metric, "income_quintile", q, label) for q, label in quintiles]):
+        years = _series(ax, summary, [(metric, "income_quintile", q, label) for q, label in quintiles], legend=False)
+        if not len(years):
             _empty(ax, panel_title)
         ax.set_title(panel_title)
         ax.set_ylabel(ylabel)
-        _year_axis(ax, xlabel)
+        _year_axis(ax, xlabel, years)
     gap_panels = (
         ("unmet_need_months", "FSM minus non-FSM: unmet-need months", "Difference (months per child with need)",
          "Calendar year"),
@@ -248,12 +262,19 @@ def gaps_figure(summary: pd.DataFrame, gap_summary: pd.DataFrame, directory: Pat
     )
     for col, (metric, panel_title, ylabel, xlabel) in enumerate(gap_panels):
         ax = axes[1, col]
-        if not _series(ax, gap_summary, [(metric, "fsm_gap", "fsm_minus_non_fsm", "FSM minus non-FSM")]):
+        years = _series(ax, gap_summary, [(metric, "fsm_gap", "fsm_minus_non_fsm", "FSM minus non-FSM")])
+        if not len(years):
             _empty(ax, panel_title)
         ax.axhline(0, color="0.2", linewidth=0.8)
         ax.set_title(panel_title)
         ax.set_ylabel(ylabel)
-        _year_axis(ax, xlabel)
+        _year_axis(ax, xlabel, years)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if not handles:
+        handles, labels = axes[0, 1].get_legend_handles_labels()
+    if handles:  # one legend for both quintile panels, kept off the data
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(handles), fontsize=9, frameon=False,
+                   title="Top panels: family income quintile", title_fontsize=9)
     fig.suptitle(title, fontweight="bold")
     path = _save(fig, directory, "gaps.png")
     caption = ("Top: months of unmet need per child with a special educational need in each calendar year, and the "
@@ -269,25 +290,29 @@ def finance_figure(summary: pd.DataFrame, deficit_summary: pd.DataFrame, directo
     left, right = axes[0]
     colours = _palette(2)
     rows = select(summary, "high_needs_spend_per_pupil")
+    years = _years(rows)
     if rows.empty:
         _empty(left, "high-needs spend")
     else:
-        _line(left, rows, _years(rows), "High-needs spend per pupil", 0, colours[0])
+        _line(left, rows, years, "High-needs spend per pupil", 0, colours[0])
     left.set_title("High-needs spend per pupil")
     left.set_ylabel("£ per pupil per financial year")
-    left.set_ylim(bottom=0)
+    left.set_ylim(0, 1.1 * float(rows["hi"].max()) if len(rows) else 1.0)
     left.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v:,.0f}"))
-    _year_axis(left, "Financial year (April to March)", financial=True)
+    _year_axis(left, "Financial year (April to March)", years, financial=True)
     rows = select(deficit_summary, "deficit")
     if rows.empty:
         _empty(right, "council deficit")
     else:
         _line(right, rows.assign(date=pd.to_datetime(rows["date"])), pd.to_datetime(rows["date"]),
-              "Cumulative deficit, all councils", 1, colours[1])
+              "Cumulative deficit, all councils", 1, colours[1], markevery=12)
         right.set_ylim(bottom=min(0.0, float(np.nanmin(rows["lo"]))))
     right.axhline(0, color="0.2", linewidth=0.8)
     right.set_title("Cumulative high-needs deficit (summed over councils)")
     right.set_ylabel("£ million (end of month)")
+    locator = AutoDateLocator()
+    right.xaxis.set_major_locator(locator)
+    right.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     right.set_xlabel("Month")
     fig.suptitle(title, fontweight="bold")
     path = _save(fig, directory, "finance.png")

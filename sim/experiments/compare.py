@@ -1,0 +1,586 @@
+"""Baseline against reform, child by child: who wins, who loses, what it costs (MODEL.md §1 Q3-4, §6).
+
+Why paired: replicate r of every scenario run with the same root seed uses the same seed
+(`sim.experiments.runner.replicate_seed`), and every random draw is keyed on the child, so a
+child with the same `child` key in the two runs is the same child with the same luck under a
+different policy (common random numbers). The difference in that child's outcomes is the effect
+of the policy on that child, not noise. A reform identical to the baseline therefore shows
+exactly zero change for every child — `tests/test_compare.py` checks this.
+
+Every comparison is made **inside a replicate** (group means in each run, the per-child change
+and the shares of children better off, worse off or unchanged) and only then summarised across
+replicates: the mean, and the 2.5th-97.5th percentile of the per-replicate values as a 95%
+interval (MODEL.md §6: never combine summaries).
+
+Outputs of `compare_scenarios` (one directory, written atomically):
+    baseline/, reform/   run directories, as `sendsim run` writes them
+    equity.parquet/.csv  `paired_equity`: change per metric and group, winners and losers
+    costs.parquet/.csv   `cost_table`: spending by budget holder and financial year, deficits
+    ehcp_stock.csv       `stock_table`: EHCP share of pupils at each January, both routes
+    fsm_gap.csv          `fsm_gap_table`: FSM minus non-FSM unmet-need months per calendar year
+    report.md/.html      `sim.report.compare_report`, with figures/
+    manifest.json        both config hashes, the shared seed, replicates, versions, commit
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from sim.config import ScenarioConfig, config_hash, validate_config
+from sim.config.schema import NEED_TYPES
+from sim.finance_ledger import LINES
+from sim.metrics.compute import SEVERITY_LABELS, severity_band
+
+LEVEL = 0.95
+TAIL = (1 - LEVEL) / 2
+SMALL_CELL = 10  # children per replicate below which a cell is suppressed (disclosure and noise)
+HOLDERS = ("school", "council_high_needs", "central_reform")
+PAIRING_ERROR = "runs are not paired: different populations"
+
+
+class UnpairedRunsError(ValueError):
+    """The two runs do not hold the same children (different seeds, population or cohorts)."""
+
+
+# ---- metric definitions ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class PairedMetric:
+    """A per-child outcome compared between runs; `better` is the direction of improvement."""
+
+    name: str
+    label: str
+    unit: str
+    better: str  # "lower" or "higher"
+    population: str  # which children count, stated in the report
+
+
+PAIRED_METRICS: tuple[PairedMetric, ...] = (
+    PairedMetric("unmet_need_months", "Unmet-need months", "months per child over the run", "lower",
+                 "children with need in either run"),
+    PairedMetric("matched_support_share", "Need-months with support matched to need", "% of the child's need-months",
+                 "higher", "children with need in both runs"),
+    PairedMetric("months_to_matched_support", "Months from need onset to matched support", "months", "lower",
+                 "children reaching matched support in both runs (onset during the run)"),
+    PairedMetric("ks4_em4_rate", "KS4 English and maths grade 4+", "% of pupils tested", "higher",
+                 "children who sat KS4 in both runs"),
+    PairedMetric("suspensions", "Suspensions", "suspensions per child over the run", "lower", "all children on roll"),
+    PairedMetric("excluded", "Permanently excluded", "% of children", "lower", "all children on roll"),
+    PairedMetric("neet_rate", "NEET at 16-17", "% of young people", "lower", "children who reached 16 in both runs"),
+)
+METRIC_BY_NAME = {m.name: m for m in PAIRED_METRICS}
+
+# Breakdowns: groups come from the baseline run (need type and severity band at its end), so a
+# child sits in the same group for both runs and the change is a within-child change.
+BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "severity_band")
+GAPS = {  # by -> (breakdown, disadvantaged group, comparison group, label)
+    "fsm_gap": ("fsm", "fsm", "non_fsm", "fsm_minus_non_fsm"),
+    "income_gap": ("income_quintile", "1", "5", "q1_minus_q5"),
+}
+GROUP_ORDER = {
+    "all": ["all"],
+    "fsm": ["fsm", "non_fsm"],
+    "income_quintile": ["1", "2", "3", "4", "5"],
+    "need_type": [*NEED_TYPES, "none"],
+    "severity_band": list(SEVERITY_LABELS),
+    "fsm_gap": ["fsm_minus_non_fsm"],
+    "income_gap": ["q1_minus_q5"],
+}
+EQUITY_COLUMNS = [
+    "metric", "by", "group", "baseline", "reform", "change", "change_lo", "change_hi", "relative_change",
+    "share_better_off", "share_worse_off", "share_unchanged", "n_children", "replicates", "suppressed",
+    "better", "label", "unit",
+]
+VALUE_COLUMNS = ["baseline", "reform", "change", "change_lo", "change_hi", "relative_change",
+                 "share_better_off", "share_worse_off", "share_unchanged"]
+
+
+# ---- pairing ---------------------------------------------------------------------------------
+def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame) -> pd.DataFrame:
+    """Join the two children tables on (replicate, child); raise if they are not the same children.
+
+    The same child must have the same family resources in both runs: if `fsm` or
+    `income_quintile` differ, the runs were not made with the same seed and population.
+    """
+    key = ["replicate", "child"]
+    for name, frame in (("baseline", baseline_children), ("reform", reform_children)):
+        missing = {*key, "fsm", "income_quintile"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"{name} children table lacks columns {sorted(missing)}")
+        if frame.duplicated(key).any():
+            raise UnpairedRunsError(f"{PAIRING_ERROR}: the {name} children table repeats (replicate, child) keys")
+    b = baseline_children.set_index(key).sort_index()
+    r = reform_children.set_index(key).sort_index()
+    if not b.index.equals(r.index):
+        only_b = len(b.index.difference(r.index))
+        only_r = len(r.index.difference(b.index))
+        raise UnpairedRunsError(
+            f"{PAIRING_ERROR}: {only_b} children only in the baseline and {only_r} only in the reform "
+            "(run both scenarios with the same root seed, population and dates)")
+    for column in ("fsm", "income_quintile", "council", "entry_year"):
+        if column in b.columns and column in r.columns:
+            differ = int((b[column].to_numpy() != r[column].to_numpy()).sum())
+            if differ:
+                raise UnpairedRunsError(
+                    f"{PAIRING_ERROR}: {differ} children have a different {column} in the two runs "
+                    "(run both scenarios with the same root seed and population settings)")
+    return b.join(r, lsuffix="_b", rsuffix="_r").reset_index()
+
+
+def _groups(paired: pd.DataFrame) -> pd.DataFrame:
+    """Breakdown columns, all taken from the baseline run."""
+    return pd.DataFrame({
+        "replicate": paired["replicate"].to_numpy(),
+        "all": "all",
+        "fsm": np.where(paired["fsm_b"].to_numpy(dtype=bool), "fsm", "non_fsm"),
+        "income_quintile": paired["income_quintile_b"].astype(int).astype(str).to_numpy(),
+        "need_type": paired["need_type_b"].astype(str).to_numpy(),
+        "severity_band": severity_band(paired["severity_b"].to_numpy()),
+    }, index=paired.index)
+
+
+def per_child_values(paired: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(baseline value, reform value, counts-for-this-metric mask) for every paired child."""
+    def col(name: str, run: str) -> pd.Series:
+        return paired[f"{name}_{run}"].astype(float)
+
+    if metric == "unmet_need_months":
+        mask = (col("need_months", "b") > 0) | (col("need_months", "r") > 0)
+        return col("unmet_months", "b"), col("unmet_months", "r"), mask
+    if metric == "matched_support_share":
+        mask = (col("need_months", "b") > 0) & (col("need_months", "r") > 0)
+        share = {run: 100 * col("matched_months", run) / col("need_months", run).where(mask) for run in "br"}
+        return share["b"], share["r"], mask
+    if metric == "months_to_matched_support":
+        b, r = col("months_to_matched_support", "b"), col("months_to_matched_support", "r")
+        return b, r, b.notna() & r.notna()
+    if metric == "ks4_em4_rate":
+        b, r = col("ks4_em4", "b"), col("ks4_em4", "r")
+        return 100 * b, 100 * r, (b >= 0) & (r >= 0)
+    if metric == "suspensions":
+        b, r = col("suspensions", "b"), col("suspensions", "r")
+        return b, r, pd.Series(True, index=paired.index)
+    if metric == "excluded":
+        b, r = col("excluded", "b"), col("excluded", "r")
+        return 100 * b, 100 * r, pd.Series(True, index=paired.index)
+    if metric == "neet_rate":
+        b, r = col("neet", "b"), col("neet", "r")
+        return 100 * b, 100 * r, (b >= 0) & (r >= 0)
+    raise KeyError(f"unknown paired metric {metric!r}; known: {sorted(METRIC_BY_NAME)}")
+
+
+# ---- the equity table ------------------------------------------------------------------------
+def _across_replicates(per_rep: pd.DataFrame, replicates: list, keys: list[str]) -> pd.DataFrame:
+    """Summarise per-replicate cell values (one row per replicate and cell) across replicates."""
+    def lo(v):
+        return float(np.quantile(v, TAIL)) if len(v) else np.nan
+
+    def hi(v):
+        return float(np.quantile(v, 1 - TAIL)) if len(v) else np.nan
+
+    grouped = per_rep.groupby(keys, observed=True, sort=False)
+    out = grouped.agg(
+        baseline=("baseline", "mean"), reform=("reform", "mean"), change=("change", "mean"),
+        change_lo=("change", lo), change_hi=("change", hi),
+        share_better_off=("better", "mean"), share_worse_off=("worse", "mean"), share_unchanged=("unchanged", "mean"),
+        n_total=("n", "sum"), replicates=("n", "size"),
+    ).reset_index()
+    # a cell missing from a replicate has no children there: it counts as zero in the mean n
+    out["n_children"] = out.pop("n_total") / max(len(replicates), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["relative_change"] = np.where(out["baseline"] != 0, out["change"] / out["baseline"], np.nan)
+    return out
+
+
+def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame,
+                  baseline_metrics: pd.DataFrame | None = None, reform_metrics: pd.DataFrame | None = None,
+                  small_cell: int = SMALL_CELL) -> pd.DataFrame:
+    """The distributional impact table: per metric and group, baseline, reform, paired change, winners/losers.
+
+    Per replicate: the group mean of each run among the metric's children, the mean per-child
+    change (equal to the difference of the means, since the children are the same), and the
+    shares of children better off, worse off and exactly unchanged. Across replicates: means,
+    and the 2.5/97.5 percentiles of the per-replicate mean change (lo = hi = change with one
+    replicate). Gap rows (`by` = fsm_gap, income_gap) difference the groups inside each
+    replicate first; they have no winners/losers shares. Cells with fewer than `small_cell`
+    children per replicate (mean) are suppressed: values NaN, `suppressed` True.
+
+    `baseline_metrics`/`reform_metrics` are accepted for symmetry with the rest of the comparison
+    (and checked to come from the same replicates); the per-child tables carry everything used here.
+    """
+    paired = pair_children(baseline_children, reform_children)
+    if baseline_metrics is not None and reform_metrics is not None and "replicate" in baseline_metrics.columns \
+            and "replicate" in reform_metrics.columns:
+        if set(baseline_metrics["replicate"].unique()) != set(reform_metrics["replicate"].unique()):
+            raise UnpairedRunsError(f"{PAIRING_ERROR}: the metrics tables hold different replicates")
+    groups = _groups(paired)
+    replicates = sorted(paired["replicate"].unique())
+    frames = []
+    for spec in PAIRED_METRICS:
+        b, r, mask = per_child_values(paired, spec.name)
+        cells = groups[mask.to_numpy()].copy()
+        cells["baseline"] = b[mask].to_numpy()
+        cells["reform"] = r[mask].to_numpy()
+        diff = cells["reform"] - cells["baseline"]
+        cells["change"] = diff
+        improved = diff < 0 if spec.better == "lower" else diff > 0
+        cells["better"] = improved.astype(float)
+        cells["unchanged"] = (diff == 0).astype(float)
+        cells["worse"] = 1.0 - cells["better"] - cells["unchanged"]
+        cells["n"] = 1
+        per_rep_all = []
+        for by in BREAKDOWNS:
+            per_rep = cells.groupby(["replicate", by], observed=True).agg(
+                baseline=("baseline", "mean"), reform=("reform", "mean"), change=("change", "mean"),
+                better=("better", "mean"), worse=("worse", "mean"), unchanged=("unchanged", "mean"), n=("n", "sum"),
+            ).reset_index().rename(columns={by: "group"})
+            per_rep["by"] = by
+            per_rep_all.append(per_rep)
+        per_rep = pd.concat(per_rep_all, ignore_index=True)
+        summary = _across_replicates(per_rep, replicates, ["by", "group"])
+        gap_rows = [_gap_rows(per_rep, replicates, by, *definition) for by, definition in GAPS.items()]
+        summary = pd.concat([summary, *[g for g in gap_rows if len(g)]], ignore_index=True)
+        summary["metric"] = spec.name
+        summary["better"] = spec.better
+        summary["label"] = spec.label
+        summary["unit"] = spec.unit
+        frames.append(summary)
+    equity = pd.concat(frames, ignore_index=True)
+    equity["suppressed"] = ~(equity["n_children"] >= small_cell)
+    equity.loc[equity["suppressed"], VALUE_COLUMNS] = np.nan
+    equity["group"] = equity["group"].astype(str)
+    order = {(by, g): i for by, groups_ in GROUP_ORDER.items() for i, g in enumerate(groups_)}
+    metric_order = {m.name: i for i, m in enumerate(PAIRED_METRICS)}
+    equity["_sort"] = [(metric_order[m], list(GROUP_ORDER).index(by), order.get((by, g), 99), g)
+                       for m, by, g in zip(equity["metric"], equity["by"], equity["group"])]
+    equity = equity.sort_values("_sort", kind="stable").drop(columns="_sort").reset_index(drop=True)
+    return equity[EQUITY_COLUMNS]
+
+
+def _gap_rows(per_rep: pd.DataFrame, replicates: list, by: str, source: str, high: str, low: str,
+              label: str) -> pd.DataFrame:
+    """Disadvantaged minus comparison group, differenced inside each replicate, then summarised."""
+    rows = per_rep[(per_rep["by"] == source) & per_rep["group"].isin([high, low])]
+    if rows.empty:
+        return pd.DataFrame()
+    wide = rows.pivot(index="replicate", columns="group", values=["baseline", "reform", "n"])
+    if high not in wide["baseline"].columns or low not in wide["baseline"].columns:
+        return pd.DataFrame()
+    wide = wide.dropna()
+    gap = pd.DataFrame({
+        "by": by, "group": label,
+        "baseline": wide["baseline"][high] - wide["baseline"][low],
+        "reform": wide["reform"][high] - wide["reform"][low],
+        # the smaller of the two groups decides whether the gap is too noisy to show
+        "n": np.minimum(wide["n"][high], wide["n"][low]),
+        "better": np.nan, "worse": np.nan, "unchanged": np.nan,
+    }).reset_index()
+    gap["change"] = gap["reform"] - gap["baseline"]
+    return _across_replicates(gap, replicates, ["by", "group"])
+
+
+# ---- costs -----------------------------------------------------------------------------------
+def _financial_year(dates: pd.Series) -> pd.Series:
+    dates = pd.to_datetime(dates)
+    return dates.dt.year - (dates.dt.month < 4).astype(int)
+
+
+def fy_label(year: int) -> str:
+    return f"{int(year)}-{(int(year) + 1) % 100:02d}"
+
+
+def _route_costs(system: pd.DataFrame) -> pd.DataFrame:
+    """Per replicate: spend by holder and FY, cost per child supported, deficit at each March (tidy)."""
+    system = system.copy()
+    if "replicate" not in system.columns:
+        system["replicate"] = 0
+    system["date"] = pd.to_datetime(system["date"])
+    system["fy"] = _financial_year(system["date"])
+    months_in_fy = system.groupby("fy")["date"].nunique()
+    complete = months_in_fy[months_in_fy == 12].index
+    spend_cols = {holder: [f"spend_{line}" for line, h in LINES if h == holder and f"spend_{line}" in system.columns]
+                  for holder in HOLDERS}
+    for holder, cols in spend_cols.items():
+        system[f"holder_{holder}"] = system[cols].sum(axis=1) if cols else 0.0
+    system["holder_total"] = system[[f"holder_{h}" for h in HOLDERS]].sum(axis=1)
+    supported_cols = [c for c in ("ehcp", "sen_support", "targeted_plus") if c in system.columns]
+    system["supported"] = system[supported_cols].sum(axis=1)
+    rows = []
+    in_fy = system[system["fy"].isin(complete)]
+    if len(in_fy):
+        holder_cols = [f"holder_{h}" for h in (*HOLDERS, "total")]
+        yearly = in_fy.groupby(["replicate", "fy"])[holder_cols].sum()
+        for col in holder_cols:
+            part = yearly[col].rename("value").reset_index()
+            part["measure"] = "spend"
+            part["holder"] = col.removeprefix("holder_")
+            rows.append(part)
+        # mean over the year's months of the pupils supported, summed over councils
+        monthly = in_fy.groupby(["replicate", "fy", "date"])["supported"].sum()
+        supported = monthly.groupby(["replicate", "fy"]).mean()
+        part = supported.rename("value").reset_index()
+        part["measure"] = "children_supported"
+        part["holder"] = "all"
+        rows.append(part)
+        per_child = (yearly["holder_total"] / supported.where(supported > 0)).rename("value").reset_index()
+        per_child["measure"] = "cost_per_child_supported"
+        per_child["holder"] = "total"
+        rows.append(per_child)
+    frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["replicate", "fy", "value", "measure", "holder"])
+    frame["date"] = pd.to_datetime(frame["fy"].astype(int).astype(str) + "-04-01") if len(frame) else pd.Series(dtype="datetime64[ns]")
+    frame["period"] = [fy_label(y) for y in frame["fy"]]
+    if "deficit" in system.columns:
+        march = system[system["date"].dt.month == 3]
+        deficit = march.groupby(["replicate", "date"])["deficit"].sum().rename("value").reset_index()
+        deficit["measure"] = "cumulative_deficit"
+        deficit["holder"] = "council_high_needs"
+        deficit["fy"] = deficit["date"].dt.year - 1
+        deficit["period"] = [f"March {d.year}" for d in deficit["date"]]
+        frame = pd.concat([frame, deficit], ignore_index=True)
+    return frame[["replicate", "measure", "holder", "fy", "period", "date", "value"]]
+
+
+COST_UNITS = {"spend": "£", "children_supported": "pupils (monthly mean)", "cost_per_child_supported": "£ per child supported",
+              "cumulative_deficit": "£ (cumulative, at March)"}
+COST_COLUMNS = ["measure", "holder", "period", "date", "unit", "baseline", "baseline_lo", "baseline_hi", "reform",
+                "reform_lo", "reform_hi", "change", "change_lo", "change_hi", "relative_change", "replicates"]
+
+
+def cost_table(baseline_system: pd.DataFrame, reform_system: pd.DataFrame) -> pd.DataFrame:
+    """Spending by budget holder and complete financial year (April-March), deficits, cost per child supported.
+
+    Per replicate: spend summed over councils and the year's months for each holder (school:
+    SEN support and the EHCP school contribution; council_high_needs: top-ups, bases, special
+    schools, transport, assessment, mediation, tribunal; central_reform: Targeted Plus, Experts
+    at Hand, Inclusive Mainstream Fund, teacher training — `sim.finance_ledger.LINES`) and in
+    total; the councils' cumulative high-needs deficit at each March; and total spend divided
+    by the year's mean number of pupils with any support (EHCP + SEN support + Targeted Plus).
+    Change is reform minus baseline within a replicate; every column is then the mean across
+    replicates with a 2.5-97.5 percentile interval.
+    """
+    b = _route_costs(baseline_system)
+    r = _route_costs(reform_system)
+    keys = ["replicate", "measure", "holder", "fy", "period", "date"]
+    if set(b["replicate"]) != set(r["replicate"]):
+        raise UnpairedRunsError(f"{PAIRING_ERROR}: the system tables hold different replicates")
+    both = b.merge(r, on=keys, suffixes=("_b", "_r"), how="inner")
+    both["change"] = both["value_r"] - both["value_b"]
+    summary_keys = ["measure", "holder", "fy", "period", "date"]
+    grouped = both.groupby(summary_keys, observed=True, sort=True)
+    out = grouped.agg(
+        baseline=("value_b", "mean"), baseline_lo=("value_b", lambda v: v.quantile(TAIL)),
+        baseline_hi=("value_b", lambda v: v.quantile(1 - TAIL)),
+        reform=("value_r", "mean"), reform_lo=("value_r", lambda v: v.quantile(TAIL)),
+        reform_hi=("value_r", lambda v: v.quantile(1 - TAIL)),
+        change=("change", "mean"), change_lo=("change", lambda v: v.quantile(TAIL)),
+        change_hi=("change", lambda v: v.quantile(1 - TAIL)), replicates=("change", "size"),
+    ).reset_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["relative_change"] = np.where(out["baseline"] != 0, out["change"] / out["baseline"], np.nan)
+    out["unit"] = out["measure"].map(COST_UNITS)
+    measure_order = {m: i for i, m in enumerate(COST_UNITS)}
+    holder_order = {h: i for i, h in enumerate((*HOLDERS, "total", "all"))}
+    out = out.sort_values(["measure", "holder", "date"], key=lambda s: s.map(measure_order) if s.name == "measure"
+                          else s.map(holder_order) if s.name == "holder" else s, kind="stable")
+    return out[COST_COLUMNS].reset_index(drop=True)
+
+
+# ---- stocks and gaps over time ---------------------------------------------------------------
+def _summarise_routes(b: pd.DataFrame, r: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Tidy (keys, route, mean, lo, hi, replicates) for baseline, reform and their paired change."""
+    both = b.merge(r, on=["replicate", *keys], suffixes=("_b", "_r"), how="inner")
+    both["value_change"] = both["value_r"] - both["value_b"]
+    frames = []
+    for route, column in (("baseline", "value_b"), ("reform", "value_r"), ("change", "value_change")):
+        g = both.groupby(keys, observed=True, sort=True)[column]
+        part = g.agg(mean="mean", lo=lambda v: v.quantile(TAIL), hi=lambda v: v.quantile(1 - TAIL),
+                     replicates="count").reset_index()
+        part.insert(len(keys), "route", route)
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _metric_rows(metrics: pd.DataFrame, metric: str, by: str = "all") -> pd.DataFrame:
+    rows = metrics[(metrics["metric"] == metric) & (metrics["by"] == by)].copy()
+    if "replicate" not in rows.columns:
+        rows["replicate"] = 0
+    rows["date"] = pd.to_datetime(rows["date"])
+    return rows
+
+
+def stock_table(baseline_metrics: pd.DataFrame, reform_metrics: pd.DataFrame,
+                metric: str = "ehcp_share_pupils") -> pd.DataFrame:
+    """EHCP share of pupils at each January census, both routes and their paired change (tidy)."""
+    out = []
+    for frame in (baseline_metrics, reform_metrics):
+        rows = _metric_rows(frame, metric)
+        out.append(rows[["replicate", "date", "value"]])
+    table = _summarise_routes(out[0], out[1], ["date"])
+    table.insert(1, "metric", metric)
+    return table
+
+
+def fsm_gap_table(baseline_metrics: pd.DataFrame, reform_metrics: pd.DataFrame,
+                  metric: str = "unmet_need_months") -> pd.DataFrame:
+    """FSM minus non-FSM value of a metric per date: gap taken inside each replicate, then summarised."""
+    gaps = []
+    for frame in (baseline_metrics, reform_metrics):
+        rows = _metric_rows(frame, metric, "fsm")
+        wide = rows.pivot_table(index=["replicate", "date"], columns="group", values="value", aggfunc="first")
+        if not {"fsm", "non_fsm"} <= set(wide.columns):
+            return pd.DataFrame(columns=["date", "metric", "route", "mean", "lo", "hi", "replicates"])
+        gaps.append((wide["fsm"] - wide["non_fsm"]).dropna().rename("value").reset_index())
+    table = _summarise_routes(gaps[0], gaps[1], ["date"])
+    table.insert(1, "metric", f"{metric}_fsm_gap")
+    return table
+
+
+# ---- the whole comparison --------------------------------------------------------------------
+def _as_config(config: ScenarioConfig | dict) -> ScenarioConfig:
+    return validate_config(config) if isinstance(config, dict) else config
+
+
+def _with_seed(config: ScenarioConfig, seed: int) -> ScenarioConfig:
+    data = config.model_dump(mode="json")
+    data["run"]["seed"] = seed
+    return validate_config(data)
+
+
+def _run_manifest(config: ScenarioConfig, config_path, outputs, started: str, command: str) -> dict:
+    """The same manifest `sendsim run` writes (sim.cli.build_manifest), with a fallback."""
+    try:
+        from sim.cli import build_manifest
+    except ImportError:  # the CLI's optional dependencies are missing: same keys, built here
+        build_manifest = None
+    if build_manifest is not None:
+        return build_manifest(config, Path(config_path) if config_path else Path("<in memory>"), outputs, started, command)
+    from sim import __version__
+    from sim.experiments.provenance import git_state, now_iso, package_versions
+
+    return {
+        "sendsim_version": __version__, "scenario": config.name,
+        "config_file": str(config_path) if config_path else "<in memory>",
+        "config": config.model_dump(mode="json"), "config_sha256": config_hash(config), "seed": config.run.seed,
+        "replicates": len(outputs), "replicate_seeds": {str(o.replicate): o.seed for o in outputs},
+        "packages": package_versions(), "git": git_state(), "started": started, "finished": now_iso(),
+        "command": command,
+    }
+
+
+def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioConfig | dict, replicates: int,
+                      out_dir: Path | str, workers: int | None = None,
+                      progress: Callable[[str, int, int], None] | None = None, *, small_cell: int = SMALL_CELL,
+                      baseline_path: Path | str | None = None, reform_path: Path | str | None = None,
+                      command: str | None = None, run_summaries: bool = True) -> dict:
+    """Run baseline and reform with the same root seed and write the comparison directory atomically.
+
+    The root seed is the baseline's `run.seed`; the reform is run with its `run.seed` set to it
+    (so `reform/manifest.json` holds the config that actually ran and `sendsim run` on it
+    reproduces it; the hash of the reform config as given is kept in the top manifest).
+    `progress(route, done, total)` is called after each replicate of each route.
+    Returns the tables, the top-level manifest and the paths written.
+    """
+    from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
+    from sim.experiments.results import atomic_directory, write_manifest
+    from sim.experiments.runner import combine, run_replicates
+    from sim.report.compare_report import write_compare_report
+    from sim import __version__
+
+    baseline = _as_config(baseline_cfg)
+    reform_given = _as_config(reform_cfg)
+    root_seed = baseline.run.seed
+    reform = reform_given if reform_given.run.seed == root_seed else _with_seed(reform_given, root_seed)
+    if (baseline.run.start, baseline.run.end) != (reform.run.start, reform.run.end):
+        raise UnpairedRunsError(f"{PAIRING_ERROR}: the scenarios cover different dates "
+                                f"({baseline.run.start}..{baseline.run.end} vs {reform.run.start}..{reform.run.end})")
+    out_dir = Path(out_dir)
+    command = command or command_line()
+    started = now_iso()
+
+    runs = {}
+    for route, config, path in (("baseline", baseline, baseline_path), ("reform", reform, reform_path)):
+        done = [0]
+
+        def on_done(_out, route=route, done=done):
+            done[0] += 1
+            if progress:
+                progress(route, done[0], replicates)
+
+        run_started = now_iso()
+        outputs = run_replicates(config, replicates, root_seed=root_seed, workers=workers, on_done=on_done)
+        metrics, system, children = combine(outputs)
+        manifest = _run_manifest(config, path, outputs, run_started, command)
+        manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
+        runs[route] = (metrics, system, children, manifest, outputs)
+
+    (bm, bs, bc, bman, bout), (rm, rs, rc, rman, rout) = runs["baseline"], runs["reform"]
+    if [o.seed for o in bout] != [o.seed for o in rout]:
+        raise UnpairedRunsError(f"{PAIRING_ERROR}: replicate seeds differ")
+    equity = paired_equity(bc, rc, bm, rm, small_cell=small_cell)
+    costs = cost_table(bs, rs)
+    stock = stock_table(bm, rm)
+    gaps = fsm_gap_table(bm, rm)
+    top_manifest = {
+        "kind": "paired_comparison",
+        "sendsim_version": __version__,
+        "seed": root_seed,
+        "replicates": replicates,
+        "replicate_seeds": {str(o.replicate): o.seed for o in bout},
+        "small_cell": small_cell,
+        "baseline": {"scenario": baseline.name, "config_file": str(baseline_path) if baseline_path else None,
+                     "config_sha256": config_hash(baseline)},
+        "reform": {"scenario": reform.name, "config_file": str(reform_path) if reform_path else None,
+                   "config_sha256": config_hash(reform), "config_sha256_as_given": config_hash(reform_given),
+                   "seed_as_given": reform_given.run.seed},
+        "run": {"start": baseline.run.start, "end": baseline.run.end},
+        "packages": package_versions(),
+        "git": git_state(),
+        "started": started,
+        "finished": None,
+        "command": command,
+        "files": ["baseline/", "reform/", "equity.parquet", "equity.csv", "costs.parquet", "costs.csv",
+                  "ehcp_stock.csv", "fsm_gap.csv", "report.md", "report.html", "figures/"],
+    }
+    with atomic_directory(out_dir) as tmp:
+        for route, (metrics, system, children, manifest, _) in runs.items():
+            directory = tmp / route
+            directory.mkdir()
+            metrics.to_parquet(directory / "metrics.parquet", index=False)
+            system.to_parquet(directory / "system.parquet", index=False)
+            children.to_parquet(directory / "children.parquet", index=False)
+            write_manifest(directory, manifest)
+            if run_summaries:
+                _write_run_summary(directory, metrics, system, manifest)
+        equity.to_parquet(tmp / "equity.parquet", index=False)
+        equity.to_csv(tmp / "equity.csv", index=False)
+        costs.to_parquet(tmp / "costs.parquet", index=False)
+        costs.to_csv(tmp / "costs.csv", index=False)
+        stock.to_csv(tmp / "ehcp_stock.csv", index=False)
+        gaps.to_csv(tmp / "fsm_gap.csv", index=False)
+        top_manifest["finished"] = now_iso()
+        write_manifest(tmp, top_manifest)
+        md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps)
+    return {
+        "out_dir": out_dir,
+        "equity": equity,
+        "costs": costs,
+        "stock": stock,
+        "gaps": gaps,
+        "manifest": top_manifest,
+        "report": (out_dir / Path(md).name, out_dir / Path(html).name),
+        "baseline": {"metrics": bm, "system": bs, "children": bc, "manifest": bman},
+        "reform": {"metrics": rm, "system": rs, "children": rc, "manifest": rman},
+    }
+
+
+def _write_run_summary(directory: Path, metrics, system, manifest) -> None:
+    """summary.md and figures for one route, as `sendsim run` writes them (if the module exists)."""
+    try:
+        from sim.report.summary import write_summary
+    except ImportError:
+        return
+    write_summary(directory, metrics, system, manifest)

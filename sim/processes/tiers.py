@@ -1,0 +1,263 @@
+"""The tiered route's own mechanisms (MODEL.md §5, tiered route and transition).
+
+Universal offer (training, Inclusive Mainstream Fund), Targeted and Targeted Plus with an ISP
+for every child, Experts at Hand days shared through school groups, inclusion-base rollout,
+referral for specialist assessment against package thresholds, complaints instead of
+tribunals, and the reassessment of legacy EHCPs at phase transfer with its protections.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL
+from sim.population.state import (
+    EHCP,
+    IDLE,
+    INCLUSION_BASE,
+    INDEPENDENT_SPECIAL,
+    NEVER,
+    NONE,
+    REQUESTED,
+    SEN_SUPPORT,
+    STATE_SPECIAL,
+    TARGETED,
+    TARGETED_PLUS,
+)
+from sim.processes import placement as placement_process
+from sim.processes import requests as requests_process
+from sim.processes import reviews as reviews_process
+from sim.step_context import StepContext, rank_within_groups
+
+
+def ramp(t: int, start: int, end: int) -> float:
+    """0 before `start`, rising linearly to 1 at `end`."""
+    if t < start:
+        return 0.0
+    if end <= start:
+        return 1.0
+    return min(1.0, (t - start + 1) / (end - start))
+
+
+# ---- universal offer -------------------------------------------------------------------------
+def expertise_gain(ctx: StepContext) -> float:
+    r = ctx.config.reform
+    start = ctx.timeline.month_index(r.funding_start)
+    return r.training_expertise_gain * r.training_uptake * ramp(ctx.t, start, start + r.training_ramp_months)
+
+
+def universal_provision_gain(ctx: StepContext) -> float:
+    r = ctx.config.reform
+    start = ctx.timeline.month_index(r.funding_start)
+    return r.imf_intensity_gain * ramp(ctx.t, start, start + 12)
+
+
+# ---- Experts at Hand --------------------------------------------------------------------------
+def experts_days_per_month(ctx: StepContext) -> np.ndarray:
+    """Funded and filled Experts at Hand days per school this month."""
+    r, schools = ctx.config.reform, ctx.schools
+    start = ctx.timeline.month_index(r.funding_start) + r.experts_hiring_lag_months
+    end = ctx.timeline.month_index(r.experts_target_date) + r.experts_hiring_lag_months
+    level = ramp(ctx.t, start, end) * (1 - r.experts_vacancy_rate) * r.experts_capacity_multiplier
+    target = np.where(schools.phase == PRIMARY, r.experts_days_primary, np.where(schools.phase == SECONDARY, r.experts_days_secondary, 0.0))
+    return target * level / 12
+
+
+def allocate_experts(ctx: StepContext, candidates: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Share each school group's days among its candidates, most severe first.
+
+    Returns (served view indices, days used, days available); used never exceeds available.
+    """
+    r, c, schools = ctx.config.reform, ctx.c, ctx.schools
+    days = experts_days_per_month(ctx)
+    group_capacity = np.bincount(np.maximum(schools.group, 0), weights=np.where(schools.group >= 0, days, 0.0))
+    per_child = r.experts_days_per_child / 12
+    group = schools.group[c.home_school[candidates]]
+    eligible = candidates[group >= 0]
+    group = group[group >= 0]
+    if len(eligible) == 0:
+        return eligible, 0.0, float(group_capacity.sum())
+    _, rank = rank_within_groups(group, -c.severity[eligible].astype(np.float64))
+    served = (rank + 1) * per_child <= group_capacity[group] + 1e-9
+    used = float(served.sum() * per_child)
+    council_days = np.bincount(schools.council, weights=days, minlength=len(ctx.councils))
+    council_used = np.bincount(c.council[eligible[served]], minlength=len(ctx.councils)) * per_child
+    ctx.councils.experts_days_capacity[:] = council_days
+    ctx.councils.experts_days_used[:] = council_used
+    return eligible[served], used, float(group_capacity.sum())
+
+
+# ---- inclusion-base rollout -------------------------------------------------------------------
+def rollout_inclusion_bases(ctx: StepContext, order: np.ndarray) -> None:
+    """Each September of the rollout, open bases until each phase reaches its target share."""
+    r, schools = ctx.config.reform, ctx.schools
+    start = ctx.timeline.month_index(r.inclusion_base_rollout_start)
+    if ctx.month != 9 or ctx.t < start:
+        return
+    years_in = (ctx.t - start) // 12 + 1
+    progress = min(1.0, years_in / r.inclusion_base_rollout_years)
+    for phase, target in ((PRIMARY, r.inclusion_base_primary_target), (SECONDARY, r.inclusion_base_secondary_target)):
+        for council in np.unique(schools.council):
+            in_phase = order[(schools.phase[order] == phase) & (schools.council[order] == council)]
+            have = schools.base_places[in_phase] > 0
+            start_share = have.mean() if len(in_phase) else 0.0
+            wanted = int(round(len(in_phase) * max(start_share, start_share + (target - start_share) * progress)))
+            missing = wanted - int(have.sum())
+            if missing > 0:
+                new = in_phase[~have][:missing]
+                schools.base_places[new] = ctx.config.placement.inclusion_base_places
+                ctx.log("inclusion_base_opened", np.array([], dtype=np.int64))
+
+
+# ---- tiers ------------------------------------------------------------------------------------
+def assessed_severity(ctx: StepContext, idx: np.ndarray, process: str) -> np.ndarray:
+    return ctx.c.severity[idx] + ctx.config.reform.assessment_noise_sd * ctx.normal(process, idx)
+
+
+def place_in_tiers(ctx: StepContext, idx: np.ndarray) -> None:
+    """Entry at any layer: a newly identified child goes straight to the tier matching need."""
+    c, r = ctx.c, ctx.config.reform
+    idx = idx[c.support_level[idx] < EHCP]
+    plus = assessed_severity(ctx, idx, "tier-entry") >= r.targeted_plus_threshold
+    c.support_level[idx] = np.where(plus, TARGETED_PLUS, TARGETED).astype(np.int8)
+    c.support_since[idx] = ctx.t
+    c.isp[idx] = True
+    ctx.log("isp_opened", idx, targeted_plus=plus)
+
+
+def give_isps(ctx: StepContext) -> None:
+    """Every child at Targeted or above holds an ISP once the tiered route runs."""
+    c = ctx.c
+    school_led = (c.support_level == TARGETED) | (c.support_level == TARGETED_PLUS)
+    new = np.flatnonzero(school_led & ~c.isp & (c.year_group <= 11))
+    c.isp[new] = True
+    c.support_since[new] = ctx.t
+    ctx.log("isp_opened", new, targeted_plus=c.support_level[new] == TARGETED_PLUS)
+
+
+def isp_reviews(ctx: StepContext) -> None:
+    """Yearly ISP review: escalate, de-escalate or end support."""
+    c, r = ctx.c, ctx.config.reform
+    held = np.flatnonzero(c.isp & ((c.support_level == TARGETED) | (c.support_level == TARGETED_PLUS)))
+    age = ctx.t - c.support_since[held]
+    due = held[(age > 0) & (age % r.isp_review_months == 0)]
+    if len(due) == 0:
+        return
+    seen = assessed_severity(ctx, due, "isp-review")
+    ended = due[c.severity[due] < ctx.config.identification.removal_severity]
+    kept = due[c.severity[due] >= ctx.config.identification.removal_severity]
+    seen_kept = seen[c.severity[due] >= ctx.config.identification.removal_severity]
+    c.support_level[kept] = np.where(seen_kept >= r.targeted_plus_threshold, TARGETED_PLUS, TARGETED).astype(np.int8)
+    c.support_level[ended] = NONE
+    c.isp[ended] = False
+    c.identified[ended] = c.severity[ended] > 0
+    ctx.log("isp_review", due)
+
+
+def complaints(ctx: StepContext) -> None:
+    """Families whose Targeted support falls short complain to the school (no tribunal)."""
+    c, r = ctx.c, ctx.config.reform
+    idx = np.flatnonzero((c.support_level == TARGETED) & c.isp & (c.support_intensity < ctx.config.sen_support.match_fraction * c.severity))
+    advocacy_effect = ctx.config.requests.advocacy_effect * r.family_pressure_strength
+    p = r.complaint_monthly_rate * np.exp(advocacy_effect * (c.advocacy[idx] - 0.5))
+    complain = idx[ctx.uniform("complaint", idx) < p]
+    upheld = complain[ctx.uniform("complaint-outcome", complain) < r.complaint_upheld]
+    c.support_level[upheld] = TARGETED_PLUS
+    ctx.log("complaint", complain, upheld=np.isin(complain, upheld))
+
+
+# ---- specialist tier --------------------------------------------------------------------------
+def referrals(ctx: StepContext) -> None:
+    """Requests for specialist assessment: school referrals above the package threshold, and
+    families pressing (their resources still matter, scaled by family_pressure_strength)."""
+    c, r = ctx.c, ctx.config.reform
+    idx = requests_process.eligible(ctx)
+    _, family = requests_process.hazards(ctx, idx, parent_strength=r.family_pressure_strength)
+    family = family * r.family_pressure_scale
+    above = c.identified[idx] & (c.severity[idx] >= r.inclusion_base_package_threshold)
+    school = np.where(above, r.school_referral_monthly_rate, 0.0)
+    total = school + family
+    made = ctx.uniform("referral", idx) < 1.0 - np.exp(-total)
+    rows = idx[made]
+    by_parent = ctx.uniform("referral-who", rows) < family[made] / np.maximum(total[made], 1e-12)
+    c.pipeline[rows] = REQUESTED
+    c.pipeline_since[rows] = ctx.t
+    c.request_month[rows] = ctx.t
+    c.request_fraction[rows] = ctx.uniform("referral-when", rows).astype(np.float32)
+    c.request_by_parent[rows] = by_parent
+    c.ep_hours_received[rows] = 0.0
+    c.ep_done_month[rows] = NEVER
+    ctx.log("request", rows, by_parent=by_parent)
+
+
+def specialist_plan_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """A specialist EHCP only if assessed need reaches the lowest package threshold."""
+    r = ctx.config.reform
+    sd = max(r.assessment_noise_sd, 1e-6)
+    return ndtr((ctx.c.severity[idx] - r.inclusion_base_package_threshold) / sd)
+
+
+def place_specialist(ctx: StepContext, idx: np.ndarray) -> None:
+    """The council names the package's setting: special school above its threshold (independent
+    if no state place), otherwise an inclusion base (mainstream with package if none has room)."""
+    c, r = ctx.c, ctx.config.reform
+    if len(idx) == 0:
+        return
+    c.isp[idx] = True
+    c.legacy_ehcp[idx] = False
+    seen = assessed_severity(ctx, idx, "package")
+    special = idx[seen >= r.special_school_package_threshold]
+    c.preferred_special[special] = True
+    free = placement_process.free_special_places(ctx)
+    _, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
+    state = rank < np.maximum(free[c.council[special]], 0)
+    placement_process.move_to(ctx, special[state], STATE_SPECIAL, SPECIAL)
+    placement_process.move_to(ctx, special[~state], INDEPENDENT_SPECIAL, INDEPENDENT)
+    base = idx[seen < r.special_school_package_threshold]
+    c.school[base] = c.home_school[base]
+    free_base = placement_process.free_base_places(ctx)
+    _, rank = rank_within_groups(c.school[base], -c.severity[base].astype(np.float64))
+    into = rank < np.maximum(free_base[c.school[base]], 0)
+    c.placement[base] = np.where(into, INCLUSION_BASE, 0).astype(np.int8)
+    ctx.log("placement", idx, placement=c.placement[idx], preferred_special=np.isin(idx, special))
+
+
+# ---- legacy plans -----------------------------------------------------------------------------
+def review_legacy_plans(ctx: StepContext, candidates: np.ndarray) -> None:
+    """Reassess legacy EHCPs against the package threshold; those below move to an ISP, no
+    earlier than the no-change date. Protected children are not reassessed."""
+    c, tr, r = ctx.c, ctx.config.transition, ctx.config.reform
+    if ctx.t < ctx.timeline.month_index(tr.legacy_review_from) or len(candidates) == 0:
+        return
+    legacy = candidates[(c.support_level[candidates] == EHCP) & c.legacy_ehcp[candidates] & (c.legacy_move_month[candidates] == NEVER)]
+    if tr.protect_special_school_pupils:
+        legacy = legacy[~np.isin(c.placement[legacy], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
+    if tr.protect_older_pupils:
+        switch = ctx.timeline.month_index(tr.legal_switch)
+        in_secondary_at_switch = c.entry_year[legacy] <= ctx.timeline.academic_year(switch) - 7
+        legacy = legacy[~in_secondary_at_switch | (c.year_group[legacy] >= 12)]
+    keeps = assessed_severity(ctx, legacy, "legacy-review") >= r.inclusion_base_package_threshold
+    kept, moves = legacy[keeps], legacy[~keeps]
+    c.legacy_ehcp[kept] = False  # now a specialist plan under the new rules
+    c.isp[kept] = True
+    when = max(ctx.t, ctx.timeline.month_index(tr.no_change_before))
+    c.legacy_move_month[moves] = when
+    ctx.log("legacy_review", legacy, keeps=keeps)
+
+
+def apply_legacy_moves(ctx: StepContext) -> None:
+    c = ctx.c
+    due = np.flatnonzero((c.legacy_move_month != NEVER) & (c.legacy_move_month <= ctx.t) & (c.support_level == EHCP))
+    if len(due) == 0:
+        return
+    reviews_process.cease(ctx, due, "moved_to_isp")
+    plus = c.severity[due] >= ctx.config.reform.targeted_plus_threshold
+    c.support_level[due] = np.where(c.severity[due] > 0, np.where(plus, TARGETED_PLUS, TARGETED), NONE).astype(np.int8)
+    c.isp[due] = c.severity[due] > 0
+    c.legacy_move_month[due] = NEVER
+    ctx.log("legacy_moved", due)
+
+
+def _unused() -> tuple:
+    return (IDLE, SEN_SUPPORT)

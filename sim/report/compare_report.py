@@ -1,0 +1,591 @@
+"""`report.md` and `report.html` for a paired baseline-vs-reform comparison (`sendsim compare`).
+
+What it answers (MODEL.md §1, questions 1-4): who gains and who loses, child by child, when the
+system moves from the baseline route to the reform; whether the disadvantage gap in access and
+outcomes narrows; what each route costs by budget holder; how the EHCP stock evolves.
+
+The page is built once as a list of blocks (headings, paragraphs, tables, figures) and rendered
+twice — to Markdown and to self-contained HTML — so the two never disagree and no Markdown
+library is needed. Every interval is the 2.5th-97.5th percentile of per-replicate values; every
+change is reform minus baseline inside a replicate (the same children with the same luck), then
+summarised (`sim.experiments.compare`).
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+FIGURE_DIR = "figures"
+DPI = 150
+DASH = "–"
+INTERVAL_NOTE = ("Lines: mean across replicates; shaded bands: 95% replicate interval "
+                 "(2.5th-97.5th percentile of replicate values).")
+# Government projection for the reform (Schools White Paper 2026, as reported): EHCPs peak near
+# 8% of pupils in 2029-30 and fall below 5% by 2034-35. January census dates for those years.
+PROJECTION = ((2030, 8.0, "peak near 8% (2029-30)"), (2035, 5.0, "below 5% (2034-35)"))
+
+METRIC_ORDER = ("unmet_need_months", "matched_support_share", "months_to_matched_support", "ks4_em4_rate",
+                "suspensions", "excluded", "neet_rate")
+DECIMALS = {"unmet_need_months": 2, "matched_support_share": 1, "months_to_matched_support": 2,
+            "ks4_em4_rate": 1, "suspensions": 3, "excluded": 2, "neet_rate": 1}
+GROUP_LABELS = {
+    ("all", "all"): "All children",
+    ("fsm", "fsm"): "Free school meals (FSM)",
+    ("fsm", "non_fsm"): "Not FSM",
+    ("fsm_gap", "fsm_minus_non_fsm"): "Gap: FSM minus not FSM",
+    ("income_quintile", "1"): "Income quintile 1 (lowest)",
+    ("income_quintile", "2"): "Income quintile 2",
+    ("income_quintile", "3"): "Income quintile 3",
+    ("income_quintile", "4"): "Income quintile 4",
+    ("income_quintile", "5"): "Income quintile 5 (highest)",
+    ("income_gap", "q1_minus_q5"): "Gap: quintile 1 minus quintile 5",
+    ("need_type", "none"): "Need resolved by the end (baseline)",
+    ("severity_band", "none"): "Severity: none (0)",
+    ("severity_band", "mild"): "Severity: mild (0-1)",
+    ("severity_band", "moderate"): "Severity: moderate (1-2)",
+    ("severity_band", "severe"): "Severity: severe (2-3)",
+    ("severity_band", "complex"): "Severity: complex (3+)",
+}
+HOLDER_LABELS = {"school": "Schools", "council_high_needs": "Council high-needs block",
+                 "central_reform": "Central government (reform funds)", "total": "Total"}
+ROUTE_LOOKS = {"baseline": ("-", "o", True), "reform": ("--", "s", False)}
+
+
+# ---- a tiny document model rendered to Markdown and HTML -------------------------------------
+@dataclass
+class Document:
+    blocks: list[tuple] = field(default_factory=list)
+
+    def heading(self, level: int, text: str) -> None:
+        self.blocks.append(("heading", level, text))
+
+    def para(self, text: str) -> None:
+        self.blocks.append(("para", text))
+
+    def bullets(self, items: list[str]) -> None:
+        self.blocks.append(("bullets", items))
+
+    def table(self, header: list[str], rows: list[list[str]], align: list[str] | None = None) -> None:
+        self.blocks.append(("table", header, rows, align or ["left"] + ["right"] * (len(header) - 1)))
+
+    def figure(self, path: str, title: str, caption: str) -> None:
+        self.blocks.append(("figure", path, title, caption))
+
+    def markdown(self) -> str:
+        out: list[str] = []
+        for block in self.blocks:
+            kind = block[0]
+            if kind == "heading":
+                out += ["#" * block[1] + " " + block[2], ""]
+            elif kind == "para":
+                out += [block[1], ""]
+            elif kind == "bullets":
+                out += [f"- {item}" for item in block[1]] + [""]
+            elif kind == "table":
+                _, header, rows, align = block
+                out.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+                out.append("|" + "|".join("---:" if a == "right" else "---" for a in align) + "|")
+                out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+                out.append("")
+            elif kind == "figure":
+                _, path, title, caption = block
+                out += [f"![{title}]({path})", "", f"*{caption}*", ""]
+        return "\n".join(out).rstrip() + "\n"
+
+    def html(self, title: str) -> str:
+        body: list[str] = []
+        for block in self.blocks:
+            kind = block[0]
+            if kind == "heading":
+                body.append(f"<h{block[1]}>{_inline(block[2])}</h{block[1]}>")
+            elif kind == "para":
+                body.append(f"<p>{_inline(block[1])}</p>")
+            elif kind == "bullets":
+                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
+            elif kind == "table":
+                _, header, rows, align = block
+                head = "".join(f'<th style="text-align:{a}">{_inline(h)}</th>' for h, a in zip(header, align))
+                lines = ["<tr>" + "".join(f'<td style="text-align:{a}">{_inline(c)}</td>' for c, a in zip(row, align))
+                         + "</tr>" for row in rows]
+                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>")
+            elif kind == "figure":
+                _, path, ftitle, caption = block
+                body.append(f'<figure><img src="{html_lib.escape(path)}" alt="{html_lib.escape(ftitle)}">'
+                            f"<figcaption>{_inline(caption)}</figcaption></figure>")
+        style = ("body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#111}"
+                 "table{border-collapse:collapse;margin:0.5rem 0 1.2rem;font-size:0.9rem}"
+                 "th,td{border:1px solid #999;padding:0.25rem 0.5rem}th{background:#eee}"
+                 "img{max-width:100%}figcaption{font-style:italic;font-size:0.9rem}code{background:#f3f3f3}")
+        return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html_lib.escape(title)}</title>"
+                f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _inline(text: str) -> str:
+    """Escape, then the two Markdown inline forms this report uses: **bold** and `code`."""
+    escaped = html_lib.escape(str(text))
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
+
+
+# ---- number formatting -----------------------------------------------------------------------
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value)
+
+
+def _num(value, decimals: int, signed: bool = False) -> str:
+    if _is_missing(value):
+        return DASH
+    text = f"{value:+,.{decimals}f}" if signed else f"{value:,.{decimals}f}"
+    return text.replace("-", "−")
+
+
+def _pct(share) -> str:
+    return DASH if _is_missing(share) else f"{100 * share:.1f}%"
+
+
+def _relative(value) -> str:
+    return DASH if _is_missing(value) or not np.isfinite(value) else _num(100 * value, 1, signed=True) + "%"
+
+
+def _money(value, signed: bool = False) -> str:
+    """£ with a readable scale (thousands or millions)."""
+    if _is_missing(value):
+        return DASH
+    scale, suffix = (1e6, "m") if abs(value) >= 1e6 else (1e3, "k") if abs(value) >= 1e3 else (1.0, "")
+    sign = ("+" if value > 0 else "−" if value < 0 else "±") if signed else ("−" if value < 0 else "")
+    return f"{sign}£{abs(value) / scale:,.{2 if scale > 1 else 0}f}{suffix}"
+
+
+def _group_label(by: str, group: str) -> str:
+    if (by, group) in GROUP_LABELS:
+        return GROUP_LABELS[(by, group)]
+    return f"Need type: {group}" if by == "need_type" else str(group)
+
+
+# ---- sections --------------------------------------------------------------------------------
+def _provenance(doc: Document, manifest: dict) -> None:
+    base = manifest.get("baseline", {})
+    reform = manifest.get("reform", {})
+    git = manifest.get("git", {}) or {}
+    commit = git.get("commit", "unknown")
+    if git.get("dirty"):
+        commit = f"{commit} (with uncommitted changes)"
+    run = manifest.get("run", {})
+    doc.heading(2, "Where these numbers come from")
+    items = [
+        f"Baseline scenario `{base.get('scenario', '?')}`, config sha256 `{base.get('config_sha256', '?')}`"
+        + (f" ({base['config_file']})" if base.get("config_file") else ""),
+        f"Reform scenario `{reform.get('scenario', '?')}`, config sha256 `{reform.get('config_sha256', '?')}`"
+        + (f" ({reform['config_file']})" if reform.get("config_file") else ""),
+        f"Root seed {manifest.get('seed', '?')} shared by both routes; {manifest.get('replicates', '?')} replicates "
+        "(replicate r of each route uses the same seed: the same children with the same luck)",
+        f"Run {run.get('start', '?')} to {run.get('end', '?')}; git commit `{commit}`; "
+        f"sendsim {manifest.get('sendsim_version', '?')}",
+        f"Command: `{manifest.get('command', '?')}`; finished {manifest.get('finished') or '?'}",
+    ]
+    if reform.get("config_sha256_as_given") and reform.get("config_sha256_as_given") != reform.get("config_sha256"):
+        items.append(f"The reform config as given (sha256 `{reform['config_sha256_as_given']}`, seed "
+                     f"{reform.get('seed_as_given')}) was run with the baseline's seed; `reform/manifest.json` "
+                     "holds the config that ran.")
+    doc.bullets(items)
+    doc.para("Each route's full outputs (manifest, metrics, system and children tables) are in `baseline/` and "
+             "`reform/`; the tables behind this page are `equity.csv`, `costs.csv`, `ehcp_stock.csv` and `fsm_gap.csv`.")
+
+
+EQUITY_HEADER = ["Group", "Baseline", "Reform", "Change [95% interval]", "Relative change", "Better off",
+                 "Worse off", "Unchanged", "Children per replicate"]
+
+
+def _equity_rows(rows: pd.DataFrame, decimals: int) -> list[list[str]]:
+    out = []
+    for _, row in rows.iterrows():
+        if row["suppressed"]:
+            cells = [DASH] * 7
+        else:
+            change = (f"{_num(row['change'], decimals, True)} [{_num(row['change_lo'], decimals, True)}, "
+                      f"{_num(row['change_hi'], decimals, True)}]")
+            gap = row["by"] in ("fsm_gap", "income_gap")
+            cells = [_num(row["baseline"], decimals), _num(row["reform"], decimals), change,
+                     _relative(row["relative_change"]),
+                     "n/a" if gap else _pct(row["share_better_off"]), "n/a" if gap else _pct(row["share_worse_off"]),
+                     "n/a" if gap else _pct(row["share_unchanged"])]
+        label = _group_label(row["by"], row["group"])
+        if row["by"] in ("fsm_gap", "income_gap"):
+            label = f"**{label}**"
+        n = row["n_children"]
+        out.append([label, *cells, DASH if _is_missing(n) else f"{n:,.0f}"])
+    return out
+
+
+def _metric_heading(spec_rows: pd.DataFrame) -> str:
+    first = spec_rows.iloc[0]
+    return f"{first['label']} ({first['unit']}; {first['better']} is better)"
+
+
+def _equity(doc: Document, equity: pd.DataFrame, small_cell: int) -> None:
+    doc.heading(2, "Equity impact: who gains and who loses")
+    doc.para(
+        "Each child is simulated twice, once under each route, with the same random draws. **Change** is reform "
+        "minus baseline for the same children, averaged within each replicate, then across replicates; the "
+        "interval is the 2.5th-97.5th percentile of the per-replicate changes. **Better off / worse off / "
+        "unchanged** are shares of the children in the row whose own value improved, worsened or stayed exactly "
+        "the same. Gap rows difference the two groups inside each replicate first. Groups (need type, severity "
+        "band) are taken from the baseline run at its end, so each child sits in the same row for both routes. "
+        f"{DASH}: fewer than {small_cell} children in the cell per replicate (suppressed).")
+    main = [("all", None), ("fsm", None), ("fsm_gap", None), ("income_quintile", None), ("income_gap", None)]
+    for metric in METRIC_ORDER:
+        rows = equity[equity["metric"] == metric]
+        if rows.empty:
+            continue
+        doc.heading(3, _metric_heading(rows))
+        population = _population_note(metric)
+        if population:
+            doc.para(f"Children counted: {population}.")
+        picked = pd.concat([rows[rows["by"] == by] for by, _ in main])
+        doc.table(EQUITY_HEADER, _equity_rows(picked, DECIMALS.get(metric, 2)))
+
+    doc.heading(2, "Equity impact by need type and severity")
+    doc.para(f"Need type is the child's primary need; severity band is the baseline run's latent severity at "
+             f"the end of the run. {DASH}: fewer than {small_cell} children per replicate (suppressed).")
+    for metric in METRIC_ORDER:
+        rows = equity[(equity["metric"] == metric) & equity["by"].isin(["need_type", "severity_band"])]
+        if rows.empty:
+            continue
+        doc.heading(3, _metric_heading(rows))
+        doc.table(EQUITY_HEADER, _equity_rows(rows, DECIMALS.get(metric, 2)))
+    if equity["suppressed"].any():
+        doc.para(f"{int(equity['suppressed'].sum())} of {len(equity)} cells were suppressed (fewer than "
+                 f"{small_cell} children per replicate): small cells are noisy and can identify children.")
+
+
+def _population_note(metric: str) -> str:
+    try:
+        from sim.experiments.compare import METRIC_BY_NAME
+    except ImportError:
+        return ""
+    spec = METRIC_BY_NAME.get(metric)
+    return spec.population if spec else ""
+
+
+def _costs(doc: Document, costs: pd.DataFrame) -> None:
+    doc.heading(2, "Costs by budget holder and financial year")
+    doc.para("Spending in each complete financial year (April to March), summed over councils, in pounds at the "
+             "model's prices. Change is reform minus baseline within each replicate; intervals are 95% replicate "
+             "intervals.")
+    if costs.empty:
+        doc.para("The run covers no complete financial year.")
+        return
+    header = ["Budget holder", "Year", "Baseline [95%]", "Reform [95%]", "Change [95%]", "Relative change"]
+
+    def triple(row, key, signed=False):
+        return (f"{_money(row[key], signed)} [{_money(row[key + '_lo'], signed)}, "
+                f"{_money(row[key + '_hi'], signed)}]")
+
+    spend = costs[costs["measure"] == "spend"]
+    rows = [[HOLDER_LABELS.get(r["holder"], r["holder"]), r["period"], triple(r, "baseline"), triple(r, "reform"),
+             triple(r, "change", True), _relative(r["relative_change"])] for _, r in spend.iterrows()]
+    doc.table(header, rows)
+    per_child = costs[costs["measure"] == "cost_per_child_supported"]
+    supported = costs[costs["measure"] == "children_supported"].set_index("period")
+    if len(per_child):
+        doc.heading(3, "Cost per child supported")
+        doc.para("Total spending (all holders) divided by the year's mean number of pupils with any support "
+                 "(EHCP, SEN support or Targeted Plus).")
+        rows = []
+        for _, r in per_child.iterrows():
+            n = supported.loc[r["period"]] if r["period"] in supported.index else None
+            rows.append([r["period"], _num(n["baseline"], 0) if n is not None else DASH,
+                         _num(n["reform"], 0) if n is not None else DASH, triple(r, "baseline"), triple(r, "reform"),
+                         triple(r, "change", True)])
+        doc.table(["Year", "Supported (baseline)", "Supported (reform)", "Baseline £ per child [95%]",
+                   "Reform £ per child [95%]", "Change [95%]"], rows)
+    deficit = costs[costs["measure"] == "cumulative_deficit"]
+    if len(deficit):
+        doc.heading(3, "Cumulative council high-needs deficit")
+        rows = [[r["period"], triple(r, "baseline"), triple(r, "reform"), triple(r, "change", True)]
+                for _, r in deficit.iterrows()]
+        doc.table(["At", "Baseline [95%]", "Reform [95%]", "Change [95%]"], rows)
+
+
+def _stock(doc: Document, stock: pd.DataFrame) -> None:
+    doc.heading(2, "EHCP share of pupils over time")
+    if stock.empty:
+        doc.para("No January census in the run.")
+        return
+    wide = {route: stock[stock["route"] == route].set_index("date") for route in ("baseline", "reform", "change")}
+    rows = []
+    for date in sorted(wide["baseline"].index):
+        cells = [f"January {pd.Timestamp(date).year}"]
+        for route in ("baseline", "reform", "change"):
+            frame = wide[route]
+            if date in frame.index:
+                r = frame.loc[date]
+                signed = route == "change"
+                cells.append(f"{_num(r['mean'], 2, signed)} [{_num(r['lo'], 2, signed)}, {_num(r['hi'], 2, signed)}]")
+            else:
+                cells.append(DASH)
+        rows.append(cells)
+    doc.table(["Census", "Baseline % [95%]", "Reform % [95%]", "Change, points [95%]"], rows)
+    years = {pd.Timestamp(d).year: d for d in wide["reform"].index}
+    notes = []
+    for year, value, text in PROJECTION:
+        if year in years:
+            r = wide["reform"].loc[years[year]]
+            notes.append(f"January {year}: reform route {_num(r['mean'], 2)}% against the government projection, {text}")
+    if notes:
+        doc.para("Government projection for the reform: EHCPs peak near 8% of pupils in 2029-30 and fall below 5% "
+                 "by 2034-35. " + "; ".join(notes) + ".")
+    else:
+        last = max(years) if years else None
+        doc.para("Government projection for the reform: EHCPs peak near 8% of pupils in 2029-30 and fall below 5% "
+                 f"by 2034-35. This run ends before those censuses (last census January {last}), so it cannot be "
+                 "compared with the projection; run to 2036 to do so.")
+
+
+def _gaps(doc: Document, gaps: pd.DataFrame) -> None:
+    if gaps is None or gaps.empty:
+        return
+    doc.heading(2, "Disadvantage gap in unmet need over time")
+    doc.para("Unmet-need months per child with need in each calendar year, FSM minus not FSM (positive: FSM "
+             "children wait longer unmet). The gap is taken inside each replicate, then summarised.")
+    rows = []
+    for date in sorted(gaps["date"].unique()):
+        cells = [str(pd.Timestamp(date).year)]
+        for route in ("baseline", "reform", "change"):
+            r = gaps[(gaps["date"] == date) & (gaps["route"] == route)]
+            if r.empty:
+                cells.append(DASH)
+                continue
+            r = r.iloc[0]
+            cells.append(f"{_num(r['mean'], 2, True)} [{_num(r['lo'], 2, True)}, {_num(r['hi'], 2, True)}]")
+        rows.append(cells)
+    doc.table(["Calendar year", "Baseline gap [95%]", "Reform gap [95%]", "Change in gap [95%]"], rows)
+
+
+# ---- figures ---------------------------------------------------------------------------------
+def _new_figure(width: float, height: float, ncols: int = 1):
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)  # own Agg canvas: no pyplot state, no backend switch
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def _save(fig: Figure, directory: Path, name: str) -> str:
+    (directory / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
+    fig.savefig(directory / FIGURE_DIR / name, dpi=DPI)
+    return f"{FIGURE_DIR}/{name}"
+
+
+def _route_lines(ax, table: pd.DataFrame, x_of) -> bool:
+    colours = dict(zip(("baseline", "reform"), sns.color_palette("colorblind", 2)))
+    drawn = False
+    for route in ("baseline", "reform"):
+        rows = table[table["route"] == route].sort_values("date")
+        if rows.empty:
+            continue
+        style, marker, filled = ROUTE_LOOKS[route]
+        x = x_of(rows)
+        ax.fill_between(x, rows["lo"], rows["hi"], color=colours[route], alpha=0.18, linewidth=0)
+        ax.plot(x, rows["mean"], linestyle=style, marker=marker, color=colours[route], label=route.capitalize(),
+                linewidth=1.8, markersize=5, markerfacecolor=colours[route] if filled else "white",
+                markeredgecolor=colours[route])
+        drawn = True
+    if drawn:
+        ax.legend(frameon=True, fontsize=8)
+    return drawn
+
+
+def _years(rows: pd.DataFrame) -> np.ndarray:
+    return pd.to_datetime(rows["date"]).dt.year.to_numpy()
+
+
+def _empty(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"{what}:\nnot available in this run", ha="center", va="center", transform=ax.transAxes,
+            color="0.3")
+
+
+def gap_figure(gaps: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
+    title = "Disadvantage gap in unmet need: FSM minus not FSM"
+    fig, (ax,) = _new_figure(7.5, 4.5)
+    if gaps is None or gaps.empty or not _route_lines(ax, gaps, _years):
+        _empty(ax, "FSM gap")
+    ax.axhline(0, color="0.4", linewidth=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Calendar year")
+    ax.set_ylabel("Gap in unmet-need months per child with need\n(FSM minus not FSM, months)")
+    fig.suptitle(title, fontweight="bold")
+    caption = ("Unmet-need months per child with need in each calendar year, FSM minus not-FSM children, under "
+               "each route; above zero means FSM children spend longer with need unmet. " + INTERVAL_NOTE)
+    return _save(fig, directory, "fsm_gap_unmet_need.png"), title, caption
+
+
+def winners_losers_figure(equity: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
+    title = "Winners and losers in unmet-need months, by income quintile"
+    fig, (ax,) = _new_figure(7.5, 4.5)
+    rows = equity[(equity["metric"] == "unmet_need_months") & equity["by"].isin(["all", "income_quintile"])]
+    labels = ["All" if g == "all" else f"Q{g}" for g in rows["group"]]
+    parts = (("share_better_off", "Better off", "0.25", ""), ("share_unchanged", "Unchanged", "0.85", ""),
+             ("share_worse_off", "Worse off", "0.55", "///"))
+    if rows.empty:
+        _empty(ax, "winners and losers")
+    else:
+        bottom = np.zeros(len(rows))
+        for column, label, grey, hatch in parts:
+            values = 100 * rows[column].fillna(0).to_numpy()
+            ax.bar(labels, values, bottom=bottom, color=grey, edgecolor="black", linewidth=0.6, hatch=hatch, label=label)
+            bottom += values
+        for i, suppressed in enumerate(rows["suppressed"].to_numpy()):
+            if suppressed:
+                ax.text(i, 50, "suppressed", ha="center", va="center", rotation=90, fontsize=8)
+        ax.legend(frameon=True, fontsize=8, loc="lower right")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Income quintile (Q1 lowest)")
+    ax.set_ylabel("Children with need (%)")
+    fig.suptitle(title, fontweight="bold")
+    caption = ("Share of children with need whose own unmet-need months over the run fell (better off), rose "
+               "(worse off) or stayed the same under the reform, mean over replicates. Same children, same luck.")
+    return _save(fig, directory, "winners_losers_income.png"), title, caption
+
+
+def costs_figure(costs: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
+    title = "Spending by budget holder and financial year"
+    holders = ("school", "council_high_needs", "central_reform")
+    fig, axes = _new_figure(13, 4.5, ncols=len(holders))
+    spend = costs[costs["measure"] == "spend"] if len(costs) else costs
+    colours = sns.color_palette("colorblind", 2)
+    for ax, holder in zip(axes, holders):
+        rows = spend[spend["holder"] == holder].sort_values("date") if len(spend) else spend
+        if rows.empty:
+            _empty(ax, HOLDER_LABELS[holder])
+        else:
+            x = np.arange(len(rows))
+            width = 0.4
+            for i, (route, hatch) in enumerate((("baseline", ""), ("reform", "//"))):
+                mean = rows[route].to_numpy() / 1e6
+                err = np.vstack([mean - rows[f"{route}_lo"].to_numpy() / 1e6, rows[f"{route}_hi"].to_numpy() / 1e6 - mean])
+                ax.bar(x + (i - 0.5) * width, mean, width, color=colours[i], edgecolor="black", linewidth=0.6,
+                       hatch=hatch, label=route.capitalize(), yerr=err, capsize=3, error_kw={"linewidth": 0.8})
+            ax.set_xticks(x, rows["period"].tolist(), rotation=45 if len(rows) > 6 else 0)
+            ax.legend(frameon=True, fontsize=8)
+        ax.set_ylim(bottom=0)
+        ax.set_title(HOLDER_LABELS[holder], fontsize=10)
+        ax.set_xlabel("Financial year (April-March)")
+        ax.set_ylabel("Spending (£ million)")
+    fig.suptitle(title, fontweight="bold")
+    caption = ("Spending summed over councils in each complete financial year; bars: mean across replicates, "
+               "whiskers: 95% replicate interval; hatched bars: reform.")
+    return _save(fig, directory, "costs_by_holder.png"), title, caption
+
+
+def ehcp_figure(stock: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
+    title = "Pupils with an EHCP, baseline and reform (January census)"
+    fig, (ax,) = _new_figure(7.5, 4.5)
+    if stock.empty or not _route_lines(ax, stock, _years):
+        _empty(ax, "EHCP share")
+    else:
+        years = set(_years(stock))
+        for year, value, text in PROJECTION:
+            if min(years) <= year <= max(years):
+                ax.plot([year], [value], marker="*", color="black", markersize=10, linestyle="none")
+                ax.annotate(f"government projection:\n{text}", (year, value), textcoords="offset points",
+                            xytext=(6, 6), fontsize=7)
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
+    ax.set_xlabel("January school census (year)")
+    ax.set_ylabel("Pupils with an EHCP (% of pupils)")
+    fig.suptitle(title, fontweight="bold")
+    caption = ("Share of pupils (Reception to Year 11) holding an EHCP at each January census under each route. "
+               + INTERVAL_NOTE)
+    return _save(fig, directory, "ehcp_share_routes.png"), title, caption
+
+
+# ---- entry point -----------------------------------------------------------------------------
+def _load_gaps(out_dir: Path) -> pd.DataFrame | None:
+    """The FSM gap table from the comparison directory (written file, or rebuilt from both runs)."""
+    csv = out_dir / "fsm_gap.csv"
+    if csv.is_file():
+        gaps = pd.read_csv(csv, parse_dates=["date"])
+        return gaps
+    paths = [out_dir / route / "metrics.parquet" for route in ("baseline", "reform")]
+    if all(p.is_file() for p in paths):
+        from sim.experiments.compare import fsm_gap_table
+
+        return fsm_gap_table(pd.read_parquet(paths[0]), pd.read_parquet(paths[1]))
+    return None
+
+
+def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.DataFrame, stock: pd.DataFrame,
+                         manifest: dict, gaps: pd.DataFrame | None = None) -> tuple[Path, Path]:
+    """Write report.md, report.html and figures/ into `out_dir`; return the two report paths.
+
+    `gaps` (from `sim.experiments.compare.fsm_gap_table`) is read from `out_dir` when not given.
+    """
+    out_dir = Path(out_dir)
+    if gaps is None:
+        gaps = _load_gaps(out_dir)
+    small_cell = int(manifest.get("small_cell", 10))
+    base = manifest.get("baseline", {}).get("scenario", "baseline")
+    reform = manifest.get("reform", {}).get("scenario", "reform")
+    title = f"Paired comparison: {base} (baseline) vs {reform} (reform)"
+    doc = Document()
+    doc.heading(1, title)
+    doc.para("The same simulated children under two routes. All changes are reform minus baseline, for the same "
+             "children with the same random draws (common random numbers), computed inside each replicate and then "
+             "summarised as a mean with a 95% replicate interval.")
+    _provenance(doc, manifest)
+    _headline(doc, equity)
+    _equity(doc, equity, small_cell)
+    _gaps(doc, gaps)
+    _costs(doc, costs)
+    _stock(doc, stock)
+    doc.heading(2, "Figures")
+    for path, ftitle, caption in (gap_figure(gaps, out_dir), winners_losers_figure(equity, out_dir),
+                                  costs_figure(costs, out_dir), ehcp_figure(stock, out_dir)):
+        doc.figure(path, ftitle, caption)
+    md_path = out_dir / REPORT_MD
+    html_path = out_dir / REPORT_HTML
+    md_path.write_text(doc.markdown(), encoding="utf-8")
+    html_path.write_text(doc.html(title), encoding="utf-8")
+    return md_path, html_path
+
+
+def _headline(doc: Document, equity: pd.DataFrame) -> None:
+    """Three sentences a reader can quote: overall change, winners/losers, the FSM gap."""
+    rows = equity[(equity["metric"] == "unmet_need_months")]
+    overall = rows[rows["by"] == "all"]
+    gap = rows[rows["by"] == "fsm_gap"]
+    if overall.empty or overall.iloc[0]["suppressed"]:
+        return
+    o = overall.iloc[0]
+    items = [
+        f"Unmet-need months per child with need over the run: {_num(o['baseline'], 2)} in the baseline, "
+        f"{_num(o['reform'], 2)} under the reform (change {_num(o['change'], 2, True)} "
+        f"[{_num(o['change_lo'], 2, True)}, {_num(o['change_hi'], 2, True)}]).",
+        f"Children with need better off: {_pct(o['share_better_off'])}; worse off: {_pct(o['share_worse_off'])}; "
+        f"unchanged: {_pct(o['share_unchanged'])}.",
+    ]
+    if len(gap) and not gap.iloc[0]["suppressed"]:
+        g = gap.iloc[0]
+        items.append(f"FSM minus not-FSM gap in unmet-need months: {_num(g['baseline'], 2, True)} baseline, "
+                     f"{_num(g['reform'], 2, True)} reform (change {_num(g['change'], 2, True)} "
+                     f"[{_num(g['change_lo'], 2, True)}, {_num(g['change_hi'], 2, True)}]).")
+    doc.heading(2, "Headline")
+    doc.bullets(items)

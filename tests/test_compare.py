@@ -1,0 +1,149 @@
+"""Paired baseline-vs-reform comparison (sim.experiments.compare, sim.report.compare_report).
+
+The central claim: replicate r of any scenario with the same root seed holds the same children
+with the same luck, so a "reform" identical to the baseline changes nothing for anyone. If that
+fails, every winners-and-losers number is noise. A reform that does change policy must then
+show a change, and runs of different populations must refuse to be compared.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.config import validate_config
+from sim.experiments.compare import (
+    PAIRED_METRICS,
+    UnpairedRunsError,
+    compare_scenarios,
+    cost_table,
+    paired_equity,
+    stock_table,
+)
+from sim.experiments.runner import combine, run_replicates
+
+PUPILS = 3000
+END = "2027-08"
+REPLICATES = 2
+BASE = {"run": {"end": END}, "population": {"pupils_per_council": PUPILS}}
+FEWER_REFUSALS = {**BASE, "decision": {"refusal_intercept": -2.5}}  # councils refuse fewer requests
+
+
+def _run(data: dict):
+    return combine(run_replicates(validate_config(data), REPLICATES, workers=1))
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return _run(BASE)
+
+
+@pytest.fixture(scope="module")
+def baseline_again():
+    """A second, independent run of the baseline (not the same frames): the no-op reform."""
+    return _run(BASE)
+
+
+@pytest.fixture(scope="module")
+def reform():
+    return _run(FEWER_REFUSALS)
+
+
+def _equity(b, r, **kwargs) -> pd.DataFrame:
+    (bm, _, bc), (rm, _, rc) = b, r
+    return paired_equity(bc, rc, bm, rm, **kwargs)
+
+
+def test_a_reform_identical_to_the_baseline_changes_nothing_for_any_child(baseline, baseline_again):
+    equity = _equity(baseline, baseline_again)
+    shown = equity[~equity["suppressed"]]
+    assert set(shown["metric"]) == {m.name for m in PAIRED_METRICS}
+    assert {"all", "fsm", "income_quintile", "need_type", "severity_band", "fsm_gap"} <= set(shown["by"])
+    for column in ("change", "change_lo", "change_hi"):
+        assert (shown[column] == 0).all(), column
+    assert (shown["baseline"] == shown["reform"]).all()
+    children = shown[~shown["by"].isin(["fsm_gap", "income_gap"])]
+    assert (children["share_unchanged"] == 1).all()
+    assert (children["share_better_off"] == 0).all() and (children["share_worse_off"] == 0).all()
+
+    (_, bs, _), (_, rs, _) = baseline, baseline_again
+    costs = cost_table(bs, rs)
+    assert len(costs) and (costs["change"] == 0).all()
+    stock = stock_table(baseline[0], baseline_again[0])
+    assert (stock.loc[stock["route"] == "change", "mean"] == 0).all()
+
+
+def test_fewer_refusals_change_outcomes_and_every_child_is_better_worse_or_unchanged(baseline, reform):
+    equity = _equity(baseline, reform)
+    overall = equity[(equity["by"] == "all") & (equity["metric"] == "unmet_need_months")].iloc[0]
+    assert overall["change"] != 0
+    assert overall["share_unchanged"] < 1
+    children = equity[~equity["suppressed"] & ~equity["by"].isin(["fsm_gap", "income_gap"])]
+    total = children[["share_better_off", "share_worse_off", "share_unchanged"]].sum(axis=1)
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+    # the change is the paired per-child change: it equals reform minus baseline means
+    np.testing.assert_allclose(children["change"], children["reform"] - children["baseline"], atol=1e-9)
+    assert (children["change_lo"] <= children["change"] + 1e-12).all()
+    assert (children["change"] <= children["change_hi"] + 1e-12).all()
+    assert (cost_table(baseline[1], reform[1])["change"] != 0).any()
+
+
+def test_runs_of_different_populations_refuse_to_be_paired(baseline):
+    other_seed = _run({**BASE, "run": {"end": END, "seed": 7}})
+    with pytest.raises(UnpairedRunsError, match="runs are not paired: different populations"):
+        _equity(baseline, other_seed)
+    metrics, _, children = baseline
+    fewer = children[children["child"] != children["child"].iloc[0]]
+    with pytest.raises(UnpairedRunsError, match="runs are not paired: different populations"):
+        paired_equity(children, fewer, metrics, metrics)
+
+
+def test_cells_with_few_children_are_suppressed(baseline, reform):
+    equity = _equity(baseline, reform)
+    sizes = equity["n_children"].sort_values().to_numpy()
+    threshold = float(np.median(sizes))  # some cells fall below it, some do not
+    equity = _equity(baseline, reform, small_cell=threshold)
+    small = equity["n_children"] < threshold
+    assert small.any() and (~small).any()
+    assert (equity["suppressed"] == small).all()
+    values = ["baseline", "reform", "change", "change_lo", "change_hi", "share_better_off", "share_unchanged"]
+    assert equity.loc[small, values].isna().all().all()
+    assert equity.loc[~small & ~equity["by"].isin(["fsm_gap", "income_gap"]), values].notna().all().all()
+
+
+def test_compare_scenarios_writes_both_runs_the_tables_and_a_report_with_the_equity_table(tmp_path):
+    out = tmp_path / "comparison"
+    reform_other_seed = {**FEWER_REFUSALS, "run": {"end": END, "seed": 99}}  # run with the baseline's seed
+    calls = []
+    result = compare_scenarios(BASE, reform_other_seed, REPLICATES, out, workers=1,
+                               progress=lambda route, done, total: calls.append((route, done, total)))
+    assert calls[-1] == ("reform", REPLICATES, REPLICATES)
+    for route in ("baseline", "reform"):
+        for name in ("manifest.json", "metrics.parquet", "system.parquet", "children.parquet"):
+            assert (out / route / name).is_file(), f"{route}/{name}"
+    for name in ("manifest.json", "equity.parquet", "equity.csv", "costs.parquet", "costs.csv", "ehcp_stock.csv",
+                 "report.md", "report.html"):
+        assert (out / name).is_file(), name
+    assert len(list((out / "figures").glob("*.png"))) == 4
+    assert not list(tmp_path.glob(".comparison.tmp-*"))  # written atomically: no leftovers
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    seed = manifest["seed"]
+    assert manifest["reform"]["seed_as_given"] == 99
+    assert manifest["baseline"]["config_sha256"] != manifest["reform"]["config_sha256"]
+    for route in ("baseline", "reform"):
+        run_manifest = json.loads((out / route / "manifest.json").read_text())
+        assert run_manifest["seed"] == seed and run_manifest["config"]["run"]["seed"] == seed
+        assert run_manifest["replicate_seeds"] == manifest["replicate_seeds"]
+
+    report = (out / "report.md").read_text()
+    assert "Equity impact" in report
+    assert "| Income quintile 1 (lowest) |" in report and "| Free school meals (FSM) |" in report
+    assert manifest["baseline"]["config_sha256"] in report and manifest["reform"]["config_sha256"] in report
+    html = (out / "report.html").read_text()
+    assert "<table>" in html and "Income quintile 1 (lowest)" in html
+    equity = pd.read_parquet(out / "equity.parquet")
+    pd.testing.assert_frame_equal(equity, result["equity"].reset_index(drop=True), check_dtype=False)
