@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## The main job: baseline council, replicates on all cores, results + figures + report in results/
+## The main job: today's system vs the White Paper reform on the default council, paired per child
 run: $(STAMP)
-	$(BIN)/sendsim run configs/baseline.yaml --replicates 4 --out results/baseline
+	$(BIN)/sendsim compare configs/baseline.yaml configs/reform_white_paper.yaml --replicates 4 --out results/baseline_vs_white_paper
 
 ## The test suite (fast default; slow statistical tests: make test-slow)
 test: $(STAMP)

@@ -124,6 +124,47 @@ def _print_headline(summary) -> None:
 
 
 @app.command()
+def compare(
+    baseline: Path = typer.Argument(..., help="baseline scenario YAML"),
+    reform: Path = typer.Argument(..., help="reform scenario YAML (usually `extends: baseline.yaml`)"),
+    replicates: int = typer.Option(4, min=1, max=10_000, help="paired replicates"),
+    out: Optional[Path] = typer.Option(None, help="output directory (default results/<baseline>_vs_<reform>)"),
+    workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
+    small_cell: Optional[int] = typer.Option(None, min=0, help="suppress cells with fewer children (default: metrics.small_cell_threshold)"),
+) -> None:
+    """Run baseline and reform with common random numbers; write equity, costs, stocks and a report."""
+    from sim.experiments.compare import compare_scenarios
+    from sim.experiments.provenance import command_line
+
+    base_cfg, reform_cfg = _load(baseline), _load(reform)
+    out = out or Path("results") / f"{base_cfg.name}_vs_{reform_cfg.name}"
+    with _progress() as progress:
+        tasks = {route: progress.add_task(f"{route}", total=replicates) for route in ("baseline", "reform")}
+        result = compare_scenarios(
+            base_cfg, reform_cfg, replicates, out, workers=workers,
+            progress=lambda route, done, total: progress.update(tasks[route], completed=done),
+            small_cell=base_cfg.metrics.small_cell_threshold if small_cell is None else small_cell,
+            baseline_path=baseline, reform_path=reform, command=command_line(),
+        )
+    _print_equity(result["equity"])
+    console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, report.md, report.html)")
+
+
+def _print_equity(equity) -> None:
+    table = Table(title="Equity impact (reform minus baseline, paired per child; 95% replicate interval)")
+    for column in ("metric", "group", "baseline", "reform", "change [95%]", "better / worse / same"):
+        table.add_column(column)
+    shown = equity[equity["by"].isin(["all", "fsm", "income_quintile"]) & ~equity["suppressed"].astype(bool)]
+    for metric in ("unmet_need_months", "matched_support_share", "ks4_em4_rate", "neet_rate"):
+        for _, row in shown[shown["metric"] == metric].iterrows():
+            group = "all" if row["by"] == "all" else f"{row['by']}={row['group']}"
+            shares = f"{row['share_better_off']:.0%} / {row['share_worse_off']:.0%} / {row['share_unchanged']:.0%}"
+            table.add_row(metric, group, f"{row['baseline']:.2f}", f"{row['reform']:.2f}",
+                          f"{row['change']:+.2f} [{row['change_lo']:+.2f}, {row['change_hi']:+.2f}]", shares)
+    Console(width=150).print(table)
+
+
+@app.command()
 def validate(
     config: Path = typer.Argument(Path("configs/baseline.yaml"), help="scenario to check (default: the baseline)"),
     replicates: int = typer.Option(4, min=1, help="replicates for the model interval"),

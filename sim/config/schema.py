@@ -108,10 +108,10 @@ class NeedsSection(Section):
     deprivation_type_tilt: list[float] = param(
         [-0.25, 0.3, 0.35, 0.3, -0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
         unit="log weight for FSM families", meaning="need types more/less common among FSM families", source="T158-T159 (SpLD, ASD more affluent; SLCN, MLD, SEMH more deprived)", )
-    fsm_need_odds_ratio: float = param(2.6, unit="odds ratio", meaning="odds of latent need, FSM vs non-FSM", source="T133-T135 (FSM 39-44% among SEN vs 22% without)", plausible=(1.6, 3.0), ge=1.0, le=6.0)
+    fsm_need_odds_ratio: float = param(2.5, unit="odds ratio", meaning="odds of latent need, FSM vs non-FSM", source="T133-T135 (FSM 39-44% among SEN vs 22% without)", plausible=(1.6, 3.0), ge=1.0, le=6.0)
     severity_shape: float = param(1.6, unit="gamma shape", meaning="shape of the severity distribution among children with need", source="assumption", plausible=(1.0, 3.0), gt=0.0, le=20.0)
     severity_mean: float = param(1.0, unit="severity units", meaning="mean latent severity among children with need (1 = what good SEN support meets)", source="assumption (scale definition)", plausible=(0.8, 1.3), gt=0.0, le=5.0)
-    fsm_severity_multiplier: float = param(1.2, unit="multiplier", meaning="severity of FSM children's needs relative to others", source="assumption", plausible=(1.0, 1.3), ge=0.5, le=2.0)
+    fsm_severity_multiplier: float = param(1.3, unit="multiplier", meaning="severity of FSM children's needs relative to others", source="assumption", plausible=(1.0, 1.3), ge=0.5, le=2.0)
     onset_rate_per_year: float = param(0.04, unit="probability per year", meaning="new need emerging among children without one", source="assumption (T160-T161 cumulative incidence)", plausible=(0.02, 0.06), ge=0.0, le=0.5)
     resolution_rate_per_year: float = param(0.06, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met", source="assumption", plausible=(0.02, 0.15), ge=0.0, le=1.0)
     resolution_severity: float = param(0.5, unit="severity units", meaning="needs below this can resolve", source="assumption", plausible=(0.3, 0.8), ge=0.0, le=5.0)
@@ -138,8 +138,8 @@ class IdentificationSection(Section):
     severity_elasticity: float = param(1.0, unit="exponent", meaning="how much faster severe needs are noticed", source="assumption", plausible=(0.5, 2.0), ge=0.0, le=5.0)
     late_types_multiplier: float = param(0.6, unit="multiplier", meaning="identification speed for ASD/SEMH relative to other types in primary (noticed later)", source="MODEL.md §4 [reported]", plausible=(0.4, 1.0), ge=0.0, le=2.0)
     school_inclusiveness_sd: float = param(0.5, unit="sd of log multiplier", meaning="school fixed effect on identification (school explains over half the variation)", source="POLICY.md [reported]", plausible=(0.3, 0.8), ge=0.0, le=2.0)
-    advocacy_effect: float = param(0.8, unit="log multiplier per unit advocacy", meaning="families who push get needs noticed sooner", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
-    deprived_school_under_identification: float = param(1.0, unit="log multiplier per unit school FSM share", meaning="schools in deprived areas under-identify relative to need (rationing)", source="MODEL.md §4 [reported]", plausible=(0.0, 2.0), ge=0.0, le=5.0)
+    advocacy_effect: float = param(1.2, unit="log multiplier per unit advocacy", meaning="families who push get needs noticed sooner", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
+    deprived_school_under_identification: float = param(1.5, unit="log multiplier per unit school FSM share", meaning="schools in deprived areas under-identify relative to need (rationing)", source="MODEL.md §4 [reported]", plausible=(0.0, 2.0), ge=0.0, le=5.0)
     removal_severity: float = param(0.25, unit="severity units", meaning="SEN support ends at review when severity falls below this", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
 
 
@@ -268,7 +268,8 @@ class FinanceSection(Section):
     cost_inflation: float = param(0.03, unit="fraction per year", meaning="annual rise in unit costs", source="assumption", plausible=(0.0, 0.06), ge=-0.5, le=0.5)
     opening_deficit_share: float = param(0.3, unit="fraction of annual high-needs income", meaning="cumulative deficit at the start", source="T257-T258 (£3.3-4.6bn on ~£11bn)", plausible=(0.0, 0.6), ge=0.0, le=5.0)
     gatekeeping_base: float = param(0.0, unit="gatekeeping units", meaning="council gatekeeping with no deficit", source="assumption", plausible=(-0.5, 0.5), ge=-5.0, le=5.0)
-    gatekeeping_per_deficit: float = param(0.5, unit="gatekeeping units per unit deficit/income", meaning="gatekeeping tightens as the deficit grows", source="MODEL.md §3 [assume]", plausible=(0.0, 2.0), ge=0.0, le=10.0)
+    gatekeeping_per_deficit: float = param(0.3, unit="gatekeeping units per unit deficit/income", meaning="gatekeeping tightens as the deficit grows", source="MODEL.md §3 [assume]", plausible=(0.0, 2.0), ge=0.0, le=10.0)
+    gatekeeping_max: float = param(1.0, unit="gatekeeping units", meaning="gatekeeping cannot rise beyond this (statutory duties bind)", source="assumption", plausible=(0.5, 2.0), ge=0.0, le=10.0)
     gatekeeping_after_override_multiplier: float = param(1.5, unit="multiplier", meaning="gatekeeping response to deficits once they count against council reserves", source="assumption", plausible=(1.0, 2.5), ge=0.0, le=10.0)
     statutory_override_until: str = param("2028-03", unit="YYYY-MM", meaning="deficits kept off council books until", source="law (statutory override)")
 
@@ -291,8 +292,8 @@ class ReformSection(Section):
     training_expertise_gain: float = param(0.15, unit="expertise units at full uptake", meaning="rise in school SEN expertise from training (better identification, more need met without a plan)", source="assumption", plausible=(0.05, 0.3), ge=0.0, le=1.0)
     imf_intensity_gain: float = param(0.25, unit="severity units", meaning="extra support a mainstream school can give from the Inclusive Mainstream Fund (universal provision)", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
     targeted_plus_threshold: float = param(1.2, unit="severity units", meaning="assessed need at or above which a child is placed at Targeted Plus", source="assumption (thresholds unpublished)", plausible=(0.9, 1.6), ge=0.0, le=10.0)
-    inclusion_base_package_threshold: float = param(2.2, unit="severity units", meaning="specialist package threshold: an EHCP with an inclusion-base package", source="assumption (thresholds unpublished; strict/generous scenarios)", plausible=(1.8, 2.8), ge=0.0, le=10.0)
-    special_school_package_threshold: float = param(2.9, unit="severity units", meaning="specialist package threshold: an EHCP with a special-school package", source="assumption (thresholds unpublished)", plausible=(2.5, 3.5), ge=0.0, le=10.0)
+    inclusion_base_package_threshold: float = param(1.3, unit="severity units", meaning="specialist package threshold: an EHCP with an inclusion-base package", source="assumption (thresholds unpublished; strict/generous scenarios; calibrated so about 1 in 8 legacy holders move to ISPs, POLICY.md)", plausible=(0.9, 1.8), ge=0.0, le=10.0)
+    special_school_package_threshold: float = param(2.6, unit="severity units", meaning="specialist package threshold: an EHCP with a special-school package", source="assumption (thresholds unpublished)", plausible=(2.2, 3.2), ge=0.0, le=10.0)
     assessment_noise_sd: float = param(0.2, unit="severity units", meaning="error of a specialist assessment against the thresholds", source="assumption", plausible=(0.05, 0.4), ge=0.0, le=3.0)
     school_referral_monthly_rate: float = param(0.03, unit="probability per month", meaning="school refers a child above the package threshold for specialist assessment", source="assumption", plausible=(0.01, 0.08), ge=0.0, le=1.0)
     family_pressure_strength: float = param(0.6, unit="multiplier on the EHCP route's advocacy effect", meaning="how much family resources still drive specialist assessment requests (never silently zero)", source="assumption (MODEL.md §5: key parameter)", plausible=(0.2, 1.0), gt=0.0, le=3.0)

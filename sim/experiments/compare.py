@@ -128,7 +128,7 @@ def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
                 raise UnpairedRunsError(
                     f"{PAIRING_ERROR}: {differ} children have a different {column} in the two runs "
                     "(run both scenarios with the same root seed and population settings)")
-    return b.join(r, lsuffix="_b", rsuffix="_r").reset_index()
+    return b.merge(r, left_index=True, right_index=True, suffixes=("_b", "_r")).reset_index()
 
 
 def _groups(paired: pd.DataFrame) -> pd.DataFrame:

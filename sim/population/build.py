@@ -330,7 +330,7 @@ def _empty_support_columns(n: int) -> dict[str, np.ndarray]:
 def _support_propensity(rng, c) -> np.ndarray:
     """Who holds support at the census: severity first, then advocacy (which buys access)."""
     sev = c["severity"].astype(np.float64)
-    score = np.log(np.maximum(sev, 1e-6)) + 0.25 * rng.standard_normal(len(sev)) + 0.2 * (c["advocacy"] - 0.5)
+    score = np.log(np.maximum(sev, 1e-6)) + 0.25 * rng.standard_normal(len(sev)) + 0.6 * (c["advocacy"] - 0.5)
     return np.where(sev > 0, score, -np.inf)
 
 

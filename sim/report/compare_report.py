@@ -350,6 +350,10 @@ def _stock(doc: Document, stock: pd.DataFrame) -> None:
             r = wide["reform"].loc[years[year]]
             notes.append(f"January {year}: reform route {_num(r['mean'], 2)}% against the government projection, {text}")
     if notes:
+        reform_rows = wide["reform"]
+        peak_date = reform_rows["mean"].idxmax()
+        notes.append(f"the reform route's highest share in this run is {_num(reform_rows.loc[peak_date, 'mean'], 2)}% "
+                     f"(January {pd.Timestamp(peak_date).year})")
         doc.para("Government projection for the reform: EHCPs peak near 8% of pupils in 2029-30 and fall below 5% "
                  "by 2034-35. " + "; ".join(notes) + ".")
     else:

@@ -42,6 +42,9 @@ class TieredRoute(EhcpRoute):
         if not self._prepared:
             self._prepare(ctx)
         new_rules = self.switched(ctx)
+        if ctx.t == 0 and self.switch <= 0:  # steady state: the whole stock is assessed under the new rules
+            c = ctx.c
+            tiers.review_legacy_plans(ctx, np.flatnonzero((c.support_level == EHCP) & c.legacy_ehcp))
         found = identification.step(ctx, expertise_boost=tiers.expertise_gain(ctx))
         if new_rules:
             tiers.place_in_tiers(ctx, found)
