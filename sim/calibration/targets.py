@@ -88,10 +88,10 @@ CASELOAD_2025_RY11 = 468_828  # 22517+30847+31867+34082+36412+38381+41405+46775+
 # sen2/SEND_appealable_decisions_rate_2024-2025.csv, England total, calendar year 2025
 APPEALS_2025 = 26_977
 APPEALABLE_DECISIONS_2025 = 405_735
-# High needs: share of the national high-needs block spent on Reception-Year 11 provision that the
-# model books (assumption; range 0.78-0.92): the rest funds post-16 FE/specialist colleges,
-# early years, hospital education and central services outside the model.
-HIGH_NEEDS_SCHOOL_AGE_SHARE = 0.85
+# High needs: share of the national high-needs block the model books (assumption; range 0.85-0.95).
+# The model pays for plans from Reception to Year 13 (school sixth forms and colleges to 18), so
+# only early years, 19-25 provision, hospital education and central services fall outside it.
+HIGH_NEEDS_SCHOOL_AGE_SHARE = 0.9
 
 NEED_COUNTS_2025 = {  # T309-T321 counts of plans (0-25) by primary need, January 2025
     "ASD": 201183, "SLCN": 135835, "SEMH": 132218, "MLD": 67861, "SLD": 25025, "PD": 24897,

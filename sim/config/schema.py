@@ -87,7 +87,7 @@ class CensusSection(Section):
         unit="relative to mean, Reception..Y13", meaning="SEN support prevalence by year group", source="T328-T329 (15.2% at 10, 11.4% at 15)", )
     special_school_share_of_ehcp: float = param(0.40, unit="fraction of EHCP pupils", meaning="EHCP pupils in special schools (state and independent)", source="T065 (56.2% mainstream); T293; T294", ge=0.0, le=1.0)
     independent_share_of_special: float = param(0.14, unit="fraction of special-school EHCP pupils", meaning="special-school EHCP pupils in independent special schools", source="T293-T294 (26k of ~182k)", ge=0.0, le=1.0)
-    assessments_in_progress_per_1000: float = param(6.0, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight)", plausible=(3.0, 10.0), ge=0.0, le=100.0)
+    assessments_in_progress_per_1000: float = param(7.5, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight)", plausible=(3.0, 10.0), ge=0.0, le=100.0)
     latent_need_share: float = param(0.27, unit="fraction of pupils", meaning="pupils with some latent special educational need at the start (identified or not)", source="assumption (T160-T161: up to 40-44% ever recorded)", plausible=(0.22, 0.35), ge=0.0, le=0.8)
 
     @field_validator("ehcp_age_profile", "sen_support_age_profile")
@@ -103,7 +103,7 @@ class NeedsSection(Section):
         [0.16, 0.25, 0.19, 0.17, 0.10, 0.015, 0.004, 0.03, 0.012, 0.006, 0.002, 0.041],
         unit="relative weights by need type", meaning="need-type mix among children with need (ASD..OTH)", source="T309-T327 (SEN support and plan mixes)")
     type_severity: list[float] = param(
-        [1.6, 0.85, 1.0, 0.75, 0.6, 2.2, 3.0, 1.3, 1.1, 1.1, 1.6, 0.6],
+        [1.8, 0.85, 1.0, 0.75, 0.6, 2.2, 3.0, 1.2, 1.0, 1.1, 1.4, 0.6],
         unit="multiplier", meaning="typical severity by need type (ASD..OTH)", source="calibrated to the plan need mix T309-T320 (an assumption)")
     deprivation_type_tilt: list[float] = param(
         [-0.25, 0.3, 0.35, 0.3, -0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
@@ -157,7 +157,7 @@ class SenSupportSection(Section):
 
 
 class RequestsSection(Section):
-    school_monthly_rate: float = param(0.0046, unit="probability per month", meaning="school requests an assessment for a child on SEN support at severity 1 with two review cycles done", source="calibrated to requests 2025 (sen2:requests_national)", plausible=(0.002, 0.01), ge=0.0, le=1.0)
+    school_monthly_rate: float = param(0.0043, unit="probability per month", meaning="school requests an assessment for a child on SEN support at severity 1 with two review cycles done", source="calibrated to requests 2025 (sen2:requests_national)", plausible=(0.002, 0.01), ge=0.0, le=1.0)
     parent_monthly_rate: float = param(0.0014, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
     severity_elasticity: float = param(2.2, unit="exponent", meaning="requests rise steeply with severity", source="assumption", plausible=(1.0, 3.5), ge=0.0, le=6.0)
     unmet_effect: float = param(0.8, unit="log multiplier", meaning="requests rise when support falls short of need", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
@@ -189,7 +189,9 @@ class AssessmentSection(Section):
     ep_hours_per_month_per_1000_pupils: float = param(23.0, unit="hours per month per 1,000 pupils", meaning="council EP time available for statutory assessments (binding constraint)", source="calibrated to 46% within 20 weeks (T112); EP workforce T300", plausible=(12.0, 35.0), gt=0.0, le=500.0)
     ep_capacity_growth_per_year: float = param(0.03, unit="fraction per year", meaning="growth of EP capacity (trainees, locums)", source="T303 (trainees up from 160 to 200 a year)", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     minimum_months: int = param(3, unit="months", meaning="fastest a plan can be issued after the decision (advice, draft, consultation)", source="law (16-week draft, 15-day consultation)", ge=1, le=12)
-    other_advice_monthly_completion: float = param(0.25, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 and sen2 timeliness 2025 (over a year: 7-11%)", plausible=(0.15, 0.6), gt=0.0, le=1.0)
+    slow_advice_share: float = param(0.2, unit="fraction of assessments", meaning="assessments whose health or social care advice is slow (the long tail of waits)", source="assumption calibrated to sen2 timeliness 2025 (10.9% over a year)", plausible=(0.05, 0.3), ge=0.0, le=1.0)
+    slow_advice_monthly_completion: float = param(0.07, unit="probability per month", meaning="completion of slow advice once EP advice is in", source="assumption", plausible=(0.05, 0.25), gt=0.0, le=1.0)
+    other_advice_monthly_completion: float = param(0.33, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 and sen2 timeliness 2025 (over a year: 7-11%)", plausible=(0.15, 0.6), gt=0.0, le=1.0)
     plan_issued_probability: float = param(0.945, unit="probability at severity 1", meaning="an assessed child gets a plan", source="T110-T111 (94-95%)", ge=0.0, le=1.0)
     priority: Literal["fifo", "severity"] = param("fifo", unit="rule", meaning="who gets EP time first", source="MODEL.md §4")
 
@@ -207,15 +209,15 @@ class PlacementSection(Section):
 
 
 class DisputesSection(Section):
-    appeal_refusal_base: float = param(0.2, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals)", plausible=(0.05, 0.25), ge=0.0, le=1.0)
-    appeal_placement_base: float = param(0.33, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
-    appeal_content_base: float = param(0.05, unit="probability at average advocacy", meaning="family appeals plan contents when the placement matched", source="assumption calibrated to T168, T171", plausible=(0.01, 0.06), ge=0.0, le=1.0)
+    appeal_refusal_base: float = param(0.26, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals)", plausible=(0.1, 0.4), ge=0.0, le=1.0)
+    appeal_placement_base: float = param(0.4, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
+    appeal_content_base: float = param(0.04, unit="probability at average advocacy", meaning="family appeals plan contents when the placement matched", source="assumption calibrated to T168, T171", plausible=(0.01, 0.06), ge=0.0, le=1.0)
     advocacy_effect: float = param(2.0, unit="log multiplier per unit advocacy", meaning="appeals rise with advocacy (lower in deprived areas)", source="MODEL.md §5 [reported]", plausible=(1.0, 3.5), ge=0.0, le=10.0)
     private_report_effect: float = param(0.7, unit="log multiplier", meaning="private reports make appeals likelier", source="assumption", plausible=(0.2, 1.2), ge=0.0, le=5.0)
     mediation_share: float = param(0.42, unit="probability", meaning="would-be appellants who go to mediation first", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
     mediation_settles: float = param(0.74, unit="probability", meaning="mediations that settle (council agrees)", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
     settled_before_hearing: float = param(0.35, unit="probability", meaning="appeals conceded or withdrawn before hearing", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
-    family_win_rate: float = param(0.98, unit="probability", meaning="decided appeals won by the family", source="T167, T178", ge=0.0, le=1.0)
+    family_win_rate: float = param(0.99, unit="probability", meaning="decided appeals won by the family", source="T167, T178", ge=0.0, le=1.0)
     months_to_hearing: float = param(8.0, unit="months", meaning="mean wait from registration to hearing (paper ~5, oral 10-12)", source="MODEL.md §3 [reported]", plausible=(5.0, 12.0), ge=1.0, le=36.0)
 
 
@@ -223,7 +225,7 @@ class ReviewsSection(Section):
     completion_rate: float = param(0.57, unit="probability", meaning="an annual review due this month is completed (else the plan simply continues, undecided)", source="sen2:annual_reviews_national 2025 (339,027 completed of 596,987 due)", ge=0.0, le=1.0)
     cease_when_met_probability: float = param(0.8, unit="probability", meaning="plan ceases at annual review when severity is below the plan threshold (needs met)", source="assumption calibrated to sen2:ceased_plans_national (needs met)", plausible=(0.2, 0.8), ge=0.0, le=1.0)
     plan_needs_met_severity: float = param(0.6, unit="severity units", meaning="below this, a plan's needs count as met", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=5.0)
-    other_cease_per_year: float = param(0.003, unit="probability per year", meaning="plans ceasing for other reasons (moves, transfers, disengagement)", source="sen2:ceased_plans_national (moved outside England, other; transfers between councils excluded: no plans move in either)", plausible=(0.0, 0.01), ge=0.0, le=1.0)
+    other_cease_per_year: float = param(0.01, unit="probability per year", meaning="plans ceasing for other reasons (moves, transfers, disengagement)", source="sen2:ceased_plans_national (moved outside England, other; transfers between councils excluded: no plans move in either)", plausible=(0.0, 0.01), ge=0.0, le=1.0)
     post16_cease_probability: float = param(0.015, unit="probability", meaning="plan ceases at the Year 11 to post-16 transfer (employment, no engagement)", source="sen2:ceased_plans_national (age 16, excluding transfers: ~1.3%)", plausible=(0.005, 0.05), ge=0.0, le=1.0)
     transfer_to_special_severity: float = param(2.6, unit="severity units", meaning="at a phase-transfer review, needs above this prompt a special-school request", source="assumption", plausible=(2.0, 3.5), ge=0.0, le=10.0)
 
@@ -240,7 +242,8 @@ class OutcomesSection(Section):
     ks4_threshold: float = param(-0.8, unit="sd", meaning="latent score needed for English and maths grade 4+", source="calibrated to T213-T215 (65%, 13%, 37%)", ge=-5.0, le=5.0)
     suspension_monthly_base: float = param(0.0036, unit="suspensions per pupil-month (no SEN)", meaning="base suspension rate", source="T240-T244 (7 per 100 pupils a year without SEN)", ge=0.0, le=1.0)
     suspension_need_effect: float = param(0.9, unit="log multiplier per severity unit (up to suspension_need_cap)", meaning="suspensions rise with need, then level off", source="T242-T244 (26 per 100 on SEN support)", plausible=(0.5, 1.5), ge=0.0, le=5.0)
-    suspension_need_cap: float = param(1.2, unit="severity units", meaning="severity beyond which suspension risk rises no further (EHCP pupils are suspended no more than those on SEN support)", source="T242-T244 (26.7 vs 23.3 per 100)", plausible=(0.8, 2.0), ge=0.0, le=10.0)
+    suspension_need_cap: float = param(1.0, unit="severity units", meaning="severity beyond which suspension risk rises no further (EHCP pupils are suspended no more than those on SEN support)", source="T242-T244 (26.7 vs 23.3 per 100)", plausible=(0.8, 2.0), ge=0.0, le=10.0)
+    suspension_special_school_multiplier: float = param(0.5, unit="multiplier", meaning="special schools suspend less than mainstream", source="assumption calibrated to T244 (EHCP 23 per 100)", plausible=(0.3, 1.0), ge=0.0, le=5.0)
     suspension_unmet_effect: float = param(0.5, unit="log multiplier", meaning="unmet need raises suspension risk", source="assumption", plausible=(0.2, 1.0), ge=0.0, le=5.0)
     suspension_semh_effect: float = param(1.0, unit="log multiplier", meaning="SEMH needs raise suspension risk", source="assumption", plausible=(0.5, 1.5), ge=0.0, le=5.0)
     suspension_fsm_effect: float = param(0.7, unit="log multiplier", meaning="FSM pupils are suspended more", source="assumption", plausible=(0.3, 1.0), ge=0.0, le=5.0)

@@ -425,13 +425,13 @@ def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
         return
     chosen = candidates[np.argsort(-c["severity"][candidates])[: min(n, len(candidates))]]
     c["pipeline"][chosen] = ASSESSING
-    months_ago = rng.integers(1, 11, len(chosen)).astype(np.int16)
+    months_ago = np.minimum(rng.geometric(0.15, len(chosen)), 24).astype(np.int16)  # most recent, a long tail of waits
     c["request_month"][chosen] = -months_ago
     c["pipeline_since"][chosen] = -months_ago + 1
     c["request_fraction"][chosen] = rng.random(len(chosen))
     c["request_by_parent"][chosen] = rng.random(len(chosen)) < 0.3
     # EP work already done grows with time waited (FIFO: the oldest are nearly finished)
-    done = np.clip(months_ago / 10 + 0.2 * rng.random(len(chosen)), 0, 1)
+    done = np.clip(months_ago / 6 + 0.2 * rng.random(len(chosen)), 0, 1)
     c["ep_hours_received"][chosen] = (done * config.assessment.ep_hours_per_assessment).astype(np.float32)
 
 

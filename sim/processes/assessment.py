@@ -57,7 +57,10 @@ def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None, probabilit
     ready = np.flatnonzero(
         (c.pipeline == ASSESSING) & (c.ep_done_month != NEVER) & (ctx.t - c.request_month >= a.minimum_months)
     )
-    completes = ready[ctx.uniform("assessment-advice", ready) < a.other_advice_monthly_completion]
+    # a share of assessments wait long for health/social care advice: the class is fixed per request
+    slow = ctx.streams.uniform("advice-class", 0, c.key[ready] ^ c.request_month[ready].astype(np.uint64)) < a.slow_advice_share
+    completion = np.where(slow, a.slow_advice_monthly_completion, a.other_advice_monthly_completion)
+    completes = ready[ctx.uniform("assessment-advice", ready) < completion]
     if len(completes) == 0:
         return completes
     plan = ctx.uniform("assessment-outcome", completes) < probability(ctx, completes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population.state import ALTERNATIVE_PROVISION, NEET, POST16
+from sim.population.state import ALTERNATIVE_PROVISION, INDEPENDENT_SPECIAL, NEET, POST16, STATE_SPECIAL
 from sim.step_context import StepContext
 
 SEMH = 2  # index of SEMH in NEED_TYPES
@@ -38,6 +38,7 @@ def suspensions(ctx: StepContext) -> None:
         * np.exp(o.suspension_unmet_effect * unmet)
         * np.exp(o.suspension_semh_effect * (c.need_type[idx] == SEMH) * (c.severity[idx] > 0))
         * np.exp(o.suspension_fsm_effect * c.fsm[idx])
+        * np.where(np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL)), o.suspension_special_school_multiplier, 1.0)
     )
     # months in term time only: no suspensions in August
     if ctx.month == 8:
