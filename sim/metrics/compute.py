@@ -49,41 +49,64 @@ class MetricBuilder:
 
     # ---- units: attach breakdown columns to rows -------------------------------------------
     def units(self, rows: np.ndarray, **columns) -> pd.DataFrame:
+        """Breakdown columns (as categoricals: group-bys stay fast) for the children at `rows`."""
         ch = self.children
         rows = np.asarray(rows, dtype=np.int64)
+        n_councils = int(ch.council.max()) + 1 if len(ch.council) else 1
         frame = pd.DataFrame({
-            "fsm": np.where(ch.fsm[rows], "fsm", "non_fsm"),
-            "income_quintile": ch.income_quintile[rows].astype(str),
-            "council": ch.council[rows].astype(str),
+            "fsm": pd.Categorical.from_codes(ch.fsm[rows].astype(np.int8), ["non_fsm", "fsm"]),
+            "income_quintile": pd.Categorical.from_codes(ch.income_quintile[rows].astype(np.int8) - 1, ["1", "2", "3", "4", "5"]),
+            "council": pd.Categorical.from_codes(ch.council[rows].astype(np.int32), [str(i) for i in range(n_councils)]),
         })
         if "support_level" in columns:
-            frame["sen_status"] = sen_status_label(columns.pop("support_level"))
+            level = np.asarray(columns.pop("support_level"), dtype=np.int8)
+            frame["sen_status"] = pd.Categorical.from_codes(level, ["no_sen", "sen_support", "targeted_plus", "ehcp"])
         if "severity" in columns:
             sev = np.asarray(columns.pop("severity"), dtype=np.float64)
-            frame["severity_band"] = severity_band(sev)
-            need_type = np.asarray(columns.pop("need_type", ch.need_type[rows]))
-            frame["need_type"] = np.where(sev > 0, np.array(NEED_TYPES)[need_type], "none")
+            band = np.searchsorted(SEVERITY_BANDS, sev, side="right") - 1
+            frame["severity_band"] = pd.Categorical.from_codes(band.astype(np.int8), list(SEVERITY_LABELS))
+            need_type = np.asarray(columns.pop("need_type", ch.need_type[rows])).astype(np.int8)
+            codes = np.where(sev > 0, need_type, len(NEED_TYPES)).astype(np.int8)
+            frame["need_type"] = pd.Categorical.from_codes(codes, [*NEED_TYPES, "none"])
         for key, values in columns.items():
             frame[key] = values
         return frame
 
     def add_ratio(self, units: pd.DataFrame, metric: str, numerator: str, denominator: str, scale: float = 1.0,
                   breakdowns=BREAKDOWNS, min_denominator: float = 0) -> None:
-        """value = scale * sum(numerator) / sum(denominator) per (date, breakdown group)."""
+        """value = scale * sum(numerator) / sum(denominator) per (date, breakdown group).
+
+        Sums are np.bincount over (date, group) codes: the same group-by for every breakdown.
+        """
         if units.empty:
             return
+        date_codes, dates = pd.factorize(units["date"], sort=True)
+        num = units[numerator].to_numpy(dtype=np.float64)
+        den = units[denominator].to_numpy(dtype=np.float64)
         for by in breakdowns:
-            if by != "all" and by not in units.columns:
+            if by == "all":
+                codes, labels = np.zeros(len(units), dtype=np.int64), np.array(["all"], dtype=object)
+            elif by in units.columns:
+                column = units[by]
+                if isinstance(column.dtype, pd.CategoricalDtype):
+                    codes, labels = column.cat.codes.to_numpy().astype(np.int64), np.asarray(column.cat.categories, dtype=object)
+                else:
+                    codes, labels = pd.factorize(column, sort=True)
+                    labels = np.asarray(labels, dtype=object)
+            else:
                 continue
-            keys = ["date"] if by == "all" else ["date", by]
-            sums = units.groupby(keys, observed=True)[[numerator, denominator]].sum().reset_index()
-            sums = sums[sums[denominator] > min_denominator]
+            size = len(dates) * len(labels)
+            key = date_codes * len(labels) + codes
+            sum_num = np.bincount(key, weights=num, minlength=size)
+            sum_den = np.bincount(key, weights=den, minlength=size)
+            present = np.bincount(key, minlength=size) > 0
+            keep = np.flatnonzero(present & (sum_den > min_denominator))
             self.rows.append(pd.DataFrame({
-                "date": sums["date"],
+                "date": np.asarray(dates)[keep // len(labels)],
                 "metric": metric,
                 "by": by,
-                "group": "all" if by == "all" else sums[by].astype(str),
-                "value": scale * sums[numerator] / sums[denominator],
+                "group": labels[keep % len(labels)].astype(str),
+                "value": scale * sum_num[keep] / sum_den[keep],
             }))
 
     def date_of(self, months: np.ndarray, kind: str) -> pd.Series:
