@@ -9,6 +9,7 @@ any executor.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -73,7 +74,9 @@ def run_replicates(
             if on_done:
                 on_done(out)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # forkserver: forking a process that already runs threads (pyarrow, BLAS) can deadlock
+        context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [pool.submit(run_replicate, payload, r, root_seed) for r in range(replicates)]
             for future in as_completed(futures):
                 out = future.result()

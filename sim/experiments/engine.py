@@ -1,0 +1,136 @@
+"""Run an experiment: spec → design → tasks → executor → results store, resumable at any point.
+
+Why this split: the engine only orchestrates. What is run is the spec and design (data); how it
+runs is the executor; where results go is the store. The task function `simulate` is pure given
+its payload (scenario config, parameter values, seed, council block), so a task gives the same
+bytes on any executor and a resumed experiment equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.config.loader import deep_merge, validate_config
+from sim.experiments.design import Task, build_tasks, design_table, point_values
+from sim.experiments.executors import make_executor
+from sim.experiments.spec import ExperimentSpec, load_experiment, nested
+from sim.experiments.store import open_store
+from sim.experiments.testfunctions import TEST_FUNCTIONS
+
+DEFAULT_ROOT = Path("results") / "experiments"
+
+
+def task_payload(spec: ExperimentSpec, task: Task, values: dict[str, Any]) -> dict[str, Any]:
+    """Everything a worker needs, as plain data (picklable, no file access on the worker)."""
+    return {
+        "task": spec.task,
+        "task_id": task.task_id,
+        "config": spec.scenarios.get(task.scenario),
+        "values": values,
+        "seed": task.seed,
+        "block": task.block,
+        "first_council": task.first_council,
+        "councils": task.councils,
+        "outputs": list(spec.outputs) if spec.outputs else None,
+    }
+
+
+def block_seed(replicate_seed: int, block: int) -> int:
+    """Seed of a council block: the replicate seed for block 0, a derived one for later blocks.
+
+    Why: the model keys each council's draws on its index within the run, so a block of
+    councils 0..k-1 run with the same seed would repeat block 0. Deriving the seed from
+    (replicate seed, block) keeps blocks independent and still common across scenarios and
+    points (pairing holds block by block).
+    """
+    if block == 0:
+        return replicate_seed
+    import hashlib
+
+    digest = hashlib.blake2b(f"{replicate_seed}|block|{block}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+def simulate(payload: dict[str, Any]) -> pd.DataFrame:
+    """Run one scenario at one design point for one replicate and council block; tidy metrics.
+
+    The scenario config (already carrying the experiment's scale/end overrides) is overlaid with
+    the point's lever and uncertainty values, validated, and run with the replicate's seed.
+    """
+    from sim.metrics import compute_metrics
+    from sim.model import SendModel
+
+    data = payload["config"]
+    for path, value in payload["values"].items():
+        data = deep_merge(data, nested(path, value))
+    total_councils = int(data.get("population", {}).get("councils", 1))
+    if payload["councils"] != total_councils:
+        data = deep_merge(data, {"population": {"councils": payload["councils"]}})
+    config = validate_config(data, origin=f"task {payload['task_id']}")
+    model = SendModel(config, seed=block_seed(payload["seed"], payload["block"])).run()
+    frame = compute_metrics(model)
+    if payload["first_council"]:
+        council = frame["by"] == "council"
+        frame.loc[council, "group"] = (frame.loc[council, "group"].astype(int) + payload["first_council"]).astype(str)
+    if payload["outputs"]:
+        frame = frame[frame["metric"].isin(payload["outputs"])].reset_index(drop=True)
+    return frame
+
+
+def execute(payload: dict[str, Any]) -> tuple[str, pd.DataFrame, float]:
+    """Worker entry point (top level, so every executor can pickle it): (task_id, metrics, seconds)."""
+    started = time.perf_counter()
+    if payload["task"] == "simulate":
+        frame = simulate(payload)
+    else:
+        frame = TEST_FUNCTIONS[payload["task"]](payload["values"])
+    return payload["task_id"], frame, time.perf_counter() - started
+
+
+def run_experiment(
+    spec_path: str | Path,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Run (or resume) the experiment in `spec_path`; return its results directory.
+
+    Finished tasks (verified against their sha256) are skipped; damaged ones are reported through
+    `log` and re-run. `progress(done, total)` is called once before any task and after each commit.
+    """
+    log = log or (lambda message: print(message, file=sys.stderr))
+    spec = load_experiment(spec_path)
+    design = design_table(spec)
+    tasks = build_tasks(spec, design)
+    out = Path(out) if out is not None else DEFAULT_ROOT / spec.name
+    store = open_store(out, spec, design, n_tasks=len(tasks))
+    for problem in store.problems:
+        log(problem)
+    by_id = {task.task_id: task for task in tasks}
+    values = point_values(design)
+    todo = [task for task in tasks if task.task_id not in store.finished]
+    done = len(tasks) - len(todo)
+    if progress:
+        progress(done, len(tasks))
+    if not todo:
+        return out
+    payloads = (task_payload(spec, task, values[task.point_id]) for task in todo)
+    runner = make_executor(executor, workers=workers, scheduler=scheduler)
+    try:
+        for task_id, frame, seconds in runner.map_unordered(execute, payloads):
+            store.commit(by_id[task_id], frame, seconds)
+            done += 1
+            if progress:
+                progress(done, len(tasks))
+    finally:
+        runner.close()
+    return out
