@@ -32,7 +32,6 @@ from scipy import stats
 from sim.metrics.summarise import KEYS
 
 LEVEL = 0.95
-TAIL = (1 - LEVEL) / 2
 # The first calendar year the tiered route is fully in force: the legal switch is September 2029
 # (configs/reform_white_paper.yaml, POLICY.md [proposal]), so 2030 is the first whole post-switch year.
 POST_SWITCH_YEAR = 2030
@@ -69,10 +68,14 @@ DEFAULT_PRECISION: dict[str, float] = {"change_access_gap": 0.05, "change_ks4_ga
 
 # ---- helpers -----------------------------------------------------------------------------------
 def _with_run_keys(metrics: pd.DataFrame) -> pd.DataFrame:
-    """The store's tidy metrics with scenario, point_id and replicate as plain columns.
+    """The store's tidy metrics, one value per run (scenario, point_id, replicate) and metric row.
 
     A single run's metrics (no point_id or replicate column) count as point 0, replicate 0;
     `scenario` arrives as a categorical from the hive-partitioned store and becomes text.
+    A replicate split into council blocks (`block`) has one value per block for whole-population
+    rows: they are averaged with equal weight (blocks are equal-sized groups of typical
+    councils). Block seeds are shared across scenarios, so a difference of block means equals
+    the mean of the block-by-block paired differences. Council rows appear in one block only.
     """
     frame = metrics.copy()
     if "scenario" not in frame.columns:
@@ -82,6 +85,10 @@ def _with_run_keys(metrics: pd.DataFrame) -> pd.DataFrame:
         if column not in frame.columns:
             frame[column] = 0
     frame["date"] = pd.to_datetime(frame["date"])
+    for column in ("metric", "by", "group"):
+        frame[column] = frame[column].astype(str)
+    if "block" in frame.columns and frame["block"].nunique() > 1:
+        frame = frame.groupby([*RUN_KEYS, *KEYS], observed=True, sort=False)["value"].mean().reset_index()
     return frame
 
 
@@ -274,8 +281,10 @@ def replicate_check(values_by_replicate, precision: float | Mapping[str, float] 
     long = _as_long(values_by_replicate).dropna(subset=["value"])
     if precision is None:
         precision = DEFAULT_PRECISION
+    order = {name: i for i, name in enumerate(dict.fromkeys(long["outcome"]))}  # keep the caller's order
+    long = long.assign(order=long["outcome"].map(order)).sort_values(["point_id", "order"], kind="stable")
     rows = []
-    for (point, outcome), values in long.groupby(["point_id", "outcome"], sort=True)["value"]:
+    for (point, _, outcome), values in long.groupby(["point_id", "order", "outcome"], sort=False)["value"]:
         n = int(values.size)
         mean = float(values.mean())
         sd = float(values.std(ddof=1)) if n >= 2 else math.nan
@@ -309,6 +318,22 @@ def _design_matrix(design: pd.DataFrame, problem: Mapping) -> tuple[np.ndarray, 
     return points, design[names].to_numpy(dtype=float)
 
 
+def _lever_groups(design: pd.DataFrame, problem: Mapping) -> tuple[list[str], list[tuple[tuple, pd.DataFrame]]]:
+    """Design columns outside the SALib problem that vary (levers), and the design split by their values.
+
+    The engine crosses every lever combination with the whole SALib sample, so each combination's
+    rows, in point order, are one complete Morris or Sobol design.
+    """
+    names = set(problem["names"])
+    levers = [c for c in design.columns if c != "point_id" and c not in names and design[c].nunique(dropna=False) > 1]
+    design = design.sort_values("point_id", kind="stable") if "point_id" in design.columns else design
+    if not levers:
+        return [], [((), design)]
+    groups = [(key if isinstance(key, tuple) else (key,), rows)
+              for key, rows in design.groupby(levers, sort=False, dropna=False)]
+    return levers, groups
+
+
 def sensitivity(design: pd.DataFrame, outcomes: pd.DataFrame, problem: Mapping, method: str, *,
                 outcome_columns: Sequence[str] | None = None, num_levels: int = 4, seed: int = 0,
                 num_resamples: int = 100, conf_level: float = LEVEL) -> pd.DataFrame:
@@ -323,33 +348,48 @@ def sensitivity(design: pd.DataFrame, outcomes: pd.DataFrame, problem: Mapping, 
     - `sobol` (variance shares, many runs): `S1`, the share of the outcome's variance due to the
       parameter alone; `ST`, including all its interactions; with bootstrap `conf`.
     `conf` is the half-width of SALib's `conf_level` bootstrap interval.
+    Designs that cross levers (fixed policy choices) with the sample are analysed once per lever
+    combination; the result then has one extra column per lever.
     """
-    from SALib.analyze import morris as morris_analyze
-    from SALib.analyze import sobol as sobol_analyze
-
     method = method.lower()
     if method not in ("morris", "sobol"):
         raise ValueError(f"sensitivity needs a morris or sobol design, not {method!r}")
     problem = {"num_vars": int(problem["num_vars"]), "names": list(problem["names"]),
                "bounds": [list(map(float, b)) for b in problem["bounds"]]}
-    points, x = _design_matrix(design, problem)
     columns = _outcome_columns(outcomes, outcome_columns)
     by_point = outcomes.groupby("point_id", sort=True)[columns].mean() if "point_id" in outcomes.columns \
         else outcomes[columns]
+    levers, groups = _lever_groups(design, problem)
+    frames = []
+    for key, part in groups:
+        frame = _indices(part, by_point, columns, problem, method, num_levels, seed, num_resamples, conf_level)
+        for lever, value in zip(levers, key):
+            frame[lever] = value
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+
+
+def _indices(design: pd.DataFrame, by_point: pd.DataFrame, columns: list[str], problem: dict, method: str,
+             num_levels: int, seed: int, num_resamples: int, conf_level: float) -> pd.DataFrame:
+    """SALib's analysis of one complete sample (one lever combination)."""
+    from SALib.analyze import morris as morris_analyze
+    from SALib.analyze import sobol as sobol_analyze
+
+    points, x = _design_matrix(design, problem)
     missing = np.setdiff1d(points, by_point.index.to_numpy())
     if len(missing):
         raise ValueError(f"{len(missing)} design points have no outcomes (e.g. point {int(missing[0])}): "
                          f"a {method} analysis needs every point of the design")
-    by_point = by_point.reindex(points)
+    values = by_point.reindex(points)
     d = problem["num_vars"]
     if method == "sobol" and len(points) % (d + 2):
         raise ValueError(f"a Sobol design without second-order terms has N*(D+2) rows; got {len(points)} for D={d}")
     rows = []
     for column in columns:
-        y = by_point[column].to_numpy(dtype=float)
+        y = values[column].to_numpy(dtype=float)
         if not np.isfinite(y).all():
             warnings.warn(f"outcome {column!r} is missing at some design points; no sensitivity indices for it",
-                          stacklevel=2)
+                          stacklevel=3)
             continue
         constant = np.ptp(y) == 0
         if method == "morris":

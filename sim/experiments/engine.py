@@ -124,13 +124,18 @@ def run_experiment(
     if not todo:
         return out
     payloads = (task_payload(spec, task, values[task.point_id]) for task in todo)
+    seen: set[str] = set()
     runner = make_executor(executor, workers=workers, scheduler=scheduler)
     try:
         for task_id, frame, seconds in runner.map_unordered(execute, payloads):
             store.commit(by_id[task_id], frame, seconds)
+            seen.update(frame["metric"].unique())
             done += 1
             if progress:
                 progress(done, len(tasks))
     finally:
         runner.close()
+    missing = sorted(set(spec.outputs or ()) - seen)
+    if missing:  # a misspelt output is not an error the spec can catch (metrics exist only after a run)
+        log(f"outputs {missing} were not produced by any task run now; check the metric names (docs/METRICS.md)")
     return out

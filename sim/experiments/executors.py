@@ -50,11 +50,13 @@ class SerialExecutor:
 
 
 class LocalExecutor:
-    """A pool of local processes (`spawn`: no state inherited from a threaded parent)."""
+    """A pool of local processes, started by forkserver (or spawn): forking a parent that already
+    runs threads (pyarrow, BLAS, a dask client) can deadlock, as in `runner.run_replicates`."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context(method))
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         pending: set[Future] = set()

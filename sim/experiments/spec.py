@@ -219,10 +219,10 @@ def _resolve_scenarios(raw: ExperimentFile, path: Path) -> tuple[dict[str, dict]
             if extra:
                 raise ConfigError(f"{where}: with `config:` no other keys are allowed (got {extra}); use `extends:` for a diff")
             source = path.parent / str(entry["config"])
-            data = read_yaml_with_extends(source)
+            data = _read_scenario(source, where)
         else:
             source = path.parent / str(entry.pop("extends"))
-            data = deep_merge(read_yaml_with_extends(source), entry)
+            data = deep_merge(_read_scenario(source, where), entry)
             if "name" not in entry:  # an inline diff is a new scenario: it takes the experiment's name for it
                 data["name"] = name
         overrides: dict[str, Any] = {}
@@ -235,6 +235,13 @@ def _resolve_scenarios(raw: ExperimentFile, path: Path) -> tuple[dict[str, dict]
         scenarios[name] = config.model_dump(mode="json")
         sources[name] = str(source.resolve())
     return scenarios, sources
+
+
+def _read_scenario(source: Path, where: str) -> dict[str, Any]:
+    try:
+        return read_yaml_with_extends(source)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _check_levers(levers: dict[str, list[Any]], base: dict[str, Any], where: str) -> None:

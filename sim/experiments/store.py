@@ -15,13 +15,15 @@ Layout of `<out>/`:
                         point_id, replicate, block; `scenario` is the hive partition (it is not
                         stored inside the file: pyarrow refuses a partition column that is also
                         a file column of another string type)
-    runs/scenario=<name>/<task_id>.json
+    runs/scenario=<name>/_<task_id>.json
                         sidecar {task_id, sha256, seconds, finished}; written last, so a parquet
-                        without a sidecar is unfinished
+                        without a sidecar is unfinished. The leading underscore makes pyarrow skip
+                        it (as it skips Spark's `_SUCCESS`), so `pd.read_parquet(out / "runs")`
+                        reads every task with `scenario` as a partition column.
 
-Read with `load_metrics` (only finished tasks, filters pushed to pyarrow), or with
-`pyarrow.dataset.dataset(out / "runs", partitioning="hive", exclude_invalid_files=True)`.
-A bare `pd.read_parquet(out / "runs")` fails on the JSON sidecars.
+`load_metrics` reads only finished tasks (with a sidecar) and pushes filters to pyarrow; a bare
+`pd.read_parquet(out / "runs")` also reads a parquet whose sidecar a crash prevented (it is
+rewritten, byte for byte the same, when the experiment is resumed).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ KIND = "sendsim-experiment"
 MANIFEST = "manifest.json"
 DESIGN = "design.parquet"
 RUNS = "runs"
+SIDECAR_PREFIX = "_"  # pyarrow ignores files starting with "_" or "."
 TASK_COLUMNS = ("task_id", "point_id", "replicate", "block")
 EXTRA_PACKAGES = ("SALib", "dask", "distributed")
 
@@ -88,7 +91,7 @@ class ResultsStore:
         directory.mkdir(parents=True, exist_ok=True)
         _atomic_write(directory / f"{task.task_id}.parquet", payload)
         sidecar = {"task_id": task.task_id, "sha256": digest, "seconds": round(seconds, 3), "finished": now_iso()}
-        _atomic_write(directory / f"{task.task_id}.json", json.dumps(sidecar, indent=1).encode())
+        _atomic_write(sidecar_path(directory / f"{task.task_id}.parquet"), json.dumps(sidecar, indent=1).encode())
         self.finished.add(task.task_id)
         return digest
 
@@ -218,8 +221,8 @@ def _scan(store: ResultsStore) -> None:
     runs = store.root / RUNS
     for leftover in runs.glob("*/.*.tmp-*"):  # a task killed mid-write
         leftover.unlink(missing_ok=True)
-    for sidecar in sorted(runs.glob("scenario=*/*.json")):
-        parquet = sidecar.with_suffix(".parquet")
+    for sidecar in sorted(runs.glob(f"scenario=*/{SIDECAR_PREFIX}*.json")):
+        parquet = parquet_path(sidecar)
         problem = None
         try:
             record = json.loads(sidecar.read_text())
@@ -235,14 +238,22 @@ def _scan(store: ResultsStore) -> None:
             store.problems.append(problem + "; the task will be re-run")
             sidecar.unlink()
         else:
-            store.finished.add(sidecar.stem)
+            store.finished.add(parquet.stem)
 
 
 # ---- reading -----------------------------------------------------------------------------------
 def finished_files(out: str | Path) -> list[Path]:
     """Parquet files of finished tasks (those with a sidecar)."""
     runs = Path(out) / RUNS
-    return sorted(p.with_suffix(".parquet") for p in runs.glob("scenario=*/*.json") if p.with_suffix(".parquet").is_file())
+    return sorted(parquet_path(p) for p in runs.glob(f"scenario=*/{SIDECAR_PREFIX}*.json") if parquet_path(p).is_file())
+
+
+def sidecar_path(parquet: Path) -> Path:
+    return parquet.with_name(f"{SIDECAR_PREFIX}{parquet.stem}.json")
+
+
+def parquet_path(sidecar: Path) -> Path:
+    return sidecar.with_name(f"{sidecar.stem[len(SIDECAR_PREFIX):]}.parquet")
 
 
 def load_metrics(out: str | Path, metrics: list[str] | str | None = None, by: list[str] | str | None = None,
@@ -261,7 +272,9 @@ def load_metrics(out: str | Path, metrics: list[str] | str | None = None, by: li
         wanted = [wanted] if isinstance(wanted, str) else list(wanted)
         clause = ds.field(name).isin(wanted)
         condition = clause if condition is None else condition & clause
-    return dataset.to_table(filter=condition).to_pandas()
+    frame = dataset.to_table(filter=condition).to_pandas()
+    frame["scenario"] = frame["scenario"].astype("string")  # like metric, by and group
+    return frame
 
 
 def load_design(out: str | Path) -> pd.DataFrame:

@@ -53,5 +53,6 @@ def _end_support_when_need_resolves(ctx: StepContext) -> None:
     idx = np.flatnonzero((c.support_level == SEN_SUPPORT) & (c.severity < ctx.config.identification.removal_severity))
     due = idx[(ctx.t - c.support_since[idx]) % cycle == cycle - 1]
     c.support_level[due] = NONE
+    c.isp[due] = False
     c.identified[due] = c.severity[due] > 0
     ctx.log("support_ended", due)

@@ -38,9 +38,9 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
     c.support_since[idx] = ctx.t
     c.plan_start_month[idx] = NEVER
     c.legacy_ehcp[idx] = False
-    school_age = idx[(c.year_group[idx] <= 11) & ~c.excluded[idx]]
-    c.placement[school_age] = MAINSTREAM
-    c.school[school_age] = c.home_school[school_age]
+    school_age = idx[c.year_group[idx] <= 11]
+    c.school[school_age] = c.home_school[school_age]  # excluded pupils stay in alternative provision
+    c.placement[school_age[~c.excluded[school_age]]] = MAINSTREAM
     # young people past 16 leave special provision with their plan and continue in post-16 education
     post16 = idx[(c.year_group[idx] >= 12) & np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
     c.placement[post16] = POST16

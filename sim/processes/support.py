@@ -53,8 +53,8 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
     plans_in_mainstream = np.flatnonzero(school_age & (c.support_level == EHCP) & ((c.placement == MAINSTREAM) | (c.placement == INCLUSION_BASE)))
     demand = np.bincount(school, weights=wanted * s.cost_per_intensity_unit, minlength=len(schools))
     demand += np.bincount(c.school[plans_in_mainstream], minlength=len(schools)) * s.mainstream_contribution
-    budget = np.maximum(schools.sen_budget, 1.0)
-    schools.budget_pressure[:] = demand / budget
+    # schools without a notional SEN budget (special, independent) feel no budget pressure
+    schools.budget_pressure[:] = np.where(schools.sen_budget > 0, demand / np.maximum(schools.sen_budget, 1.0), 0.0)
     squeeze = np.minimum(1.0, 1.0 / np.maximum(schools.budget_pressure[school], 1e-9))
     delivered = wanted * squeeze
     if boost is not None:

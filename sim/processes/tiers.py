@@ -14,13 +14,11 @@ from scipy.special import ndtr
 from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL
 from sim.population.state import (
     EHCP,
-    IDLE,
     INCLUSION_BASE,
     INDEPENDENT_SPECIAL,
     NEVER,
     NONE,
     REQUESTED,
-    SEN_SUPPORT,
     STATE_SPECIAL,
     TARGETED,
     TARGETED_PLUS,
@@ -32,12 +30,12 @@ from sim.step_context import StepContext, rank_within_groups
 
 
 def ramp(t: int, start: int, end: int) -> float:
-    """0 before `start`, rising linearly to 1 at `end`."""
+    """0 before `start`, rising linearly from the first month to reach 1 at `end`."""
     if t < start:
         return 0.0
     if end <= start:
         return 1.0
-    return min(1.0, (t - start + 1) / (end - start))
+    return min(1.0, (t - start + 1) / (end - start + 1))  # first funded month > 0; 1 from `end`
 
 
 # ---- universal offer -------------------------------------------------------------------------
@@ -76,21 +74,21 @@ def allocate_experts(ctx: StepContext, candidates: np.ndarray) -> tuple[np.ndarr
     group = schools.group[c.home_school[candidates]]
     eligible = candidates[group >= 0]
     group = group[group >= 0]
+    ctx.councils.experts_days_capacity[:] = np.bincount(schools.council, weights=days, minlength=len(ctx.councils))
+    ctx.councils.experts_days_used[:] = 0.0
     if len(eligible) == 0:
         return eligible, 0.0, float(group_capacity.sum())
     _, rank = rank_within_groups(group, -c.severity[eligible].astype(np.float64))
     served = (rank + 1) * per_child <= group_capacity[group] + 1e-9
     used = float(served.sum() * per_child)
-    council_days = np.bincount(schools.council, weights=days, minlength=len(ctx.councils))
-    council_used = np.bincount(c.council[eligible[served]], minlength=len(ctx.councils)) * per_child
-    ctx.councils.experts_days_capacity[:] = council_days
-    ctx.councils.experts_days_used[:] = council_used
+    ctx.councils.experts_days_used[:] = np.bincount(c.council[eligible[served]], minlength=len(ctx.councils)) * per_child
     return eligible[served], used, float(group_capacity.sum())
 
 
 # ---- inclusion-base rollout -------------------------------------------------------------------
-def rollout_inclusion_bases(ctx: StepContext, order: np.ndarray) -> None:
-    """Each September of the rollout, open bases until each phase reaches its target share."""
+def rollout_inclusion_bases(ctx: StepContext, order: np.ndarray, initial_places: np.ndarray) -> None:
+    """Each September of the rollout, open bases until each phase reaches its share on a straight
+    line from the share before the rollout to the target."""
     r, schools = ctx.config.reform, ctx.schools
     start = ctx.timeline.month_index(r.inclusion_base_rollout_start)
     if ctx.month != 9 or ctx.t < start:
@@ -101,13 +99,12 @@ def rollout_inclusion_bases(ctx: StepContext, order: np.ndarray) -> None:
         for council in np.unique(schools.council):
             in_phase = order[(schools.phase[order] == phase) & (schools.council[order] == council)]
             have = schools.base_places[in_phase] > 0
-            start_share = have.mean() if len(in_phase) else 0.0
+            start_share = (initial_places[in_phase] > 0).mean() if len(in_phase) else 0.0
             wanted = int(round(len(in_phase) * max(start_share, start_share + (target - start_share) * progress)))
             missing = wanted - int(have.sum())
             if missing > 0:
                 new = in_phase[~have][:missing]
                 schools.base_places[new] = ctx.config.placement.inclusion_base_places
-                ctx.log("inclusion_base_opened", np.array([], dtype=np.int64))
 
 
 # ---- tiers ------------------------------------------------------------------------------------
@@ -258,6 +255,3 @@ def apply_legacy_moves(ctx: StepContext) -> None:
     c.legacy_move_month[due] = NEVER
     ctx.log("legacy_moved", due)
 
-
-def _unused() -> tuple:
-    return (IDLE, SEN_SUPPORT)

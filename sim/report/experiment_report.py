@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.experiments.analysis import (
     DEFAULT_PRECISION,
@@ -92,6 +93,29 @@ def _find_run_end(manifest: dict) -> str | None:
         elif isinstance(item, list):
             stack.extend(v for v in item if isinstance(v, (dict, list)))
     return None
+
+
+def salib_problem(manifest: dict, design: pd.DataFrame | None) -> dict | None:
+    """The SALib problem: `design.problem` in the manifest, else rebuilt from its `uncertainties`."""
+    design_info = manifest.get("design", {}) or {}
+    if design_info.get("problem"):
+        return design_info["problem"]
+    uncertainties = manifest.get("uncertainties") or []
+    if not uncertainties:
+        return None
+    names = [u["path"] for u in uncertainties]
+    if design is not None and any(n not in design.columns for n in names):
+        return None
+    return {"num_vars": len(names), "names": names, "bounds": [[u["low"], u["high"]] for u in uncertainties]}
+
+
+def _with_setting(indices: pd.DataFrame) -> pd.DataFrame:
+    """A `setting` column naming the lever combination of each row ("" without levers)."""
+    levers = [c for c in indices.columns if c not in ("outcome", "parameter", "index", "value", "conf")]
+    indices = indices.copy()
+    indices["setting"] = [", ".join(f"{lever} = {value}" for lever, value in zip(levers, row))
+                          for row in indices[levers].itertuples(index=False)] if levers else ""
+    return indices
 
 
 def _last_full_year(manifest: dict) -> int | None:
@@ -190,7 +214,7 @@ def _design_section(doc: Document, design: pd.DataFrame | None, problem: dict | 
         return
     parameters = [c for c in design.columns if c != "point_id"]
     bounds = dict(zip(problem["names"], problem["bounds"])) if problem else {}
-    doc.para(f"{len(design)} design points over {len(parameters)} parameters; each scenario ran "
+    doc.para(f"{len(design)} design points over {len(parameters)} parameter(s); each scenario ran "
              f"{int(replicates.min())}" + (f"-{int(replicates.max())}" if replicates.max() != replicates.min() else "")
              + " replicate(s) per point. Parameters are dotted paths into the scenario config "
              "(docs/PARAMETERS.md gives units and sources).")
@@ -220,8 +244,10 @@ def _headline_metrics(doc: Document, runs: pd.DataFrame, last_full_year: int | N
              "across replicates and the 95% replicate interval (2.5th-97.5th percentile of replicate values). "
              "With several points: the mean over points of each point's replicate mean, and the 2.5th-97.5th "
              "percentile of those point means — the spread the varied parameters produce.")
+    rank = {m: i for i, m in enumerate(names)}
+    summary = summary.assign(rank=summary["metric"].map(rank)).sort_values(["scenario", "rank"], kind="stable")
     rows = []
-    for (scenario, metric), frame in summary.groupby(["scenario", "metric"], sort=True):
+    for (scenario, _, metric), frame in summary.groupby(["scenario", "rank", "metric"], sort=False):
         latest = frame[frame["date"] == frame["date"].max()]
         label, unit = _metric_label(metric)
         dec = _decimals(latest["mean"])
@@ -237,8 +263,8 @@ def _headline_metrics(doc: Document, runs: pd.DataFrame, last_full_year: int | N
         rows.append([f"`{scenario}`", f"{label} ({unit})", _period(metric, latest["date"].iloc[0]), str(points),
                      str(int(latest["n"].median())), value, spread])
     doc.table(["Scenario", "Metric (unit)", "Period", "Points", "Replicates", "Mean [95% interval]", "Interval over"],
-              rows)
-    return summary
+              rows, ["left", "left", "left", "right", "right", "right", "left"])
+    return summary.drop(columns="rank")
 
 
 def _paired_section(doc: Document, paired: pd.DataFrame, design: pd.DataFrame | None, baseline: str,
@@ -257,7 +283,8 @@ def _paired_section(doc: Document, paired: pd.DataFrame, design: pd.DataFrame | 
         lo, hi = _percentiles(paired[o.name])
         overall.append([f"{o.label} ({o.unit})", _interval(paired[o.name].mean(), lo, hi, _decimals(paired[o.name]),
                                                            True), f"better: {o.better}"])
-    doc.table(["Outcome (unit)", "Mean over all runs [2.5th-97.5th percentile]", "Direction"], overall)
+    doc.table(["Outcome (unit)", "Mean over all runs [2.5th-97.5th percentile]", "Direction"], overall,
+              ["left", "right", "left"])
     grouped = paired.groupby("point_id", sort=True)
     parameters = [c for c in design.columns if c != "point_id"] if design is not None else []
     show_parameters = parameters if len(parameters) <= 4 else []
@@ -320,10 +347,11 @@ def _sensitivity_section(doc: Document, indices: pd.DataFrame, method: str, out_
                  "bootstrap interval. Small negative estimates are sampling noise around zero.")
         keep = ["S1", "ST"]
     rows = []
-    for (outcome, parameter), frame in indices.groupby(["outcome", "parameter"], sort=False):
+    levers = bool(indices["setting"].str.len().gt(0).any())
+    for (setting, outcome, parameter), frame in indices.groupby(["setting", "outcome", "parameter"], sort=False):
         label, unit = _metric_label(outcome)
         by_index = frame.set_index("index")
-        cells = [f"{label} ({unit})", f"`{parameter}`"]
+        cells = [f"{label} ({unit})", f"`{parameter}`"] + ([setting] if levers else [])
         for index in keep:
             if index in by_index.index:
                 r = by_index.loc[index]
@@ -332,7 +360,8 @@ def _sensitivity_section(doc: Document, indices: pd.DataFrame, method: str, out_
             else:
                 cells.append(DASH)
         rows.append(cells)
-    doc.table(["Outcome (unit)", "Parameter", *[INDEX_LABELS[i] for i in keep]], rows)
+    doc.table(["Outcome (unit)", "Parameter", *(["Levers"] if levers else []), *[INDEX_LABELS[i] for i in keep]],
+              rows, ["left", "left", *(["left"] if levers else []), *["right"] * len(keep)])
     path, title, caption = sensitivity_figure(indices, method, out_dir)
     doc.figure(path, title, caption)
 
@@ -352,21 +381,23 @@ def _save(fig: Figure, out_dir: Path, name: str) -> str:
 
 def sensitivity_figure(indices: pd.DataFrame, method: str, out_dir: Path) -> tuple[str, str, str]:
     """One panel per outcome: horizontal bars per parameter with 95% bootstrap whiskers."""
-    outcomes = list(dict.fromkeys(indices["outcome"]))
+    if "setting" not in indices.columns:
+        indices = _with_setting(indices)
+    outcomes = list(dict.fromkeys(zip(indices["setting"], indices["outcome"])))
     ncols = min(3, len(outcomes))
     nrows = math.ceil(len(outcomes) / ncols)
     parameters = list(dict.fromkeys(indices["parameter"]))
     height = max(2.6, 0.45 * len(parameters) + 1.6)
-    fig, axes = _new_figure(4.6 * ncols + 1.5, height * nrows, ncols, nrows)
+    fig, axes = _new_figure(max(8.5, 4.6 * ncols + 1.5), height * nrows + 0.4, ncols, nrows)
     if method == "morris":
-        series = (("mu_star", "μ*", "0.35", ""),)
+        series = (("mu_star", "μ*", "0.6", ""),)
         title = "Morris screening: which uncertain parameters move each outcome"
     else:
-        series = (("S1", "S1 (alone)", "0.8", "///"), ("ST", "ST (with interactions)", "0.3", ""))
-        title = "Sobol indices: share of each outcome's variance due to each parameter"
-    for k, outcome in enumerate(outcomes):
+        series = (("S1", "S1 (alone)", "0.85", "///"), ("ST", "ST (with interactions)", "0.5", ""))
+        title = "Sobol indices: each parameter's share of the outcome's variance"
+    for k, (setting, outcome) in enumerate(outcomes):
         ax = axes[k // ncols, k % ncols]
-        frame = indices[indices["outcome"] == outcome]
+        frame = indices[(indices["outcome"] == outcome) & (indices["setting"] == setting)]
         y = np.arange(len(parameters))
         height_bar = 0.8 / len(series)
         for j, (index, label, grey, hatch) in enumerate(series):
@@ -374,12 +405,12 @@ def sensitivity_figure(indices: pd.DataFrame, method: str, out_dir: Path) -> tup
             offset = (j - (len(series) - 1) / 2) * height_bar
             ax.barh(y + offset, rows["value"].fillna(0).to_numpy(), height_bar, xerr=rows["conf"].fillna(0).to_numpy(),
                     color=grey, edgecolor="black", linewidth=0.6, hatch=hatch, label=label, capsize=3,
-                    error_kw={"linewidth": 0.9})
+                    error_kw={"linewidth": 1.2})
         ax.set_yticks(y, parameters, fontsize=8)
         ax.invert_yaxis()
         ax.axvline(0, color="0.2", linewidth=0.8)
         label, unit = _metric_label(outcome)
-        ax.set_title(label, fontsize=9)
+        ax.set_title(label + (f"\n{setting}" if setting else ""), fontsize=9)
         ax.set_ylabel("Varied parameter")
         if method == "morris":
             ax.set_xlabel(f"μ*, mean absolute elementary effect ({unit})")
@@ -391,7 +422,7 @@ def sensitivity_figure(indices: pd.DataFrame, method: str, out_dir: Path) -> tup
             ax.legend(fontsize=8, frameon=True, loc="lower right")
     for k in range(len(outcomes), nrows * ncols):
         axes[k // ncols, k % ncols].set_visible(False)
-    fig.suptitle(title, fontweight="bold")
+    fig.suptitle(title, fontweight="bold", fontsize=11)
     name = f"sensitivity_{method}.png"
     if method == "morris":
         caption = ("Bars: μ*, the mean absolute elementary effect of each parameter on each outcome (outcome's unit); "
@@ -418,8 +449,9 @@ def paired_figure(paired: pd.DataFrame, out_dir: Path) -> tuple[str, str, str]:
                     markerfacecolor="white", markersize=4, ecolor="0.5", elinewidth=1, capsize=2)
         ax.axhline(0, color="0.2", linewidth=0.8, linestyle="--")
         ax.set_title(o.label, fontsize=9)
-        ax.set_xlabel("Design points, sorted by mean change")
-        ax.set_ylabel(f"Reform minus baseline ({o.unit})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("Design points, sorted by mean change (rank)")
+        ax.set_ylabel(f"Reform minus baseline\n({o.unit})")
     if not outcomes:
         axes[0, 0].text(0.5, 0.5, "No paired outcomes", ha="center", va="center", transform=axes[0, 0].transAxes)
     title = "Reform minus baseline at each design point"
@@ -449,7 +481,7 @@ def write_experiment_report(out_dir: Path | str, precision: dict[str, float] | f
     manifest, design, runs = read_store(out_dir)
     design_info = manifest.get("design", {}) or {}
     method = str(design_info.get("method", "")).lower()
-    problem = design_info.get("problem")
+    problem = salib_problem(manifest, design)
     last_full_year = _last_full_year(manifest)
     analysis_dir = out_dir / ANALYSIS_DIR
     analysis_dir.mkdir(parents=True, exist_ok=True)
@@ -489,7 +521,9 @@ def write_experiment_report(out_dir: Path | str, precision: dict[str, float] | f
     _replicate_section(doc, check)
 
     if method in ("morris", "sobol") and design is not None and problem:
-        indices = sensitivity(design, outcomes, problem, method, num_levels=int(design_info.get("num_levels", 4)))
+        levels = design_info.get("levels") or design_info.get("num_levels") or 4
+        indices = sensitivity(design, outcomes, problem, method, num_levels=int(levels))
+        indices = _with_setting(indices)
         indices.to_csv(analysis_dir / "sensitivity.csv", index=False)
         _sensitivity_section(doc, indices, method, out_dir)
     elif method:

@@ -31,6 +31,8 @@ class TieredRoute(EhcpRoute):
         ctx.schools.group[:] = assign_school_groups(ctx.schools, self.config.reform.school_group_size)
         rng = ctx.streams.generator("inclusion-base-rollout")
         self.base_order = rng.permutation(len(ctx.schools))
+        self.initial_base_places = ctx.schools.base_places.copy()
+        self.entered_new_rules = False
         self.switch = ctx.timeline.month_index(self.config.transition.legal_switch)
         self.funding_start = ctx.timeline.month_index(self.config.reform.funding_start)
         self._prepared = True
@@ -38,13 +40,24 @@ class TieredRoute(EhcpRoute):
     def switched(self, ctx: StepContext) -> bool:
         return ctx.t >= self.switch
 
+    def _enter_new_rules(self, ctx: StepContext) -> None:
+        """Once, at the switch: everyone on school-led support is placed in the tier matching need
+        with an ISP (so nobody loses Experts at Hand support they had during dual running); in a
+        steady-state scenario (switch at the start) the whole plan stock is also reassessed."""
+        if self.entered_new_rules or not self.switched(ctx):
+            return
+        c = ctx.c
+        stock = np.flatnonzero((c.year_group <= 11) & (c.support_level == SEN_SUPPORT))
+        tiers.place_in_tiers(ctx, stock)
+        if self.switch <= 0:
+            tiers.review_legacy_plans(ctx, np.flatnonzero((c.support_level == EHCP) & c.legacy_ehcp))
+        self.entered_new_rules = True
+
     def step(self, ctx: StepContext) -> None:
         if not self._prepared:
             self._prepare(ctx)
         new_rules = self.switched(ctx)
-        if ctx.t == 0 and self.switch <= 0:  # steady state: the whole stock is assessed under the new rules
-            c = ctx.c
-            tiers.review_legacy_plans(ctx, np.flatnonzero((c.support_level == EHCP) & c.legacy_ehcp))
+        self._enter_new_rules(ctx)
         found = identification.step(ctx, expertise_boost=tiers.expertise_gain(ctx))
         if new_rules:
             tiers.place_in_tiers(ctx, found)
@@ -64,6 +77,8 @@ class TieredRoute(EhcpRoute):
         assessment.issue_plans(ctx, on_issued=self.name_setting, on_not_issued=self.appealable, probability=probability)
         disputes.hear_appeals(ctx)
         reviews.annual_reviews(ctx, on_disputed=self.appealable)
+        if new_rules:  # a plan ceasing at review leaves the child at Targeted, with an ISP
+            tiers.give_isps(ctx)
         self._book_reform_funds(ctx)
 
     def _experts_and_bases(self, ctx: StepContext, new_rules: bool) -> np.ndarray:
@@ -105,8 +120,9 @@ class TieredRoute(EhcpRoute):
     def on_september(self, ctx: StepContext) -> None:
         if not self._prepared:
             self._prepare(ctx)
+        self._enter_new_rules(ctx)  # ISPs exist before the September moves they protect
         to_secondary, to_post16 = calendar.september(ctx, on_disputed=self.appealable)
-        tiers.rollout_inclusion_bases(ctx, self.base_order)
+        tiers.rollout_inclusion_bases(ctx, self.base_order, self.initial_base_places)
         candidates = np.concatenate([to_secondary, to_post16])
         if not self.config.transition.protect_older_pupils:  # without protection, every legacy plan is reassessed
             c = ctx.c

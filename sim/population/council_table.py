@@ -1,0 +1,62 @@
+"""The table of England's councils (one row per upper-tier local authority) for heterogeneity runs.
+
+Built from the DfE "Education, health and care plans" extracts by ``scripts/build_council_table.py``
+into ``sim/data/councils.csv``; every column, source and imputation is described in
+``sim/data/councils_PROVENANCE.md``. Note that ``pupils_est`` is imputed for every council (the
+extracts have no pupil counts) and that ``gatekeeping_index`` is additive in log-odds (England = 0)
+while the other indices are multipliers (England = 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "councils.csv"
+
+KEY_COLUMNS = ("la_code", "old_la_code", "la_name", "region_name")
+VALUE_COLUMNS = (
+    "plans_2025", "requests_2025", "requests_2022", "refusal_rate_2025", "within_20_weeks_2025",
+    "new_plans_2025", "appeal_rate_2025", "pupils_est",
+    "ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index",
+)
+INDEX_COLUMNS = ("ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index")
+REQUIRED_COLUMNS = KEY_COLUMNS + tuple(
+    name for col in VALUE_COLUMNS for name in (col, f"{col}_source", f"{col}_imputed"))
+
+
+class CouncilTableError(ValueError):
+    """The council table is missing, incomplete or inconsistent."""
+
+
+def load_council_table(path: str | Path | None = None) -> pd.DataFrame:
+    """Read and validate the council table (default: the packaged ``sim/data/councils.csv``).
+
+    Checks that every required column is present, that ``la_code`` is present and unique, and
+    that the key and value columns have no missing values. Codes are kept as strings.
+    Raises ``CouncilTableError`` with the offending columns or councils otherwise.
+    """
+    path = Path(path) if path is not None else DEFAULT_PATH
+    if not path.is_file():
+        raise CouncilTableError(f"council table not found: {path} (build it with scripts/build_council_table.py)")
+    table = pd.read_csv(path, dtype={"la_code": str, "old_la_code": str, "la_name": str, "region_name": str})
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise CouncilTableError(f"{path}: missing required columns {missing}")
+    if table["la_code"].isna().any() or (table["la_code"].str.strip() == "").any():
+        raise CouncilTableError(f"{path}: {int(table['la_code'].isna().sum())} rows without an la_code")
+    dup = table.loc[table["la_code"].duplicated(keep=False), "la_code"].unique().tolist()
+    if dup:
+        raise CouncilTableError(f"{path}: duplicate la_code {dup}")
+    gaps = {c: table.loc[table[c].isna(), "la_code"].tolist() for c in KEY_COLUMNS + VALUE_COLUMNS if table[c].isna().any()}
+    if gaps:
+        raise CouncilTableError(f"{path}: missing values (column: councils) {gaps}")
+    for col in VALUE_COLUMNS:
+        flag = table[f"{col}_imputed"]
+        if flag.dtype != bool:
+            flag = flag.astype(str).str.lower().map({"true": True, "false": False})
+            if flag.isna().any():
+                raise CouncilTableError(f"{path}: {col}_imputed must be True/False")
+            table[f"{col}_imputed"] = flag.astype(bool)
+    return table.reset_index(drop=True)
