@@ -186,6 +186,64 @@ def validate(
 
 
 @app.command()
+def experiment(
+    file: Path = typer.Argument(..., help="experiment YAML in experiments/"),
+    executor: str = typer.Option("local", help="local (processes on all cores), serial, or dask"),
+    workers: Optional[int] = typer.Option(None, min=1, help="processes or dask workers (default: all cores)"),
+    scheduler: Optional[str] = typer.Option(None, help="address of a running dask scheduler (implies --executor dask)"),
+    out: Optional[Path] = typer.Option(None, help="results directory (default results/experiments/<name>)"),
+    report: bool = typer.Option(True, help="write report.md/.html when the experiment completes"),
+) -> None:
+    """Run or resume an experiment: scenarios x design points x replicates x council blocks."""
+    from sim.experiments.engine import run_experiment
+    from sim.experiments.store import StoreError
+
+    if executor not in ("local", "serial", "dask"):
+        console.print(f"[bold red]--executor must be local, serial or dask, not {executor!r}[/]")
+        raise typer.Exit(code=2)
+    if scheduler:
+        executor = "dask"
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+    )
+    with progress:
+        bar = progress.add_task(str(file.stem), total=None, rate="")
+
+        def update(done: int, total: int) -> None:
+            speed = progress.tasks[0].speed
+            progress.update(bar, completed=done, total=total, rate=f"{speed * 60:.1f}/min" if speed else "")
+
+        try:
+            out_dir = run_experiment(file, executor=executor, workers=workers, scheduler=scheduler, out=out,
+                                     progress=update, log=lambda message: console.print(f"[yellow]{message}[/]"))
+        except (ConfigError, StoreError, FileNotFoundError) as exc:
+            console.print(f"[bold red]Cannot run the experiment[/]\n{exc}")
+            raise typer.Exit(code=2) from None
+    if report:
+        from sim.report.experiment_report import write_experiment_report
+
+        md, html = write_experiment_report(out_dir)
+        console.print(f"[green]wrote[/] {md} and {html}")
+    console.print(f"[green]results in[/] {out_dir}/")
+
+
+@app.command(name="report")
+def report_command(directory: Path = typer.Argument(..., help="an experiment results directory")) -> None:
+    """Write report.md and report.html (with figures) for an experiment's results."""
+    from sim.experiments.store import StoreError, load_manifest
+    from sim.report.experiment_report import write_experiment_report
+
+    try:
+        load_manifest(directory)
+        md, html = write_experiment_report(directory)
+    except (StoreError, FileNotFoundError) as exc:
+        console.print(f"[bold red]Cannot report on {directory}[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    console.print(f"[green]wrote[/] {md} and {html}")
+
+
+@app.command()
 def params() -> None:
     """List every parameter with unit, source and plausible range."""
     from sim.config.params import parameter_table

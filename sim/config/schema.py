@@ -56,6 +56,7 @@ class RunSection(Section):
 
 class PopulationSection(Section):
     councils: int = param(1, unit="councils", meaning="number of councils simulated (they do not interact)", source="MODEL.md §2", ge=1, le=200)
+    first_council: int = param(0, unit="council index", meaning="index of the first council simulated: councils first..first+councils-1 of a larger run, with identical draws (blocks of a national run)", source="convention", ge=0, le=10_000)
     pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 11, the census count used for every per-pupil rate) in a typical council at the start", source="issue #2 (a typical council); England ~8.1m Reception-Y11 pupils / 152 councils = 53k", ge=500, le=3_000_000)
     scale: float = param(1.0, unit="fraction", meaning="multiplies every council's population (0.01 = quick sample)", source="convention", gt=0.0, le=1.0)
     primary_school_size: int = param(280, unit="pupils", meaning="average roll of a primary school", source="T289: ~4.7m primary pupils / 16,783 schools", ge=30, le=1000)

@@ -41,22 +41,6 @@ def task_payload(spec: ExperimentSpec, task: Task, values: dict[str, Any]) -> di
     }
 
 
-def block_seed(replicate_seed: int, block: int) -> int:
-    """Seed of a council block: the replicate seed for block 0, a derived one for later blocks.
-
-    Why: the model keys each council's draws on its index within the run, so a block of
-    councils 0..k-1 run with the same seed would repeat block 0. Deriving the seed from
-    (replicate seed, block) keeps blocks independent and still common across scenarios and
-    points (pairing holds block by block).
-    """
-    if block == 0:
-        return replicate_seed
-    import hashlib
-
-    digest = hashlib.blake2b(f"{replicate_seed}|block|{block}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
-
-
 def simulate(payload: dict[str, Any]) -> pd.DataFrame:
     """Run one scenario at one design point for one replicate and council block; tidy metrics.
 
@@ -69,15 +53,11 @@ def simulate(payload: dict[str, Any]) -> pd.DataFrame:
     data = payload["config"]
     for path, value in payload["values"].items():
         data = deep_merge(data, nested(path, value))
-    total_councils = int(data.get("population", {}).get("councils", 1))
-    if payload["councils"] != total_councils:
-        data = deep_merge(data, {"population": {"councils": payload["councils"]}})
+    # a council block is an exact slice of the whole run: same seed, councils first..first+k-1
+    data = deep_merge(data, {"population": {"councils": payload["councils"], "first_council": payload["first_council"]}})
     config = validate_config(data, origin=f"task {payload['task_id']}")
-    model = SendModel(config, seed=block_seed(payload["seed"], payload["block"])).run()
+    model = SendModel(config, seed=payload["seed"]).run()
     frame = compute_metrics(model)
-    if payload["first_council"]:
-        council = frame["by"] == "council"
-        frame.loc[council, "group"] = (frame.loc[council, "group"].astype(int) + payload["first_council"]).astype(str)
     if payload["outputs"]:
         frame = frame[frame["metric"].isin(payload["outputs"])].reset_index(drop=True)
     return frame

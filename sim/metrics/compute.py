@@ -53,10 +53,11 @@ class MetricBuilder:
         ch = self.children
         rows = np.asarray(rows, dtype=np.int64)
         n_councils = int(ch.council.max()) + 1 if len(ch.council) else 1
+        first = self.model.config.population.first_council
         frame = pd.DataFrame({
             "fsm": pd.Categorical.from_codes(ch.fsm[rows].astype(np.int8), ["non_fsm", "fsm"]),
             "income_quintile": pd.Categorical.from_codes(ch.income_quintile[rows].astype(np.int8) - 1, ["1", "2", "3", "4", "5"]),
-            "council": pd.Categorical.from_codes(ch.council[rows].astype(np.int32), [str(i) for i in range(n_councils)]),
+            "council": pd.Categorical.from_codes(ch.council[rows].astype(np.int32), [str(first + i) for i in range(n_councils)]),
         })
         if "support_level" in columns:
             level = np.asarray(columns.pop("support_level"), dtype=np.int8)
@@ -335,8 +336,9 @@ class MetricBuilder:
             per_council = spend / np.maximum(mean_pupils, 1)
             self.rows.append(pd.DataFrame({"date": date, "metric": "high_needs_spend_per_pupil", "by": "all", "group": "all",
                                            "value": [spend.sum() / max(mean_pupils.sum(), 1)]}))
+            first = self.model.config.population.first_council
             self.rows.append(pd.DataFrame({"date": date, "metric": "high_needs_spend_per_pupil", "by": "council",
-                                           "group": [str(i) for i in range(len(spend))], "value": per_council}))
+                                           "group": [str(first + i) for i in range(len(spend))], "value": per_council}))
             for holder in ("school", "council_high_needs", "central_reform"):
                 mask = np.array([h == holder for _, h in LINES])
                 total = amounts[sel][:, :, mask].sum()
@@ -372,7 +374,7 @@ def system_table(model) -> pd.DataFrame:
     dates = pd.DatetimeIndex([model.timeline.timestamp(t) for t in range(n_months)])
     frame = pd.DataFrame({
         "date": np.repeat(dates, n_councils),
-        "council": np.tile(np.arange(n_councils), n_months),
+        "council": np.tile(np.arange(n_councils), n_months) + model.config.population.first_council,
     })
     for name, values in rec.items():
         frame[name] = values.reshape(-1)
@@ -394,7 +396,7 @@ def children_table(model) -> pd.DataFrame:
     valid_m = (onset >= 0) & (matched != NEVER) & (matched >= onset)
     return pd.DataFrame({
         "child": ch.key[rows],
-        "council": ch.council[rows],
+        "council": ch.council[rows].astype(np.int32) + model.config.population.first_council,
         "entry_year": ch.entry_year[rows],
         "fsm": ch.fsm[rows],
         "income_quintile": ch.income_quintile[rows],

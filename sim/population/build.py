@@ -71,22 +71,26 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     schools = SchoolTable.concat(school_parts)
     # families know families in their child's class: same primary school and entry year
     cohort = (columns["entry_year"] - columns["entry_year"].min()).astype(np.int64)
-    ties = small_world_ties(
-        group=columns.pop("tie_group") * 64 + cohort,
-        council=columns["council"].astype(np.int64) * 64 + cohort,
-        degree=config.population.family_ties,
-        rewiring=config.population.family_tie_rewiring,
-        rng=streams.generator("family-network"),
-    )
+    tie_group = columns.pop("tie_group") * 64 + cohort
+    ties = np.full((len(cohort), config.population.family_ties), -1, dtype=np.int32)
+    first = config.population.first_council
+    for council in range(config.population.councils):  # per council: a block of councils is an exact slice
+        rows = np.flatnonzero(columns["council"] == council)
+        local = small_world_ties(
+            group=tie_group[rows], council=cohort[rows],
+            degree=config.population.family_ties, rewiring=config.population.family_tie_rewiring,
+            rng=streams.generator("family-network", first + council),
+        )
+        ties[rows] = np.where(local >= 0, rows[np.maximum(local, 0)], -1)
     local_id = columns.pop("local_id")
-    columns["key"] = child_key(columns["council"], local_id)
+    columns["key"] = child_key(columns["council"].astype(np.int64) + first, local_id)
     children = ChildArrays(ties=ties, **columns)
     return Population(children, schools, CouncilTable.concat(council_parts))
 
 
 def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline, council: int):
     pop = config.population
-    rng = streams.generator("population", council)
+    rng = streams.generator("population", config.population.first_council + council)
     start_year = timeline.start_year
     end_year = timeline.calendar(timeline.n_months - 1)[0]
     n_pupils = max(CENSUS_YEAR_GROUPS * 4, int(round(pop.pupils_per_council * pop.scale)))

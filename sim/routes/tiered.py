@@ -29,8 +29,13 @@ class TieredRoute(EhcpRoute):
     def _prepare(self, ctx: StepContext) -> None:
         """Build school groups (networkx) and the order in which schools open inclusion bases."""
         ctx.schools.group[:] = assign_school_groups(ctx.schools, self.config.reform.school_group_size)
-        rng = ctx.streams.generator("inclusion-base-rollout")
-        self.base_order = rng.permutation(len(ctx.schools))
+        # the order in which each council's schools open bases: drawn per council (block-exact)
+        first = self.config.population.first_council
+        keys = np.empty(len(ctx.schools))
+        for council in np.unique(ctx.schools.council):
+            mine = np.flatnonzero(ctx.schools.council == council)
+            keys[mine] = ctx.streams.generator("inclusion-base-rollout", first + int(council)).random(len(mine))
+        self.base_order = np.lexsort((keys, ctx.schools.council))
         self.initial_base_places = ctx.schools.base_places.copy()
         self.entered_new_rules = False
         self.switch = ctx.timeline.month_index(self.config.transition.legal_switch)
