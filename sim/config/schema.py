@@ -55,8 +55,24 @@ class RunSection(Section):
 
 
 class PopulationSection(Section):
+    """Who is simulated. With `council_table`, council i is row first_council + i of the table."""
+
     councils: int = param(1, unit="councils", meaning="number of councils simulated (they do not interact)", source="MODEL.md §2", ge=1, le=200)
+    council_table: str | None = param(None, unit="name or path", meaning="instantiate councils from a table ('england' = the packaged table of England's councils built from SEN2, sim/data/councils.csv): pupils, EHCP rate, EP capacity, gatekeeping, request and appeal propensity per council", source="sim/data/councils_PROVENANCE.md")
     first_council: int = param(0, unit="council index", meaning="index of the first council simulated: councils first..first+councils-1 of a larger run, with identical draws (blocks of a national run)", source="convention", ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _table_rows(self) -> "PopulationSection":
+        if self.council_table is not None:
+            from sim.population.council_table import council_rows
+
+            rows = council_rows(self.council_table)
+            if self.first_council + self.councils > rows:
+                raise ValueError(
+                    f"population.first_council + population.councils = {self.first_council + self.councils} "
+                    f"exceeds the {rows} councils in the table {self.council_table!r}"
+                )
+        return self
     pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 11, the census count used for every per-pupil rate) in a typical council at the start", source="issue #2 (a typical council); England ~8.1m Reception-Y11 pupils / 152 councils = 53k", ge=500, le=3_000_000)
     scale: float = param(1.0, unit="fraction", meaning="multiplies every council's population (0.01 = quick sample)", source="convention", gt=0.0, le=1.0)
     primary_school_size: int = param(280, unit="pupils", meaning="average roll of a primary school", source="T289: ~4.7m primary pupils / 16,783 schools", ge=30, le=1000)

@@ -56,8 +56,14 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     """All councils' schools and children, assembled in entry-year order."""
     child_parts, school_parts, council_parts = [], [], []
     school_offset = 0
+    profiles = None
+    if config.population.council_table is not None:
+        from sim.population.council_table import council_profiles
+
+        profiles = council_profiles(config.population.council_table)
     for council in range(config.population.councils):
-        kids, schools, table = _build_council(config, streams, timeline, council)
+        profile = None if profiles is None else profiles.iloc[config.population.first_council + council].to_dict()
+        kids, schools, table = _build_council(config, streams, timeline, council, profile)
         for name in ("school", "home_school"):
             kids[name] = kids[name] + school_offset
         schools.feeder[schools.feeder >= 0] += school_offset
@@ -88,12 +94,14 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     return Population(children, schools, CouncilTable.concat(council_parts))
 
 
-def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline, council: int):
+def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline, council: int, profile: dict | None = None):
+    """One council; `profile` (from the council table) sets its size and its differences from England."""
     pop = config.population
     rng = streams.generator("population", config.population.first_council + council)
     start_year = timeline.start_year
     end_year = timeline.calendar(timeline.n_months - 1)[0]
-    n_pupils = max(CENSUS_YEAR_GROUPS * 4, int(round(pop.pupils_per_council * pop.scale)))
+    pupils = pop.pupils_per_council if profile is None else profile["pupils"]
+    n_pupils = max(CENSUS_YEAR_GROUPS * 4, int(round(pupils * pop.scale)))
     cohort_size = n_pupils // CENSUS_YEAR_GROUPS
     # cohorts on roll at the start census (entered Reception Sept start_year-1 ... start_year-14)
     entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
@@ -155,10 +163,11 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
         "tie_group": (council.__index__() << 20) + primary.astype(np.int64),
     }
     columns.update(_empty_support_columns(n))
-    _initialise_census(config, rng, columns, schools, initial, timeline)
+    ehcp_scale = 1.0 if profile is None else float(profile["ehcp_index"])
+    _initialise_census(config, rng, columns, schools, initial, timeline, ehcp_scale)
     _initialise_preschool_plans(config, rng, columns, schools, initial, start_year)
     _initialise_in_flight_assessments(config, rng, columns, initial)
-    table = _build_council_table(config, n_pupils)
+    table = _build_council_table(config, n_pupils, profile)
     return columns, schools, table
 
 
@@ -338,11 +347,11 @@ def _support_propensity(rng, c) -> np.ndarray:
     return np.where(sev > 0, score, -np.inf)
 
 
-def _initialise_census(config, rng, c, schools, initial, timeline) -> None:
+def _initialise_census(config, rng, c, schools, initial, timeline, ehcp_scale: float = 1.0) -> None:
     """Give the start cohorts the census's EHCP and SEN support shares by year group, and place plans."""
     census = config.census
     score = _support_propensity(rng, c)
-    ehcp_prof = np.array(census.ehcp_age_profile) / np.mean(census.ehcp_age_profile[:CENSUS_YEAR_GROUPS]) * census.ehcp_share
+    ehcp_prof = np.array(census.ehcp_age_profile) / np.mean(census.ehcp_age_profile[:CENSUS_YEAR_GROUPS]) * census.ehcp_share * ehcp_scale
     sen_prof = np.array(census.sen_support_age_profile) / np.mean(census.sen_support_age_profile[:CENSUS_YEAR_GROUPS]) * census.sen_support_share
     for yg in range(YEAR_GROUPS):
         rows = np.flatnonzero(initial & (c["year_group"] == yg))
@@ -439,17 +448,23 @@ def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
     c["ep_hours_received"][chosen] = (done * config.assessment.ep_hours_per_assessment).astype(np.float32)
 
 
-def _build_council_table(config: ScenarioConfig, n_pupils: int) -> CouncilTable:
+def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | None = None) -> CouncilTable:
     per_1000 = n_pupils / 1000  # census pupils, Reception-Year 11
     income = config.finance.high_needs_income_per_pupil * n_pupils
+    profile = profile or {"ep_capacity_index": 1.0, "gatekeeping_index": 0.0, "demand_index": 1.0, "appeal_index": 1.0, "ehcp_index": 1.0}
     return CouncilTable(
         pupils=np.array([n_pupils], dtype=np.int64),
-        ep_hours_per_month=np.array([config.assessment.ep_hours_per_month_per_1000_pupils * per_1000]),
+        # EP capacity scales with the council's workload (plans) and its timeliness index
+        ep_hours_per_month=np.array([config.assessment.ep_hours_per_month_per_1000_pupils * per_1000
+                                     * profile["ep_capacity_index"] * profile["ehcp_index"] * profile["demand_index"]]),
         decisions_per_month=np.array([config.decision.decisions_per_month_per_1000_pupils * per_1000]),
         special_places=np.array([config.placement.special_places_per_1000_pupils * per_1000]),
         high_needs_income=np.array([income]),
         deficit=np.array([config.finance.opening_deficit_share * income]),
         gatekeeping=np.array([config.finance.gatekeeping_base]),
+        gatekeeping_base=np.array([config.finance.gatekeeping_base + profile["gatekeeping_index"] / max(config.decision.gatekeeping_effect, 1e-9)]),
+        request_multiplier=np.array([profile["demand_index"]]),
+        appeal_multiplier=np.array([profile["appeal_index"]]),
         spend_this_year=np.zeros(1),
         experts_days_capacity=np.zeros(1),
         experts_days_used=np.zeros(1),

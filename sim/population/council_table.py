@@ -60,3 +60,44 @@ def load_council_table(path: str | Path | None = None) -> pd.DataFrame:
                 raise CouncilTableError(f"{path}: {col}_imputed must be True/False")
             table[f"{col}_imputed"] = flag.astype(bool)
     return table.reset_index(drop=True)
+
+
+def resolve_path(name: str) -> Path:
+    """'england' (or 'default') names the packaged table; anything else is a file path."""
+    return DEFAULT_PATH if name in ("england", "default") else Path(name)
+
+
+_ROWS_CACHE: dict[str, int] = {}
+
+
+def council_rows(name: str) -> int:
+    """Number of councils in a table (cached: configs validate it often)."""
+    if name not in _ROWS_CACHE:
+        try:
+            _ROWS_CACHE[name] = len(load_council_table(resolve_path(name)))
+        except CouncilTableError as exc:
+            raise ValueError(str(exc)) from None
+    return _ROWS_CACHE[name]
+
+
+def council_profiles(name: str) -> pd.DataFrame:
+    """Model-facing values per council, in table order (sorted by la_code):
+
+    - `pupils`: imputed Reception-Year 11 pupils;
+    - `ehcp_index`: plans per pupil relative to England (scales the start census EHCP share);
+    - `ep_capacity_index`, `demand_index`, `appeal_index`: multipliers (England = 1);
+    - `gatekeeping_index`: additive refusal log-odds (England = 0).
+    """
+    table = load_council_table(resolve_path(name)).sort_values("la_code").reset_index(drop=True)
+    plans_per_pupil = table["plans_2025"] / table["pupils_est"]
+    national = table["plans_2025"].sum() / table["pupils_est"].sum()
+    return pd.DataFrame({
+        "la_code": table["la_code"],
+        "la_name": table["la_name"],
+        "pupils": table["pupils_est"].astype(float),
+        "ehcp_index": (plans_per_pupil / national).clip(0.4, 2.5),
+        "ep_capacity_index": table["ep_capacity_index"].astype(float),
+        "gatekeeping_index": table["gatekeeping_index"].astype(float),
+        "demand_index": table["demand_index"].astype(float),
+        "appeal_index": table["appeal_index"].astype(float),
+    })

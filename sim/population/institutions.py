@@ -48,6 +48,9 @@ class CouncilTable:
     high_needs_income: np.ndarray  # float64: £ per year (current financial year)
     deficit: np.ndarray  # float64: cumulative high-needs deficit, £
     gatekeeping: np.ndarray  # float64: current gatekeeping (raises refusals)
+    gatekeeping_base: np.ndarray  # float64: the council's gatekeeping with no deficit (its own practice)
+    request_multiplier: np.ndarray  # float64: the council's request propensity relative to England
+    appeal_multiplier: np.ndarray  # float64: the council's appeal propensity relative to England
     spend_this_year: np.ndarray  # float64: high-needs spend booked this financial year, £
     experts_days_capacity: np.ndarray  # float64: Experts at Hand days available this month
     experts_days_used: np.ndarray  # float64: Experts at Hand days allocated this month

@@ -65,7 +65,7 @@ def update_deficit(ctx: StepContext) -> None:
     override_over = ctx.t > ctx.timeline.month_index(f.statutory_override_until)
     sensitivity = f.gatekeeping_per_deficit * (f.gatekeeping_after_override_multiplier if override_over else 1.0)
     pressure = sensitivity * np.maximum(councils.deficit, 0) / councils.high_needs_income
-    councils.gatekeeping[:] = f.gatekeeping_base + np.minimum(pressure, f.gatekeeping_max)
+    councils.gatekeeping[:] = councils.gatekeeping_base + np.minimum(pressure, f.gatekeeping_max)
 
 
 def new_financial_year(ctx: StepContext) -> None:

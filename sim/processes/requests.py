@@ -32,7 +32,10 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     c, r = ctx.c, ctx.config.requests
     severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
     unmet = c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx]
-    common = severity * np.exp(r.unmet_effect * unmet) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start() * anticipation(ctx)
+    common = (
+        severity * np.exp(r.unmet_effect * unmet) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start()
+        * anticipation(ctx) * ctx.councils.request_multiplier[c.council[idx]]
+    )
     months_on_support = ctx.t - c.support_since[idx]
     ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
     pressure = np.clip(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0, 4.0)  # overstretch beyond 5x adds nothing
