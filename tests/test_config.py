@@ -352,3 +352,15 @@ def test_a_strict_lower_bound_is_shown_as_open_in_the_message() -> None:
     with pytest.raises(ConfigError) as info:
         validate_config({"population": {"scale": 0.0}})
     assert "allowed range (0.0, 1.0]" in str(info.value)
+
+
+def test_the_parameter_and_source_docs_match_the_schema() -> None:
+    """docs/PARAMETERS.md and configs/SOURCES.md are generated; a schema change must regenerate them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "scripts" / "parameters_doc.py"), "--check"], cwd=root,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"run scripts/parameters_doc.py: {result.stdout}{result.stderr}"
