@@ -22,7 +22,6 @@ both files and compares them byte-for-byte with the committed copies.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -598,8 +597,8 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
     lines += [f"- {k}: {v:.3f}" for k, v in alt.items()]
     lines += [
         "",
-        f"Largest councils by imputed pupils: " + ", ".join(f"{r.la_name} {r.pupils_est:,}" for r in big.itertuples()) + ".",
-        f"Smallest: " + ", ".join(f"{r.la_name} {r.pupils_est:,}" for r in small.itertuples()) +
+        "Largest councils by imputed pupils: " + ", ".join(f"{r.la_name} {r.pupils_est:,}" for r in big.itertuples()) + ".",
+        "Smallest: " + ", ".join(f"{r.la_name} {r.pupils_est:,}" for r in small.itertuples()) +
         " (City of London and the Isles of Scilly are tiny; their rates rest on a few dozen cases).",
         "",
         "## Model-facing indices: how to use them",

@@ -25,7 +25,6 @@ from sim.population.state import (
     SEN_SUPPORT,
     STATE_SPECIAL,
     ASSESSING,
-    IDLE,
     ChildArrays,
 )
 from sim.random_streams import RandomStreams, child_key

@@ -12,7 +12,6 @@ import numpy as np
 
 from sim.population.institutions import INDEPENDENT, SPECIAL
 from sim.population.state import (
-    EHCP,
     INCLUSION_BASE,
     INDEPENDENT_SPECIAL,
     MAINSTREAM,

@@ -55,17 +55,22 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
 
 
 def step(ctx: StepContext) -> None:
-    c = ctx.c
     idx = eligible(ctx)
     school, parent = hazards(ctx, idx)
     total = school + parent
     made = ctx.uniform("request", idx) < 1.0 - np.exp(-total)
     rows = idx[made]
     by_parent = ctx.uniform("request-who", rows) < parent[made] / np.maximum(total[made], 1e-12)
+    register(ctx, rows, by_parent, "request")
+
+
+def register(ctx: StepContext, rows: np.ndarray, by_parent: np.ndarray, process: str) -> None:
+    """Start the statutory clock for new requests (EHC needs assessment or specialist assessment)."""
+    c = ctx.c
     c.pipeline[rows] = REQUESTED
     c.pipeline_since[rows] = ctx.t
     c.request_month[rows] = ctx.t
-    c.request_fraction[rows] = ctx.uniform("request-when", rows).astype(np.float32)
+    c.request_fraction[rows] = ctx.uniform(f"{process}-when", rows).astype(np.float32)
     c.request_by_parent[rows] = by_parent
     c.ep_hours_received[rows] = 0.0
     c.ep_done_month[rows] = NEVER

@@ -18,7 +18,6 @@ from sim.population.state import (
     INDEPENDENT_SPECIAL,
     NEVER,
     NONE,
-    REQUESTED,
     STATE_SPECIAL,
     TARGETED,
     TARGETED_PLUS,
@@ -178,14 +177,7 @@ def referrals(ctx: StepContext) -> None:
     made = ctx.uniform("referral", idx) < 1.0 - np.exp(-total)
     rows = idx[made]
     by_parent = ctx.uniform("referral-who", rows) < family[made] / np.maximum(total[made], 1e-12)
-    c.pipeline[rows] = REQUESTED
-    c.pipeline_since[rows] = ctx.t
-    c.request_month[rows] = ctx.t
-    c.request_fraction[rows] = ctx.uniform("referral-when", rows).astype(np.float32)
-    c.request_by_parent[rows] = by_parent
-    c.ep_hours_received[rows] = 0.0
-    c.ep_done_month[rows] = NEVER
-    ctx.log("request", rows, by_parent=by_parent)
+    requests_process.register(ctx, rows, by_parent, "referral")
 
 
 def specialist_plan_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
