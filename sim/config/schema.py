@@ -209,6 +209,7 @@ class AssessmentSection(Section):
     slow_advice_share: float = param(0.2, unit="fraction of assessments", meaning="assessments whose health or social care advice is slow (the long tail of waits)", source="assumption calibrated to sen2 timeliness 2025 (10.9% over a year)", plausible=(0.05, 0.3), ge=0.0, le=1.0)
     slow_advice_monthly_completion: float = param(0.07, unit="probability per month", meaning="completion of slow advice once EP advice is in", source="assumption", plausible=(0.05, 0.25), gt=0.0, le=1.0)
     other_advice_monthly_completion: float = param(0.33, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 and sen2 timeliness 2025 (over a year: 7-11%)", plausible=(0.15, 0.6), gt=0.0, le=1.0)
+    council_advice_speed_elasticity: float = param(1.3, unit="exponent", meaning="how strongly a council's published timeliness (odds relative to England) speeds its advice and drafting, in table-driven runs", source="assumption calibrated to the spread of 20-week timeliness across councils (sen2 timeliness 2025)", plausible=(0.5, 2.0), ge=0.0, le=3.0)
     plan_issued_probability: float = param(0.945, unit="probability at severity 1", meaning="an assessed child gets a plan", source="T110-T111 (94-95%)", ge=0.0, le=1.0)
     priority: Literal["fifo", "severity"] = param("fifo", unit="rule", meaning="who gets EP time first", source="MODEL.md §4")
 

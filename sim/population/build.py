@@ -450,7 +450,8 @@ def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
 def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | None = None) -> CouncilTable:
     per_1000 = n_pupils / 1000  # census pupils, Reception-Year 11
     income = config.finance.high_needs_income_per_pupil * n_pupils
-    profile = profile or {"ep_capacity_index": 1.0, "gatekeeping_index": 0.0, "demand_index": 1.0, "appeal_index": 1.0, "ehcp_index": 1.0}
+    profile = profile or {"ep_capacity_index": 1.0, "gatekeeping_index": 0.0, "demand_index": 1.0, "appeal_index": 1.0, "ehcp_index": 1.0,
+                          "timeliness_odds_ratio": 1.0}
     return CouncilTable(
         pupils=np.array([n_pupils], dtype=np.int64),
         # EP capacity scales with the council's workload (plans) and its timeliness index
@@ -464,6 +465,7 @@ def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | 
         gatekeeping_base=np.array([config.finance.gatekeeping_base + profile["gatekeeping_index"] / max(config.decision.gatekeeping_effect, 1e-9)]),
         request_multiplier=np.array([profile["demand_index"]]),
         appeal_multiplier=np.array([profile["appeal_index"]]),
+        advice_speed=np.array([profile.get("timeliness_odds_ratio", 1.0) ** config.assessment.council_advice_speed_elasticity]),
         spend_this_year=np.zeros(1),
         experts_days_capacity=np.zeros(1),
         experts_days_used=np.zeros(1),

@@ -100,4 +100,6 @@ def council_profiles(name: str) -> pd.DataFrame:
         "gatekeeping_index": table["gatekeeping_index"].astype(float),
         "demand_index": table["demand_index"].astype(float),
         "appeal_index": table["appeal_index"].astype(float),
+        # the council's odds of issuing within 20 weeks relative to England's (ep_capacity_index is its 0.2 power)
+        "timeliness_odds_ratio": table["ep_capacity_index"].astype(float) ** 5,
     })

@@ -60,6 +60,7 @@ def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None, probabilit
     # a share of assessments wait long for health/social care advice: the class is fixed per request
     slow = ctx.streams.uniform("advice-class", 0, c.key[ready] ^ c.request_month[ready].astype(np.uint64)) < a.slow_advice_share
     completion = np.where(slow, a.slow_advice_monthly_completion, a.other_advice_monthly_completion)
+    completion = 1.0 - (1.0 - completion) ** ctx.councils.advice_speed[c.council[ready]]  # council practice
     completes = ready[ctx.uniform("assessment-advice", ready) < completion]
     if len(completes) == 0:
         return completes

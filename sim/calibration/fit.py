@@ -1,0 +1,442 @@
+"""Fit assumption parameters to published targets (`sendsim calibrate`).
+
+Why this design:
+
+* **What is fitted.** Only *assumption* levers, each searched inside its `plausible` range from the
+  schema (`sim/config/params.py`), so a fit can never leave the range a researcher has declared
+  defensible. The default set (`DEFAULT_PARAMETERS`) is the handful of levers that set the size of
+  the flows (request rates, refusal, EP capacity, advice speed) and their growth (onset, severity
+  and propensity trends, identification): the mechanisms stay as designed, only their strength is
+  estimated.
+* **The loss** is the validation rule made smooth: sum over targets of
+  ((replicate-mean model - published) / tolerance)^2, with model values extracted exactly as
+  `sim.calibration.validate.check_targets` extracts them, so "loss 0" means every target is met at
+  its centre and a term of 1 means "on the edge of the tolerance".
+* **Common random numbers.** Every trial runs the same replicate seeds, so the difference between
+  two trials is the parameters, not the dice: the loss surface is smooth enough for a
+  sample-efficient optimiser (Optuna's TPE, seeded, so a fit is reproducible).
+* **Executors.** Trials' replicates are plain-data tasks sent through
+  `sim.experiments.executors`, so a fit runs the same on one core, all cores or a dask cluster.
+  Several trials are asked at once (TPE with a constant liar) to keep every worker busy.
+* **Run length.** Each trial only simulates up to the last target date (plus the rest of that
+  year), not the scenario's full horizon: a 2025 calibration does not need 2036.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration.targets import TARGETS, Target
+from sim.config import ScenarioConfig, validate_config
+from sim.config.params import parameter_table
+
+#: The main levers, in the order they are reported. Each must have a `plausible` range.
+DEFAULT_PARAMETERS: tuple[str, ...] = (
+    "requests.school_monthly_rate",             # size of school requests
+    "requests.parent_monthly_rate",             # size of parent requests
+    "decision.refusal_intercept",               # refusal rate
+    "assessment.ep_hours_per_month_per_1000_pupils",  # EP capacity: timeliness, new plans
+    "assessment.other_advice_monthly_completion",     # the long tail of waits
+    "needs.onset_rate_per_year",                # new need emerging: SEN support stock
+    "needs.severity_trend_per_year",            # growth in complex need
+    "requests.propensity_trend_per_year",       # growth in requests
+    "identification.monthly_rate",              # SEN support identification
+)
+
+#: Loss term for a target the run did not produce (no rows on its date): large but finite so the
+#: optimiser can still rank trials.
+MISSING_PENALTY = 100.0
+
+FIT_COLUMNS = ["id", "quantity", "published", "model", "model_lo", "model_hi", "tolerance", "error", "z", "ok"]
+
+
+# ---- parameters ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Parameter:
+    """One fitted lever: dotted path, search range (the schema's plausible range) and type."""
+
+    path: str
+    low: float
+    high: float
+    integer: bool = False
+
+
+def parameter_space(paths: Sequence[str] | None = None) -> list[Parameter]:
+    """The search space: each path's `plausible` range from the schema (error if it has none)."""
+    rows = {row["path"]: row for row in parameter_table(ScenarioConfig)}
+    out = []
+    for path in paths or DEFAULT_PARAMETERS:
+        row = rows.get(path)
+        if row is None:
+            raise ValueError(f"unknown parameter {path!r} (see `sendsim params`)")
+        if not row["plausible"]:
+            raise ValueError(f"parameter {path!r} has no plausible range to search (a sourced number is not fitted)")
+        lo, hi = (float(v) for v in row["plausible"])
+        out.append(Parameter(path, lo, hi, integer=isinstance(row["default"], int) and not isinstance(row["default"], bool)))
+    return out
+
+
+def get_value(data: dict, path: str) -> Any:
+    node = data
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def set_values(data: dict, values: dict[str, Any]) -> dict:
+    """A copy of a config dict with dotted-path values set."""
+    out = json.loads(json.dumps(data))
+    for path, value in values.items():
+        node = out
+        *head, last = path.split(".")
+        for part in head:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def nested(values: dict[str, Any]) -> dict:
+    """{"a.b": 1} -> {"a": {"b": 1}} (the shape of a YAML override)."""
+    return set_values({}, values)
+
+
+# ---- targets ------------------------------------------------------------------------------------
+def required_end(targets: Sequence[Target]) -> str:
+    """The last month a run must cover for these targets. A target dated January is a census or a
+    calendar-year flow (needs December); one dated April a financial year (needs March next
+    year); any other date an event in that month (KS4 results in July, NEET in September)."""
+    ends = []
+    for t in targets:
+        d = pd.Timestamp(t.date)
+        if d.month == 1:
+            ends.append((d.year, 12))
+        elif d.month == 4:
+            ends.append((d.year + 1, 3))
+        else:
+            ends.append((d.year, d.month))
+    year, month = max(ends)
+    return f"{year:04d}-{month:02d}"
+
+
+def custom_targets(path: str | Path) -> tuple[Target, ...]:
+    """Targets from a CSV with columns id, metric, by, group, date, published, tolerance (values
+    already in the metric's unit)."""
+    path = Path(path)
+    out = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"id", "metric", "by", "group", "date", "published", "tolerance"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        for row in reader:
+            tol = float(row["tolerance"])
+            if not tol > 0:
+                raise ValueError(f"{path}: target {row['id']} needs a positive tolerance")
+            out.append(Target(row["id"], row.get("quantity") or row["id"], float(row["published"]), "", 1.0,
+                              row["metric"], row["by"], row["group"], str(pd.Timestamp(row["date"]).date()), "",
+                              tol, "flow", str(path), "as given", "as given", csv_value=False))
+    if not out:
+        raise ValueError(f"{path}: no targets")
+    return tuple(out)
+
+
+def parse_targets(spec: str, available: Sequence[Target] = TARGETS) -> tuple[Target, ...]:
+    """`all`, a comma list of target ids, or a CSV path of custom targets."""
+    spec = spec.strip()
+    if spec == "all":
+        return tuple(available)
+    if spec.lower().endswith(".csv") or Path(spec).is_file():
+        return custom_targets(spec)
+    by_id = {t.id: t for t in available}
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise ValueError(f"unknown target id(s): {', '.join(unknown)} (see docs/VALIDATION.md)")
+    return tuple(by_id[i] for i in ids)
+
+
+# ---- evaluating a configuration -------------------------------------------------------------------
+def _evaluate_task(item: tuple) -> tuple:
+    """Worker: run one replicate of one configuration, return its value of every target.
+    Top level and plain data in/out so any executor can run it."""
+    from sim.calibration.validate import check_targets
+    from sim.experiments.runner import replicate_seed
+    from sim.metrics import compute_metrics
+    from sim.model import SendModel
+
+    key, payload, replicate, root_seed, targets = item
+    config = validate_config(payload)
+    model = SendModel(config, seed=replicate_seed(root_seed, replicate)).run()
+    checks = check_targets(compute_metrics(model), targets)
+    return key, replicate, dict(zip(checks["id"], checks["model"].astype(float)))
+
+
+def evaluate_many(payloads: dict[Any, dict], targets: Sequence[Target], replicates: int, root_seed: int,
+                  executor) -> dict[Any, pd.DataFrame]:
+    """Per-replicate target values (rows = replicate, columns = target id) for several configs,
+    all replicates of all configs through one executor."""
+    targets = tuple(targets)
+    items = [(key, payload, r, root_seed, targets) for key, payload in payloads.items() for r in range(replicates)]
+    values: dict[Any, dict[int, dict]] = {key: {} for key in payloads}
+    for key, replicate, row in executor.map_unordered(_evaluate_task, items):
+        values[key][replicate] = row
+    ids = [t.id for t in targets]
+    return {key: pd.DataFrame([rows[r] for r in sorted(rows)], index=sorted(rows), columns=ids) for key, rows in values.items()}
+
+
+def loss_of(values: pd.DataFrame, targets: Sequence[Target]) -> float:
+    """Sum of squared tolerance-scaled errors of the replicate means (missing -> penalty)."""
+    total = 0.0
+    for t in targets:
+        column = values[t.id].astype(float)
+        column = column[np.isfinite(column)]
+        if column.empty:
+            total += MISSING_PENALTY
+            continue
+        total += ((float(column.mean()) - float(t.published)) / float(t.tolerance)) ** 2
+    return total
+
+
+def fit_table(values: pd.DataFrame, targets: Sequence[Target]) -> pd.DataFrame:
+    """Target, published, model mean with 95% replicate interval, error, z = error/tolerance, ok."""
+    rows = []
+    for t in targets:
+        column = values[t.id].astype(float)
+        column = column[np.isfinite(column)]
+        model = float(column.mean()) if len(column) else math.nan
+        lo = float(column.quantile(0.025)) if len(column) else math.nan
+        hi = float(column.quantile(0.975)) if len(column) else math.nan
+        error = model - float(t.published)
+        rows.append({"id": t.id, "quantity": t.quantity, "published": float(t.published), "model": model,
+                     "model_lo": lo, "model_hi": hi, "tolerance": float(t.tolerance), "error": error,
+                     "z": error / float(t.tolerance), "ok": bool(np.isfinite(error) and abs(error) <= t.tolerance)})
+    return pd.DataFrame(rows, columns=FIT_COLUMNS)
+
+
+# ---- the fit --------------------------------------------------------------------------------------
+@dataclass
+class CalibrationResult:
+    """Outcome of a fit. `history` has one row per trial (trial, loss, one column per parameter);
+    `fit` is the fit table at the best parameters, `fit_before` at the starting config."""
+
+    best_params: dict[str, float]
+    start_params: dict[str, float]
+    best_loss: float
+    initial_loss: float
+    history: pd.DataFrame
+    fit: pd.DataFrame
+    fit_before: pd.DataFrame
+    target_ids: list[str]
+    parameters: list[Parameter]
+    budget: int
+    replicates: int
+    seed: int
+    run_end: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_trial(self) -> int:
+        return int(self.history.loc[self.history["loss"].idxmin(), "trial"])
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready record of the whole fit (the `.fit.json` sidecar)."""
+        def clean(frame: pd.DataFrame) -> list[dict]:
+            return json.loads(frame.to_json(orient="records"))
+
+        return {
+            "date": date.today().isoformat(),
+            "budget": self.budget, "replicates": self.replicates, "seed": self.seed, "run_end": self.run_end,
+            "settings": self.settings,
+            "parameters": [{"path": p.path, "low": p.low, "high": p.high, "start": self.start_params[p.path],
+                            "best": self.best_params[p.path]} for p in self.parameters],
+            "targets": self.target_ids,
+            "loss_before": self.initial_loss, "loss_after": self.best_loss, "best_trial": self.best_trial,
+            "fit": clean(self.fit), "fit_before": clean(self.fit_before), "history": clean(self.history),
+        }
+
+
+def _round(value: float, integer: bool) -> float | int:
+    return int(round(value)) if integer else float(f"{value:.4g}")
+
+
+def calibrate(
+    config: ScenarioConfig,
+    targets: Sequence[Target] = TARGETS,
+    parameters: Sequence[str] | None = None,
+    budget: int = 40,
+    replicates: int = 2,
+    executor: str | Any = "local",
+    workers: int | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> CalibrationResult:
+    """Fit `parameters` (default `DEFAULT_PARAMETERS`) to `targets` with `budget` trials.
+
+    Trial 0 is the starting config (its values clipped into the search range), so `initial_loss`
+    is the loss before fitting and the best loss can never be worse. `executor` is a name for
+    `make_executor` or an executor object (not closed here). `progress(done, budget, best_loss)`
+    is called after every trial. The config's run is cut at the last target date.
+    """
+    import optuna
+
+    from sim.experiments.executors import make_executor
+
+    targets = tuple(targets)
+    if not targets:
+        raise ValueError("no targets to calibrate to")
+    if budget < 1 or replicates < 1:
+        raise ValueError("budget and replicates must be at least 1")
+    space = parameter_space(parameters)
+    base = config.model_dump(mode="json")
+    run_end = required_end(targets)
+    base["run"]["end"] = run_end
+    validate_config(base)  # a target date before the start is reported here, before any run
+    root_seed = int(base["run"]["seed"])
+    start = {p.path: get_value(base, p.path) for p in space}
+    start_clipped = {p.path: _round(min(max(float(start[p.path]), p.low), p.high), p.integer) for p in space}
+
+    own = isinstance(executor, str)
+    pool = make_executor(executor, workers) if own else executor
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                         n_startup_trials=max(4, min(10, budget // 3)))
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    study.enqueue_trial(start_clipped)
+    batch_size = max(1, math.ceil(getattr(pool, "workers", 1) / replicates))
+    history, kept, best = [], {}, (math.inf, None)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+            while len(history) < budget:
+                trials = [study.ask() for _ in range(min(batch_size, budget - len(history)))]
+                chosen = {}
+                for trial in trials:
+                    chosen[trial.number] = {
+                        p.path: (trial.suggest_int(p.path, int(p.low), int(p.high)) if p.integer
+                                 else trial.suggest_float(p.path, p.low, p.high)) for p in space}
+                payloads = {n: set_values(base, values) for n, values in chosen.items()}
+                results = evaluate_many(payloads, targets, replicates, root_seed, pool)
+                for trial in trials:
+                    values = results[trial.number]
+                    loss = loss_of(values, targets)
+                    study.tell(trial, loss)
+                    history.append({"trial": trial.number, "loss": loss, **chosen[trial.number]})
+                    if trial.number == 0:
+                        kept["start"] = values
+                    if loss < best[0]:
+                        best = (loss, trial.number)
+                        kept["best"] = values
+                    if progress:
+                        progress(len(history), budget, best[0])
+    finally:
+        if own:
+            pool.close()
+    frame = pd.DataFrame(history).sort_values("trial").reset_index(drop=True)
+    best_row = frame.loc[frame["trial"] == best[1]].iloc[0]
+    best_params = {p.path: _round(float(best_row[p.path]), p.integer) for p in space}
+    return CalibrationResult(
+        best_params=best_params, start_params=start_clipped, best_loss=float(best[0]),
+        initial_loss=float(frame.loc[frame["trial"] == 0, "loss"].iloc[0]), history=frame,
+        fit=fit_table(kept["best"], targets), fit_before=fit_table(kept["start"], targets),
+        target_ids=[t.id for t in targets], parameters=space, budget=budget, replicates=replicates,
+        seed=seed, run_end=run_end,
+        settings={"scenario": config.name, "scale": config.population.scale, "councils": config.population.councils,
+                  "council_table": config.population.council_table, "start": config.run.start,
+                  "root_seed": root_seed},
+    )
+
+
+# ---- writing the calibrated scenario ---------------------------------------------------------------
+def sidecar_path(out_path: str | Path) -> Path:
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.stem + ".fit.json")
+
+
+def write_calibrated_config(result: CalibrationResult, base_config_path: str | Path, out_path: str | Path,
+                            name: str | None = None) -> Path:
+    """Write `out_path`: a YAML that `extends:` the base with the fitted values, the fit summarised
+    in a comment header and `description`, and `<out>.fit.json` with the full fit record. Configs
+    accept only known keys, so the metadata lives in comments, the description and the sidecar."""
+    import os
+
+    import yaml
+
+    base_config_path, out_path = Path(base_config_path), Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    extends = os.path.relpath(base_config_path.resolve(), out_path.parent.resolve())
+    met_before, met_after = int(result.fit_before["ok"].sum()), int(result.fit["ok"].sum())
+    n = len(result.fit)
+    name = name or f"{out_path.stem}"
+    description = (
+        f"{base_config_path.stem} with {len(result.parameters)} assumption levers fitted to {n} published targets "
+        f"({date.today().isoformat()}; {result.budget} trials x {result.replicates} replicates at scale "
+        f"{result.settings.get('scale')}): loss {result.initial_loss:.2f} -> {result.best_loss:.2f}, "
+        f"targets met {met_before} -> {met_after} of {n}. Fit record: {sidecar_path(out_path).name}."
+    )
+    header = [
+        f"# Calibrated by `sendsim calibrate` on {date.today().isoformat()} (sim/calibration/fit.py).",
+        f"# Base: {extends}. Optuna TPE (seed {result.seed}), budget {result.budget} trials x {result.replicates} replicates,",
+        f"# common random numbers (root seed {result.settings.get('root_seed')}), scale {result.settings.get('scale')}, "
+        f"runs {result.settings.get('start')} to {result.run_end}.",
+        f"# Loss (sum of ((model - published) / tolerance)^2): before {result.initial_loss:.3f}, after {result.best_loss:.3f} "
+        f"(best trial {result.best_trial}).",
+        f"# Targets used ({n}): {', '.join(result.target_ids)}",
+        f"# Targets within tolerance: {met_before} before, {met_after} after.",
+        "# Fitted (start -> fitted, searched range):",
+    ]
+    for p in result.parameters:
+        header.append(f"#   {p.path}: {result.start_params[p.path]} -> {result.best_params[p.path]}  [{p.low}, {p.high}]")
+    header.append(f"# Full record (history, fit table): {sidecar_path(out_path).name}")
+    body = {"extends": extends, "name": name, "description": description, **nested(result.best_params)}
+    text = "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, width=100)
+    out_path.write_text(text)
+    sidecar_path(out_path).write_text(json.dumps(result.to_record(), indent=2))
+    return out_path
+
+
+def render_fit(fit: pd.DataFrame) -> str:
+    """The fit table as Markdown (published, model [95%], error, tolerance, ok)."""
+    lines = ["| target | published | model [95% interval] | error | tolerance | ok |", "|---|---|---|---|---|---|"]
+    for row in fit.itertuples(index=False):
+        lines.append(f"| {row.id} | {row.published:.4g} | {row.model:.4g} [{row.model_lo:.4g}, {row.model_hi:.4g}] | "
+                     f"{row.error:+.3g} | ±{row.tolerance:.3g} | {'yes' if row.ok else '**no**'} |")
+    return "\n".join(lines)
+
+
+# ---- command ---------------------------------------------------------------------------------------
+def calibrate_command(config_path: str | Path, targets_spec: str = "all", budget: int = 40,
+                      out: str | Path | None = None, executor: str = "local", workers: int | None = None,
+                      replicates: int = 2, parameters: Sequence[str] | None = None, seed: int = 0,
+                      echo: Callable[[str], None] = print) -> CalibrationResult:
+    """`sendsim calibrate CONFIG --targets all|ID,ID|file.csv [--budget N] [--out PATH]`: fit, write
+    the calibrated YAML (default `<config>_calibrated.yaml` beside the config) and its fit record,
+    print the fit table. Raises ConfigError / ValueError with a readable message on bad input."""
+    from sim.config import load_config
+
+    config_path = Path(config_path)
+    config = load_config(config_path)
+    targets = parse_targets(targets_spec)
+    out = Path(out) if out else config_path.with_name(f"{config_path.stem}_calibrated.yaml")
+
+    def report(done: int, total: int, best_loss: float) -> None:
+        echo(f"trial {done}/{total}: best loss {best_loss:.3f}")
+
+    result = calibrate(config, targets, parameters=parameters, budget=budget, replicates=replicates,
+                       executor=executor, workers=workers, seed=seed, progress=report)
+    write_calibrated_config(result, config_path, out)
+    echo(render_fit(result.fit))
+    echo(f"\nloss {result.initial_loss:.3f} -> {result.best_loss:.3f}; "
+         f"{int(result.fit['ok'].sum())} of {len(result.fit)} targets within tolerance")
+    echo(f"wrote {out} and {sidecar_path(out)}")
+    return result
