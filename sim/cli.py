@@ -261,6 +261,29 @@ def report_command(directory: Path = typer.Argument(..., help="an experiment res
 
 
 @app.command()
+def calibrate(
+    config: Path = typer.Argument(..., help="scenario to calibrate (its parameters are the starting point)"),
+    targets: str = typer.Option("all", help="'all' (the validation targets), a comma list of target ids, or a CSV of custom targets"),
+    budget: int = typer.Option(40, min=1, help="optimisation trials (each runs the replicates)"),
+    replicates: int = typer.Option(2, min=1, help="replicates averaged per trial (same seeds every trial)"),
+    parameters: Optional[str] = typer.Option(None, help="comma list of dotted parameters to fit (default: the main assumption levers)"),
+    out: Optional[Path] = typer.Option(None, help="calibrated YAML to write (default <config>_calibrated.yaml)"),
+    executor: str = typer.Option("local", help="local, serial or dask"),
+    workers: Optional[int] = typer.Option(None, min=1),
+    seed: int = typer.Option(0, help="seed of the optimiser (TPE sampler)"),
+) -> None:
+    """Fit assumption parameters to published targets (Optuna over replicate-averaged loss)."""
+    from sim.calibration.fit import calibrate_command
+
+    try:
+        calibrate_command(config, targets, budget, out, executor, workers, replicates,
+                          parameters.split(",") if parameters else None, seed, echo=typer.echo)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        console.print(f"[bold red]Cannot calibrate[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
 def params() -> None:
     """List every parameter with unit, source and plausible range."""
     from sim.config.params import parameter_table

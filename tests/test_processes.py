@@ -512,6 +512,7 @@ def test_tribunal_wins_lead_to_assessment(fresh_model) -> None:
     c.support_level[rows] = SEN_SUPPORT
     c.pipeline[rows] = APPEAL_REFUSAL
     c.hearing_month[rows] = ctx.t
+    ctx.councils.tribunal_hearings_per_month[:] = 1e9  # no queue: every listed appeal is heard
     c.last_refusal_month[rows] = ctx.t - 6
     c.ep_hours_received[rows] = 0.0
     c.ep_done_month[rows] = NEVER
@@ -553,6 +554,7 @@ def test_placement_appeal_wins_name_a_special_school(fresh_model) -> None:
     c.plan_start_month[rows] = ctx.t - 3
     c.pipeline[rows] = APPEAL_PLACEMENT
     c.hearing_month[rows] = ctx.t
+    ctx.councils.tribunal_hearings_per_month[:] = 1e9
     disputes.hear_appeals(ctx)
     assert np.all(np.isin(c.placement[rows], (STATE_SPECIAL, INDEPENDENT_SPECIAL)))
     assert np.all(c.pipeline[rows] == IDLE) and np.all(c.support_level[rows] == EHCP)
@@ -576,6 +578,24 @@ def test_a_placement_appeal_lapses_when_the_plan_ceases(fresh_model) -> None:
     disputes.hear_appeals(ctx)
     assert np.all(c.support_level[rows] != EHCP), "a ceased plan came back through an old appeal"
     assert np.all(c.plan_start_month[c.support_level == EHCP] != NEVER)
+
+
+def test_the_tribunal_hears_no_more_than_its_capacity_oldest_first(fresh_model) -> None:
+    ctx = fresh_model.context()
+    c = ctx.c
+    _clear_pipeline(ctx)
+    ctx.config.disputes.settled_before_hearing = 0.0
+    rows = _school_age_rows(ctx, 400)
+    rows = rows[c.council[rows] == 0]
+    c.pipeline[rows] = APPEAL_REFUSAL
+    c.hearing_month[rows] = ctx.t - 1  # listed last month: no concession now
+    c.pipeline_since[rows] = (ctx.t - 1 - np.arange(len(rows)) % 12).astype(np.int16)
+    ctx.councils.tribunal_hearings_per_month[:] = 10.0
+    registered = c.pipeline_since[rows].copy()
+    disputes.hear_appeals(ctx)
+    heard = c.pipeline[rows] != APPEAL_REFUSAL
+    assert heard.sum() == 10
+    assert registered[heard].max() <= registered[~heard].min()
 
 
 def test_families_with_more_advocacy_appeal_more(fresh_model) -> None:

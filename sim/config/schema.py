@@ -206,7 +206,7 @@ class AssessmentSection(Section):
     ep_hours_per_month_per_1000_pupils: float = param(23.0, unit="hours per month per 1,000 pupils", meaning="council EP time available for statutory assessments (binding constraint)", source="calibrated to 46% within 20 weeks (T112); EP workforce T300", plausible=(12.0, 35.0), gt=0.0, le=500.0)
     ep_capacity_growth_per_year: float = param(0.03, unit="fraction per year", meaning="growth of EP capacity (trainees, locums)", source="T303 (trainees up from 160 to 200 a year)", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     minimum_months: int = param(3, unit="months", meaning="fastest a plan can be issued after the decision (advice, draft, consultation)", source="law (16-week draft, 15-day consultation)", ge=1, le=12)
-    slow_advice_share: float = param(0.2, unit="fraction of assessments", meaning="assessments whose health or social care advice is slow (the long tail of waits)", source="assumption calibrated to sen2 timeliness 2025 (10.9% over a year)", plausible=(0.05, 0.3), ge=0.0, le=1.0)
+    slow_advice_share: float = param(0.17, unit="fraction of assessments", meaning="assessments whose health or social care advice is slow (the long tail of waits)", source="assumption calibrated to sen2 timeliness 2025 (10.9% over a year)", plausible=(0.05, 0.3), ge=0.0, le=1.0)
     slow_advice_monthly_completion: float = param(0.07, unit="probability per month", meaning="completion of slow advice once EP advice is in", source="assumption", plausible=(0.05, 0.25), gt=0.0, le=1.0)
     other_advice_monthly_completion: float = param(0.33, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 and sen2 timeliness 2025 (over a year: 7-11%)", plausible=(0.15, 0.6), gt=0.0, le=1.0)
     council_advice_speed_elasticity: float = param(1.3, unit="exponent", meaning="how strongly a council's published timeliness (odds relative to England) speeds its advice and drafting, in table-driven runs", source="assumption calibrated to the spread of 20-week timeliness across councils (sen2 timeliness 2025)", plausible=(0.5, 2.0), ge=0.0, le=3.0)
@@ -236,7 +236,8 @@ class DisputesSection(Section):
     mediation_settles: float = param(0.74, unit="probability", meaning="mediations that settle (council agrees)", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
     settled_before_hearing: float = param(0.35, unit="probability", meaning="appeals conceded or withdrawn before hearing", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
     family_win_rate: float = param(0.99, unit="probability", meaning="decided appeals won by the family", source="T167, T178", ge=0.0, le=1.0)
-    months_to_hearing: float = param(8.0, unit="months", meaning="mean wait from registration to hearing (paper ~5, oral 10-12)", source="MODEL.md §3 [reported]", plausible=(5.0, 12.0), ge=1.0, le=36.0)
+    min_months_to_hearing: float = param(5.0, unit="months", meaning="earliest hearing after registration (paper hearings ~5 months)", source="MODEL.md §3 [reported]", plausible=(3.0, 8.0), ge=0.0, le=36.0)
+    hearings_per_month_per_10000_pupils: float = param(2.6, unit="hearings per month per 10,000 pupils", meaning="the tribunal's capacity for this council's appeals (a share of national capacity; oral hearings wait 10-12 months when it binds)", source="assumption calibrated to T166 (open caseload ~15,000 on ~25,000 appeals a year: waits of ~7 months)", plausible=(1.8, 4.0), gt=0.0, le=100.0)
 
 
 class ReviewsSection(Section):

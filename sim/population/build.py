@@ -466,6 +466,7 @@ def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | 
         request_multiplier=np.array([profile["demand_index"]]),
         appeal_multiplier=np.array([profile["appeal_index"]]),
         advice_speed=np.array([profile.get("timeliness_odds_ratio", 1.0) ** config.assessment.council_advice_speed_elasticity]),
+        tribunal_hearings_per_month=np.array([config.disputes.hearings_per_month_per_10000_pupils * n_pupils / 10000]),
         spend_this_year=np.zeros(1),
         experts_days_capacity=np.zeros(1),
         experts_days_used=np.zeros(1),

@@ -52,6 +52,7 @@ class CouncilTable:
     request_multiplier: np.ndarray  # float64: the council's request propensity relative to England
     appeal_multiplier: np.ndarray  # float64: the council's appeal propensity relative to England
     advice_speed: np.ndarray  # float64: hazard multiplier on completing advice and drafting (England = 1)
+    tribunal_hearings_per_month: np.ndarray  # float64: hearings the tribunal gives this council's appeals
     spend_this_year: np.ndarray  # float64: high-needs spend booked this financial year, £
     experts_days_capacity: np.ndarray  # float64: Experts at Hand days available this month
     experts_days_used: np.ndarray  # float64: Experts at Hand days allocated this month

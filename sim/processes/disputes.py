@@ -14,7 +14,7 @@ import numpy as np
 from sim.population.state import APPEAL_PLACEMENT, APPEAL_REFUSAL, ASSESSING, EHCP, IDLE, NEVER
 from sim.processes import placement as placement_process
 from sim.processes.finance import book_transaction
-from sim.step_context import StepContext
+from sim.step_context import StepContext, rank_within_groups
 
 KINDS = ("refusal_to_assess", "refusal_to_issue", "placement", "content")
 
@@ -46,18 +46,28 @@ def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: floa
     if kind == "content":
         # disputes over plan contents: the plan stands meanwhile; resolved at hearing (costed, counted)
         return
-    wait = -np.log(np.maximum(ctx.uniform(f"tribunal-wait-{kind}", to_tribunal), 1e-12)) * d.months_to_hearing
-    c.hearing_month[to_tribunal] = (ctx.t + 1 + np.floor(wait)).astype(np.int16)
+    earliest = d.min_months_to_hearing + ctx.uniform(f"tribunal-listing-{kind}", to_tribunal)
+    c.hearing_month[to_tribunal] = (ctx.t + np.ceil(earliest)).astype(np.int16)
     c.pipeline[to_tribunal] = APPEAL_PLACEMENT if kind == "placement" else APPEAL_REFUSAL
     c.pipeline_since[to_tribunal] = ctx.t
 
 
 def hear_appeals(ctx: StepContext) -> None:
+    """Appeals past their earliest listing date are conceded (a third) or wait for a hearing slot;
+    each council's share of tribunal capacity hears the oldest first (the queue)."""
     c, d = ctx.c, ctx.config.disputes
-    due = np.flatnonzero(((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT)) & (c.hearing_month <= ctx.t))
-    if len(due) == 0:
+    listed = np.flatnonzero(((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT)) & (c.hearing_month <= ctx.t))
+    if len(listed) == 0:
         return
-    conceded = ctx.uniform("tribunal-conceded", due) < d.settled_before_hearing
+    # a concession happens once, when the appeal is first listed; it needs no hearing slot
+    first_listing = c.hearing_month[listed] == ctx.t
+    conceded_now = first_listing & (ctx.uniform("tribunal-conceded", listed) < d.settled_before_hearing)
+    waiting = listed[~conceded_now]
+    _, rank = rank_within_groups(c.council[waiting], c.pipeline_since[waiting].astype(np.float64) + c.request_fraction[waiting])
+    slots = np.floor(ctx.councils.tribunal_hearings_per_month + ctx.streams.uniform("tribunal-slots", ctx.t, np.arange(len(ctx.councils))))
+    heard = waiting[rank < slots[c.council[waiting]]]
+    due = np.concatenate([listed[conceded_now], heard])
+    conceded = np.concatenate([np.ones(conceded_now.sum(), dtype=bool), np.zeros(len(heard), dtype=bool)])
     wins = conceded | (ctx.uniform("tribunal-decision", due) < d.family_win_rate)
     ctx.log("tribunal_outcome", due, conceded=conceded, won=wins, decided=~conceded, kind=c.pipeline[due])
     refusal = c.pipeline[due] == APPEAL_REFUSAL
