@@ -75,16 +75,21 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     columns = {name: values[order] for name, values in columns.items()}
     schools = SchoolTable.concat(school_parts)
     # families know families in their child's class: same primary school and entry year
-    cohort = (columns["entry_year"] - columns["entry_year"].min()).astype(np.int64)
-    tie_group = columns.pop("tie_group") * 64 + cohort
-    ties = np.full((len(cohort), config.population.family_ties), -1, dtype=np.int32)
+    tie_group = columns.pop("tie_group")
+    ties = np.full((len(tie_group), config.population.family_ties), -1, dtype=np.int32)
     first = config.population.first_council
-    for council in range(config.population.councils):  # per council: a block of councils is an exact slice
-        rows = np.flatnonzero(columns["council"] == council)
+    # per council and cohort, each with its own stream: blocks of councils and runs with other
+    # horizons contain exactly the same ties for the children they share
+    block = columns["council"].astype(np.int64) * 4096 + columns["entry_year"].astype(np.int64)
+    order = np.argsort(block, kind="stable")
+    starts = np.flatnonzero(np.r_[True, block[order][1:] != block[order][:-1]])
+    for lo, hi in zip(starts, np.r_[starts[1:], len(order)]):
+        rows = order[lo:hi]
+        council, entry = int(columns["council"][rows[0]]), int(columns["entry_year"][rows[0]])
         local = small_world_ties(
-            group=tie_group[rows], council=cohort[rows],
+            group=tie_group[rows], council=np.zeros(len(rows), dtype=np.int64),
             degree=config.population.family_ties, rewiring=config.population.family_tie_rewiring,
-            rng=streams.generator("family-network", first + council),
+            rng=streams.generator("family-network", first + council, entry),
         )
         ties[rows] = np.where(local >= 0, rows[np.maximum(local, 0)], -1)
     local_id = columns.pop("local_id")
@@ -94,62 +99,74 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
 
 
 def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline, council: int, profile: dict | None = None):
-    """One council; `profile` (from the council table) sets its size and its differences from England."""
+    """One council; `profile` (from the council table) sets its size and its differences from England.
+
+    Each entry cohort draws from its own stream (council, entry year), so a child's family and
+    need do not depend on how many later cohorts the run's horizon includes: runs with different
+    end dates share every child they have in common (common random numbers across horizons).
+    """
     pop = config.population
-    rng = streams.generator("population", config.population.first_council + council)
+    global_council = pop.first_council + council
     start_year = timeline.start_year
     end_year = timeline.calendar(timeline.n_months - 1)[0]
     pupils = pop.pupils_per_council if profile is None else profile["pupils"]
     n_pupils = max(CENSUS_YEAR_GROUPS * 4, int(round(pupils * pop.scale)))
     cohort_size = n_pupils // CENSUS_YEAR_GROUPS
-    # cohorts on roll at the start census (entered Reception Sept start_year-1 ... start_year-14)
+    schools = _build_schools(config, streams.generator("schools", global_council), council, n_pupils)
+    # cohorts on roll at the start census (entered Reception Sept start_year-14 ... start_year-1), then future ones
     entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
-    entry_year = np.repeat(np.array(entry_years, dtype=np.int16), cohort_size)
-    n = len(entry_year)
+    parts = [_draw_cohort(config, streams.generator("cohort", global_council, year), schools, cohort_size, year, start_year)
+             for year in entry_years]
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    n = len(columns["entry_year"])
+    columns["council"] = np.full(n, council, dtype=np.int16)
+    columns["local_id"] = np.arange(n, dtype=np.int64)
+    columns["tie_group"] = (int(council) << 20) + columns["tie_group"]
+    initial = columns["entry_year"] < start_year
+    columns.update(_empty_support_columns(n))
+    ehcp_scale = 1.0 if profile is None else float(profile["ehcp_index"])
+    _initialise_census(config, streams.generator("census", global_council), columns, schools, initial, timeline, ehcp_scale)
+    _initialise_preschool_plans(config, streams, global_council, columns, schools, initial, start_year)
+    _initialise_in_flight_assessments(config, streams.generator("in-flight", global_council), columns, initial)
+    table = _build_council_table(config, n_pupils, profile)
+    return columns, schools, table
+
+
+def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: SchoolTable, size: int, entry: int, start_year: int) -> dict:
+    """Families, latent need and attainment of one entry cohort (its own random stream)."""
+    pop, out = config.population, config.outcomes
+    entry_year = np.full(size, entry, dtype=np.int16)
     initial = entry_year < start_year
     year_group = np.where(initial, (start_year - 1) - entry_year, -1).astype(np.int8)
-
-    schools = _build_schools(config, rng, council, n_pupils)
     primaries = np.flatnonzero(schools.phase == PRIMARY)
     weights = schools.roll_weight[primaries] / schools.roll_weight[primaries].sum()
-    primary = primaries[rng.choice(len(primaries), size=n, p=weights)]
+    primary = primaries[rng.choice(len(primaries), size=size, p=weights)]
     secondary = schools.feeder[primary]
-
     # family resources
-    fsm_logit = _calibrated_logit(pop.fsm_share, schools.fsm_effect[primary])
-    fsm = rng.random(n) < _expit(fsm_logit)
+    fsm = rng.random(size) < _expit(_calibrated_logit(pop.fsm_share, schools.fsm_effect[primary]))
     quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile)
-    advocacy_mean = pop.advocacy_mean_lowest_quintile + (quintile - 1) / 4 * (
-        pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile
-    )
+    step = (quintile - 1) / 4
+    advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
     k = pop.advocacy_concentration
     advocacy = rng.beta(advocacy_mean * k, (1 - advocacy_mean) * k).astype(np.float32)
-    report_p = pop.private_report_affordable_lowest_quintile + (quintile - 1) / 4 * (
-        pop.private_report_affordable_highest_quintile - pop.private_report_affordable_lowest_quintile
-    )
-    private_report = rng.random(n) < report_p
-    trust = rng.beta(pop.trust_in_mainstream_mean * 5, (1 - pop.trust_in_mainstream_mean) * 5, n).astype(np.float32)
-
-    # latent need
+    report_p = pop.private_report_affordable_lowest_quintile + step * (
+        pop.private_report_affordable_highest_quintile - pop.private_report_affordable_lowest_quintile)
+    private_report = rng.random(size) < report_p
+    trust = rng.beta(pop.trust_in_mainstream_mean * 5, (1 - pop.trust_in_mainstream_mean) * 5, size).astype(np.float32)
     need_type, severity, onset_month = _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group)
-
-    # attainment (latent z-score)
-    out = config.outcomes
     attainment = (
-        rng.standard_normal(n)
+        rng.standard_normal(size)
         - out.fsm_attainment_gap_sd * fsm
         + out.income_gradient_sd * (quintile - 3)
         + schools.attainment_effect[primary]
+        + out.fsm_attainment_gap_sd * pop.fsm_share  # centre the population near 0
     )
-    attainment += out.fsm_attainment_gap_sd * pop.fsm_share  # centre the population near 0
-
-    columns = {
-        "council": np.full(n, council, dtype=np.int16),
-        "local_id": np.arange(n, dtype=np.int64),
+    home = np.where(year_group >= 7, secondary, primary).astype(np.int32)
+    return {
         "entry_year": entry_year,
         "year_group": year_group,
-        "school": np.where(year_group >= 7, secondary, primary).astype(np.int32),
-        "home_school": np.where(year_group >= 7, secondary, primary).astype(np.int32),
+        "school": home.copy(),
+        "home_school": home,
         "fsm": fsm,
         "income_quintile": quintile.astype(np.int8),
         "advocacy": advocacy,
@@ -159,15 +176,8 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
         "severity": severity.astype(np.float32),
         "onset_month": onset_month.astype(np.int16),
         "attainment": attainment.astype(np.float32),
-        "tie_group": (council.__index__() << 20) + primary.astype(np.int64),
+        "tie_group": primary.astype(np.int64),
     }
-    columns.update(_empty_support_columns(n))
-    ehcp_scale = 1.0 if profile is None else float(profile["ehcp_index"])
-    _initialise_census(config, rng, columns, schools, initial, timeline, ehcp_scale)
-    _initialise_preschool_plans(config, rng, columns, schools, initial, start_year)
-    _initialise_in_flight_assessments(config, rng, columns, initial)
-    table = _build_council_table(config, n_pupils, profile)
-    return columns, schools, table
 
 
 def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: int, n_pupils: int) -> SchoolTable:
@@ -349,7 +359,9 @@ def _support_propensity(rng, c) -> np.ndarray:
 def _initialise_census(config, rng, c, schools, initial, timeline, ehcp_scale: float = 1.0) -> None:
     """Give the start cohorts the census's EHCP and SEN support shares by year group, and place plans."""
     census = config.census
-    score = _support_propensity(rng, c)
+    score = np.full(len(c["severity"]), -np.inf)
+    start_rows = np.flatnonzero(initial)
+    score[start_rows] = _support_propensity(rng, {k: c[k][start_rows] for k in ("severity", "advocacy")})
     ehcp_prof = np.array(census.ehcp_age_profile) / np.mean(census.ehcp_age_profile[:CENSUS_YEAR_GROUPS]) * census.ehcp_share * ehcp_scale
     sen_prof = np.array(census.sen_support_age_profile) / np.mean(census.sen_support_age_profile[:CENSUS_YEAR_GROUPS]) * census.sen_support_share
     for yg in range(YEAR_GROUPS):
@@ -403,7 +415,7 @@ def _assign_special_schools(rng, c, schools, rows, phase) -> None:
         c["school"][rows] = options[rng.integers(0, len(options), len(rows))]
 
 
-def _initialise_preschool_plans(config, rng, c, schools, initial, start_year) -> None:
+def _initialise_preschool_plans(config, streams, council, c, schools, initial, start_year) -> None:
     """Future Reception entrants with the most complex needs arrive holding a plan (T127)."""
     future = np.flatnonzero(~initial)
     if len(future) == 0:
@@ -424,7 +436,7 @@ def _initialise_preschool_plans(config, rng, c, schools, initial, start_year) ->
         severe = top[c["severity"][top] > config.reviews.transfer_to_special_severity]
         c["placement"][severe] = STATE_SPECIAL
         c["preferred_special"][severe] = True
-        _assign_special_schools(rng, c, schools, severe, SPECIAL)
+        _assign_special_schools(streams.generator("preschool-plans", council, int(year)), c, schools, severe, SPECIAL)
 
 
 def _initialise_in_flight_assessments(config, rng, c, initial) -> None:

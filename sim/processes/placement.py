@@ -15,6 +15,7 @@ from sim.population.state import (
     INCLUSION_BASE,
     INDEPENDENT_SPECIAL,
     MAINSTREAM,
+    POST16,
     STATE_SPECIAL,
 )
 from sim.step_context import StepContext, expit, rank_within_groups
@@ -68,6 +69,9 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
     c = ctx.c
     idx = idx[~c.excluded[idx]]  # permanently excluded pupils stay in alternative provision
     c.school[idx] = c.home_school[idx]
+    post16 = idx[c.year_group[idx] >= 12]  # a plan made after Year 11 is delivered in post-16 education
+    c.placement[post16] = POST16
+    idx = idx[c.year_group[idx] <= 11]
     c.placement[idx] = MAINSTREAM
     free = free_base_places(ctx)
     severe = idx[c.severity[idx] >= 1.5]
