@@ -14,7 +14,7 @@ from sim.config.schema import ScenarioConfig
 from sim.finance_ledger import Ledger
 from sim.event_log import EventLog
 from sim.population.institutions import CouncilTable, SchoolTable
-from sim.population.state import INCLUSION_BASE, MAINSTREAM, ChildArrays
+from sim.population.state import ChildArrays
 from sim.random_streams import RandomStreams
 from sim.timeline import Timeline
 
@@ -45,13 +45,6 @@ class StepContext:
 
     def log(self, name: str, idx: np.ndarray, **columns: np.ndarray) -> None:
         self.events.log(name, self.t, idx + self.lo, **columns)
-
-    def school_age(self) -> np.ndarray:
-        """Reception to Year 11: the pupils the census counts and the statutory route serves here."""
-        return self.c.year_group <= 11
-
-    def in_mainstream(self) -> np.ndarray:
-        return (self.c.placement == MAINSTREAM) | (self.c.placement == INCLUSION_BASE)
 
     def years_since_start(self) -> float:
         return self.t / 12.0

@@ -200,7 +200,6 @@ class DecisionSection(Section):
 
 
 class AssessmentSection(Section):
-    draft_weeks: float = param(16.0, unit="weeks", meaning="draft plan due", source="law (reg. 13)", ge=1.0, le=52.0)
     final_weeks: float = param(20.0, unit="weeks", meaning="final plan due from request", source="law (reg. 13)", ge=1.0, le=104.0)
     ep_hours_per_assessment: float = param(20.0, unit="hours", meaning="educational psychologist time one assessment needs", source="assumption", plausible=(12.0, 30.0), gt=0.0, le=200.0)
     ep_hours_per_month_per_1000_pupils: float = param(23.0, unit="hours per month per 1,000 pupils", meaning="council EP time available for statutory assessments (binding constraint)", source="calibrated to 46% within 20 weeks (T112); EP workforce T300", plausible=(12.0, 35.0), gt=0.0, le=500.0)
@@ -345,7 +344,6 @@ class ReformSection(Section):
 class TransitionSection(Section):
     """Dual running and the switch (MODEL.md §5 Transition), every date configurable."""
 
-    announcement: str = param("2026-02", unit="YYYY-MM", meaning="White Paper published", source="POLICY.md (23 Feb 2026)")
     legal_switch: str = param("2029-09", unit="YYYY-MM", meaning="the tiered route starts: no new requests under the old rules", source="POLICY.md [proposal]")
     legacy_review_from: str = param("2029-09", unit="YYYY-MM", meaning="legacy EHCPs reassessed at the next phase transfer from", source="POLICY.md [proposal]")
     no_change_before: str = param("2030-09", unit="YYYY-MM", meaning="nobody's existing support changes before", source="POLICY.md [proposal]")

@@ -41,10 +41,3 @@ def atomic_directory(destination: Path) -> Iterator[Path]:
 
 def write_manifest(directory: Path, manifest: dict) -> None:
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
-
-
-def read_manifest(directory: Path) -> dict:
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} is not a sendsim run directory (no {MANIFEST})")
-    return json.loads(path.read_text())

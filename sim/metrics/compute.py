@@ -26,14 +26,6 @@ from sim.population.state import (
 BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "council", "sen_status", "severity_band")
 SEVERITY_BANDS = np.array([0.0, 1e-6, 1.0, 2.0, 3.0])
 SEVERITY_LABELS = np.array(["none", "mild", "moderate", "severe", "complex"])
-SEN_STATUS = {0: "no_sen", SEN_SUPPORT: "sen_support", TARGETED_PLUS: "targeted_plus", EHCP: "ehcp"}
-
-
-def sen_status_label(level: np.ndarray) -> np.ndarray:
-    labels = np.array(["no_sen", "sen_support", "targeted_plus", "ehcp"])
-    return labels[np.asarray(level, dtype=np.int64)]
-
-
 def severity_band(severity: np.ndarray) -> np.ndarray:
     return SEVERITY_LABELS[np.searchsorted(SEVERITY_BANDS, np.asarray(severity, dtype=np.float64), side="right") - 1]
 
@@ -165,7 +157,6 @@ class MetricBuilder:
             rows.append(pd.DataFrame({"date": s["date"], "metric": "plan_need_type_share", "by": "need_type", "group": need,
                                       "value": 100 * s[f"is_{need}"] / s["total"]}))
         self.rows.extend(rows)
-        self.census_pupils = u.groupby("date")["one"].sum()
 
     def pupils_by_year(self) -> pd.DataFrame:
         """Pupil denominators per calendar year and group, from each January census."""
@@ -219,8 +210,11 @@ class MetricBuilder:
             self.add_ratio(u, metric, "num", "den", scale, breakdowns=("all", "fsm", "income_quintile", "council"))
 
         share("decision", "refusal_rate", lambda f: f["refused"].to_numpy())
-        share("plan_issued", "within_20_weeks_share", lambda f: (f["weeks"] <= 20).to_numpy())
+        final_weeks = self.model.config.assessment.final_weeks  # the statutory 20 weeks
+        share("plan_issued", "within_20_weeks_share", lambda f: (f["weeks"] <= final_weeks).to_numpy())
         share("plan_issued", "over_52_weeks_share", lambda f: (f["weeks"] > 52).to_numpy())
+        decision_weeks = self.model.config.decision.statutory_weeks  # the statutory 6 weeks
+        share("decision", "decision_within_6_weeks_share", lambda f: (f["weeks"] <= decision_weeks).to_numpy())
         appealable = ev.frame("appealable_decision")
         appeals = ev.frame("appeal")
         if len(appealable):

@@ -16,7 +16,3 @@ def summarise(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     grouped = metrics.groupby(KEYS, observed=True, sort=True)["value"]
     out = grouped.agg(mean="mean", lo=lambda v: v.quantile(tail), hi=lambda v: v.quantile(1 - tail), n="count")
     return out.reset_index()
-
-
-def headline(summary: pd.DataFrame, metric: str, by: str = "all") -> pd.DataFrame:
-    return summary[(summary["metric"] == metric) & (summary["by"] == by)].sort_values(["group", "date"])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import numpy as np
-
 from sim.step_context import StepContext
 
 
@@ -34,4 +32,4 @@ def make_route(name: str, config) -> "Route":
     return routes[name](config)
 
 
-__all__ = ["Route", "make_route", "np"]
+__all__ = ["Route", "make_route"]
