@@ -276,6 +276,7 @@ class MetricBuilder:
         self.add_ratio(u, "unmet_need_months", "unmet_months", "with_need", 1.0)
         self.add_ratio(u, "matched_support_share", "matched_months", "need_months", 100)
         self.add_ratio(u, "suspension_rate", "suspensions", "one", 100)
+        self.concentration(u)
         # months from need onset to first support, for children first supported in the year
         ch = self.children
         started = (ch.first_support_month != NEVER) & (ch.onset_month >= 0) & (ch.first_support_month >= ch.onset_month)
@@ -289,6 +290,30 @@ class MetricBuilder:
             v["months"] = (when[ok] - ch.onset_month[ok]).astype(float)
             v["one"] = 1.0
             self.add_ratio(v, metric, "months", "one", 1.0)
+
+    def concentration(self, units: pd.DataFrame) -> None:
+        """Need-adjusted concentration index of matched support by income rank (MODEL.md §6).
+
+        Among pupils with need in the year: y = share of need-months with matched support,
+        indirectly standardised for need (y - mean(y | severity band) + mean(y)); rank = fractional
+        income rank (quintiles, ties at their mid-rank). CI = 2 cov(y, rank) / mean(y): positive
+        means support matched to need is concentrated among better-off families, 0 means none.
+        """
+        with_need = units[units["need_months"] > 0]
+        rows = []
+        for date, year in with_need.groupby("date", observed=True):
+            y = (year["matched_months"] / year["need_months"]).to_numpy()
+            band = year["severity_band"].cat.codes.to_numpy()
+            band_mean = np.bincount(band, weights=y) / np.maximum(np.bincount(band), 1)
+            adjusted = y - band_mean[band] + y.mean()
+            quintile = year["income_quintile"].cat.codes.to_numpy()
+            counts = np.bincount(quintile, minlength=5)
+            mid_rank = (np.cumsum(counts) - counts / 2) / len(quintile)
+            rank = mid_rank[quintile]
+            value = 2 * np.cov(adjusted, rank, bias=True)[0, 1] / adjusted.mean() if adjusted.mean() > 0 else np.nan
+            rows.append({"date": date, "metric": "support_concentration_index", "by": "all", "group": "all", "value": value})
+        if rows:
+            self.rows.append(pd.DataFrame(rows))
 
     def attainment(self) -> None:
         ev = self.model.events
