@@ -147,3 +147,16 @@ def test_compare_scenarios_writes_both_runs_the_tables_and_a_report_with_the_equ
     assert "<table>" in html and "Income quintile 1 (lowest)" in html
     equity = pd.read_parquet(out / "equity.parquet")
     pd.testing.assert_frame_equal(equity, result["equity"].reset_index(drop=True), check_dtype=False)
+
+
+def test_cost_per_month_of_gap_closed_divides_extra_spending_by_the_narrowing() -> None:
+    import pandas as pd
+
+    from sim.report.compare_report import cost_per_gap_point
+
+    equity = pd.DataFrame({"metric": ["unmet_need_months"], "by": ["fsm_gap"], "baseline": [2.0], "reform": [0.5],
+                           "suppressed": [False]})
+    costs = pd.DataFrame({"measure": ["spend", "spend"], "holder": ["total", "total"], "change": [1.0e6, 2.0e6]})
+    assert cost_per_gap_point(equity, costs) == pytest.approx(3.0e6 / 1.5)
+    widening = equity.assign(reform=[2.5])
+    assert cost_per_gap_point(widening, costs) is None

@@ -555,7 +555,7 @@ def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.Da
              "children with the same random draws (common random numbers), computed inside each replicate and then "
              "summarised as a mean with a 95% replicate interval.")
     _provenance(doc, manifest)
-    _headline(doc, equity)
+    _headline(doc, equity, costs)
     _equity(doc, equity, small_cell)
     _gaps(doc, gaps)
     _costs(doc, costs)
@@ -571,8 +571,23 @@ def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.Da
     return md_path, html_path
 
 
-def _headline(doc: Document, equity: pd.DataFrame) -> None:
-    """Three sentences a reader can quote: overall change, winners/losers, the FSM gap."""
+def cost_per_gap_point(equity: pd.DataFrame, costs: pd.DataFrame) -> float | None:
+    """Extra spending (all budget holders, summed over the run's financial years, £, for the
+    simulated councils) per month by which the FSM gap in unmet-need months narrows (MODEL.md §6:
+    cost per point of gap closed). None when the gap does not narrow or the inputs are missing."""
+    gap = equity[(equity["metric"] == "unmet_need_months") & (equity["by"] == "fsm_gap")]
+    total = costs[(costs["measure"] == "spend") & (costs["holder"] == "total")] if len(costs) else costs
+    if gap.empty or total is None or len(total) == 0 or bool(gap.iloc[0]["suppressed"]):
+        return None
+    closed = -abs(gap.iloc[0]["baseline"]) + abs(gap.iloc[0]["reform"])  # negative when the gap narrows
+    extra = float(total["change"].sum())
+    if not np.isfinite(closed) or closed >= 0:
+        return None
+    return extra / -closed
+
+
+def _headline(doc: Document, equity: pd.DataFrame, costs: pd.DataFrame | None = None) -> None:
+    """Sentences a reader can quote: overall change, winners/losers, the FSM gap, cost per point."""
     rows = equity[(equity["metric"] == "unmet_need_months")]
     overall = rows[rows["by"] == "all"]
     gap = rows[rows["by"] == "fsm_gap"]
@@ -591,5 +606,10 @@ def _headline(doc: Document, equity: pd.DataFrame) -> None:
         items.append(f"FSM minus not-FSM gap in unmet-need months: {_num(g['baseline'], 2, True)} baseline, "
                      f"{_num(g['reform'], 2, True)} reform (change {_num(g['change'], 2, True)} "
                      f"[{_num(g['change_lo'], 2, True)}, {_num(g['change_hi'], 2, True)}]).")
+    per_point = cost_per_gap_point(equity, costs) if costs is not None else None
+    if per_point is not None:
+        items.append(f"Cost per month of the FSM gap in unmet-need months closed: {_money(per_point)} "
+                     "(change in total spending over the run in the simulated councils, all budget holders, per month "
+                     "by which the FSM minus not-FSM gap narrows; negative: the reform narrows the gap and saves money).")
     doc.heading(2, "Headline")
     doc.bullets(items)
