@@ -5,9 +5,10 @@ folder (``sen2/``) and writes, for each of England's 153 upper-tier councils (ke
 ``new_la_code`` as in ``phase_transfers_all_levels.csv``):
 
 * the observed council figures: caseload, requests (2025 and 2022), refusal rate, 20-week
-  timeliness, plans issued, tribunal appeal rate;
+  timeliness, plans issued, tribunal appeal rate, share of plans placed in special schools
+  (``special_share``: observed for only 67 councils, the rest imputed);
 * an imputed Reception-Year 11 pupil count (``pupils_est``; NOT in the data);
-* four model-facing heterogeneity indices, each relative to England;
+* five model-facing heterogeneity indices, each relative to England;
 * for every value a ``<column>_source`` code and a ``<column>_imputed`` flag.
 
 Missing values are filled by fixed rules (see RULES below and the generated
@@ -46,6 +47,9 @@ EP_ELASTICITY = 0.2
 #: apart (a council with no backlog issues ~all plans on time however much spare capacity it has),
 #: so the rate is clipped to [0.02, 0.98] before the transform. Bounds ep_capacity_index to ~[0.47, 2.25].
 W20_SATURATION = 0.02
+#: special_places_index = special_share / (plans-weighted share of the observed councils), clipped to
+#: these bounds (the same as ehcp_index in sim.population.council_table.council_profiles).
+SPECIAL_INDEX_CLIP = (0.4, 2.5)
 #: Rules that treat a recorded value as unavailable (then imputed like a suppressed one).
 IMPLAUSIBLE = {
     "requests_2022 = 0": "a council recording no requests in a year (every council has hundreds)",
@@ -64,6 +68,7 @@ FILES = {
     "appeals": "SEND_appealable_decisions_rate_2024-2025.csv",
     "requests_nat": "requests_national.csv",
     "timeliness_nat": "timeliness_20_week_national.csv",
+    "caseload_nat": "caseload_national.csv",
 }
 
 #: Source codes used in the *_source columns (the provenance note explains each one).
@@ -91,6 +96,7 @@ VALUE_COLUMNS = [
     "plans_2025", "requests_2025", "requests_2022", "refusal_rate_2025", "within_20_weeks_2025",
     "new_plans_2025", "appeal_rate_2025", "pupils_est",
     "ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index",
+    "special_share", "special_places_index",
 ]
 KEY_COLUMNS = ["la_code", "old_la_code", "la_name", "region_name"]
 
@@ -386,6 +392,29 @@ def build(sen2: Path) -> tuple[pd.DataFrame, dict]:
     obs_app = a["appeals_2025"].notna() & a["decisions_2025"].notna()
     appeal_corr = ((a["appeals_2025"] + 0.5) / (a["decisions_2025"] + 1.0)).where(obs_app, rate)
 
+    # -- special_share (share of the council's plans placed in special schools) --
+    # caseload_la_total.csv is partial (67 councils): each council's latest period with a value.
+    sp = cas[(cas["breakdown_topic"] == "All EHC plans") & (cas["geographic_level"] == "Local authority")]
+    sp = pd.DataFrame({
+        "new_la_code": sp["new_la_code"].str.strip(), "old_la_code": sp["old_la_code"].str.strip(),
+        "la_name": sp["la_name"].str.strip(), "time_period": sp["time_period"].str.strip(),
+        "special_pc": _num(sp["special_total_pc"]),
+    })
+    sp = sp[sp["special_pc"].notna()].sort_values(["new_la_code", "time_period"]).groupby("new_la_code").tail(1)
+    if sp["old_la_code"].duplicated().any():
+        raise ValueError(f"{FILES['caseload']}: a council appears under two new LA codes")
+    spj, n = _attach(df[["la_code", "old_la_code", "la_name"]], sp, ["special_pc", "time_period"], "special")
+    notes += n
+    special = spj["special_pc_special"].astype(float) / 100.0
+    special_period = spj["time_period_special"]
+    src = observed(special)
+    miss = special.isna()
+    if miss.any():
+        fill, code = regional_median(special, miss)
+        special[miss], src[miss] = fill[miss], code[miss]
+    finish("special_share", special, src)
+    special_obs = ~miss
+
     # -- mark values that replace an implausible recorded value --
     flagged = {"requests_2022": zero22, "requests_2025": few, "refusal_rate_2025": no_refusals | few}
     for col, mask in flagged.items():
@@ -409,12 +438,16 @@ def build(sen2: Path) -> tuple[pd.DataFrame, dict]:
     nat_w20 = nat["within20_2025"]
     nat_appeal = nat_app["appeals_2025"] / nat_app["decisions_2025"]
     nat_req_per_plan = float(out["requests_2025"].sum() / out["plans_2025"].sum())
+    # plans-weighted (plans_2025) special share of the councils with an observed share
+    nat_special = float(np.average(out.loc[special_obs, "special_share"], weights=out.loc[special_obs, "plans_2025"]))
+    special_raw = out["special_share"] / nat_special
 
     indices = {
         "ep_capacity_index": (np.exp(EP_ELASTICITY * (_logit(w20_clipped) - _logit(nat_w20))), ("within_20_weeks_2025",)),
         "gatekeeping_index": (_logit(refusal_corr) - _logit(nat_refusal), ("refusal_rate_2025",)),
         "demand_index": ((out["requests_2025"] / out["plans_2025"]) / nat_req_per_plan, ("requests_2025", "plans_2025")),
         "appeal_index": (appeal_corr / nat_appeal, ("appeal_rate_2025",)),
+        "special_places_index": (special_raw.clip(*SPECIAL_INDEX_CLIP), ("special_share",)),
     }
     for col, (values, inputs) in indices.items():
         s, imputed = derived(*inputs)
@@ -426,15 +459,42 @@ def build(sen2: Path) -> tuple[pd.DataFrame, dict]:
     # -- rounding (fixes the bytes of the CSV) --
     for c in ("plans_2025", "requests_2025", "requests_2022", "new_plans_2025", "pupils_est"):
         out[c] = out[c].round().astype(int)
-    for c in ("refusal_rate_2025", "within_20_weeks_2025", "appeal_rate_2025"):
+    for c in ("refusal_rate_2025", "within_20_weeks_2025", "appeal_rate_2025", "special_share"):
         out[c] = out[c].round(6)
     for c in indices:
         out[c] = out[c].round(5)
     order = KEY_COLUMNS + [x for c in VALUE_COLUMNS for x in (c, f"{c}_source", f"{c}_imputed")]
     out = out[order]
 
+    cnat = pd.read_csv(sen2 / FILES["caseload_nat"], dtype=str)
+    cnat = cnat[cnat["breakdown_topic"] == "All EHC plans"].set_index("time_period")
+    by_region = {}
+    for reg in sorted(out["region_name"].unique()):
+        in_reg = out["region_name"] == reg
+        fills = in_reg & ~special_obs
+        by_region[reg] = {"observed": int((in_reg & special_obs).sum()), "imputed": int(fills.sum()),
+                          "codes": sorted(set(out.loc[fills, "special_share_source"])),
+                          "fill": sorted(set(out.loc[fills, "special_share"]))}
+    jan23 = special_obs & (special_period == "202223") & df["ehcplans_c23"].notna()
+    meta_special = {
+        "nat_special": nat_special,
+        "national_median": float(out.loc[special_obs, "special_share"].median()),
+        "periods_total": int(special_obs.sum()),
+        "periods": special_period[special_obs].value_counts().sort_index().to_dict(),
+        "period_names": {p: sorted(out.loc[special_obs & (special_period == p), "la_name"])
+                         for p in special_period[special_obs].unique()},
+        "by_region": by_region,
+        "clipped": sorted(f"{n} ({v:.2f} -> {min(max(v, SPECIAL_INDEX_CLIP[0]), SPECIAL_INDEX_CLIP[1]):.2f})"
+                          for n, v in zip(out["la_name"], special_raw)
+                          if not SPECIAL_INDEX_CLIP[0] <= v <= SPECIAL_INDEX_CLIP[1]),
+        "national_pc": {p: float(cnat.loc[p, "special_total_pc"]) for p in ("202223", "202425") if p in cnat.index},
+        # councils observed in January 2023, weighted by their January 2023 plans (comparable with England's 202223 row)
+        "jan23_pooled": float(np.average(out.loc[jan23, "special_share"], weights=df.loc[jan23, "ehcplans_c23"])),
+        "jan23_n": int(jan23.sum()),
+    }
+
     meta = {
-        "national": nat, "nat_appeal": nat_app, "nat_req_per_plan": nat_req_per_plan,
+        "national": nat, "special": meta_special, "nat_appeal": nat_app, "nat_req_per_plan": nat_req_per_plan,
         "growth_23_26": growth_23_26, "implausible": implausible, "w20_shift": shift, "appeal_ratio_24_25": ratio_24_25,
         "counts": counts, "notes": notes, "plans_observed_sum": float(df["plans_obs"].sum()),
         "requests_observed_sum": float(df["requests_received_in_year_r25"].sum()),
@@ -465,6 +525,8 @@ def _fmt_counts(c: dict) -> str:
 def provenance(out: pd.DataFrame, meta: dict) -> str:
     nat = meta["national"]
     na = meta["nat_appeal"]
+    sp = meta["special"]
+    sp_periods = "; ".join(f"{_period_label(p)} ({p}): {n}" for p, n in sp["periods"].items())
     w = out["plans_2025"]
 
     def wmean(col: str) -> float:
@@ -496,10 +558,12 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "  region, and `number_plans` (caseload).",
         "- `requests_la_total.csv` — requests and decisions, calendar years 2022 and 2025.",
         "- `timeliness_20_week_la_total.csv` — plans issued and 20-week timeliness, calendar years 2022 and 2025.",
-        "- `caseload_la_total.csv` — January 2023 caseload for 67 councils (used only to impute a missing caseload).",
+        "- `caseload_la_total.csv` — partial: 67 councils. Used for the January 2023 caseload (only to impute a",
+        "  missing caseload) and for `special_total_pc` (share of plans placed in special schools), taking each",
+        f"  council's latest period with a value ({sp_periods}).",
         "- `SEND_appealable_decisions_rate_2024-2025.csv` — MoJ/DfE appeal rate to the SEND Tribunal",
         "  (HMCTS appeals / SEN2 appealable decisions), calendar years 2024 and 2025, keyed by old LA code.",
-        "- `requests_national.csv`, `timeliness_20_week_national.csv` — national totals used for",
+        "- `requests_national.csv`, `timeliness_20_week_national.csv`, `caseload_national.csv` — national totals used for",
         "  national reference values and year-on-year scaling.",
         "",
         "## Columns",
@@ -524,6 +588,12 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         f"| `gatekeeping_index` | **additive, England = 0** (log-odds): `logit(r) - logit(r_England)` with `r` = `refusal_rate_2025` (continuity-corrected) and `r_England` = {nat['refusal_2025']:.4f} |",
         f"| `demand_index` | requests per plan relative to England, England = 1: `(requests_2025 / plans_2025) / {meta['nat_req_per_plan']:.5f}` (the pooled ratio over all councils, since no national January 2026 caseload is in the data) |",
         f"| `appeal_index` | appeal rate relative to England, England = 1: `((appeals + 0.5) / (decisions + 1)) / {na['appeals_2025'] / na['decisions_2025']:.5f}` (England Total row, 26,977 / 405,735) |",
+        "| `special_share` | share of the council's EHC plans (all ages 0-25) placed in special schools (state and independent): "
+        "`special_total_pc / 100` of `caseload_la_total.csv`, **the council's latest period with a value** "
+        f"({sp_periods}); **observed for {sp['periods_total']} councils only, imputed for the rest** (rules below) |",
+        f"| `special_places_index` | special-school use relative to England, England = 1: `special_share / {sp['nat_special']:.5f}` "
+        f"(the plans_2025-weighted mean `special_share` of the {sp['periods_total']} observed councils), clipped to "
+        f"[{SPECIAL_INDEX_CLIP[0]}, {SPECIAL_INDEX_CLIP[1]}] |",
         "",
         "## Source codes and imputation rules",
         "",
@@ -548,6 +618,9 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         f"- `new_plans_2025`: observed -> 2022 plans issued x {nat['issued_2025']:,.0f} / {nat['issued_2022']:,.0f} "
         f"(= {nat['issued_2025'] / nat['issued_2022']:.4f}) -> regional median of plans issued per plan x plans_2025.",
         f"- `appeal_rate_2025`: observed -> 2024 rate x {meta['appeal_ratio_24_25']:.4f} -> regional median.",
+        "- `special_share`: observed (latest period; matched by `new_la_code`, else by `old_la_code`) -> regional median "
+        "of the observed shares (if the region has >= 3 observed councils) -> national median of the observed shares "
+        f"({sp['national_median']:.4f}). No other council-level placement data is in the folder.",
         "- indices: derived from the (possibly imputed) columns above; `_imputed` marks those with an imputed input.",
         "",
         "### How many values each rule filled (of 153 councils)",
@@ -559,6 +632,14 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
     for c, names in meta["imputed_names"].items():
         if names:
             lines.append(f"- `{c}`: " + ", ".join(names))
+    lines += ["", "`special_share` by region (observed councils / imputed councils and the value they get):", ""]
+    for reg, r in sp["by_region"].items():
+        fill = "" if not r["imputed"] else (" -> " + ", ".join(c.split(":", 1)[1] for c in r["codes"]) + " "
+                                             + ", ".join(f"{v:.4f}" for v in r["fill"]))
+        lines.append(f"- {reg}: {r['observed']} observed / {r['imputed']} imputed{fill}")
+    lines += ["", "Councils with an observed `special_share`, by period:", ""]
+    for p_, names in sorted(sp["period_names"].items()):
+        lines.append(f"- {_period_label(p_)} ({p_}): " + ", ".join(names))
     lines += ["", "### Recorded values treated as unavailable (plausibility rules)", ""]
     lines += [f"- rule `{k}`: {v}" for k, v in IMPLAUSIBLE.items()]
     lines += ["", "Applied to:", ""]
@@ -615,6 +696,10 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "  centred on 0, not 1.",
         "- `demand_index` scales request propensity per existing plan; `appeal_index` scales the appeal",
         "  probability.",
+        "- `special_places_index` scales the council's state special places (on top of `ehcp_index`, since",
+        "  places follow plans) and the share of its start-census plans placed in special schools",
+        "  (`sim/population/build.py`). For the imputed councils it is a regional or national median,",
+        "  i.e. no council-specific information (see the caveats).",
         "",
         "Ranges across the 153 councils:",
         "",
@@ -622,6 +707,9 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         f"- `gatekeeping_index`: {rng('gatekeeping_index')}",
         f"- `demand_index`: {rng('demand_index')}",
         f"- `appeal_index`: {rng('appeal_index')}",
+        f"- `special_places_index`: {rng('special_places_index')}; observed councils only: "
+        f"{_rng_index(out.loc[~out['special_share_imputed'], 'special_places_index'])}; clipped: "
+        + (", ".join(sp["clipped"]) or "none"),
         "",
         "## Checks against the national files",
         "",
@@ -638,6 +726,11 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         f"- `plans_2025`: {out['plans_2025'].sum():,} (observed rows {meta['plans_observed_sum']:,.0f}). The data folder has no",
         "  national January 2026 caseload; the total is "
         f"{out['plans_2025'].sum() / 638_745 - 1:+.1%} on January 2025's 638,745 (growth was +10.8% in 2024-25).",
+        f"- `special_share`: the {sp['jan23_n']} councils observed in January 2023, weighted by their January 2023 plans, "
+        f"place {sp['jan23_pooled']:.1%} of plans in special schools vs {sp['national_pc'].get('202223', float('nan')):.1f}% for "
+        f"England in January 2023 (`caseload_national.csv`), so the observed councils are close to representative in "
+        f"level. England's share fell to {sp['national_pc'].get('202425', float('nan')):.1f}% by January 2025: the index is "
+        "relative, so the level drift does not enter it.",
         "",
         "## Caveats",
         "",
@@ -657,13 +750,31 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "  year-on-year swings.",
         "- Council data quality: DfE footnotes flag the Isle of Wight (calendar 2025 suppressed), placement",
         "  errors for Brighton and Hove and Wolverhampton, incomplete placements for Cambridgeshire and",
-        "  North East Lincolnshire (not used here), and aggregate-only returns for some councils in earlier years.",
+        "  North East Lincolnshire (their 2025 placements are not used here: none of them has an observed",
+        "  `special_share` after January 2023), and aggregate-only returns for some councils in earlier years.",
+        f"- **`special_share` is observed for {sp['periods_total']} of 153 councils**: four regions (East Midlands, East of",
+        "  England, West Midlands, Yorkshire and The Humber) have no observed council and get the national median,",
+        "  and most of the North West and London are filled by their regional medians, so within those groups",
+        "  `special_places_index` carries no council variation. The observed shares are mostly January 2023",
+        "  (Somerset's is January 2026) while `plans_2025` is January 2026; council shares may have moved since.",
+        "- `special_share` counts all plans aged 0-25 (including early years and post-16 placements), not only",
+        "  Reception-Year 11 pupils; tiny councils are noisy (the Isles of Scilly: 1 of 15 plans, clipped).",
         "- Councils reorganised between 2022 and 2025: Cumbria split (2022 values apportioned, above),",
         "  Buckinghamshire's code changed (matched by old code), North Yorkshire and Somerset became unitary",
         "  on unchanged footprints.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _period_label(period: str) -> str:
+    """'202223' -> 'January 2023' (caseload periods are academic years; the census is in January)."""
+    return f"January {int(period[:4]) + 1}"
+
+
+def _rng_index(s: pd.Series) -> str:
+    q = s.quantile([0.05, 0.5, 0.95])
+    return f"min {s.min():.2f}, 5% {q.iloc[0]:.2f}, median {q.iloc[1]:.2f}, 95% {q.iloc[2]:.2f}, max {s.max():.2f}"
 
 
 def rng_series(s: pd.Series) -> str:

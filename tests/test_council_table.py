@@ -55,9 +55,9 @@ def test_no_missing_key_or_model_values(table):
     cols = list(KEY_COLUMNS) + list(VALUE_COLUMNS)
     assert not table[cols].isna().any().any()
     assert (table["pupils_est"] > 0).all() and table["pupils_est"].sum() == 8_100_000
-    for col in ("refusal_rate_2025", "within_20_weeks_2025", "appeal_rate_2025"):
+    for col in ("refusal_rate_2025", "within_20_weeks_2025", "appeal_rate_2025", "special_share"):
         assert table[col].between(0.0, 1.0).all(), col
-    for col in ("ep_capacity_index", "demand_index", "appeal_index"):
+    for col in ("ep_capacity_index", "demand_index", "appeal_index", "special_places_index"):
         assert (table[col] > 0).all(), col
 
 
@@ -71,6 +71,27 @@ def test_every_imputed_value_has_provenance(table):
             assert ((source == "observed") == ~imputed).all(), col
             assert source[imputed].str.startswith("imputed:").all(), col
     assert table["pupils_est_imputed"].all(), "pupils are not in the data: every value is imputed"
+    # an index is imputed exactly when its input is
+    assert (table["special_places_index_imputed"] == table["special_share_imputed"]).all()
+
+
+def test_special_share_provenance(table):
+    """caseload_la_total.csv is partial: 67 councils observed, every other value imputed by a named rule."""
+    source, imputed = table["special_share_source"], table["special_share_imputed"]
+    assert (~imputed).sum() == 67
+    assert set(source[imputed]) == {"imputed:regional_median", "imputed:national_median"}
+    # a regional median fills only regions with >= 3 observed councils; the national median only the others
+    observed_per_region = (~imputed).groupby(table["region_name"]).sum()
+    regional = source == "imputed:regional_median"
+    assert (observed_per_region[table.loc[regional, "region_name"]] >= 3).all()
+    assert (observed_per_region[table.loc[source == "imputed:national_median", "region_name"]] < 3).all()
+    for region in table.loc[imputed, "region_name"].unique():  # one fill value per region
+        assert table.loc[imputed & (table["region_name"] == region), "special_share"].nunique() == 1, region
+    assert table.loc[table["la_name"] == "Gateshead", "special_share"].item() == pytest.approx(0.519)  # 202223
+    assert table.loc[table["la_name"] == "Somerset", "special_share"].item() == pytest.approx(0.278)  # 202526, latest
+    text = PROVENANCE.read_text(encoding="utf-8")
+    for phrase in ("special_total_pc", "January 2023 (202223): 66", "January 2026 (202526): 1", "special_share`: imputed:"):
+        assert phrase in text, phrase
 
 
 def test_provenance_note_covers_every_column_and_code(table):
@@ -104,6 +125,30 @@ def test_indices_centred_on_england(table):
         assert abs(np.average(np.log(table[col]), weights=w)) < 0.15, col
     assert abs(np.average(table["gatekeeping_index"], weights=w)) < 0.2  # additive: England = 0
     assert table["ep_capacity_index"].between(0.4, 2.5).all()
+
+
+def test_special_places_index_centred_and_clipped(table):
+    idx, w = table["special_places_index"], table["plans_2025"]
+    assert idx.between(0.4, 2.5).all()
+    assert abs(np.average(idx, weights=w) - 1.0) < 0.05
+    assert abs(np.average(np.log(idx), weights=w)) < 0.05
+    observed = ~table["special_share_imputed"]
+    # normalised on the observed councils: one national denominator, plan-weighted mean 1 there
+    unclipped = observed & idx.between(0.41, 2.49)
+    ratio = table.loc[unclipped, "special_share"] / idx[unclipped]
+    assert ratio.max() - ratio.min() < 1e-4  # one national denominator
+    assert np.average(idx[observed], weights=w[observed]) == pytest.approx(1.0, abs=0.01)
+    assert idx.std() > 0.1  # real heterogeneity among the observed councils
+
+
+def test_council_profiles_carry_the_special_places_index(table):
+    from sim.population.council_table import council_profiles
+
+    profiles = council_profiles("england")
+    assert "special_places_index" in profiles.columns
+    merged = profiles.merge(table[["la_code", "special_places_index"]], on="la_code", suffixes=("", "_table"))
+    assert len(merged) == len(table)
+    assert np.allclose(merged["special_places_index"], merged["special_places_index_table"])
 
 
 def test_loader_rejects_bad_tables(tmp_path, table):

@@ -125,7 +125,9 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     initial = columns["entry_year"] < start_year
     columns.update(_empty_support_columns(n))
     ehcp_scale = 1.0 if profile is None else float(profile["ehcp_index"])
-    _initialise_census(config, streams.generator("census", global_council), columns, schools, initial, timeline, ehcp_scale)
+    special_scale = 1.0 if profile is None else float(profile.get("special_places_index", 1.0))
+    _initialise_census(config, streams.generator("census", global_council), columns, schools, initial, timeline,
+                       ehcp_scale, special_scale)
     _initialise_preschool_plans(config, streams, global_council, columns, schools, initial, start_year)
     _initialise_in_flight_assessments(config, streams.generator("in-flight", global_council), columns, initial)
     table = _build_council_table(config, n_pupils, profile)
@@ -356,7 +358,7 @@ def _support_propensity(rng, c) -> np.ndarray:
     return np.where(sev > 0, score, -np.inf)
 
 
-def _initialise_census(config, rng, c, schools, initial, timeline, ehcp_scale: float = 1.0) -> None:
+def _initialise_census(config, rng, c, schools, initial, timeline, ehcp_scale: float = 1.0, special_scale: float = 1.0) -> None:
     """Give the start cohorts the census's EHCP and SEN support shares by year group, and place plans."""
     census = config.census
     score = np.full(len(c["severity"]), -np.inf)
@@ -383,17 +385,17 @@ def _initialise_census(config, rng, c, schools, initial, timeline, ehcp_scale: f
     c["identified"][supported] = True
     c["first_support_month"][supported] = c["support_since"][supported]
     c["legacy_ehcp"][c["support_level"] == EHCP] = True
-    _place_initial_plans(config, rng, c, schools, np.flatnonzero(initial & (c["support_level"] == EHCP)))
+    _place_initial_plans(config, rng, c, schools, np.flatnonzero(initial & (c["support_level"] == EHCP)), special_scale)
 
 
-def _place_initial_plans(config, rng, c, schools, rows) -> None:
+def _place_initial_plans(config, rng, c, schools, rows, special_scale: float = 1.0) -> None:
     """Special-school places go to the most severe plans (with noise for trust); independents to advocates."""
     census = config.census
     if len(rows) == 0:
         return
     score = np.log(c["severity"][rows].astype(np.float64) + 1e-6) - 0.8 * c["trust"][rows] + 0.3 * rng.standard_normal(len(rows))
     order = rows[np.argsort(-score)]
-    n_special = int(round(census.special_school_share_of_ehcp * len(rows)))
+    n_special = int(round(min(0.9, census.special_school_share_of_ehcp * special_scale) * len(rows)))
     special = order[:n_special]
     indep_score = c["advocacy"][special] + 0.3 * rng.standard_normal(len(special))
     n_indep = int(round(census.independent_share_of_special * len(special)))
@@ -470,7 +472,9 @@ def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | 
         ep_hours_per_month=np.array([config.assessment.ep_hours_per_month_per_1000_pupils * per_1000
                                      * profile["ep_capacity_index"] * profile["ehcp_index"] * profile["demand_index"]]),
         decisions_per_month=np.array([config.decision.decisions_per_month_per_1000_pupils * per_1000]),
-        special_places=np.array([config.placement.special_places_per_1000_pupils * per_1000]),
+        # special places follow the council's plans and its use of special schools
+        special_places=np.array([config.placement.special_places_per_1000_pupils * per_1000
+                                 * profile["ehcp_index"] * profile.get("special_places_index", 1.0)]),
         high_needs_income=np.array([income]),
         deficit=np.array([config.finance.opening_deficit_share * income]),
         gatekeeping=np.array([config.finance.gatekeeping_base]),

@@ -3,8 +3,9 @@
 Built from the DfE "Education, health and care plans" extracts by ``scripts/build_council_table.py``
 into ``sim/data/councils.csv``; every column, source and imputation is described in
 ``sim/data/councils_PROVENANCE.md``. Note that ``pupils_est`` is imputed for every council (the
-extracts have no pupil counts) and that ``gatekeeping_index`` is additive in log-odds (England = 0)
-while the other indices are multipliers (England = 1).
+extracts have no pupil counts), that ``special_share`` is observed for only 67 councils (the rest
+are regional or national medians), and that ``gatekeeping_index`` is additive in log-odds
+(England = 0) while the other indices are multipliers (England = 1).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ VALUE_COLUMNS = (
     "plans_2025", "requests_2025", "requests_2022", "refusal_rate_2025", "within_20_weeks_2025",
     "new_plans_2025", "appeal_rate_2025", "pupils_est",
     "ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index",
+    "special_share", "special_places_index",
 )
-INDEX_COLUMNS = ("ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index")
+INDEX_COLUMNS = ("ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index", "special_places_index")
 REQUIRED_COLUMNS = KEY_COLUMNS + tuple(
     name for col in VALUE_COLUMNS for name in (col, f"{col}_source", f"{col}_imputed"))
 
@@ -86,6 +88,7 @@ def council_profiles(name: str) -> pd.DataFrame:
     - `pupils`: imputed Reception-Year 11 pupils;
     - `ehcp_index`: plans per pupil relative to England (scales the start census EHCP share);
     - `ep_capacity_index`, `demand_index`, `appeal_index`: multipliers (England = 1);
+    - `special_places_index`: multiplier (England = 1) on special-school use (places and start placements);
     - `gatekeeping_index`: additive refusal log-odds (England = 0).
     """
     table = load_council_table(resolve_path(name)).sort_values("la_code").reset_index(drop=True)
@@ -100,6 +103,7 @@ def council_profiles(name: str) -> pd.DataFrame:
         "gatekeeping_index": table["gatekeeping_index"].astype(float),
         "demand_index": table["demand_index"].astype(float),
         "appeal_index": table["appeal_index"].astype(float),
+        "special_places_index": table["special_places_index"].astype(float),
         # the council's odds of issuing within 20 weeks relative to England's (ep_capacity_index is its 0.2 power)
         "timeliness_odds_ratio": table["ep_capacity_index"].astype(float) ** 5,
     })
