@@ -105,6 +105,8 @@ class CensusSection(Section):
     special_school_share_of_ehcp: float = param(0.40, unit="fraction of EHCP pupils", meaning="EHCP pupils in special schools (state and independent)", source="T065 (56.2% mainstream); T293; T294", ge=0.0, le=1.0)
     independent_share_of_special: float = param(0.14, unit="fraction of special-school EHCP pupils", meaning="special-school EHCP pupils in independent special schools", source="T293-T294 (26k of ~182k)", ge=0.0, le=1.0)
     assessments_in_progress_per_1000: float = param(7.5, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight)", plausible=(3.0, 10.0), ge=0.0, le=100.0)
+    advocacy_weight: float = param(0.6, unit="log-severity units per unit advocacy", meaning="at the start census, how much family advocacy (beyond severity) decides who already holds support", source="assumption calibrated to FSM shares by SEN status (T133-T135)", plausible=(0.0, 1.2), ge=0.0, le=5.0)
+    support_noise_sd: float = param(0.25, unit="log-severity units", meaning="at the start census, chance in who holds support at a given severity", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
     latent_need_share: float = param(0.27, unit="fraction of pupils", meaning="pupils with some latent special educational need at the start (identified or not)", source="assumption (T160-T161: up to 40-44% ever recorded)", plausible=(0.22, 0.35), ge=0.0, le=0.8)
 
     @field_validator("ehcp_age_profile", "sen_support_age_profile")
@@ -125,6 +127,7 @@ class NeedsSection(Section):
     deprivation_type_tilt: list[float] = param(
         [-0.25, 0.3, 0.35, 0.3, -0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
         unit="log weight for FSM families", meaning="need types more/less common among FSM families", source="T158-T159 (SpLD, ASD more affluent; SLCN, MLD, SEMH more deprived)", )
+    later_onset_severity_ratio: float = param(0.5, unit="multiplier", meaning="needs emerging during school are milder than those present at entry", source="assumption", plausible=(0.3, 1.0), gt=0.0, le=2.0)
     fsm_need_odds_ratio: float = param(2.5, unit="odds ratio", meaning="odds of latent need, FSM vs non-FSM", source="T133-T135 (FSM 39-44% among SEN vs 22% without)", plausible=(1.6, 3.0), ge=1.0, le=6.0)
     severity_shape: float = param(1.6, unit="gamma shape", meaning="shape of the severity distribution among children with need", source="assumption", plausible=(1.0, 3.0), gt=0.0, le=20.0)
     severity_mean: float = param(1.0, unit="severity units", meaning="mean latent severity among children with need (1 = what good SEN support meets)", source="assumption (scale definition)", plausible=(0.8, 1.3), gt=0.0, le=5.0)
@@ -209,6 +212,7 @@ class AssessmentSection(Section):
     slow_advice_monthly_completion: float = param(0.07, unit="probability per month", meaning="completion of slow advice once EP advice is in", source="assumption", plausible=(0.05, 0.25), gt=0.0, le=1.0)
     other_advice_monthly_completion: float = param(0.33, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 and sen2 timeliness 2025 (over a year: 7-11%)", plausible=(0.15, 0.6), gt=0.0, le=1.0)
     council_advice_speed_elasticity: float = param(1.3, unit="exponent", meaning="how strongly a council's published timeliness (odds relative to England) speeds its advice and drafting, in table-driven runs", source="assumption calibrated to the spread of 20-week timeliness across councils (sen2 timeliness 2025)", plausible=(0.5, 2.0), ge=0.0, le=3.0)
+    mild_need_plan_ratio: float = param(0.5, unit="multiplier", meaning="plans are issued less often after assessing a need below reviews.plan_needs_met_severity", source="assumption", plausible=(0.2, 0.9), ge=0.0, le=1.0)
     plan_issued_probability: float = param(0.945, unit="probability at severity 1", meaning="an assessed child gets a plan", source="T110-T111 (94-95%)", ge=0.0, le=1.0)
     priority: Literal["fifo", "severity"] = param("fifo", unit="rule", meaning="who gets EP time first", source="MODEL.md §4")
 
@@ -222,6 +226,7 @@ class PlacementSection(Section):
     independent_if_full_advocacy: float = param(0.8, unit="probability at advocacy 1", meaning="when no state place, a family secures an independent place (else mainstream)", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=1.0)
     inclusion_base_share_secondary: float = param(0.15, unit="fraction of secondaries", meaning="secondaries with an inclusion base (unit or resourced provision)", source="POLICY.md [data]", ge=0.0, le=1.0)
     inclusion_base_share_primary: float = param(0.07, unit="fraction of primaries", meaning="primaries with an inclusion base", source="POLICY.md [data]", ge=0.0, le=1.0)
+    inclusion_base_min_severity: float = param(1.5, unit="severity units", meaning="plans in mainstream go to an inclusion base (if it has room) from this need upwards", source="assumption", plausible=(1.0, 2.2), ge=0.0, le=10.0)
     inclusion_base_places: int = param(15, unit="places", meaning="places in one inclusion base", source="assumption", plausible=(8, 25), ge=0, le=200)
 
 

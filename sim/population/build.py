@@ -351,10 +351,11 @@ def _empty_support_columns(n: int) -> dict[str, np.ndarray]:
     }
 
 
-def _support_propensity(rng, c) -> np.ndarray:
+def _support_propensity(config, rng, c) -> np.ndarray:
     """Who holds support at the census: severity first, then advocacy (which buys access)."""
+    census = config.census
     sev = c["severity"].astype(np.float64)
-    score = np.log(np.maximum(sev, 1e-6)) + 0.25 * rng.standard_normal(len(sev)) + 0.6 * (c["advocacy"] - 0.5)
+    score = np.log(np.maximum(sev, 1e-6)) + census.support_noise_sd * rng.standard_normal(len(sev)) + census.advocacy_weight * (c["advocacy"] - 0.5)
     return np.where(sev > 0, score, -np.inf)
 
 
@@ -363,7 +364,7 @@ def _initialise_census(config, rng, c, schools, initial, timeline, ehcp_scale: f
     census = config.census
     score = np.full(len(c["severity"]), -np.inf)
     start_rows = np.flatnonzero(initial)
-    score[start_rows] = _support_propensity(rng, {k: c[k][start_rows] for k in ("severity", "advocacy")})
+    score[start_rows] = _support_propensity(config, rng, {k: c[k][start_rows] for k in ("severity", "advocacy")})
     ehcp_prof = np.array(census.ehcp_age_profile) / np.mean(census.ehcp_age_profile[:CENSUS_YEAR_GROUPS]) * census.ehcp_share * ehcp_scale
     sen_prof = np.array(census.sen_support_age_profile) / np.mean(census.sen_support_age_profile[:CENSUS_YEAR_GROUPS]) * census.sen_support_share
     for yg in range(YEAR_GROUPS):

@@ -45,7 +45,7 @@ def plan_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     """EHCP route: most assessed children get a plan; fewer when the need is mild."""
     a = ctx.config.assessment
     mild = ctx.c.severity[idx] < ctx.config.reviews.plan_needs_met_severity
-    return np.where(mild, a.plan_issued_probability * 0.5, a.plan_issued_probability)
+    return np.where(mild, a.plan_issued_probability * a.mild_need_plan_ratio, a.plan_issued_probability)
 
 
 def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None, probability=plan_probability) -> np.ndarray:

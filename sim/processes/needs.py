@@ -16,7 +16,8 @@ def step(ctx: StepContext) -> None:
     # onset among children without need [assume: constant hazard, FSM odds as at the start]
     candidates = np.flatnonzero(on_roll & ~has_need)
     u = ctx.uniform("need-onset", candidates)
-    rate = needs.onset_rate_per_year / 12 * np.where(c.fsm[candidates], needs.fsm_need_odds_ratio ** 0.5, 1.0)
+    # FSM children develop needs faster too (half the prevalence odds ratio, on the log scale) [assume]
+    rate = needs.onset_rate_per_year / 12 * np.where(c.fsm[candidates], np.sqrt(needs.fsm_need_odds_ratio), 1.0)
     new = candidates[u < rate]
     if len(new):
         _emerge(ctx, new)
@@ -44,9 +45,9 @@ def _emerge(ctx: StepContext, new: np.ndarray) -> None:
     shape = needs.severity_shape
     u = np.clip(ctx.uniform("need-severity", new), 1e-9, 1 - 1e-9)
     raw = gammaincinv(shape, u) * needs.severity_mean / shape
-    # later onsets are milder on average than needs present from the start [assume: half]
+    # later onsets are milder on average than needs present from the start [assume]
     trend = (1 + needs.severity_trend_per_year) ** ctx.years_since_start()
-    severity = 0.5 * raw * type_sev[need_type] * np.where(fsm, needs.fsm_severity_multiplier, 1.0) * trend
+    severity = needs.later_onset_severity_ratio * raw * type_sev[need_type] * np.where(fsm, needs.fsm_severity_multiplier, 1.0) * trend
     c.need_type[new] = need_type
     c.severity[new] = severity.astype(np.float32)
     c.onset_month[new] = ctx.t

@@ -81,6 +81,6 @@ def neet_at_16(ctx: StepContext, idx: np.ndarray) -> None:
     p = o.neet_base * np.where(send, o.neet_send_multiplier, 1.0) * np.where(no_pass, o.neet_no_ks4_multiplier, 1.0) * np.where(c.fsm[idx], o.neet_fsm_multiplier, 1.0)
     neet = ctx.uniform("neet", idx) < np.minimum(p, 0.9)
     c.neet[idx] = neet.astype(np.int8)
-    stays_special = np.isin(c.placement[idx], (2, 3))
+    stays_special = np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))  # special schools have sixth forms
     c.placement[idx] = np.where(neet, NEET, np.where(stays_special, c.placement[idx], POST16))
     ctx.log("neet", idx, neet=neet, send=send)

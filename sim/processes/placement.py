@@ -74,7 +74,7 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
     idx = idx[c.year_group[idx] <= 11]
     c.placement[idx] = MAINSTREAM
     free = free_base_places(ctx)
-    severe = idx[c.severity[idx] >= 1.5]
+    severe = idx[c.severity[idx] >= ctx.config.placement.inclusion_base_min_severity]
     order, rank = rank_within_groups(c.school[severe], -c.severity[severe].astype(np.float64))
     into_base = severe[rank < np.maximum(free[c.school[severe]], 0)]
     c.placement[into_base] = INCLUSION_BASE
