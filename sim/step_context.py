@@ -44,6 +44,10 @@ class StepContext:
         return self.streams.normal(process, self.t, self.c.key[idx], draw)
 
     def log(self, name: str, idx: np.ndarray, **columns: np.ndarray) -> None:
+        """Log an event for the children at view indices `idx`, with their need at that moment
+        (so every flow can be broken down by need type and severity band)."""
+        columns.setdefault("severity", self.c.severity[idx])
+        columns.setdefault("need_type", self.c.need_type[idx])
         self.events.log(name, self.t, idx + self.lo, **columns)
 
     def years_since_start(self) -> float:

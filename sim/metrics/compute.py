@@ -24,6 +24,7 @@ from sim.population.state import (
 )
 
 BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "council", "sen_status", "severity_band")
+FLOW_BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "severity_band", "council")  # need at the event
 SEVERITY_BANDS = np.array([0.0, 1e-6, 1.0, 2.0, 3.0])
 SEVERITY_LABELS = np.array(["none", "mild", "moderate", "severe", "complex"])
 def severity_band(severity: np.ndarray) -> np.ndarray:
@@ -164,10 +165,14 @@ class MetricBuilder:
         for snap in self.model.recorder.census:
             pupils = snap.columns["year_group"] <= 11
             rows = np.arange(snap.lo, snap.hi)[pupils]
-            u = self.units(rows)
+            u = self.units(rows, severity=snap.columns["severity"][pupils], need_type=snap.columns["need_type"][pupils])
             u["date"] = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
             frames.append(u)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def event_units(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Breakdown columns for logged events, with the child's need when the event happened."""
+        return self.units(frame["row"].to_numpy(), severity=frame["severity"].to_numpy(), need_type=frame["need_type"].to_numpy())
 
     def flows(self) -> None:
         ev = self.model.events
@@ -180,7 +185,7 @@ class MetricBuilder:
             frame = self.school_age_events(ev.frame(event))
             if mask is not None and len(frame):
                 frame = frame[mask(frame)]
-            u = self.units(frame["row"].to_numpy())
+            u = self.event_units(frame)
             u["date"] = self.date_of(frame["month"].to_numpy(), "year").to_numpy()
             u["n"] = 1.0
             u["pupils"] = 0.0
@@ -189,7 +194,7 @@ class MetricBuilder:
             p["pupils"] = 1.0
             both = pd.concat([u, p], ignore_index=True)
             both = both[both["date"].dt.year.isin(full_years)]
-            self.add_ratio(both, metric, "n", "pupils", scale, breakdowns=("all", "fsm", "income_quintile", "council"))
+            self.add_ratio(both, metric, "n", "pupils", scale, breakdowns=FLOW_BREAKDOWNS)
 
         per_pupil("request", "request_rate")
         per_pupil("plan_issued", "new_plan_rate")
@@ -201,13 +206,12 @@ class MetricBuilder:
             frame = ev.frame(event)
             if frame.empty:
                 return
-            kwargs = {}
-            u = self.units(frame["row"].to_numpy(), **kwargs)
+            u = self.event_units(frame)
             u["date"] = self.date_of(frame["month"].to_numpy(), "year").to_numpy()
             u["num"] = numerator(frame).astype(float)
             u["den"] = 1.0 if extra is None else extra(frame).astype(float)
             u = u[u["date"].dt.year.isin(full_years)]
-            self.add_ratio(u, metric, "num", "den", scale, breakdowns=("all", "fsm", "income_quintile", "council"))
+            self.add_ratio(u, metric, "num", "den", scale, breakdowns=FLOW_BREAKDOWNS)
 
         share("decision", "refusal_rate", lambda f: f["refused"].to_numpy())
         final_weeks = self.model.config.assessment.final_weeks  # the statutory 20 weeks
@@ -218,19 +222,18 @@ class MetricBuilder:
         appealable = ev.frame("appealable_decision")
         appeals = ev.frame("appeal")
         if len(appealable):
-            a = self.units(np.r_[appealable["row"].to_numpy(), appeals["row"].to_numpy()])
+            a = self.event_units(pd.concat([appealable, appeals], ignore_index=True))
             a["date"] = self.date_of(np.r_[appealable["month"].to_numpy(), appeals["month"].to_numpy()], "year").to_numpy()
             a["den"] = np.r_[np.ones(len(appealable)), np.zeros(len(appeals))]
             a["num"] = np.r_[np.zeros(len(appealable)), np.ones(len(appeals))]
             a = a[a["date"].dt.year.isin(full_years)]
-            self.add_ratio(a, "appeal_rate", "num", "den", 100, breakdowns=("all", "fsm", "income_quintile", "council"))
+            self.add_ratio(a, "appeal_rate", "num", "den", 100, breakdowns=FLOW_BREAKDOWNS)
         outcomes = ev.frame("tribunal_outcome")
         if len(outcomes):
             refusal = outcomes[outcomes["kind"] == APPEAL_REFUSAL]
-            share_frame = refusal
-            u = self.units(share_frame["row"].to_numpy())
-            u["date"] = self.date_of(share_frame["month"].to_numpy(), "year").to_numpy()
-            u["num"] = share_frame["won"].to_numpy().astype(float)
+            u = self.event_units(refusal)
+            u["date"] = self.date_of(refusal["month"].to_numpy(), "year").to_numpy()
+            u["num"] = refusal["won"].to_numpy().astype(float)
             u["den"] = 1.0
             self.add_ratio(u, "tribunal_success_after_refusal", "num", "den", 100, breakdowns=("all", "fsm", "income_quintile"))
             decided = outcomes[outcomes["decided"]]
@@ -245,12 +248,12 @@ class MetricBuilder:
         if len(requests):
             key = pd.MultiIndex.from_arrays([plans["row"], plans["request_month"]]) if len(plans) else pd.MultiIndex.from_arrays([[], []])
             made = pd.MultiIndex.from_arrays([requests["row"], requests["month"]])
-            u = self.units(requests["row"].to_numpy())
+            u = self.event_units(requests)
             u["date"] = self.date_of(requests["month"].to_numpy(), "year").to_numpy()
             u["num"] = made.isin(key).astype(float)
             u["den"] = 1.0
             u = u[u["date"].dt.year.isin(full_years)]
-            self.add_ratio(u, "request_success_rate", "num", "den", 100, breakdowns=("all", "fsm", "income_quintile", "council"))
+            self.add_ratio(u, "request_success_rate", "num", "den", 100, breakdowns=FLOW_BREAKDOWNS)
 
     def access(self) -> None:
         """Calendar-year access: unmet-need months, matched share, suspensions (year snapshots)."""
