@@ -172,7 +172,10 @@ class MetricBuilder:
 
     def event_units(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Breakdown columns for logged events, with the child's need when the event happened."""
-        return self.units(frame["row"].to_numpy(), severity=frame["severity"].to_numpy(), need_type=frame["need_type"].to_numpy())
+        rows = frame["row"].to_numpy()
+        if "severity" not in frame:  # an empty log has no event columns
+            return self.units(rows, severity=self.children.severity[rows], need_type=self.children.need_type[rows])
+        return self.units(rows, severity=frame["severity"].to_numpy(), need_type=frame["need_type"].to_numpy())
 
     def flows(self) -> None:
         ev = self.model.events
