@@ -219,8 +219,8 @@ class AssessmentSection(Section):
 
 class PlacementSection(Section):
     special_places_per_1000_pupils: float = param(21.5, unit="places per 1,000 pupils", meaning="state special-school places the council commissions", source="T293, T295-T296 (155,619 EHCP pupils in state special schools incl. sixth forms / ~8.1m Reception-Y11 pupils = 19/1,000, plus overfill)", plausible=(12.0, 24.0), ge=0.0, le=200.0)
-    special_places_growth_per_year: float = param(0.03, unit="fraction per year", meaning="growth in state special places", source="T291-T292 (+55% pupils 2016-2024), T338", plausible=(0.0, 0.06), ge=-0.5, le=0.5)
-    special_preference_intercept: float = param(-2.4, unit="log-odds", meaning="parent prefers a special school at severity 2, average trust", source="calibrated to T065 (56% of EHCP pupils in mainstream)", plausible=(-4.5, -2.0), ge=-20.0, le=20.0)
+    special_places_growth_per_year: float = param(0.06, unit="fraction per year", meaning="growth in state special places", source="T291-T292 (+55% pupils 2016-2024: 5.6% a year), T338", plausible=(0.02, 0.08), ge=-0.5, le=0.5)
+    special_preference_intercept: float = param(-1.7, unit="log-odds", meaning="parent prefers a special school at severity 2, average trust", source="calibrated to T065 (56% of EHCP pupils in mainstream)", plausible=(-4.5, -2.0), ge=-20.0, le=20.0)
     special_preference_severity: float = param(1.6, unit="log-odds per severity unit", meaning="more severe needs push toward special schools", source="assumption", plausible=(0.8, 2.5), ge=0.0, le=10.0)
     special_preference_trust: float = param(-2.0, unit="log-odds per unit trust", meaning="trust in mainstream keeps children in mainstream", source="assumption", plausible=(-3.0, -0.5), ge=-10.0, le=0.0)
     independent_if_full_advocacy: float = param(0.8, unit="probability at advocacy 1", meaning="when no state place, a family secures an independent place (else mainstream)", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=1.0)
