@@ -18,6 +18,14 @@ both files and compares them byte-for-byte with the committed copies.
     python scripts/build_council_table.py                       # rewrite the committed files
     python scripts/build_council_table.py --out /tmp/c.csv      # write elsewhere (md alongside)
     python scripts/build_council_table.py --sen2 /path/to/sen2  # or env SENDSIM_SEN2_DIR
+    python scripts/build_council_table.py --pupils pupils.csv   # council pupils and FSM (see below)
+
+The extracts have no pupil counts and no free-school-meal (deprivation) figures. ``--pupils FILE``
+supplies them: a CSV with columns ``la_code`` (new or old LA code), ``pupils`` (Reception-Year 11,
+January) and ``fsm_eligible`` (of those, eligible for free school meals), e.g. from DfE "Schools,
+pupils and their characteristics" (LA level). Councils it covers get observed ``pupils_est`` and
+``fsm_share``; the rest are imputed (regional median FSM share). Without it every council gets
+England's FSM share (``deprivation_index`` = 0).
 """
 
 from __future__ import annotations
@@ -36,6 +44,12 @@ DEFAULT_OUT = REPO / "sim" / "data" / "councils.csv"
 
 #: Reception-Year 11 pupils in England, January 2025 (sim/calibration/targets.py SCHOOL_AGE_PUPILS).
 SCHOOL_AGE_PUPILS = 8_100_000
+#: England's share of pupils eligible for free school meals, January 2025 (targets.csv T149: 26%).
+#: The shared extracts have no council FSM figures: without a pupils file every council gets this.
+ENGLAND_FSM_SHARE = 0.26
+#: Columns of the optional pupils file (``--pupils``): one row per council, Reception-Year 11 pupils
+#: and those eligible for FSM, as in DfE "Schools, pupils and their characteristics" (LA level).
+PUPILS_FILE_COLUMNS = ("la_code", "pupils", "fsm_eligible")
 #: Elasticity of EP capacity (relative to the council's own assessment workload) with respect to
 #: the odds of issuing a plan within 20 weeks: ep_capacity_index = OR ** EP_ELASTICITY.
 #: Assumption (see the provenance note): maps council timeliness (5%-98%) onto roughly 0.6x-2.25x
@@ -85,6 +99,8 @@ RULES = {
     "imputed:2022_scaled": "the council's 2022 count x the national 2025/2022 ratio of the same count",
     "imputed:2022_logit_shifted": "the council's 2022 rate shifted on the logit scale by the national 2022 -> 2025 change",
     "imputed:2024_scaled": "the council's 2024 appeal rate x the national 2025/2024 ratio (6.6% / 6.1%)",
+    "imputed:england_share": "England's FSM share (26%, T149) for every council: the extracts have no council FSM "
+                             "figures (supply them with --pupils)",
     "imputed:regional_median": "rates: median of the observed 2025 rates in the council's region; counts: the "
                                "regional median ratio to a size measure the council has (named in the note) x that measure",
     "imputed:national_median": "as regional_median but over all councils (used only if the region has <3 observed values)",
@@ -96,7 +112,7 @@ VALUE_COLUMNS = [
     "plans_2025", "requests_2025", "requests_2022", "refusal_rate_2025", "within_20_weeks_2025",
     "new_plans_2025", "appeal_rate_2025", "pupils_est",
     "ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index",
-    "special_share", "special_places_index",
+    "special_share", "special_places_index", "fsm_share", "deprivation_index",
 ]
 KEY_COLUMNS = ["la_code", "old_la_code", "la_name", "region_name"]
 
@@ -143,6 +159,40 @@ def read_appeals(path: Path) -> pd.DataFrame:
     if out["old_la_code"].duplicated().any():
         raise ValueError(f"{path.name}: duplicate old LA codes")
     return out.reset_index(drop=True)
+
+
+def read_pupils(path: Path, councils: pd.DataFrame) -> pd.DataFrame:
+    """The optional pupils file, aligned to `councils` (NaN where a council is absent).
+
+    Raises ValueError naming the file, the column and the offending councils on bad input.
+    """
+    if not path.is_file():
+        raise ValueError(f"pupils file not found: {path}")
+    raw = pd.read_csv(path, dtype={"la_code": str})
+    missing = [c for c in PUPILS_FILE_COLUMNS if c not in raw.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing} (needs {list(PUPILS_FILE_COLUMNS)})")
+    raw["la_code"] = raw["la_code"].str.strip()
+    if raw["la_code"].duplicated().any():
+        raise ValueError(f"{path}: duplicate la_code {sorted(raw.loc[raw['la_code'].duplicated(), 'la_code'])}")
+    for col in ("pupils", "fsm_eligible"):
+        raw[col] = pd.to_numeric(raw[col], errors="coerce")
+    bad = raw.loc[~(raw["pupils"] > 0), "la_code"].tolist()
+    if bad:
+        raise ValueError(f"{path}: pupils must be a number > 0 (councils {bad})")
+    bad = raw.loc[~raw["fsm_eligible"].between(0, raw["pupils"]), "la_code"].tolist()
+    if bad:
+        raise ValueError(f"{path}: fsm_eligible must be between 0 and pupils (councils {bad})")
+    by_new = raw.set_index("la_code")
+    row = councils["la_code"].map(lambda c: c if c in by_new.index else None)
+    row = row.where(row.notna(), councils["old_la_code"].map(lambda c: c if c in by_new.index else None))
+    unknown = sorted(set(raw["la_code"]) - set(row.dropna()))
+    if unknown:
+        raise ValueError(f"{path}: unknown la_code {unknown} (use the new_la_code or old_la_code of the SEN2 extracts)")
+    aligned = by_new.reindex(row.fillna("").to_numpy())[["pupils", "fsm_eligible"]]
+    aligned.index = councils.index
+    aligned.attrs["path"], aligned.attrs["rows"] = path.name, len(raw)
+    return aligned
 
 
 def national_flows(sen2: Path) -> dict[str, float]:
@@ -203,7 +253,7 @@ def _attach(base: pd.DataFrame, other: pd.DataFrame, cols: list[str], tag: str) 
 
 # ---- the build -------------------------------------------------------------------------------
 
-def build(sen2: Path) -> tuple[pd.DataFrame, dict]:
+def build(sen2: Path, pupils_file: Path | None = None) -> tuple[pd.DataFrame, dict]:
     nat = national_flows(sen2)
     pt = pd.read_csv(sen2 / FILES["plans"], dtype=str)
     pt = pt[pt["geographic_level"] == "Local authority"]
@@ -421,11 +471,28 @@ def build(sen2: Path) -> tuple[pd.DataFrame, dict]:
         out.loc[mask, f"{col}_source"] = out.loc[mask, f"{col}_source"] + ";recorded_value_implausible"
         counts[col] = out[f"{col}_source"].value_counts().sort_index().to_dict()
 
-    # -- pupils_est (imputed for every council) --
+    # -- pupils_est and fsm_share (from the optional pupils file; otherwise imputed for every council) --
+    supplied = read_pupils(pupils_file, df) if pupils_file is not None else None
+    has = supplied["pupils"].notna() if supplied is not None else pd.Series(False, index=out.index)
     size = out["requests_2025"] + out["new_plans_2025"]
-    pupils = _apportion(size, SCHOOL_AGE_PUPILS)
+    pupils = pd.Series(np.nan, index=out.index)
     src = pd.Series("imputed:apportioned_8.1m", index=out.index, dtype=object)
+    if has.any():
+        pupils[has] = supplied.loc[has, "pupils"]
+        src[has] = "observed"
+    if (~has).any():  # the rest of England's 8.1m, in proportion to activity
+        pupils[~has] = _apportion(size[~has], max(SCHOOL_AGE_PUPILS - int(pupils[has].sum()), int((~has).sum())))
     finish("pupils_est", pupils.astype(float), src)
+
+    if has.any():
+        fsm = supplied["fsm_eligible"] / supplied["pupils"]
+        fsm_fill, fsm_code = regional_median(fsm, ~has)
+        fsm_src = observed(fsm.where(has)).where(has, fsm_code)
+        finish("fsm_share", fsm.where(has, fsm_fill), fsm_src)
+    else:
+        finish("fsm_share", pd.Series(ENGLAND_FSM_SHARE, index=out.index),
+               pd.Series("imputed:england_share", index=out.index, dtype=object))
+    nat_fsm = float(np.average(out["fsm_share"], weights=out["pupils_est"]))
 
     # -- indices --
     def derived(*cols: str) -> tuple[pd.Series, np.ndarray]:
@@ -448,6 +515,7 @@ def build(sen2: Path) -> tuple[pd.DataFrame, dict]:
         "demand_index": ((out["requests_2025"] / out["plans_2025"]) / nat_req_per_plan, ("requests_2025", "plans_2025")),
         "appeal_index": (appeal_corr / nat_appeal, ("appeal_rate_2025",)),
         "special_places_index": (special_raw.clip(*SPECIAL_INDEX_CLIP), ("special_share",)),
+        "deprivation_index": (_logit(out["fsm_share"].clip(0.01, 0.99)) - _logit(nat_fsm), ("fsm_share",)),
     }
     for col, (values, inputs) in indices.items():
         s, imputed = derived(*inputs)
@@ -459,7 +527,7 @@ def build(sen2: Path) -> tuple[pd.DataFrame, dict]:
     # -- rounding (fixes the bytes of the CSV) --
     for c in ("plans_2025", "requests_2025", "requests_2022", "new_plans_2025", "pupils_est"):
         out[c] = out[c].round().astype(int)
-    for c in ("refusal_rate_2025", "within_20_weeks_2025", "appeal_rate_2025", "special_share"):
+    for c in ("refusal_rate_2025", "within_20_weeks_2025", "appeal_rate_2025", "special_share", "fsm_share"):
         out[c] = out[c].round(6)
     for c in indices:
         out[c] = out[c].round(5)
@@ -494,6 +562,9 @@ def build(sen2: Path) -> tuple[pd.DataFrame, dict]:
     }
 
     meta = {
+        "pupils_file": None if supplied is None else {"name": supplied.attrs["path"], "rows": supplied.attrs["rows"],
+                                                      "matched": int(has.sum())},
+        "nat_fsm": nat_fsm,
         "national": nat, "special": meta_special, "nat_appeal": nat_app, "nat_req_per_plan": nat_req_per_plan,
         "growth_23_26": growth_23_26, "implausible": implausible, "w20_shift": shift, "appeal_ratio_24_25": ratio_24_25,
         "counts": counts, "notes": notes, "plans_observed_sum": float(df["plans_obs"].sum()),
@@ -541,6 +612,7 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
     big = out.nlargest(3, "pupils_est")
     small = out.nsmallest(3, "pupils_est")
     alt = _alternative_dispersion(out)
+    pf = meta["pupils_file"]
     lines = [
         "# sim/data/councils.csv — provenance",
         "",
@@ -583,7 +655,9 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "| `within_20_weeks_2025` | `plans_issued_20_weeks_ex / plans_issued_den_ex`: share of plans issued in calendar 2025 within 20 weeks, excluding exceptions |",
         "| `new_plans_2025` | `plans_issued_den` of the timeliness file: plans issued in calendar 2025 (including exceptions) — the stand-in for new plans per council (`newplans_la_total.csv` has only two rows) |",
         "| `appeal_rate_2025` | appeals registered / total appealable decisions, calendar 2025 |",
-        "| `pupils_est` | Reception-Year 11 pupils, January 2025 — **IMPUTED for every council; not in the data** (method below) |",
+        ("| `pupils_est` | Reception-Year 11 pupils, January 2025 — **IMPUTED for every council; not in the data** (method below) |"
+         if pf is None else
+         f"| `pupils_est` | Reception-Year 11 pupils, January: `pupils` of the pupils file `{pf['name']}` for the {pf['matched']} councils it covers; the rest imputed (method below) |"),
         f"| `ep_capacity_index` | EP assessment capacity relative to the council's own assessment workload, England = 1: `(odds(w) / odds(w_England)) ** {EP_ELASTICITY}` with `w` = `within_20_weeks_2025` clipped to [0.02, 0.98] (saturation: the data cannot rank councils beyond these) and `w_England` = {nat['within20_2025']:.4f} |",
         f"| `gatekeeping_index` | **additive, England = 0** (log-odds): `logit(r) - logit(r_England)` with `r` = `refusal_rate_2025` (continuity-corrected) and `r_England` = {nat['refusal_2025']:.4f} |",
         f"| `demand_index` | requests per plan relative to England, England = 1: `(requests_2025 / plans_2025) / {meta['nat_req_per_plan']:.5f}` (the pooled ratio over all councils, since no national January 2026 caseload is in the data) |",
@@ -594,6 +668,14 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         f"| `special_places_index` | special-school use relative to England, England = 1: `special_share / {sp['nat_special']:.5f}` "
         f"(the plans_2025-weighted mean `special_share` of the {sp['periods_total']} observed councils), clipped to "
         f"[{SPECIAL_INDEX_CLIP[0]}, {SPECIAL_INDEX_CLIP[1]}] |",
+        ("| `fsm_share` | share of Reception-Year 11 pupils eligible for free school meals — **England's 26% (T149) for "
+         "every council: the extracts have no council FSM figures** (supply them with `--pupils`) |"
+         if pf is None else
+         f"| `fsm_share` | share of Reception-Year 11 pupils eligible for free school meals: `fsm_eligible / pupils` of `{pf['name']}`; "
+         "councils it does not cover get their region's median (national median if the region has <3) |"),
+        f"| `deprivation_index` | **additive, England = 0** (log-odds): `logit(fsm_share) - logit({meta['nat_fsm']:.4f})`, the "
+        "pupil-weighted England share of the table; the model shifts each council's FSM log-odds by it, so deprived "
+        "councils have more FSM families, more latent need and lower attainment |",
         "",
         "## Source codes and imputation rules",
         "",
@@ -621,6 +703,10 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "- `special_share`: observed (latest period; matched by `new_la_code`, else by `old_la_code`) -> regional median "
         "of the observed shares (if the region has >= 3 observed councils) -> national median of the observed shares "
         f"({sp['national_median']:.4f}). No other council-level placement data is in the folder.",
+        "- `pupils_est`: the pupils file (`--pupils`), if given and the council is in it -> apportioned share of England's "
+        "8.1m (less the pupils the file gives) by `requests_2025 + new_plans_2025`.",
+        "- `fsm_share`: the pupils file's `fsm_eligible / pupils` -> regional median of those (national median if the "
+        "region has <3) -> with no pupils file, England's 26% for every council (`imputed:england_share`).",
         "- indices: derived from the (possibly imputed) columns above; `_imputed` marks those with an imputed input.",
         "",
         "### How many values each rule filled (of 153 councils)",
@@ -655,6 +741,9 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "",
         "## pupils_est: how the pupils are imputed (and why)",
         "",
+        *([] if pf is None else [
+            f"**Pupils file used: `{pf['name']}` ({pf['rows']} rows; {pf['matched']} councils have observed pupils and FSM "
+            "share).** What follows applies only to the councils it does not cover.", ""]),
         "The extracts contain no pupil counts. England's 8.1m Reception-Year 11 pupils (January 2025;",
         "`SCHOOL_AGE_PUPILS` in `sim/calibration/targets.py`) are apportioned in proportion to each",
         "council's `requests_2025 + new_plans_2025` (largest-remainder rounding, so the column sums to",
@@ -806,11 +895,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sen2", type=Path, default=DEFAULT_SEN2, help="folder of the SEN2 extracts")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="CSV to write (the provenance note goes alongside)")
+    parser.add_argument("--pupils", type=Path, default=None,
+                        help="CSV of council pupils and FSM eligibility (la_code, pupils, fsm_eligible)")
     args = parser.parse_args(argv)
     if not args.sen2.is_dir():
         print(f"SEN2 folder not found: {args.sen2}", file=sys.stderr)
         return 2
-    out, meta = build(args.sen2)
+    try:
+        out, meta = build(args.sen2, args.pupils)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     md = write(out, meta, args.out)
     print(f"wrote {args.out} ({len(out)} councils) and {md}")
     return 0

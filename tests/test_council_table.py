@@ -176,3 +176,58 @@ def test_build_reproduces_committed_files(tmp_path):
     assert module.main(["--out", str(out)]) == 0
     assert out.read_bytes() == DEFAULT_PATH.read_bytes()
     assert (tmp_path / "councils_PROVENANCE.md").read_bytes() == PROVENANCE.read_bytes()
+
+
+def _pupils_file(path: Path, table: pd.DataFrame, rows: dict[str, tuple[int, int]]) -> Path:
+    pd.DataFrame([{"la_code": code, "pupils": p, "fsm_eligible": f} for code, (p, f) in rows.items()]).to_csv(path, index=False)
+    return path
+
+
+def test_without_council_fsm_figures_every_council_has_englands_share(table):
+    """The extracts have no council FSM figures: the table says so rather than inventing a spread."""
+    assert (table["fsm_share"] == 0.26).all()
+    assert (table["fsm_share_source"] == "imputed:england_share").all() and table["fsm_share_imputed"].all()
+    assert (table["deprivation_index"] == 0.0).all()
+
+
+def test_a_pupils_file_gives_observed_pupils_and_deprivation(tmp_path, table):
+    module = _build_module()
+    if not module.DEFAULT_SEN2.is_dir():
+        pytest.skip(f"SEN2 extracts not available at {module.DEFAULT_SEN2}")
+    north_east = table.loc[table["region_name"] == "North East", "la_code"].tolist()
+    rows = {code: (20_000 + 1000 * i, 8_000 + 100 * i) for i, code in enumerate(north_east[:4])}  # ~40% FSM
+    rows[table.loc[table["la_name"] == "Surrey", "old_la_code"].item()] = (150_000, 18_000)  # old code, 12% FSM
+    out = tmp_path / "councils.csv"
+    assert module.main(["--out", str(out), "--pupils", str(_pupils_file(tmp_path / "p.csv", table, rows))]) == 0
+    built = load_council_table(out).set_index("la_name")
+    assert built.loc["Surrey", "pupils_est"] == 150_000 and built.loc["Surrey", "pupils_est_source"] == "observed"
+    assert built.loc["Surrey", "fsm_share"] == pytest.approx(0.12)
+    covered = built.loc[built["la_code"].isin(north_east[:4])]
+    assert (covered["fsm_share_source"] == "observed").all()
+    # log-odds relative to the table's own pupil-weighted England share
+    assert (covered["deprivation_index"] > built.loc["Surrey", "deprivation_index"] + 1.0).all()
+    england = np.average(built["fsm_share"], weights=built["pupils_est"])
+    assert built.loc["Surrey", "deprivation_index"] == pytest.approx(np.log(0.12 / 0.88) - np.log(england / (1 - england)), abs=1e-4)
+    # the rest of the North East gets its region's median; regions without 3 observed councils the national median
+    rest = built.loc[(built["region_name"] == "North East") & ~built["la_code"].isin(north_east[:4])]
+    assert (rest["fsm_share_source"] == "imputed:regional_median").all()
+    assert rest["fsm_share"].nunique() == 1 and rest["fsm_share"].iloc[0] == pytest.approx(covered["fsm_share"].median(), abs=1e-6)
+    london = built.loc[built["region_name"] == "London"]
+    assert (london["fsm_share_source"] == "imputed:national_median").all()
+    assert built["pupils_est"].sum() == 8_100_000  # the rest of England's pupils shared among the others
+    assert "p.csv" in out.with_name("councils_PROVENANCE.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ({"E99999999": (1000, 100)}, "unknown la_code"),
+    ({"E06000001": (1000, 2000)}, "fsm_eligible must be between 0 and pupils"),
+    ({"E06000001": (0, 0)}, "pupils must be a number > 0"),
+])
+def test_a_bad_pupils_file_is_refused_by_name(tmp_path, table, capsys, rows, message):
+    module = _build_module()
+    if not module.DEFAULT_SEN2.is_dir():
+        pytest.skip(f"SEN2 extracts not available at {module.DEFAULT_SEN2}")
+    out = tmp_path / "councils.csv"
+    assert module.main(["--out", str(out), "--pupils", str(_pupils_file(tmp_path / "p.csv", table, rows))]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

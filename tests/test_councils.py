@@ -62,3 +62,28 @@ def test_council_timeliness_keeps_the_published_order(england_metrics) -> None:
     timeliness = table[(table["measure"] == "within_20_weeks") & (table["source"] == "model")].iloc[0]
     assert timeliness["correlation"] > 0.5
     assert timeliness["iqr"] > 15  # a real spread, not one national value
+
+
+def test_a_deprived_council_has_more_fsm_families_and_more_need(tmp_path) -> None:
+    """The council table's deprivation index shifts FSM log-odds; need follows FSM, income quintiles stay national."""
+    from sim.population.council_table import load_council_table
+
+    table = load_council_table()
+    table = table.iloc[:2].copy()
+    table["pupils_est"] = 6000
+    table["fsm_share"] = [0.12, 0.45]
+    table["deprivation_index"] = np.log(table["fsm_share"] / (1 - table["fsm_share"])) - np.log(0.26 / 0.74)
+    path = tmp_path / "two.csv"
+    table.to_csv(path, index=False)
+    config = validate_config({"run": {"end": "2025-03"}, "population": {"council_table": str(path), "councils": 2}})
+    model = SendModel(config, seed=3)
+    start = model.timeline.start_year
+    kids = children_table(model.run())
+    on_roll = kids[kids["entry_year"].between(start - 12, start - 1)]  # Reception-Year 11 at the start census
+    assert len(on_roll) > 10_000
+    fsm = on_roll.groupby("council")["fsm"].mean()
+    assert fsm[0] == pytest.approx(0.12, abs=0.02) and fsm[1] == pytest.approx(0.45, abs=0.03)
+    need = on_roll.groupby("council")["severity"].apply(lambda s: (s > 0).mean())
+    assert need[1] > need[0] * 1.15  # FSM raises the odds of need 2.5-fold
+    q1 = on_roll.groupby("council")["income_quintile"].apply(lambda q: (q == 1).mean())
+    assert q1[1] > 2 * q1[0]

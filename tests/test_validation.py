@@ -24,8 +24,9 @@ from sim.model import SendModel
 
 @pytest.fixture(scope="module")
 def metrics() -> pd.DataFrame:
+    # big enough that every targeted event (down to tribunal decisions, ~1 per 5,000 pupils a year) occurs
     config = ScenarioConfig.model_validate({
-        "population": {"pupils_per_council": 6000},
+        "population": {"pupils_per_council": 12000},
         "run": {"end": "2026-08"},
     })
     frame = compute_metrics(SendModel(config, seed=7).run())

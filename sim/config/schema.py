@@ -231,9 +231,9 @@ class PlacementSection(Section):
 
 
 class DisputesSection(Section):
-    appeal_refusal_base: float = param(0.26, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals)", plausible=(0.1, 0.4), ge=0.0, le=1.0)
-    appeal_placement_base: float = param(0.4, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
-    appeal_content_base: float = param(0.04, unit="probability at average advocacy", meaning="family appeals plan contents when the placement matched", source="assumption calibrated to T168, T171", plausible=(0.01, 0.06), ge=0.0, le=1.0)
+    appeal_refusal_base: float = param(0.235, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals) and sen2 2025 appeals (24 per 10,000 pupils)", plausible=(0.1, 0.4), ge=0.0, le=1.0)
+    appeal_placement_base: float = param(0.36, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
+    appeal_content_base: float = param(0.036, unit="probability at average advocacy", meaning="family appeals plan contents when the placement matched", source="assumption calibrated to T168, T171", plausible=(0.01, 0.06), ge=0.0, le=1.0)
     advocacy_effect: float = param(2.0, unit="log multiplier per unit advocacy", meaning="appeals rise with advocacy (lower in deprived areas)", source="MODEL.md §5 [reported]", plausible=(1.0, 3.5), ge=0.0, le=10.0)
     private_report_effect: float = param(0.7, unit="log multiplier", meaning="private reports make appeals likelier", source="assumption", plausible=(0.2, 1.2), ge=0.0, le=5.0)
     mediation_share: float = param(0.42, unit="probability", meaning="would-be appellants who go to mediation first", source="MODEL.md §3 [data]", ge=0.0, le=1.0)

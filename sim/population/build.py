@@ -115,8 +115,11 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     schools = _build_schools(config, streams.generator("schools", global_council), council, n_pupils)
     # cohorts on roll at the start census (entered Reception Sept start_year-14 ... start_year-1), then future ones
     entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
-    parts = [_draw_cohort(config, streams.generator("cohort", global_council, year), schools, cohort_size, year, start_year)
-             for year in entry_years]
+    # deprivation: the council's FSM log-odds differ from England's by its deprivation index
+    deprivation = 0.0 if profile is None else float(profile.get("deprivation_index", 0.0))
+    fsm_share = float(_expit(_logit(pop.fsm_share) + deprivation)) if 0.0 < pop.fsm_share < 1.0 else pop.fsm_share
+    parts = [_draw_cohort(config, streams.generator("cohort", global_council, year), schools, cohort_size, year, start_year,
+                          fsm_share) for year in entry_years]
     columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
     n = len(columns["entry_year"])
     columns["council"] = np.full(n, council, dtype=np.int16)
@@ -134,8 +137,14 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     return columns, schools, table
 
 
-def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: SchoolTable, size: int, entry: int, start_year: int) -> dict:
-    """Families, latent need and attainment of one entry cohort (its own random stream)."""
+def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: SchoolTable, size: int, entry: int, start_year: int,
+                 fsm_share: float) -> dict:
+    """Families, latent need and attainment of one entry cohort (its own random stream).
+
+    `fsm_share` is the council's; income quintiles, need prevalence by FSM status and the attainment
+    scale stay England's, so a more deprived council has more quintile-1 families, more need and
+    lower attainment rather than a rescaled version of England.
+    """
     pop, out = config.population, config.outcomes
     entry_year = np.full(size, entry, dtype=np.int16)
     initial = entry_year < start_year
@@ -145,8 +154,8 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
     primary = primaries[rng.choice(len(primaries), size=size, p=weights)]
     secondary = schools.feeder[primary]
     # family resources
-    fsm = rng.random(size) < _expit(_calibrated_logit(pop.fsm_share, schools.fsm_effect[primary]))
-    quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile)
+    fsm = rng.random(size) < _expit(_calibrated_logit(fsm_share, schools.fsm_effect[primary]))
+    quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile, pop.fsm_share)
     step = (quintile - 1) / 4
     advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
     k = pop.advocacy_concentration
@@ -247,9 +256,9 @@ def _calibrated_logit(share: float, effects: np.ndarray) -> np.ndarray:
     return (lo + hi) / 2 + effects
 
 
-def _income_quintiles(rng: np.random.Generator, fsm: np.ndarray, fsm_in_q1: float) -> np.ndarray:
-    """FSM families sit in quintiles 1-2; others fill the quintiles so each holds ~20% overall."""
-    share = fsm.mean()
+def _income_quintiles(rng: np.random.Generator, fsm: np.ndarray, fsm_in_q1: float, share: float) -> np.ndarray:
+    """FSM families sit in quintiles 1-2; others fill the quintiles so each holds ~20% of England
+    (`share` is England's FSM share: quintiles are national, so a deprived council has more in quintile 1)."""
     fsm_q = np.where(rng.random(len(fsm)) < fsm_in_q1, 1, 2)
     target = np.full(5, 0.2)
     target[0] -= share * fsm_in_q1

@@ -2,10 +2,12 @@
 
 Built from the DfE "Education, health and care plans" extracts by ``scripts/build_council_table.py``
 into ``sim/data/councils.csv``; every column, source and imputation is described in
-``sim/data/councils_PROVENANCE.md``. Note that ``pupils_est`` is imputed for every council (the
-extracts have no pupil counts), that ``special_share`` is observed for only 67 councils (the rest
-are regional or national medians), and that ``gatekeeping_index`` is additive in log-odds
-(England = 0) while the other indices are multipliers (England = 1).
+``sim/data/councils_PROVENANCE.md``. Note that ``pupils_est`` and ``fsm_share`` are imputed for
+every council unless the table was built with a pupils file (the extracts have no pupil or FSM
+counts: without one, every council has England's FSM share), that ``special_share`` is observed for
+only 67 councils (the rest are regional or national medians), and that ``gatekeeping_index`` and
+``deprivation_index`` are additive in log-odds (England = 0) while the other indices are
+multipliers (England = 1).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ VALUE_COLUMNS = (
     "plans_2025", "requests_2025", "requests_2022", "refusal_rate_2025", "within_20_weeks_2025",
     "new_plans_2025", "appeal_rate_2025", "pupils_est",
     "ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index",
-    "special_share", "special_places_index",
+    "special_share", "special_places_index", "fsm_share", "deprivation_index",
 )
-INDEX_COLUMNS = ("ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index", "special_places_index")
+INDEX_COLUMNS = ("ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index", "special_places_index",
+                 "deprivation_index")
 REQUIRED_COLUMNS = KEY_COLUMNS + tuple(
     name for col in VALUE_COLUMNS for name in (col, f"{col}_source", f"{col}_imputed"))
 
@@ -89,7 +92,9 @@ def council_profiles(name: str) -> pd.DataFrame:
     - `ehcp_index`: plans per pupil relative to England (scales the start census EHCP share);
     - `ep_capacity_index`, `demand_index`, `appeal_index`: multipliers (England = 1);
     - `special_places_index`: multiplier (England = 1) on special-school use (places and start placements);
-    - `gatekeeping_index`: additive refusal log-odds (England = 0).
+    - `gatekeeping_index`: additive refusal log-odds (England = 0);
+    - `deprivation_index`: additive FSM log-odds (England = 0; 0 everywhere unless the table was built
+      with council pupil and FSM figures).
     """
     table = load_council_table(resolve_path(name)).sort_values("la_code").reset_index(drop=True)
     plans_per_pupil = table["plans_2025"] / table["pupils_est"]
@@ -104,6 +109,7 @@ def council_profiles(name: str) -> pd.DataFrame:
         "demand_index": table["demand_index"].astype(float),
         "appeal_index": table["appeal_index"].astype(float),
         "special_places_index": table["special_places_index"].astype(float),
+        "deprivation_index": table["deprivation_index"].astype(float),
         # the council's odds of issuing within 20 weeks relative to England's (ep_capacity_index is its 0.2 power)
         "timeliness_odds_ratio": table["ep_capacity_index"].astype(float) ** 5,
     })
