@@ -160,3 +160,23 @@ def test_cost_per_month_of_gap_closed_divides_extra_spending_by_the_narrowing() 
     assert cost_per_gap_point(equity, costs) == pytest.approx(3.0e6 / 1.5)
     widening = equity.assign(reform=[2.5])
     assert cost_per_gap_point(widening, costs) is None
+
+
+def test_matched_within_a_year_is_defined_for_the_same_children_under_any_policy(baseline, reform):
+    """Unlike months to matched support, the within-a-year share conditions on nothing the policy
+    changes: both runs define it for the same children, and it agrees with the months column."""
+    (_, _, bc), (_, _, rc) = baseline, reform
+    paired = bc.merge(rc, on=["replicate", "child"], suffixes=("_b", "_r"))
+    assert len(paired) == len(bc) == len(rc)
+    defined = paired["matched_within_a_year_b"].notna()
+    assert defined.sum() > 100
+    assert (defined == paired["matched_within_a_year_r"].notna()).all()
+    for run in "br":
+        months = paired[f"months_to_matched_support_{run}"]
+        value = paired[f"matched_within_a_year_{run}"]
+        assert set(value[defined].unique()) <= {0.0, 1.0}
+        assert (value[defined & (months <= 12)] == 1).all()
+        assert (value[defined & ~(months <= 12)] == 0).all()
+    # the reform (fewer refusals) changes who is matched within a year, and the metric sees it
+    changed = (paired["matched_within_a_year_b"] != paired["matched_within_a_year_r"]) & defined
+    assert changed.any()

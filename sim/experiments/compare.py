@@ -66,6 +66,8 @@ PAIRED_METRICS: tuple[PairedMetric, ...] = (
                  "higher", "children with need in both runs"),
     PairedMetric("months_to_matched_support", "Months from need onset to matched support", "months", "lower",
                  "children reaching matched support in both runs (onset during the run)"),
+    PairedMetric("matched_within_a_year", "Support matched to need within a year of onset", "% of children", "higher",
+                 "children whose need began during the run, at least a year before its end (the same children in both runs)"),
     PairedMetric("ks4_em4_rate", "KS4 English and maths grade 4+", "% of pupils tested", "higher",
                  "children who sat KS4 in both runs"),
     PairedMetric("suspensions", "Suspensions", "suspensions per child over the run", "lower", "all children on roll"),
@@ -158,6 +160,9 @@ def per_child_values(paired: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.S
     if metric == "months_to_matched_support":
         b, r = col("months_to_matched_support", "b"), col("months_to_matched_support", "r")
         return b, r, b.notna() & r.notna()
+    if metric == "matched_within_a_year":
+        b, r = col("matched_within_a_year", "b"), col("matched_within_a_year", "r")
+        return 100 * b, 100 * r, b.notna() & r.notna()
     if metric == "ks4_em4_rate":
         b, r = col("ks4_em4", "b"), col("ks4_em4", "r")
         return 100 * b, 100 * r, (b >= 0) & (r >= 0)

@@ -409,6 +409,10 @@ def system_table(model) -> pd.DataFrame:
     return frame
 
 
+#: Window for `matched_within_a_year` (months from need onset).
+MATCH_WINDOW_MONTHS = 12
+
+
 def children_table(model) -> pd.DataFrame:
     """One row per child ever on roll: the per-child outcomes used for paired comparisons."""
     ch = model.children
@@ -419,6 +423,10 @@ def children_table(model) -> pd.DataFrame:
     matched = ch.first_matched_month[rows].astype(np.int64)
     valid = (onset >= 0) & (first != NEVER) & (first >= onset)
     valid_m = (onset >= 0) & (matched != NEVER) & (matched >= onset)
+    # matched within a year of onset, for onsets at least a year before the end: defined for the same
+    # children under any policy (onset is drawn up front), so paired comparisons select nobody
+    followed = (onset >= 0) & (onset <= model.n_months - 1 - MATCH_WINDOW_MONTHS)
+    within = valid_m & (matched - onset <= MATCH_WINDOW_MONTHS)
     return pd.DataFrame({
         "child": ch.key[rows],
         "council": ch.council[rows].astype(np.int32) + model.config.population.first_council,
@@ -433,6 +441,7 @@ def children_table(model) -> pd.DataFrame:
         "matched_months": ch.matched_months[rows],
         "months_to_support": np.where(valid, first - onset, np.nan),
         "months_to_matched_support": np.where(valid_m, matched - onset, np.nan),
+        "matched_within_a_year": np.where(followed, within.astype(float), np.nan),
         "attainment": ch.attainment[rows],
         "ks2_expected": ch.ks2_expected[rows],
         "ks4_em4": ch.ks4_em4[rows],

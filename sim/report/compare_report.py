@@ -37,9 +37,9 @@ INTERVAL_NOTE = ("Lines: mean across replicates; shaded bands: 95% replicate int
 # 8% of pupils in 2029-30 and fall below 5% by 2034-35. January census dates for those years.
 PROJECTION = ((2030, 8.0, "peak near 8% (2029-30)"), (2035, 5.0, "below 5% (2034-35)"))
 
-METRIC_ORDER = ("unmet_need_months", "matched_support_share", "months_to_matched_support", "ks4_em4_rate",
-                "suspensions", "excluded", "neet_rate")
-DECIMALS = {"unmet_need_months": 2, "matched_support_share": 1, "months_to_matched_support": 2,
+METRIC_ORDER = ("unmet_need_months", "matched_support_share", "months_to_matched_support", "matched_within_a_year",
+                "ks4_em4_rate", "suspensions", "excluded", "neet_rate")
+DECIMALS = {"unmet_need_months": 2, "matched_support_share": 1, "months_to_matched_support": 2, "matched_within_a_year": 1,
             "ks4_em4_rate": 1, "suspensions": 3, "excluded": 2, "neet_rate": 1}
 GROUP_LABELS = {
     ("all", "all"): "All children",
