@@ -116,7 +116,7 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     # cohorts on roll at the start census (entered Reception Sept start_year-14 ... start_year-1), then future ones
     entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
     # deprivation: the council's FSM log-odds differ from England's by its deprivation index
-    deprivation = 0.0 if profile is None else float(profile.get("deprivation_index", 0.0))
+    deprivation = 0.0 if profile is None else float(profile["deprivation_index"])
     fsm_share = float(_expit(_logit(pop.fsm_share) + deprivation)) if 0.0 < pop.fsm_share < 1.0 else pop.fsm_share
     parts = [_draw_cohort(config, streams.generator("cohort", global_council, year), schools, cohort_size, year, start_year,
                           fsm_share) for year in entry_years]
