@@ -284,6 +284,28 @@ def calibrate(
 
 
 @app.command()
+def plan(
+    config: Path = typer.Argument(..., help="scenario YAML"),
+    end: Optional[str] = typer.Option(None, help="last month (YYYY-MM) to time; default the scenario's own end"),
+) -> None:
+    """Print the month's plan (its stages in order) with the time each stage takes."""
+    from sim.experiments.stage_timing import stage_timings
+
+    cfg = _load(config, end=end)
+    rows, built, stepped = stage_timings(cfg)
+    for label, stages in rows.groupby("plan", sort=False):
+        table = Table(title=f"{cfg.name}: the month's stages ({label})")
+        for column, justify in (("#", "right"), ("stage", "left"), ("when", "left"), ("ms/call", "right"), ("share", "right")):
+            table.add_column(column, justify=justify)
+        for row in stages.itertuples():
+            ms = "-" if row.calls == 0 else f"{row.ms_per_call:.2f}"
+            table.add_row(str(row.order), row.stage, row.when, ms, f"{100 * row.share_of_step:.1f}%")
+        Console().print(table)
+    typer.echo(f"Built in {built:.2f} s; {cfg.run.start} to {cfg.run.end} stepped in {stepped:.2f} s. A stage that appears "
+               "in both plans shows its time over the whole run.")
+
+
+@app.command()
 def params() -> None:
     """List every parameter with unit, source and plausible range."""
     from sim.config.params import parameter_table

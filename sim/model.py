@@ -1,8 +1,9 @@
 """The Mesa model: owns time, councils, schools, the children's arrays and the random streams.
 
-Each `step()` is one month, in MODEL.md §4's order: calendar events, need dynamics, the route
-(identification to reviews), outcomes, finance, recording. Nothing in the step loops over
-children in Python; per-council work is vectorised over council indices.
+Each `step()` is one month, run as a plan of named stages (`sim/month_plan.py`): calendar events,
+need dynamics, the route's stages (identification to reviews), outcomes, finance, recording.
+`sendsim plan CONFIG` prints the plan with the time each stage takes. Nothing in the step loops
+over children in Python; per-council work is vectorised over council indices.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sim.agents import Council, School
 from sim.config.schema import ScenarioConfig
 from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
+from sim.month_plan import Stage, StageTimer
 from sim.population.build import build_population
 from sim.processes import calendar, finance, needs, outcomes
 from sim.recorder import Recorder
@@ -39,11 +41,12 @@ class SendModel(mesa.Model):
         self.councils = population.councils
         self.council_agents = [Council(self, i) for i in range(len(self.councils))]
         self.school_agents = [School(self, j) for j in range(len(self.schools))]
-        self.route = make_route(config.run.route, config)
+        self.route = make_route(config.run.route, config, self.timeline, self.schools, self.streams)
         self.events = EventLog()
         self.ledger = Ledger(self.timeline.n_months, len(self.councils))
         self.recorder = Recorder(self.timeline.n_months, len(self.councils))
         self.month = 0
+        self.timer = StageTimer()
         self.datacollector = mesa.DataCollector(model_reporters={
             "ehcp": lambda m: m.recorder.system["ehcp"][max(m.month - 1, 0)].sum(),
             "sen_support": lambda m: m.recorder.system["sen_support"][max(m.month - 1, 0)].sum(),
@@ -77,25 +80,27 @@ class SendModel(mesa.Model):
             timeline=self.timeline, events=self.events, ledger=self.ledger,
         )
 
+    def stages(self, ctx: StepContext) -> list[Stage]:
+        """This month's plan, in order: calendar events, need, the route's stages, outcomes, money."""
+        return [
+            Stage("year rollover, phase transfers and their reviews", self.route.on_september, months=(9,)),
+            Stage("census snapshot", self.recorder.take_census, months=(1,)),
+            Stage("new financial year", finance.new_financial_year, months=(4,), after_start=True),
+            Stage("need onset, growth and resolution", needs.step),
+            *self.route.stages(ctx),
+            Stage("attainment progress", outcomes.progress),
+            Stage("suspensions and exclusions", outcomes.suspensions),
+            Stage("key stage tests", outcomes.key_stage_tests, months=(7,)),
+            Stage("costs booked, deficits and gatekeeping", finance.book_month),
+            Stage("monthly system counts", self.recorder.record_month),
+            Stage("calendar-year accumulators closed", self.recorder.close_year, months=(12,)),
+        ]
+
     def step(self) -> None:
         if self.finished:
             raise RuntimeError(f"the run ended at {self.config.run.end}; build a new model to run again")
         ctx = self.context()
-        if ctx.month == 9:
-            self.route.on_september(ctx)
-        if ctx.month == 1:
-            self.recorder.take_census(ctx)
-        if ctx.month == 4 and ctx.t > 0:
-            finance.new_financial_year(ctx)
-        needs.step(ctx)
-        self.route.step(ctx)
-        outcomes.progress(ctx)
-        outcomes.suspensions(ctx)
-        outcomes.key_stage_tests(ctx)
-        finance.book_month(ctx)
-        self.recorder.record_month(ctx)
-        if ctx.month == 12:
-            self.recorder.close_year(ctx)
+        self.timer.run(self.stages(ctx), ctx)
         self.month += 1
         self.datacollector.collect(self)
 

@@ -435,9 +435,9 @@ def test_no_tribunal_for_targeted_tiers(make_model) -> None:
     model = make_model({"run": {"route": "tiered"}, "disputes": {"appeal_refusal_base": 0.4}}, councils=1, pupils=24000, end=TIERED_END)
     base = model.context()
     route = model.route
-    route._prepare(base)
     c, r = base.c, base.config.reform
-    after, before = at_month(base, route.switch), at_month(base, route.switch - 1)
+    switch = route.transition.switch
+    after, before = at_month(base, switch), at_month(base, switch - 1)
     rows = school_rows(base, 16000)
     c.pipeline[:] = IDLE
     c.hearing_month[:] = NEVER

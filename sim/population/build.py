@@ -15,6 +15,7 @@ import numpy as np
 from sim.config.schema import NEED_TYPES, ScenarioConfig
 from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL, CouncilTable, SchoolTable
 from sim.population.network import small_world_ties
+from sim.population.school_groups import assign_school_groups
 from sim.population.state import (
     EHCP,
     INCLUSION_BASE,
@@ -95,6 +96,8 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     local_id = columns.pop("local_id")
     columns["key"] = child_key(columns["council"].astype(np.int64) + first, local_id)
     children = ChildArrays(ties=ties, **columns)
+    # school groups exist from the start (the tiered route runs Targeted Plus through them)
+    schools.group[:] = assign_school_groups(schools, config.reform.school_group_size)
     return Population(children, schools, CouncilTable.concat(council_parts))
 
 

@@ -29,8 +29,11 @@ def assign_school_groups(schools: SchoolTable, target_size: int) -> np.ndarray:
     graph = feeder_graph(schools)
     group = np.full(len(schools), -1, dtype=np.int32)
     next_group = 0
+    nodes_by_council: dict[int, list[int]] = {}
+    for node in graph.nodes:
+        nodes_by_council.setdefault(int(schools.council[node]), []).append(node)
     for council in np.unique(schools.council):
-        nodes = [n for n in graph.nodes if schools.council[n] == council]
+        nodes = nodes_by_council.get(int(council), [])
         clusters = [sorted(c) for c in nx.connected_components(graph.subgraph(nodes))]
         clusters.sort(key=lambda c: (float(np.mean(schools.fsm_effect[c])), c[0]))
         current: list[int] = []

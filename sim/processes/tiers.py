@@ -111,15 +111,23 @@ def assessed_severity(ctx: StepContext, idx: np.ndarray, process: str) -> np.nda
     return ctx.c.severity[idx] + ctx.config.reform.assessment_noise_sd * ctx.normal(process, idx)
 
 
+def assign_tier(ctx: StepContext, severity_seen: np.ndarray) -> np.ndarray:
+    """The school-led tier matching the need as seen: Targeted Plus at or above the Targeted Plus
+    threshold, Targeted below it. The one rule every tier decision uses (entry, ISP review, a
+    legacy plan moving to an ISP); each passes the severity it sees (assessed with noise, or not)."""
+    plus = severity_seen >= ctx.config.reform.targeted_plus_threshold
+    return np.where(plus, TARGETED_PLUS, TARGETED).astype(np.int8)
+
+
 def place_in_tiers(ctx: StepContext, idx: np.ndarray) -> None:
     """Entry at any layer: a newly identified child goes straight to the tier matching need."""
-    c, r = ctx.c, ctx.config.reform
+    c = ctx.c
     idx = idx[c.support_level[idx] < EHCP]
-    plus = assessed_severity(ctx, idx, "tier-entry") >= r.targeted_plus_threshold
-    c.support_level[idx] = np.where(plus, TARGETED_PLUS, TARGETED).astype(np.int8)
+    level = assign_tier(ctx, assessed_severity(ctx, idx, "tier-entry"))
+    c.support_level[idx] = level
     c.support_since[idx] = ctx.t
     c.isp[idx] = True
-    ctx.log("isp_opened", idx, targeted_plus=plus)
+    ctx.log("isp_opened", idx, targeted_plus=level == TARGETED_PLUS)
 
 
 def give_isps(ctx: StepContext) -> None:
@@ -144,7 +152,7 @@ def isp_reviews(ctx: StepContext) -> None:
     ended = due[c.severity[due] < ctx.config.identification.removal_severity]
     kept = due[c.severity[due] >= ctx.config.identification.removal_severity]
     seen_kept = seen[c.severity[due] >= ctx.config.identification.removal_severity]
-    c.support_level[kept] = np.where(seen_kept >= r.targeted_plus_threshold, TARGETED_PLUS, TARGETED).astype(np.int8)
+    c.support_level[kept] = assign_tier(ctx, seen_kept)
     c.support_level[ended] = NONE
     c.isp[ended] = False
     c.identified[ended] = c.severity[ended] > 0
@@ -241,8 +249,7 @@ def apply_legacy_moves(ctx: StepContext) -> None:
     if len(due) == 0:
         return
     reviews_process.cease(ctx, due, "moved_to_isp")
-    plus = c.severity[due] >= ctx.config.reform.targeted_plus_threshold
-    c.support_level[due] = np.where(c.severity[due] > 0, np.where(plus, TARGETED_PLUS, TARGETED), NONE).astype(np.int8)
+    c.support_level[due] = np.where(c.severity[due] > 0, assign_tier(ctx, c.severity[due]), NONE).astype(np.int8)
     c.isp[due] = c.severity[due] > 0
     c.legacy_move_month[due] = NEVER
     ctx.log("legacy_moved", due)

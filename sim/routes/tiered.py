@@ -11,41 +11,70 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population.school_groups import assign_school_groups
+from sim.month_plan import Stage
+from sim.population.institutions import SchoolTable
 from sim.population.state import EHCP, SEN_SUPPORT, TARGETED_PLUS
 from sim.processes import assessment, calendar, decisions, disputes, identification, placement, requests, reviews, support, tiers
 from sim.processes.finance import inflation
+from sim.random_streams import RandomStreams
 from sim.routes.ehcp import EhcpRoute
+from sim.routes.transition import Transition
 from sim.step_context import StepContext
+from sim.timeline import Timeline
 
 
 class TieredRoute(EhcpRoute):
     name = "tiered"
 
-    def __init__(self, config) -> None:
+    def __init__(self, config, timeline: Timeline, schools: SchoolTable, streams: RandomStreams) -> None:
         super().__init__(config)
-        self._prepared = False
-
-    def _prepare(self, ctx: StepContext) -> None:
-        """Build school groups (networkx) and the order in which schools open inclusion bases."""
-        ctx.schools.group[:] = assign_school_groups(ctx.schools, self.config.reform.school_group_size)
-        # the order in which each council's schools open bases: drawn per council (block-exact)
-        first = self.config.population.first_council
-        keys = np.empty(len(ctx.schools))
-        for council in np.unique(ctx.schools.council):
-            mine = np.flatnonzero(ctx.schools.council == council)
-            keys[mine] = ctx.streams.generator("inclusion-base-rollout", first + int(council)).random(len(mine))
-        self.base_order = np.lexsort((keys, ctx.schools.council))
-        self.initial_base_places = ctx.schools.base_places.copy()
+        self.transition = Transition(config, timeline)
+        # the order in which each council's schools open inclusion bases: drawn per council (block-exact)
+        first = config.population.first_council
+        keys = np.empty(len(schools))
+        for council in np.unique(schools.council):
+            mine = np.flatnonzero(schools.council == council)
+            keys[mine] = streams.generator("inclusion-base-rollout", first + int(council)).random(len(mine))
+        self.base_order = np.lexsort((keys, schools.council))
+        self.initial_base_places = schools.base_places.copy()
         self.entered_new_rules = False
-        self.switch = ctx.timeline.month_index(self.config.transition.legal_switch)
-        self.funding_start = ctx.timeline.month_index(self.config.reform.funding_start)
-        self._prepared = True
+        self._base_time = np.array([], dtype=np.int64)
+        self.dual_running_plan = [
+            Stage("identification (reform training raises school expertise)", self.identify),
+            Stage("Experts at Hand for higher needs on SEN support, then school-led support", self.support_with_experts),
+            Stage("requests for an EHC needs assessment (anticipation surge)", requests.step),
+            Stage("decisions whether to assess", self.decide),
+            Stage("EP advice in queue order", assessment.allocate_ep_time),
+            Stage("assessments completed: plans issued, settings named", self.complete_assessments),
+            Stage("tribunal hearings", disputes.hear_appeals),
+            Stage("annual reviews of plans", self.review_plans),
+            Stage("central reform funds booked", self.book_reform_funds),
+        ]
+        self.new_rules_plan = [
+            Stage("enter the new rules (once, at the switch)", self.enter_new_rules),
+            Stage("identification, straight into the tier matching need", self.identify_into_tiers),
+            Stage("ISPs for everyone at Targeted or above", tiers.give_isps),
+            Stage("yearly ISP reviews: escalate, de-escalate or end", tiers.isp_reviews),
+            Stage("legacy plans due to move to an ISP", tiers.apply_legacy_moves),
+            Stage("Targeted Plus: Experts at Hand and inclusion-base time, then school-led support", self.support_with_experts),
+            Stage("complaints about Targeted support", tiers.complaints),
+            Stage("referrals for specialist assessment", tiers.referrals),
+            Stage("decisions whether to assess", self.decide),
+            Stage("EP advice in queue order", assessment.allocate_ep_time),
+            Stage("specialist assessments against package thresholds", self.complete_specialist_assessments),
+            Stage("tribunal hearings", disputes.hear_appeals),
+            Stage("annual reviews of plans", self.review_plans),
+            Stage("a plan ceased at review leaves the child at Targeted with an ISP", tiers.give_isps),
+            Stage("central reform funds booked", self.book_reform_funds),
+        ]
+
+    def stages(self, ctx: StepContext) -> list[Stage]:
+        return self.new_rules_plan if self.switched(ctx) else self.dual_running_plan
 
     def switched(self, ctx: StepContext) -> bool:
-        return ctx.t >= self.switch
+        return self.transition.switched(ctx.t)
 
-    def _enter_new_rules(self, ctx: StepContext) -> None:
+    def enter_new_rules(self, ctx: StepContext) -> None:
         """Once, at the switch: everyone on school-led support is placed in the tier matching need
         with an ISP (so nobody loses Experts at Hand support they had during dual running); in a
         steady-state scenario (switch at the start) the whole plan stock is also reassessed."""
@@ -54,37 +83,29 @@ class TieredRoute(EhcpRoute):
         c = ctx.c
         stock = np.flatnonzero((c.year_group <= 11) & (c.support_level == SEN_SUPPORT))
         tiers.place_in_tiers(ctx, stock)
-        if self.switch <= 0:
+        if self.transition.switch <= 0:
             tiers.review_legacy_plans(ctx, np.flatnonzero((c.support_level == EHCP) & c.legacy_ehcp))
         self.entered_new_rules = True
 
-    def step(self, ctx: StepContext) -> None:
-        if not self._prepared:
-            self._prepare(ctx)
-        new_rules = self.switched(ctx)
-        self._enter_new_rules(ctx)
+    def identify(self, ctx: StepContext) -> None:
+        """The school notices need; reform training raises expertise as it rolls out."""
+        identification.step(ctx, expertise_boost=tiers.expertise_gain(ctx))
+
+    def identify_into_tiers(self, ctx: StepContext) -> None:
+        """Entry at any layer: a newly identified child goes straight to the tier matching need."""
         found = identification.step(ctx, expertise_boost=tiers.expertise_gain(ctx))
-        if new_rules:
-            tiers.place_in_tiers(ctx, found)
-            tiers.give_isps(ctx)
-            tiers.isp_reviews(ctx)
-            tiers.apply_legacy_moves(ctx)
-        boost = self._experts_and_bases(ctx, new_rules)
+        tiers.place_in_tiers(ctx, found)
+
+    def support_with_experts(self, ctx: StepContext) -> None:
+        """Experts at Hand days (shared in school groups) and inclusion-base time add to school-led
+        support, which the universal offer also raises."""
+        boost = self._experts_and_bases(ctx, self.switched(ctx))
         support.allocate(ctx, extra_capacity=tiers.universal_provision_gain(ctx), boost=boost)
-        if new_rules:
-            tiers.complaints(ctx)
-            tiers.referrals(ctx)
-        else:
-            requests.step(ctx)
-        decisions.step(ctx, on_refused=self.appealable)
-        assessment.allocate_ep_time(ctx)
-        probability = tiers.specialist_plan_probability if new_rules else assessment.plan_probability
-        assessment.issue_plans(ctx, on_issued=self.name_setting, on_not_issued=self.appealable, probability=probability)
-        disputes.hear_appeals(ctx)
-        reviews.annual_reviews(ctx, on_disputed=self.appealable)
-        if new_rules:  # a plan ceasing at review leaves the child at Targeted, with an ISP
-            tiers.give_isps(ctx)
-        self._book_reform_funds(ctx)
+
+    def complete_specialist_assessments(self, ctx: StepContext) -> None:
+        """A specialist EHCP only where assessed need reaches a package threshold."""
+        assessment.issue_plans(ctx, on_issued=self.name_setting, on_not_issued=self.appealable,
+                               probability=tiers.specialist_plan_probability)
 
     def _experts_and_bases(self, ctx: StepContext, new_rules: bool) -> np.ndarray:
         """Extra support from Experts at Hand (group-allocated) and inclusion-base time."""
@@ -106,16 +127,16 @@ class TieredRoute(EhcpRoute):
         ctx.log("experts_served", served)
         return boost
 
-    def _book_reform_funds(self, ctx: StepContext) -> None:
+    def book_reform_funds(self, ctx: StepContext) -> None:
         """Central reform funds: the IMF, training, Experts at Hand capacity, Targeted Plus base time."""
         r = self.config.reform
-        if ctx.t < self.funding_start:
+        if not self.transition.funded(ctx.t):
             return
         k = inflation(ctx) / 12
         pupils = np.bincount(ctx.c.council[ctx.c.year_group <= 11], minlength=len(ctx.councils))
         councils = np.arange(len(ctx.councils))
         ctx.ledger.book(ctx.t, "inclusive_mainstream_fund", councils, pupils * r.funding_per_pupil_imf * k)
-        if ctx.t < self.funding_start + r.training_ramp_months:
+        if ctx.t < self.transition.funding_start + r.training_ramp_months:
             ctx.ledger.book(ctx.t, "teacher_training", councils, pupils * r.training_cost_per_pupil * k)
         ctx.ledger.book(ctx.t, "experts_at_hand", councils, ctx.councils.experts_days_capacity * r.experts_cost_per_day * inflation(ctx))
         base_time = self._base_time
@@ -123,9 +144,8 @@ class TieredRoute(EhcpRoute):
             ctx.ledger.book(ctx.t, "targeted_plus", ctx.c.council[base_time], r.targeted_plus_base_cost * k)
 
     def on_september(self, ctx: StepContext) -> None:
-        if not self._prepared:
-            self._prepare(ctx)
-        self._enter_new_rules(ctx)  # ISPs exist before the September moves they protect
+        """Year rollover and phase transfers; inclusion bases open; legacy plans reassessed."""
+        self.enter_new_rules(ctx)  # ISPs exist before the September moves they protect
         to_secondary, to_post16 = calendar.september(ctx, on_disputed=self.appealable)
         tiers.rollout_inclusion_bases(ctx, self.base_order, self.initial_base_places)
         candidates = np.concatenate([to_secondary, to_post16])
