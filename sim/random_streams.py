@@ -16,14 +16,22 @@ from scipy.special import ndtri
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_S1, _S2, _S3 = np.uint64(30), np.uint64(27), np.uint64(31)
+_UNIT_SHIFT = np.uint64(11)
 _TO_UNIT = 1.0 / float(1 << 53)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """Finaliser of SplitMix64: a bijective avalanche mix of 64-bit integers."""
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
+    """Finaliser of SplitMix64: a bijective avalanche mix of 64-bit integers (in place on `x`,
+    which is returned: the monthly step calls this thousands of times, so no temporaries)."""
+    shifted = np.empty_like(x)
+    for shift, multiplier in ((_S1, _M1), (_S2, _M2)):
+        np.right_shift(x, shift, out=shifted)
+        np.bitwise_xor(x, shifted, out=x)
+        np.multiply(x, multiplier, out=x)
+    np.right_shift(x, _S3, out=shifted)
+    np.bitwise_xor(x, shifted, out=x)
+    return x
 
 
 def child_key(council: np.ndarray, local_id: np.ndarray) -> np.ndarray:
@@ -45,8 +53,13 @@ class RandomStreams:
         """One U[0,1) per child key, for this process and month (float64)."""
         keys = np.asarray(keys).astype(np.uint64, copy=False)
         with np.errstate(over="ignore"):
-            mixed = _splitmix64(keys * _GOLDEN + self.stream_key(process, month, draw))
-        return (mixed >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+            mixed = np.multiply(keys, _GOLDEN)
+            mixed += self.stream_key(process, month, draw)
+            _splitmix64(mixed)
+        np.right_shift(mixed, _UNIT_SHIFT, out=mixed)
+        unit = mixed.astype(np.float64)
+        unit *= _TO_UNIT
+        return unit
 
     def normal(self, process: str, month: int, keys: np.ndarray, draw: int = 0) -> np.ndarray:
         """Standard normal per child key (inverse-CDF of a keyed uniform)."""

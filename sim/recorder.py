@@ -53,6 +53,8 @@ class Recorder:
         council = c.council
 
         def count(mask: np.ndarray) -> np.ndarray:
+            if n == 1:  # one council: a count is a sum (several times faster than a bincount)
+                return np.count_nonzero(mask)
             return np.bincount(council[mask], minlength=n)
 
         level = c.support_level
