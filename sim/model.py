@@ -15,7 +15,7 @@ from sim.config.schema import ScenarioConfig
 from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.population.build import build_population
-from sim.processes import calendar, finance, needs, outcomes
+from sim.processes import calendar, family, finance, needs, outcomes
 from sim.recorder import Recorder
 from sim.random_streams import RandomStreams
 from sim.routes import make_route
@@ -90,6 +90,7 @@ class SendModel(mesa.Model):
         needs.step(ctx)
         self.route.step(ctx)
         outcomes.progress(ctx)
+        family.tutoring(ctx)  # attainment families buy beyond school support
         outcomes.suspensions(ctx)
         outcomes.key_stage_tests(ctx)
         finance.book_month(ctx)

@@ -176,7 +176,7 @@ class SenSupportSection(Section):
 
 class RequestsSection(Section):
     school_monthly_rate: float = param(0.0043, unit="probability per month", meaning="school requests an assessment for a child on SEN support at severity 1 with two review cycles done", source="calibrated to requests 2025 (sen2:requests_national)", plausible=(0.002, 0.01), ge=0.0, le=1.0)
-    parent_monthly_rate: float = param(0.0014, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
+    parent_monthly_rate: float = param(0.0019, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
     severity_elasticity: float = param(2.2, unit="exponent", meaning="requests rise steeply with severity", source="assumption", plausible=(1.0, 3.5), ge=0.0, le=6.0)
     unmet_effect: float = param(0.8, unit="log multiplier", meaning="requests rise when support falls short of need", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
     review_cycles_before_school_request: int = param(2, unit="cycles", meaning="assess-plan-do-review cycles a school runs before requesting", source="MODEL.md §5 [reported]", ge=0, le=6)
@@ -193,7 +193,7 @@ class RequestsSection(Section):
 class DecisionSection(Section):
     statutory_weeks: float = param(6.0, unit="weeks", meaning="decision on whether to assess due within", source="law (SEND Regulations 2014 reg. 5)", ge=1.0, le=52.0)
     decisions_per_month_per_1000_pupils: float = param(2.2, unit="decisions per month per 1,000 pupils", meaning="panel capacity; requests beyond it wait a month", source="assumption", plausible=(1.2, 4.0), gt=0.0, le=100.0)
-    refusal_intercept: float = param(-1.2, unit="log-odds", meaning="refusal log-odds for a school request at severity 1, no gatekeeping", source="calibrated to T097-T100, T109 (~20% of school requests refused)", plausible=(-2.0, 0.0), ge=-10.0, le=10.0)
+    refusal_intercept: float = param(-1.4, unit="log-odds", meaning="refusal log-odds for a school request at severity 1, no gatekeeping", source="calibrated to T097-T100, T109 (~20% of school requests refused)", plausible=(-2.0, 0.0), ge=-10.0, le=10.0)
     severity_effect: float = param(-1.1, unit="log-odds per severity unit", meaning="stronger evidence of need lowers refusal", source="assumption", plausible=(-2.0, -0.3), ge=-10.0, le=0.0)
     parent_request_effect: float = param(1.85, unit="log-odds", meaning="parent requests are refused more often than school requests", source="T108-T109 (51% vs 20%, FOI)", plausible=(0.5, 2.0), ge=-5.0, le=5.0)
     private_report_effect: float = param(-0.8, unit="log-odds", meaning="a private EP report lowers refusal", source="assumption", plausible=(-1.5, 0.0), ge=-5.0, le=5.0)
@@ -272,8 +272,8 @@ class OutcomesSection(Section):
     suspension_primary_multiplier: float = param(0.25, unit="multiplier", meaning="primary pupils are suspended less than the average pupil", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=20.0)
     exclusion_per_suspension: float = param(0.011, unit="probability", meaning="a suspension escalates to permanent exclusion", source="T240-T241 (10,900 exclusions per 955k suspensions)", ge=0.0, le=1.0)
     neet_base: float = param(0.04, unit="probability", meaning="NEET at 16-17 for a non-SEND, non-FSM pupil with English and maths 4+", source="T238 (5.2% without SEND)", ge=0.0, le=1.0)
-    neet_need_effect: float = param(0.55, unit="log multiplier per unit of log(1 + severity)", meaning="NEET risk rises with the young person's need at 16 (not with the support label): better-met need that resolves lowers it", source="calibrated to T238 (9.2% with SEND vs 5.2% without)", plausible=(0.2, 0.9), ge=0.0, le=5.0)
-    neet_unmet_effect: float = param(0.6, unit="log multiplier per share of need-months unmet", meaning="NEET risk rises with the share of the young person's months with need in which support fell short", source="assumption (unmet need in school predicts disengagement)", plausible=(0.0, 1.2), ge=0.0, le=5.0)
+    neet_need_effect: float = param(0.3, unit="log multiplier per unit of log(1 + severity)", meaning="NEET risk rises with the young person's need at 16 (not with the support label): better-met need that resolves lowers it", source="calibrated to T238 (9.2% with SEND vs 5.2% without)", plausible=(0.2, 0.9), ge=0.0, le=5.0)
+    neet_unmet_effect: float = param(0.3, unit="log multiplier per share of need-months unmet", meaning="NEET risk rises with the share of the young person's months with need in which support fell short", source="assumption (unmet need in school predicts disengagement)", plausible=(0.0, 1.2), ge=0.0, le=5.0)
     neet_no_ks4_multiplier: float = param(1.8, unit="multiplier", meaning="NEET risk without English and maths 4+", source="assumption", plausible=(1.3, 2.5), ge=0.0, le=10.0)
     neet_fsm_multiplier: float = param(1.4, unit="multiplier", meaning="NEET risk for FSM pupils", source="assumption", plausible=(1.1, 2.0), ge=0.0, le=10.0)
 

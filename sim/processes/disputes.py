@@ -60,11 +60,22 @@ def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: floa
     c.pipeline_since[to_tribunal] = ctx.t
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(np.log(p / (1 - p)))
+
+
+def concession_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """The council concedes an appeal when first listed: more often when the family brings
+    representation and expert evidence (`settled_before_hearing` is the average)."""
+    d, f = ctx.config.disputes, ctx.config.family
+    return expit(_logit(d.settled_before_hearing) + f.representation_concession_effect * (ctx.c.represented[idx].astype(np.float64) - 0.5))
+
+
 def win_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     """A decided appeal: represented families win at the published rate, unrepresented ones less."""
     d, f = ctx.config.disputes, ctx.config.family
-    base = np.log(d.family_win_rate / max(1 - d.family_win_rate, 1e-9))
-    return expit(base + f.representation_win_effect * (ctx.c.represented[idx].astype(np.float64) - 1.0))
+    return expit(_logit(d.family_win_rate) + f.representation_win_effect * (ctx.c.represented[idx].astype(np.float64) - 1.0))
 
 
 def withdrawals(ctx: StepContext) -> None:
@@ -91,15 +102,12 @@ def hear_appeals(ctx: StepContext) -> None:
     """Appeals past their earliest listing date are conceded (a third) or wait for a hearing slot;
     each council's share of tribunal capacity hears the oldest first (the queue)."""
     c, d = ctx.c, ctx.config.disputes
-    withdrawals(ctx)
     listed = np.flatnonzero(((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT)) & (c.hearing_month <= ctx.t))
     if len(listed) == 0:
         return
     # a concession happens once, when the appeal is first listed; it needs no hearing slot
     first_listing = c.hearing_month[listed] == ctx.t
-    concede_logit = np.log(d.settled_before_hearing / max(1 - d.settled_before_hearing, 1e-9)) + \
-        ctx.config.family.representation_concession_effect * (c.represented[listed].astype(np.float64) - 0.5)
-    conceded_now = first_listing & (ctx.uniform("tribunal-conceded", listed) < expit(concede_logit))
+    conceded_now = first_listing & (ctx.uniform("tribunal-conceded", listed) < concession_probability(ctx, listed))
     waiting = listed[~conceded_now]
     _, rank = rank_within_groups(c.council[waiting], c.pipeline_since[waiting].astype(np.float64) + c.request_fraction[waiting])
     councils = np.arange(len(ctx.councils)) + ctx.config.population.first_council  # global ids: blocks stay exact

@@ -3,7 +3,7 @@
 Monthly progress = gain while support matches need (EEF-anchored) - loss while need is unmet
 (scaled by severity). Tests read the latent score with noise against thresholds calibrated to
 published pass rates. Suspension hazards rise with need, unmet need, SEMH and disadvantage, and
-fall for families who challenge. Families who can pay add tutoring or therapy (`family.tutoring`).
+fall for families who challenge. What families buy beyond school support is `family.tutoring`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import ALTERNATIVE_PROVISION, INDEPENDENT_SPECIAL, NEET, POST16, STATE_SPECIAL
-from sim.processes import family
 from sim.step_context import StepContext
 
 SEMH = 2  # index of SEMH in NEED_TYPES
@@ -25,7 +24,6 @@ def progress(ctx: StepContext) -> None:
     shortfall = np.maximum(sev - c.support_intensity[idx], 0.0)
     delta = np.where(matched, o.matched_gain_sd_per_year, -o.unmet_loss_sd_per_year * shortfall) / 12
     c.attainment[idx] += delta.astype(np.float32)
-    family.tutoring(ctx)  # what families buy beyond school support
 
 
 def suspensions(ctx: StepContext) -> None:

@@ -19,6 +19,7 @@ class EhcpRoute:
         decisions.step(ctx, on_refused=self.appealable)
         assessment.allocate_ep_time(ctx)
         assessment.issue_plans(ctx, on_issued=self.name_setting, on_not_issued=self.appealable)
+        disputes.withdrawals(ctx)
         disputes.hear_appeals(ctx)
         reviews.annual_reviews(ctx, on_disputed=self.appealable)
 

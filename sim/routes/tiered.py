@@ -80,6 +80,7 @@ class TieredRoute(EhcpRoute):
         assessment.allocate_ep_time(ctx)
         probability = tiers.specialist_plan_probability if new_rules else assessment.plan_probability
         assessment.issue_plans(ctx, on_issued=self.name_setting, on_not_issued=self.appealable, probability=probability)
+        disputes.withdrawals(ctx)
         disputes.hear_appeals(ctx)
         reviews.annual_reviews(ctx, on_disputed=self.appealable)
         if new_rules:  # a plan ceasing at review leaves the child at Targeted, with an ISP
