@@ -88,6 +88,8 @@ class SendModel(mesa.Model):
         if ctx.month == 4 and ctx.t > 0:
             finance.new_financial_year(ctx)
         needs.step(ctx)
+        emerged = ctx.c.onset_month == ctx.t  # record need as it emerged, before support shapes it
+        ctx.c.onset_severity[emerged] = ctx.c.severity[emerged]
         self.route.step(ctx)
         outcomes.progress(ctx)
         family.tutoring(ctx)  # attainment families buy beyond school support

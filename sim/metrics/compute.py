@@ -429,6 +429,9 @@ def children_table(model) -> pd.DataFrame:
     # children under any policy (onset is drawn up front), so paired comparisons select nobody
     followed = (onset >= 0) & (onset <= model.n_months - 1 - MATCH_WINDOW_MONTHS)
     within = valid_m & (matched - onset <= MATCH_WINDOW_MONTHS)
+    # held an EHCP at any point in the run: at the end, or issued or ceased during it
+    plan_rows = np.r_[model.events.frame("plan_issued")["row"].to_numpy(), model.events.frame("plan_ceased")["row"].to_numpy()]
+    held_plan = (ch.support_level[rows] == EHCP) | np.isin(rows, plan_rows)
     frame = pd.DataFrame({
         "child": ch.key[rows],
         "council": ch.council[rows].astype(np.int32) + model.config.population.first_council,
@@ -437,6 +440,8 @@ def children_table(model) -> pd.DataFrame:
         "income_quintile": ch.income_quintile[rows],
         "need_type": np.where(ch.severity[rows] > 0, np.array(NEED_TYPES)[ch.need_type[rows]], "none"),
         "severity": ch.severity[rows],
+        "onset_severity": ch.onset_severity[rows],
+        "held_plan_in_run": held_plan,
         "support_level": ch.support_level[rows],
         "need_months": ch.need_months[rows],
         "unmet_months": ch.unmet_months[rows],

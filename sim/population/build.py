@@ -185,6 +185,7 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
         "need_type": need_type.astype(np.int8),
         "severity": severity.astype(np.float32),
         "onset_month": onset_month.astype(np.int16),
+        "onset_severity": severity.astype(np.float32),
         "attainment": attainment.astype(np.float32),
         "tie_group": primary.astype(np.int64),
     }

@@ -1,0 +1,234 @@
+"""Family resources act at every stage: the disadvantage gaps at equal need come from the process.
+
+Within-need comparisons stratify by the need a child had when it emerged (or at the start census)
+and its need type: need *now* is shaped by support (unmet need grows, met need eases), so
+stratifying on it would compare children selected by the very support being measured. Gaps are
+directly standardised to the pooled need distribution, computed per replicate, and tested against
+the spread of replicates (Z standard errors of the mean over seeds). The "off" scenario is
+configs/no_family_resources.yaml: equal advocacy and budgets across income quintiles, no
+under-identification in deprived schools, support at the start census by need alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.config.loader import load_config
+from sim.metrics import children_table, compute_metrics
+from sim.model import SendModel
+from sim.population.state import APPEAL_REFUSAL, IDLE, NEVER, SEN_SUPPORT
+from sim.processes import disputes, family, outcomes
+from tests.conftest import binomial_se
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+Z = 3.0  # standard errors of the mean over replicates
+SEEDS = (11, 12, 13, 14, 15)
+SCALE, END = 0.25, "2031-08"  # a quarter of a typical council (15,000 pupils), six and a half years
+SEVERITY_BIN = 0.25  # width of the need strata (severity units), crossed with need type
+
+
+def _config(name: str):
+    config = load_config(CONFIGS / name)
+    data = config.model_dump()
+    data["population"]["scale"] = SCALE
+    data["run"]["end"] = END
+    return type(config).model_validate(data)
+
+
+def standardised_gap(frame: pd.DataFrame, value: str, group: str, a, b) -> float:
+    """Mean of `value` for group a minus group b, within need strata (onset severity bin x need
+    type), weighted by the pooled number of children in each stratum both groups share."""
+    d = frame.dropna(subset=[value])
+    means = d.groupby(["stratum", group], observed=True)[value].mean().unstack(group)
+    weights = d.groupby("stratum", observed=True).size()
+    means = means.dropna(subset=[a, b])
+    weights = weights.loc[means.index]
+    return float(((means[a] - means[b]) * weights).sum() / weights.sum())
+
+
+def replicate_gaps(model: SendModel) -> dict[str, float]:
+    """Quintile 1 minus quintile 5, within need, for one finished replicate."""
+    table = children_table(model)
+    with_need = table[table["onset_severity"] > 0].copy()
+    severity_bin = np.minimum(np.floor(with_need["onset_severity"].astype(np.float64) / SEVERITY_BIN), 12).astype(int)
+    with_need["stratum"] = severity_bin.astype(str) + "/" + with_need["need_type"]
+    with_need["plan"] = with_need["held_plan_in_run"].astype(float)
+    with_need["unmet_share"] = with_need["unmet_months"] / with_need["need_months"].clip(lower=1)
+    gaps = {
+        "matched_within_a_year": standardised_gap(with_need, "matched_within_a_year", "income_quintile", 1, 5),
+        "held_plan_in_run": standardised_gap(with_need, "plan", "income_quintile", 1, 5),
+        "unmet_share": standardised_gap(with_need, "unmet_share", "income_quintile", 1, 5),
+    }
+    outcome = model.events.frame("tribunal_outcome")
+    refusal = outcome[outcome["kind"] == APPEAL_REFUSAL]
+    quintile = model.children.income_quintile[refusal["row"].to_numpy()]
+    won = refusal["won"].to_numpy().astype(float)
+    gaps["tribunal_success_low_minus_high"] = won[quintile <= 2].mean() - won[quintile >= 4].mean()
+    return gaps
+
+
+@pytest.fixture(scope="module")
+def gaps() -> dict[str, pd.DataFrame]:
+    """Per-replicate within-need gaps, baseline and family resources off (same seeds: paired)."""
+    out = {}
+    for name in ("baseline.yaml", "no_family_resources.yaml"):
+        config = _config(name)
+        out[name] = pd.DataFrame([replicate_gaps(SendModel(config, seed=seed).run()) for seed in SEEDS])
+    return out
+
+
+def _mean_se(values: pd.Series) -> tuple[float, float]:
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
+@pytest.mark.parametrize("metric", ["matched_within_a_year", "held_plan_in_run", "tribunal_success_low_minus_high"])
+def test_in_the_baseline_poorer_families_get_less_at_equal_need(gaps, metric) -> None:
+    """Quintile 1 children are matched within a year less often and receive plans less often than
+    quintile 5 children with the same need at onset; low-income families win fewer appeals after
+    a refusal (they withdraw more and are less often represented)."""
+    mean, se = _mean_se(gaps["baseline.yaml"][metric])
+    assert mean + Z * se < 0, f"{metric}: gap {mean:+.3f} (se {se:.3f})"
+
+
+def test_in_the_baseline_poorer_children_wait_longer_with_unmet_need(gaps) -> None:
+    mean, se = _mean_se(gaps["baseline.yaml"]["unmet_share"])
+    assert mean - Z * se > 0, f"unmet share gap {mean:+.3f} (se {se:.3f})"
+
+
+@pytest.mark.parametrize("metric", ["matched_within_a_year", "held_plan_in_run", "unmet_share", "tribunal_success_low_minus_high"])
+def test_switching_family_resources_off_removes_the_within_need_gap(gaps, metric) -> None:
+    """With equal advocacy and budgets the gap is zero within replicate noise, and it moved
+    (paired by seed) from the baseline's."""
+    off = gaps["no_family_resources.yaml"][metric]
+    mean, se = _mean_se(off)
+    assert abs(mean) <= Z * se + 0.01, f"{metric}: gap with resources off {mean:+.3f} (se {se:.3f})"
+    moved, moved_se = _mean_se(off - gaps["baseline.yaml"][metric])
+    assert abs(moved) > Z * moved_se * 0.5, f"{metric}: baseline and off differ by only {moved:+.3f} (se {moved_se:.3f})"
+
+
+# ---- the channels, one by one ------------------------------------------------------------------
+@pytest.fixture
+def ctx(make_model):
+    model = make_model(councils=1, pupils=24000)
+    context = model.context()
+    c = context.c
+    c.pipeline[:] = IDLE
+    c.represented[:] = False
+    return context
+
+
+def _rows(ctx, n: int) -> np.ndarray:
+    rows = np.flatnonzero(ctx.c.year_group <= 11)[:n]
+    assert len(rows) == n
+    return rows
+
+
+def test_reports_are_bought_only_by_families_who_can_afford_them(ctx) -> None:
+    c, f = ctx.c, ctx.config.family
+    rows = _rows(ctx, 4000)
+    c.private_report[rows] = False
+    c.advocacy[rows] = 1.0
+    poor, rich = rows[0::2], rows[1::2]
+    c.family_budget[poor] = f.private_report_cost - 1
+    c.family_budget[rich] = f.private_report_cost * 2
+    family.buy_reports(ctx, rows)
+    assert not c.private_report[poor].any() and c.spent_reports[poor].sum() == 0
+    bought = c.private_report[rich]
+    p = f.report_purchase_at_full_advocacy
+    assert abs(bought.mean() - p) <= 4 * binomial_se(p, len(rich))
+    assert np.all(c.spent_reports[rich[bought]] == np.float32(f.private_report_cost))
+    assert np.all(c.private_reports_bought[rich[bought]] == 1)
+    family.buy_reports(ctx, rich)  # a report already held serves again: no second purchase
+    assert np.all(c.private_reports_bought[rich] <= 1)
+
+
+def test_represented_families_win_and_wait_more_and_are_conceded_more(ctx) -> None:
+    c = ctx.c
+    rows = _rows(ctx, 2000)
+    c.represented[rows[0::2]] = True
+    win, concede = disputes.win_probability(ctx, rows), disputes.concession_probability(ctx, rows)
+    assert np.all(win[0::2] > win[1::2]) and np.all(concede[0::2] > concede[1::2])
+    assert np.isclose(win[0], ctx.config.disputes.family_win_rate)
+    # withdrawals while waiting: fewer among represented and higher-advocacy families
+    ctx.config.family.withdrawal_monthly_rate = 0.3
+    c.pipeline[rows] = APPEAL_REFUSAL
+    c.hearing_month[rows] = ctx.t + 6
+    c.advocacy[rows] = 0.5
+    disputes.withdrawals(ctx)
+    gone = c.pipeline[rows] == IDLE
+    assert gone[1::2].mean() > gone[0::2].mean() + 4 * binomial_se(gone.mean(), len(rows) // 2)
+    assert np.all(c.last_refusal_month[rows[gone]] == ctx.t) and np.all(c.hearing_month[rows[gone]] == NEVER)
+    logged = ctx.events.frame("tribunal_outcome")
+    assert logged["withdrawn"].all() and not logged["won"].any()
+
+
+def test_money_makes_appeals_likelier(ctx) -> None:
+    c, f = ctx.c, ctx.config.family
+    rows = _rows(ctx, 200)
+    c.advocacy[rows] = 0.5
+    c.private_report[rows] = False
+    c.family_budget[rows[0::2]] = 0.0
+    c.family_budget[rows[1::2]] = f.representation_cost * 2
+    p = disputes.appeal_probability(ctx, rows, "refusal_to_assess")
+    assert np.allclose(p[1::2] / p[0::2], np.exp(f.representation_appeal_effect))
+
+
+def test_tutoring_spends_the_budget_and_raises_attainment_only_while_need_is_unmet(ctx) -> None:
+    c, f = ctx.c, ctx.config.family
+    rows = _rows(ctx, 3000)
+    c.severity[rows] = 1.5
+    c.advocacy[rows] = 1.0
+    c.family_budget[rows] = 10_000.0
+    unmet, met = rows[0::2], rows[1::2]
+    c.support_intensity[unmet] = 0.0
+    c.support_intensity[met] = 1.5
+    before = c.attainment[rows].copy()
+    family.tutoring(ctx)
+    gained = c.attainment[rows] - before
+    assert np.all(gained[1::2] == 0) and np.all(c.spent_tutoring[met] == 0)
+    tutored = c.spent_tutoring[unmet] > 0
+    p = f.tutoring_at_full_advocacy
+    assert abs(tutored.mean() - p) <= 4 * binomial_se(p, len(unmet))
+    assert np.allclose(gained[0::2][tutored], f.tutoring_gain_sd_per_year / 12, atol=1e-5)
+
+
+def test_neet_follows_need_and_unmet_need_not_the_support_label(ctx) -> None:
+    """Two groups identical in need, unmet need, KS4 and FSM but one holds SEN support: the same NEET
+    risk. More unmet need raises it."""
+    c = ctx.c
+    rows = _rows(ctx, 16000)
+    c.fsm[rows] = False
+    c.ks4_em4[rows] = 0
+    c.severity[rows] = 1.5
+    c.need_months[rows] = 60
+    c.unmet_months[rows] = 0
+    labelled, unlabelled = rows[0:8000:2], rows[1:8000:2]
+    c.support_level[labelled] = SEN_SUPPORT
+    c.support_level[unlabelled] = 0
+    unmet = rows[8000:]
+    c.unmet_months[unmet] = 60
+    outcomes.neet_at_16(ctx, rows)
+    neet = c.neet[rows] == 1
+    a, b, u = neet[0:8000:2], neet[1:8000:2], neet[8000:]
+    se = binomial_se(neet[:8000].mean(), len(a))
+    assert abs(a.mean() - b.mean()) <= 4 * np.sqrt(2) * se
+    assert u.mean() > neet[:8000].mean() + 4 * se
+
+
+def test_a_run_never_spends_more_than_the_budget_and_outputs_spending_by_quintile(finished_model) -> None:
+    ch = finished_model.children
+    assert np.all(ch.family_spending() <= ch.family_budget + 1e-3)
+    metrics = compute_metrics(finished_model)
+    spending = metrics[(metrics["metric"] == "family_spending") & (metrics["by"] == "income_quintile")].set_index("group")["value"]
+    assert spending["5"] > spending["1"]
+    for metric in ("family_spending_reports", "family_spending_representation", "family_spending_tutoring", "private_reports_bought",
+                   "special_place_secured_share", "parent_request_share", "tribunal_withdrawn_after_refusal"):
+        assert {"all", "fsm", "income_quintile"} <= set(metrics.loc[metrics["metric"] == metric, "by"]), metric
+    table = children_table(finished_model)
+    total = table[["family_spending_reports", "family_spending_representation", "family_spending_tutoring"]].sum(axis=1)
+    assert np.allclose(table["family_spending"], total, atol=1e-3)
+    assert (table["special_secured"] <= table["special_wanted"]).all()
