@@ -19,6 +19,7 @@ import pytest
 
 from sim.config.loader import load_config
 from sim.metrics import children_table, compute_metrics
+from sim.metrics.family import within_need_gaps
 from sim.model import SendModel
 from sim.population.state import APPEAL_REFUSAL, IDLE, NEVER, SEN_SUPPORT
 from sim.processes import disputes, family, outcomes
@@ -28,7 +29,6 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 Z = 3.0  # standard errors of the mean over replicates
 SEEDS = (11, 12, 13, 14, 15)
 SCALE, END = 0.25, "2031-08"  # a quarter of a typical council (15,000 pupils), six and a half years
-SEVERITY_BIN = 0.25  # width of the need strata (severity units), crossed with need type
 
 
 def _config(name: str):
@@ -39,36 +39,10 @@ def _config(name: str):
     return type(config).model_validate(data)
 
 
-def standardised_gap(frame: pd.DataFrame, value: str, group: str, a, b) -> float:
-    """Mean of `value` for group a minus group b, within need strata (onset severity bin x need
-    type), weighted by the pooled number of children in each stratum both groups share."""
-    d = frame.dropna(subset=[value])
-    means = d.groupby(["stratum", group], observed=True)[value].mean().unstack(group)
-    weights = d.groupby("stratum", observed=True).size()
-    means = means.dropna(subset=[a, b])
-    weights = weights.loc[means.index]
-    return float(((means[a] - means[b]) * weights).sum() / weights.sum())
-
-
 def replicate_gaps(model: SendModel) -> dict[str, float]:
-    """Quintile 1 minus quintile 5, within need, for one finished replicate."""
-    table = children_table(model)
-    with_need = table[table["onset_severity"] > 0].copy()
-    severity_bin = np.minimum(np.floor(with_need["onset_severity"].astype(np.float64) / SEVERITY_BIN), 12).astype(int)
-    with_need["stratum"] = severity_bin.astype(str) + "/" + with_need["need_type"]
-    with_need["plan"] = with_need["held_plan_in_run"].astype(float)
-    with_need["unmet_share"] = with_need["unmet_months"] / with_need["need_months"].clip(lower=1)
-    gaps = {
-        "matched_within_a_year": standardised_gap(with_need, "matched_within_a_year", "income_quintile", 1, 5),
-        "held_plan_in_run": standardised_gap(with_need, "plan", "income_quintile", 1, 5),
-        "unmet_share": standardised_gap(with_need, "unmet_share", "income_quintile", 1, 5),
-    }
-    outcome = model.events.frame("tribunal_outcome")
-    refusal = outcome[outcome["kind"] == APPEAL_REFUSAL]
-    quintile = model.children.income_quintile[refusal["row"].to_numpy()]
-    won = refusal["won"].to_numpy().astype(float)
-    gaps["tribunal_success_low_minus_high"] = won[quintile <= 2].mean() - won[quintile >= 4].mean()
-    return gaps
+    gaps = within_need_gaps(model, children_table(model))
+    return {"matched_within_a_year": gaps["matched_within_a_year_q1_minus_q5"], "held_plan_in_run": gaps["held_plan_in_run_q1_minus_q5"],
+            "unmet_share": gaps["unmet_share_q1_minus_q5"], "tribunal_success_low_minus_high": gaps["tribunal_success_after_refusal_q12_minus_q45"]}
 
 
 @pytest.fixture(scope="module")

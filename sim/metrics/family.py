@@ -11,10 +11,13 @@ point in the run (one child = one family). Definitions are in docs/METRICS.md.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from sim.population.state import APPEAL_REFUSAL
 
 FAMILY_BREAKDOWNS = ("all", "fsm", "income_quintile")
+#: Width of the need strata (severity units at onset) in within-need comparisons, crossed with need type.
+ONSET_SEVERITY_BIN = 0.25
 SPENDING_COMPONENTS = (("reports", "spent_reports"), ("representation", "spent_representation"), ("tutoring", "spent_tutoring"))
 
 
@@ -84,4 +87,44 @@ def family_columns(model, rows: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-__all__ = ["FAMILY_BREAKDOWNS", "add_family_metrics", "children_in_run", "family_columns"]
+def standardised_gap(frame: pd.DataFrame, value: str, group: str, a, b) -> float:
+    """Mean of `value` for group `a` minus group `b` within need strata (column `stratum`), weighted
+    by the number of children in each stratum both groups share (direct standardisation)."""
+    d = frame.dropna(subset=[value])
+    means = d.groupby(["stratum", group], observed=True)[value].mean().unstack(group)
+    if a not in means or b not in means:
+        return float("nan")
+    means = means.dropna(subset=[a, b])
+    weights = d.groupby("stratum", observed=True).size().loc[means.index]
+    return float(((means[a] - means[b]) * weights).sum() / max(weights.sum(), 1))
+
+
+def within_need_gaps(model, table: pd.DataFrame) -> dict[str, float]:
+    """Quintile 1 minus quintile 5 and FSM minus non-FSM at equal need, for one finished replicate.
+
+    Need is the need a child had when it emerged (or at the start census): need *now* is shaped by
+    support (unmet need grows, met need eases), so strata of current need compare children selected
+    by the very support being measured and hide the gap. Strata: onset severity in bins of
+    ONSET_SEVERITY_BIN crossed with need type. `table` is the replicate's `children_table`.
+    """
+    with_need = table[table["onset_severity"] > 0].copy()
+    severity_bin = np.minimum(np.floor(with_need["onset_severity"].astype(np.float64) / ONSET_SEVERITY_BIN), 12).astype(int)
+    with_need["stratum"] = severity_bin.astype(str) + "/" + with_need["need_type"].astype(str)
+    with_need["plan"] = with_need["held_plan_in_run"].astype(float)
+    with_need["unmet_share"] = with_need["unmet_months"] / with_need["need_months"].clip(lower=1)
+    gaps = {}
+    for label, group, a, b in (("q1_minus_q5", "income_quintile", 1, 5), ("fsm_minus_non_fsm", "fsm", True, False)):
+        for value in ("matched_within_a_year", "plan", "unmet_share"):
+            name = {"plan": "held_plan_in_run"}.get(value, value)
+            gaps[f"{name}_{label}"] = standardised_gap(with_need, value, group, a, b)
+    outcome = model.events.frame("tribunal_outcome")
+    refusal = outcome[outcome["kind"] == APPEAL_REFUSAL] if len(outcome) else outcome
+    quintile = model.children.income_quintile[refusal["row"].to_numpy()]
+    won = refusal["won"].to_numpy().astype(float) if len(refusal) else np.zeros(0)
+    low, high = won[quintile <= 2], won[quintile >= 4]
+    gaps["tribunal_success_after_refusal_q12_minus_q45"] = (low.mean() - high.mean()) if len(low) and len(high) else float("nan")
+    return gaps
+
+
+__all__ = ["FAMILY_BREAKDOWNS", "ONSET_SEVERITY_BIN", "add_family_metrics", "children_in_run", "family_columns", "standardised_gap",
+           "within_need_gaps"]
