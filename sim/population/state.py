@@ -47,7 +47,8 @@ class ChildArrays:
     need_type: np.ndarray  # int8: index into NEED_TYPES (meaningful when severity > 0)
     severity: np.ndarray  # float32 >= 0: 0 = no need; 1 = what good SEN support meets
     onset_month: np.ndarray  # int16: month the need emerged (negative = before the start)
-    onset_severity: np.ndarray  # float32: severity when the need emerged in the run, or at the start census if already present (need before support shaped it: the stratum for within-need comparisons)
+    onset_severity: np.ndarray  # float32: severity when the need emerged in the run, or at the start census
+    #   if already present: need before support shaped it (the stratum for within-need comparisons)
     identified: np.ndarray  # bool: the school has recognised the need
     first_support_month: np.ndarray  # int16: first month with any support (NEVER if none)
     first_matched_month: np.ndarray  # int16: first month support matched need (NEVER if none)

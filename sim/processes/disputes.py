@@ -5,8 +5,9 @@ a family appeals rises with advocacy, private evidence and whether it can afford
 many mediate first and most mediations settle; the rest join the tribunal queue. Families who can
 pay bring representation and expert evidence: councils concede more of their appeals when first
 listed and they win more decided cases (families win almost every decided case overall [data]);
-families without advocacy or representation withdraw more while they wait. The tribunal is modelled per council (a share of national
-capacity, as a waiting time), so councils can be run apart without changing results.
+families without advocacy or representation withdraw more while they wait. The tribunal is
+modelled per council (a share of national capacity, as a waiting time), so councils can be run
+apart without changing results.
 """
 
 from __future__ import annotations
@@ -99,9 +100,10 @@ def withdrawals(ctx: StepContext) -> None:
 
 
 def hear_appeals(ctx: StepContext) -> None:
-    """Appeals past their earliest listing date are conceded (a third) or wait for a hearing slot;
-    each council's share of tribunal capacity hears the oldest first (the queue)."""
-    c, d = ctx.c, ctx.config.disputes
+    """Appeals past their earliest listing date are conceded (a quarter on average, more with
+    representation) or wait for a hearing slot; each council's share of tribunal capacity hears the
+    oldest first (the queue)."""
+    c = ctx.c
     listed = np.flatnonzero(((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT)) & (c.hearing_month <= ctx.t))
     if len(listed) == 0:
         return

@@ -24,8 +24,8 @@ from sim.step_context import StepContext, expit, rank_within_groups
 
 def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndarray:
     c, p = ctx.c, ctx.config.placement
-    logit = (p.special_preference_intercept + p.special_preference_severity * (c.severity[idx] - 2.0) + p.special_preference_trust * (c.trust[idx] - 0.5)
-             + ctx.config.family.special_preference_advocacy * (c.advocacy[idx] - 0.5))
+    logit = (p.special_preference_intercept + p.special_preference_severity * (c.severity[idx] - 2.0)
+             + p.special_preference_trust * (c.trust[idx] - 0.5) + ctx.config.family.special_preference_advocacy * (c.advocacy[idx] - 0.5))
     return ctx.uniform("placement-preference", idx, draw) < expit(logit)
 
 
