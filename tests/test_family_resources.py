@@ -21,7 +21,7 @@ from sim.config.loader import load_config
 from sim.metrics import children_table, compute_metrics
 from sim.metrics.family import within_need_gaps
 from sim.model import SendModel
-from sim.population.state import APPEAL_REFUSAL, IDLE, NEVER, SEN_SUPPORT
+from sim.population.state import APPEAL_REFUSAL, EHCP, IDLE, MAINSTREAM, NEVER, SEN_SUPPORT
 from sim.processes import disputes, family, outcomes
 from tests.conftest import binomial_se
 
@@ -206,3 +206,57 @@ def test_a_run_never_spends_more_than_the_budget_and_outputs_spending_by_quintil
     total = table[["family_spending_reports", "family_spending_representation", "family_spending_tutoring"]].sum(axis=1)
     assert np.allclose(table["family_spending"], total, atol=1e-3)
     assert (table["special_secured"] <= table["special_wanted"]).all()
+
+
+def test_families_who_know_the_system_ask_for_special_schools_more_at_equal_need(ctx) -> None:
+    from sim.processes import placement
+
+    c, f = ctx.c, ctx.config.family
+    rows = _rows(ctx, 8000)
+    c.severity[rows] = 2.0
+    c.trust[rows] = 0.5
+    c.advocacy[rows[0::2]] = 0.2
+    c.advocacy[rows[1::2]] = 0.8
+    wants = placement.prefers_special(ctx, rows)
+    p = ctx.config.placement
+    expected = 1 / (1 + np.exp(-(p.special_preference_intercept + f.special_preference_advocacy * (c.advocacy[rows] - 0.5))))
+    for half in (slice(0, None, 2), slice(1, None, 2)):
+        assert abs(wants[half].mean() - expected[half].mean()) <= 4 * binomial_se(expected[half].mean(), len(rows) // 2)
+    assert wants[1::2].mean() > wants[0::2].mean()
+
+
+def test_a_won_content_challenge_raises_what_the_plan_delivers_until_it_ceases(ctx) -> None:
+    from sim.processes import reviews, support
+
+    c, f = ctx.c, ctx.config.family
+    rows = _rows(ctx, 200)
+    c.support_level[rows] = EHCP
+    c.placement[rows] = MAINSTREAM
+    c.severity[rows] = 3.0
+    c.plan_start_month[rows] = ctx.t - 6
+    before = support.plan_capacity(ctx, rows)
+    disputes._family_wins(ctx, rows[:100], "content")
+    after = support.plan_capacity(ctx, rows)
+    assert np.allclose(after[:100] - before[:100], f.content_challenge_gain) and np.array_equal(after[100:], before[100:])
+    reviews.cease(ctx, rows[:50], "other")
+    assert np.all(c.plan_uplift[rows[:50]] == 0)
+
+
+def test_families_who_challenge_are_suspended_less_at_equal_need(ctx) -> None:
+    c = ctx.c
+    ctx.month = 3  # term time
+    rows = np.flatnonzero((c.year_group >= 7) & (c.year_group <= 11) & ~c.excluded)[:12000]
+    c.severity[rows] = 1.0
+    c.support_intensity[rows] = 1.0
+    c.need_type[rows] = 0
+    c.fsm[rows] = False
+    c.placement[rows] = MAINSTREAM
+    c.advocacy[rows[0::2]] = 0.1
+    c.advocacy[rows[1::2]] = 0.9
+    ctx.config.outcomes.suspension_monthly_base = 0.02
+    before = c.suspensions[rows].copy()
+    outcomes.suspensions(ctx)
+    suspended = c.suspensions[rows] > before
+    low, high = suspended[0::2], suspended[1::2]
+    se = binomial_se(suspended.mean(), len(low))
+    assert low.mean() > high.mean() + 4 * np.sqrt(2) * se
