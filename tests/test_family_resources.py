@@ -260,3 +260,30 @@ def test_families_who_challenge_are_suspended_less_at_equal_need(ctx) -> None:
     low, high = suspended[0::2], suspended[1::2]
     se = binomial_se(suspended.mean(), len(low))
     assert low.mean() > high.mean() + 4 * np.sqrt(2) * se
+
+
+def test_tiered_complaints_use_the_same_family_channels(make_model) -> None:
+    """Under the tiered route a family's report and the means to pay for representation make a
+    complaint about Targeted support likelier, as they make an appeal likelier."""
+    from sim.population.state import TARGETED
+    from sim.processes import tiers
+
+    model = make_model({"run": {"route": "tiered"}, "reform": {"complaint_monthly_rate": 0.05}}, councils=1, pupils=24000)
+    ctx = model.context()
+    c, f = ctx.c, ctx.config.family
+    rows = _rows(ctx, 12000)
+    c.support_level[:] = 0
+    c.severity[rows] = 1.5
+    c.support_level[rows] = TARGETED
+    c.isp[rows] = True
+    c.support_intensity[rows] = 0.0
+    c.advocacy[rows] = 0.5
+    poor, rich = rows[0::2], rows[1::2]
+    c.family_budget[poor], c.private_report[poor] = 0.0, False
+    c.family_budget[rich], c.private_report[rich] = f.representation_cost * 2, True
+    tiers.complaints(ctx)
+    complained = np.isin(rows + ctx.lo, model.events.frame("complaint")["row"].to_numpy())
+    base = ctx.config.reform.complaint_monthly_rate
+    ratio = np.exp(ctx.config.disputes.private_report_effect + f.representation_appeal_effect)
+    for group, p in ((complained[0::2], base), (complained[1::2], base * ratio)):
+        assert abs(group.mean() - p) <= 4 * binomial_se(p, len(group))
