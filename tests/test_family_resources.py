@@ -287,3 +287,25 @@ def test_tiered_complaints_use_the_same_family_channels(make_model) -> None:
     ratio = np.exp(ctx.config.disputes.private_report_effect + f.representation_appeal_effect)
     for group, p in ((complained[0::2], base), (complained[1::2], base * ratio)):
         assert abs(group.mean() - p) <= 4 * binomial_se(p, len(group))
+
+
+def test_identification_is_faster_for_families_who_push_and_slower_in_deprived_schools(ctx) -> None:
+    from sim.processes import identification
+
+    c, p = ctx.c, ctx.config.identification
+    rows = _rows(ctx, 2000)
+    c.severity[rows] = 1.0
+    c.need_type[rows] = 1  # SLCN: not a late-noticed type
+    c.advocacy[rows[0::2]] = 0.2
+    c.advocacy[rows[1::2]] = 0.8
+    prob = identification.identification_probability(ctx, rows)
+    rate = -np.log(1 - prob)
+    same_school = c.home_school[rows[0::2]] == c.home_school[rows[1::2]]
+    assert same_school.any()
+    ratio = rate[1::2][same_school] / rate[0::2][same_school]
+    assert np.allclose(ratio, np.exp(p.advocacy_effect * 0.6), rtol=1e-4)
+    school = c.home_school[rows[0]]
+    before = identification.identification_probability(ctx, rows[:1])
+    ctx.schools.fsm_share[school] += 0.2
+    after = identification.identification_probability(ctx, rows[:1])
+    assert np.isclose(-np.log(1 - after[0]) / -np.log(1 - before[0]), np.exp(-p.deprived_school_under_identification * 0.2), rtol=1e-4)
