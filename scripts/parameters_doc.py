@@ -28,6 +28,8 @@ from sim.config.params import field_info, parameter_table
 from sim.config.schema import ScenarioConfig
 
 REPO = Path(__file__).resolve().parents[1]
+#: Sources that rest on reported (non-official) evidence: listed in their own SOURCES.md section.
+REPORTED = re.compile(r"reported|survey|not official", re.IGNORECASE)
 PARAMETERS_MD = REPO / "docs" / "PARAMETERS.md"
 SOURCES_MD = REPO / "configs" / "SOURCES.md"
 TARGETS_CANDIDATES = (REPO / "sim" / "data" / "targets.csv", REPO / "data" / "targets.csv", Path("/work/shared/data/targets.csv"))
@@ -252,6 +254,15 @@ def sources_markdown(rows: list[dict[str, Any]], targets: dict[str, dict[str, st
     sources = {r["path"]: r["source"] for r in rows}
     for path in other_by["law"]:
         lines.append(f"| `{path}` | {_cell(sources[path])} |")
+    reported = [r["path"] for r in rows if REPORTED.search(r["source"])]
+    if reported:
+        lines += ["", "## Evidence from surveys, studies and market prices (not official data)", "",
+                  "These parameters lean on figures that are reported (parent surveys, fee lists, studies, "
+                  "tribunal statistics that lump categories together) rather than published as official "
+                  "statistics. Treat them as assumptions informed by that evidence; each has a plausible range.", "",
+                  "| parameter | source |", "|---|---|"]
+        for path in reported:
+            lines.append(f"| `{path}` | {_cell(sources[path])} |")
     if missing:
         lines += ["", f"**Warning**: cited but missing from targets.csv: {', '.join(missing)}."]
     lines.append("")

@@ -17,7 +17,7 @@ from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.month_plan import Stage, StageTimer
 from sim.population.build import build_population
-from sim.processes import calendar, finance, needs, outcomes
+from sim.processes import calendar, family, finance, needs, outcomes
 from sim.recorder import Recorder
 from sim.random_streams import RandomStreams
 from sim.routes import make_route
@@ -87,8 +87,10 @@ class SendModel(mesa.Model):
             Stage("census snapshot", self.recorder.take_census, months=(1,)),
             Stage("new financial year", finance.new_financial_year, months=(4,), after_start=True),
             Stage("need onset, growth and resolution", needs.step),
+            Stage("need recorded as it emerged, before support shapes it", needs.record_emerged),
             *self.route.stages(ctx),
             Stage("attainment progress", outcomes.progress),
+            Stage("tutoring and therapy families buy beyond school support", family.tutoring),
             Stage("suspensions and exclusions", outcomes.suspensions),
             Stage("key stage tests", outcomes.key_stage_tests, months=(7,)),
             Stage("costs booked, deficits and gatekeeping", finance.book_month),

@@ -19,7 +19,7 @@ from sim.recorder import SYSTEM_COLUMNS
 # family and need columns fixed when the population is built (policy cannot change them)
 POPULATION_COLUMNS = (
     "council", "key", "entry_year", "year_group", "school", "home_school", "fsm", "income_quintile", "advocacy",
-    "private_report", "trust", "ties", "need_type", "severity", "onset_month", "attainment",
+    "family_budget", "trust", "ties", "need_type", "severity", "onset_month", "attainment",
 )
 
 

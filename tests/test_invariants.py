@@ -34,7 +34,7 @@ from sim.population.state import (
 )
 
 # columns that describe who a child and family are: fixed for life
-IDENTITY_COLUMNS = ("council", "key", "entry_year", "fsm", "income_quintile", "advocacy", "private_report", "trust", "ties")
+IDENTITY_COLUMNS = ("council", "key", "entry_year", "fsm", "income_quintile", "advocacy", "family_budget", "trust", "ties")
 
 
 def _count_by_council(council: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:

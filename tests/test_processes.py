@@ -524,8 +524,9 @@ def test_tribunal_wins_lead_to_assessment(fresh_model) -> None:
     assert np.all(c.last_refusal_month[winners] == NEVER)
     assert np.all(c.pipeline[losers] == IDLE) and np.all(c.last_refusal_month[losers] == ctx.t)
     assert np.all(c.hearing_month[rows] == NEVER)
-    p_win = d.settled_before_hearing + (1 - d.settled_before_hearing) * d.family_win_rate
-    _rate_close(won, np.full(len(rows), p_win))
+    conceded = disputes.concession_probability(ctx, rows)
+    p_win = conceded + (1 - conceded) * disputes.win_probability(ctx, rows)
+    _rate_close(won, p_win)
     # the winners join the EP queue
     ctx.councils.ep_hours_per_month[:] = 1e9
     assessment.allocate_ep_time(ctx)

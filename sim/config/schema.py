@@ -84,8 +84,6 @@ class PopulationSection(Section):
     advocacy_mean_lowest_quintile: float = param(0.30, unit="0-1", meaning="mean family advocacy in income quintile 1", source="assumption", plausible=(0.15, 0.45), ge=0.0, le=1.0)
     advocacy_mean_highest_quintile: float = param(0.70, unit="0-1", meaning="mean family advocacy in income quintile 5", source="assumption", plausible=(0.55, 0.85), ge=0.0, le=1.0)
     advocacy_concentration: float = param(6.0, unit="beta concentration", meaning="higher = advocacy tied more tightly to income", source="assumption", plausible=(3.0, 12.0), gt=0.0, le=100.0)
-    private_report_affordable_lowest_quintile: float = param(0.03, unit="probability", meaning="family in quintile 1 can pay for a private EP report (£800-£2,000)", source="assumption", plausible=(0.0, 0.1), ge=0.0, le=1.0)
-    private_report_affordable_highest_quintile: float = param(0.40, unit="probability", meaning="family in quintile 5 can pay for a private EP report", source="assumption", plausible=(0.2, 0.6), ge=0.0, le=1.0)
     trust_in_mainstream_mean: float = param(0.6, unit="0-1", meaning="mean trust that mainstream can meet the child's needs", source="assumption", plausible=(0.4, 0.8), ge=0.0, le=1.0)
     family_ties: int = param(4, unit="ties per family", meaning="families each family knows well (network degree, within school)", source="assumption", plausible=(2, 8), ge=0, le=20)
     family_tie_rewiring: float = param(0.1, unit="probability", meaning="share of ties that reach another school (small-world rewiring)", source="assumption", plausible=(0.0, 0.3), ge=0.0, le=1.0)
@@ -178,7 +176,7 @@ class SenSupportSection(Section):
 
 class RequestsSection(Section):
     school_monthly_rate: float = param(0.0043, unit="probability per month", meaning="school requests an assessment for a child on SEN support at severity 1 with two review cycles done", source="calibrated to requests 2025 (sen2:requests_national)", plausible=(0.002, 0.01), ge=0.0, le=1.0)
-    parent_monthly_rate: float = param(0.0014, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
+    parent_monthly_rate: float = param(0.0019, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
     severity_elasticity: float = param(2.2, unit="exponent", meaning="requests rise steeply with severity", source="assumption", plausible=(1.0, 3.5), ge=0.0, le=6.0)
     unmet_effect: float = param(0.8, unit="log multiplier", meaning="requests rise when support falls short of need", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
     review_cycles_before_school_request: int = param(2, unit="cycles", meaning="assess-plan-do-review cycles a school runs before requesting", source="MODEL.md §5 [reported]", ge=0, le=6)
@@ -195,7 +193,7 @@ class RequestsSection(Section):
 class DecisionSection(Section):
     statutory_weeks: float = param(6.0, unit="weeks", meaning="decision on whether to assess due within", source="law (SEND Regulations 2014 reg. 5)", ge=1.0, le=52.0)
     decisions_per_month_per_1000_pupils: float = param(2.2, unit="decisions per month per 1,000 pupils", meaning="panel capacity; requests beyond it wait a month", source="assumption", plausible=(1.2, 4.0), gt=0.0, le=100.0)
-    refusal_intercept: float = param(-1.2, unit="log-odds", meaning="refusal log-odds for a school request at severity 1, no gatekeeping", source="calibrated to T097-T100, T109 (~20% of school requests refused)", plausible=(-2.0, 0.0), ge=-10.0, le=10.0)
+    refusal_intercept: float = param(-1.4, unit="log-odds", meaning="refusal log-odds for a school request at severity 1, no gatekeeping", source="calibrated to T097-T100, T109 (~20% of school requests refused)", plausible=(-2.0, 0.0), ge=-10.0, le=10.0)
     severity_effect: float = param(-1.1, unit="log-odds per severity unit", meaning="stronger evidence of need lowers refusal", source="assumption", plausible=(-2.0, -0.3), ge=-10.0, le=0.0)
     parent_request_effect: float = param(1.85, unit="log-odds", meaning="parent requests are refused more often than school requests", source="T108-T109 (51% vs 20%, FOI)", plausible=(0.5, 2.0), ge=-5.0, le=5.0)
     private_report_effect: float = param(-0.8, unit="log-odds", meaning="a private EP report lowers refusal", source="assumption", plausible=(-1.5, 0.0), ge=-5.0, le=5.0)
@@ -238,7 +236,7 @@ class DisputesSection(Section):
     private_report_effect: float = param(0.7, unit="log multiplier", meaning="private reports make appeals likelier", source="assumption", plausible=(0.2, 1.2), ge=0.0, le=5.0)
     mediation_share: float = param(0.42, unit="probability", meaning="would-be appellants who go to mediation first", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
     mediation_settles: float = param(0.74, unit="probability", meaning="mediations that settle (council agrees)", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
-    settled_before_hearing: float = param(0.35, unit="probability", meaning="appeals conceded or withdrawn before hearing", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
+    settled_before_hearing: float = param(0.25, unit="probability", meaning="appeals conceded by the council when first listed, at average representation (families also withdraw while waiting: family.withdrawal_monthly_rate)", source="assumption (tribunal statistics: about a third of appeals are conceded or withdrawn before a hearing; the model's withdrawals while waiting make up the rest)", plausible=(0.15, 0.4), ge=0.0, le=1.0)
     family_win_rate: float = param(0.99, unit="probability", meaning="decided appeals won by the family", source="T167, T178", ge=0.0, le=1.0)
     min_months_to_hearing: float = param(5.0, unit="months", meaning="earliest hearing after registration (paper hearings ~5 months)", source="MODEL.md §3 [reported]", plausible=(3.0, 8.0), ge=0.0, le=36.0)
     hearings_per_month_per_10000_pupils: float = param(2.6, unit="hearings per month per 10,000 pupils", meaning="the tribunal's capacity for this council's appeals (a share of national capacity; oral hearings wait 10-12 months when it binds)", source="assumption calibrated to T166 (open caseload ~15,000 on ~25,000 appeals a year: waits of ~7 months)", plausible=(1.8, 4.0), gt=0.0, le=100.0)
@@ -274,7 +272,8 @@ class OutcomesSection(Section):
     suspension_primary_multiplier: float = param(0.25, unit="multiplier", meaning="primary pupils are suspended less than the average pupil", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=20.0)
     exclusion_per_suspension: float = param(0.011, unit="probability", meaning="a suspension escalates to permanent exclusion", source="T240-T241 (10,900 exclusions per 955k suspensions)", ge=0.0, le=1.0)
     neet_base: float = param(0.04, unit="probability", meaning="NEET at 16-17 for a non-SEND, non-FSM pupil with English and maths 4+", source="T238 (5.2% without SEND)", ge=0.0, le=1.0)
-    neet_send_multiplier: float = param(1.4, unit="multiplier", meaning="NEET risk for SEND pupils", source="T238 (9.2% vs 5.2%)", ge=0.0, le=10.0)
+    neet_need_effect: float = param(0.3, unit="log multiplier per unit of log(1 + severity)", meaning="NEET risk rises with the young person's need at 16 (not with the support label): better-met need that resolves lowers it", source="calibrated to T238 (9.2% with SEND vs 5.2% without)", plausible=(0.2, 0.9), ge=0.0, le=5.0)
+    neet_unmet_effect: float = param(0.3, unit="log multiplier per share of need-months unmet", meaning="NEET risk rises with the share of the young person's months with need in which support fell short", source="assumption (unmet need in school predicts disengagement)", plausible=(0.0, 1.2), ge=0.0, le=5.0)
     neet_no_ks4_multiplier: float = param(1.8, unit="multiplier", meaning="NEET risk without English and maths 4+", source="assumption", plausible=(1.3, 2.5), ge=0.0, le=10.0)
     neet_fsm_multiplier: float = param(1.4, unit="multiplier", meaning="NEET risk for FSM pupils", source="assumption", plausible=(1.1, 2.0), ge=0.0, le=10.0)
 
@@ -363,6 +362,38 @@ class MetricsSection(Section):
     small_cell_threshold: int = param(10, unit="children", meaning="cells with fewer children are suppressed in reports", source="convention (ONS-style disclosure control)", ge=0, le=1000)
 
 
+class FamilySection(Section):
+    """Family resources at every stage of the process: money to spend and the channels it buys.
+
+    Each family has a budget it can put toward its child's special educational needs over the
+    child's school life (private reports, representation at tribunal, tutoring or therapy); what
+    it buys changes requests, decisions, appeals and attainment. Advocacy (knowledge, time,
+    confidence) is drawn in `population`; these are the money channels and the advocacy channels
+    beyond requests and appeals. Setting the budgets equal across quintiles and advocacy flat
+    (configs/no_family_resources.yaml) removes the family-resource gradient.
+    """
+
+    budget_median_lowest_quintile: float = param(200.0, unit="£ per family over the child's school life", meaning="median money a family in income quintile 1 can spend on its child's SEND (reports, representation, tutoring)", source="assumption (few low-income families can pay for a private EP report, reported at £800-£2,000)", plausible=(0.0, 800.0), ge=0.0, le=100_000.0)
+    budget_median_highest_quintile: float = param(4000.0, unit="£ per family over the child's school life", meaning="median money a family in income quintile 5 can spend on its child's SEND", source="assumption (a private report and some tutoring or representation)", plausible=(1500.0, 10_000.0), ge=0.0, le=100_000.0)
+    budget_shape: float = param(1.5, unit="log-logistic shape", meaning="spread of family budgets within a quintile (higher = tighter around the median)", source="assumption", plausible=(1.0, 3.0), gt=0.0, le=20.0)
+    private_report_cost: float = param(1400.0, unit="£ per report", meaning="price of a private educational psychologist or clinical report", source="assumption (reported: £800-£2,000 in parent surveys and practitioner fee lists; not official data)", plausible=(800.0, 2000.0), ge=0.0, le=20_000.0)
+    report_purchase_at_full_advocacy: float = param(0.7, unit="probability at advocacy 1", meaning="a parent making a request buys a private report first, if the budget allows (scaled by advocacy)", source="assumption", plausible=(0.3, 1.0), ge=0.0, le=1.0)
+    representation_cost: float = param(3000.0, unit="£ per appeal", meaning="cost of representation and expert evidence for a tribunal appeal", source="assumption (reported: a solicitor or advocate plus expert reports, about £1,000-£8,000; not official data; free advice services exist)", plausible=(1000.0, 8000.0), ge=0.0, le=100_000.0)
+    representation_at_full_advocacy: float = param(0.8, unit="probability at advocacy 1", meaning="an appealing family pays for representation and expert evidence, if the budget allows (scaled by advocacy)", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=1.0)
+    representation_appeal_effect: float = param(0.5, unit="log multiplier", meaning="families who can afford representation appeal an appealable decision more often", source="assumption", plausible=(0.0, 1.0), ge=0.0, le=5.0)
+    representation_concession_effect: float = param(0.8, unit="log-odds", meaning="councils concede appeals backed by representation and expert evidence more often before the hearing", source="assumption", plausible=(0.0, 1.5), ge=0.0, le=5.0)
+    representation_win_effect: float = param(1.0, unit="log-odds", meaning="a represented family wins a decided appeal more often (unrepresented families lose some decided appeals)", source="assumption (T167: 99% of decided appeals at least partly upheld overall)", plausible=(0.0, 2.0), ge=0.0, le=5.0)
+    withdrawal_monthly_rate: float = param(0.04, unit="probability per month at average advocacy, unrepresented", meaning="a family withdraws its appeal while waiting for the hearing (cannot afford to wait: time, money, the child's schooling meanwhile)", source="assumption (tribunal statistics count withdrawn and conceded appeals together)", plausible=(0.0, 0.08), ge=0.0, le=1.0)
+    withdrawal_advocacy_effect: float = param(2.0, unit="log multiplier per unit advocacy", meaning="families with more advocacy withdraw less while waiting", source="assumption", plausible=(0.5, 3.0), ge=0.0, le=10.0)
+    withdrawal_represented_multiplier: float = param(0.3, unit="multiplier", meaning="represented families withdraw less while waiting", source="assumption", plausible=(0.1, 1.0), ge=0.0, le=1.0)
+    special_preference_advocacy: float = param(1.0, unit="log-odds per unit advocacy", meaning="families who know the system state a preference for a special school more often at the same need", source="assumption (reported: independent and special placements skew to better-off families)", plausible=(0.0, 2.0), ge=0.0, le=5.0)
+    content_challenge_gain: float = param(0.3, unit="severity units", meaning="extra provision a plan delivers after the family successfully challenges its contents (appeal or amendment at review)", source="assumption", plausible=(0.1, 0.6), ge=0.0, le=3.0)
+    tutoring_cost_per_month: float = param(120.0, unit="£ per month", meaning="private tutoring or therapy while the child's need is unmet (about an hour a week)", source="assumption (market rates £25-£40 an hour)", plausible=(80.0, 250.0), ge=0.0, le=5000.0)
+    tutoring_at_full_advocacy: float = param(0.5, unit="probability per month at advocacy 1", meaning="a family whose child's need is unmet pays for tutoring or therapy this month, if the budget allows (scaled by advocacy)", source="assumption", plausible=(0.2, 0.9), ge=0.0, le=1.0)
+    tutoring_gain_sd_per_year: float = param(0.1, unit="sd per year of tutoring", meaning="attainment gained from private tutoring or therapy beyond school support", source="assumption (EEF toolkit: one-to-one tuition +5 months a year, in a year of school ~0.3 sd; an hour a week is a fraction of that)", plausible=(0.03, 0.2), ge=0.0, le=2.0)
+    suspension_challenge_effect: float = param(0.5, unit="log multiplier per unit advocacy", meaning="schools suspend children of families who challenge (more advocacy) less often at the same need", source="assumption", plausible=(0.0, 1.0), ge=0.0, le=5.0)
+
+
 class ScenarioConfig(Section):
     """A whole scenario. Load with `sim.config.load_config` (handles `extends:`)."""
 
@@ -385,3 +416,4 @@ class ScenarioConfig(Section):
     reform: ReformSection = ReformSection()
     transition: TransitionSection = TransitionSection()
     metrics: MetricsSection = MetricsSection()
+    family: FamilySection = FamilySection()

@@ -13,6 +13,7 @@ import pandas as pd
 
 from sim.config.schema import NEED_TYPES
 from sim.finance_ledger import LINES
+from sim.metrics.family import add_family_metrics, family_columns
 from sim.population.state import (
     APPEAL_REFUSAL,
     EHCP,
@@ -382,6 +383,7 @@ class MetricBuilder:
         self.access()
         self.attainment()
         self.finance()
+        add_family_metrics(self)
         frame = pd.concat([r for r in self.rows if len(r)], ignore_index=True)
         frame["date"] = pd.to_datetime(frame["date"])
         frame = frame.sort_values(["metric", "by", "group", "date"], kind="stable").reset_index(drop=True)
@@ -427,7 +429,10 @@ def children_table(model) -> pd.DataFrame:
     # children under any policy (onset is drawn up front), so paired comparisons select nobody
     followed = (onset >= 0) & (onset <= model.n_months - 1 - MATCH_WINDOW_MONTHS)
     within = valid_m & (matched - onset <= MATCH_WINDOW_MONTHS)
-    return pd.DataFrame({
+    # held an EHCP at any point in the run: at the end, or issued or ceased during it
+    plan_rows = np.r_[model.events.frame("plan_issued")["row"].to_numpy(), model.events.frame("plan_ceased")["row"].to_numpy()]
+    held_plan = (ch.support_level[rows] == EHCP) | np.isin(rows, plan_rows)
+    frame = pd.DataFrame({
         "child": ch.key[rows],
         "council": ch.council[rows].astype(np.int32) + model.config.population.first_council,
         "entry_year": ch.entry_year[rows],
@@ -435,6 +440,8 @@ def children_table(model) -> pd.DataFrame:
         "income_quintile": ch.income_quintile[rows],
         "need_type": np.where(ch.severity[rows] > 0, np.array(NEED_TYPES)[ch.need_type[rows]], "none"),
         "severity": ch.severity[rows],
+        "onset_severity": ch.onset_severity[rows],
+        "held_plan_in_run": held_plan,
         "support_level": ch.support_level[rows],
         "need_months": ch.need_months[rows],
         "unmet_months": ch.unmet_months[rows],
@@ -449,3 +456,6 @@ def children_table(model) -> pd.DataFrame:
         "excluded": ch.excluded[rows],
         "neet": ch.neet[rows],
     })
+    for name, values in family_columns(model, rows).items():
+        frame[name] = values
+    return frame

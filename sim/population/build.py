@@ -163,9 +163,7 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
     advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
     k = pop.advocacy_concentration
     advocacy = rng.beta(advocacy_mean * k, (1 - advocacy_mean) * k).astype(np.float32)
-    report_p = pop.private_report_affordable_lowest_quintile + step * (
-        pop.private_report_affordable_highest_quintile - pop.private_report_affordable_lowest_quintile)
-    private_report = rng.random(size) < report_p
+    budget = _family_budget(config, quintile, rng.random(size))
     trust = rng.beta(pop.trust_in_mainstream_mean * 5, (1 - pop.trust_in_mainstream_mean) * 5, size).astype(np.float32)
     need_type, severity, onset_month = _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group)
     attainment = (
@@ -184,11 +182,13 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
         "fsm": fsm,
         "income_quintile": quintile.astype(np.int8),
         "advocacy": advocacy,
-        "private_report": private_report,
+        "private_report": np.zeros(size, dtype=bool),
+        "family_budget": budget.astype(np.float32),
         "trust": trust,
         "need_type": need_type.astype(np.int8),
         "severity": severity.astype(np.float32),
         "onset_month": onset_month.astype(np.int16),
+        "onset_severity": severity.astype(np.float32),
         "attainment": attainment.astype(np.float32),
         "tie_group": primary.astype(np.int64),
     }
@@ -257,6 +257,19 @@ def _calibrated_logit(share: float, effects: np.ndarray) -> np.ndarray:
         else:
             lo = mid
     return (lo + hi) / 2 + effects
+
+
+def _family_budget(config: ScenarioConfig, quintile: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Money a family can spend on its child's SEND: log-logistic (an income-like distribution with
+    a closed-form quantile) around a median that rises geometrically from quintile 1 to 5."""
+    fam = config.family
+    step = (quintile - 1) / 4
+    low, high = max(fam.budget_median_lowest_quintile, 1.0), max(fam.budget_median_highest_quintile, 1.0)
+    median = low * (high / low) ** step
+    if fam.budget_median_lowest_quintile == 0 and fam.budget_median_highest_quintile == 0:
+        return np.zeros(len(u))
+    u = np.clip(u, 1e-9, 1 - 1e-9)
+    return median * (u / (1 - u)) ** (1 / fam.budget_shape)
 
 
 def _income_quintiles(rng: np.random.Generator, fsm: np.ndarray, fsm_in_q1: float, share: float) -> np.ndarray:
@@ -360,6 +373,14 @@ def _empty_support_columns(n: int) -> dict[str, np.ndarray]:
         "year_unmet_months": np.zeros(n, dtype=np.int8),
         "year_matched_months": np.zeros(n, dtype=np.int8),
         "year_suspensions": np.zeros(n, dtype=np.int8),
+        "spent_reports": np.zeros(n, dtype=np.float32),
+        "spent_representation": np.zeros(n, dtype=np.float32),
+        "spent_tutoring": np.zeros(n, dtype=np.float32),
+        "private_reports_bought": np.zeros(n, dtype=np.int8),
+        "represented": np.zeros(n, dtype=bool),
+        "special_wanted": np.zeros(n, dtype=bool),
+        "special_secured": np.zeros(n, dtype=bool),
+        "plan_uplift": np.zeros(n, dtype=np.float32),
     }
 
 

@@ -39,13 +39,16 @@ class ChildArrays:
     fsm: np.ndarray  # bool: eligible for free school meals
     income_quintile: np.ndarray  # int8: 1 (lowest) to 5
     advocacy: np.ndarray  # float32 0-1: knowledge, time, confidence, persistence
-    private_report: np.ndarray  # bool: can pay for a private EP report
+    private_report: np.ndarray  # bool: holds a private EP or clinical report the family bought
+    family_budget: np.ndarray  # float32 £: money the family can put toward the child's SEND over its school life
     trust: np.ndarray  # float32 0-1: trust that mainstream can meet the child's needs
     ties: np.ndarray  # int32[n, k]: rows of families this family knows (-1 = none)
     # need (latent: agents see it only through identification and assessment)
     need_type: np.ndarray  # int8: index into NEED_TYPES (meaningful when severity > 0)
     severity: np.ndarray  # float32 >= 0: 0 = no need; 1 = what good SEN support meets
     onset_month: np.ndarray  # int16: month the need emerged (negative = before the start)
+    onset_severity: np.ndarray  # float32: severity when the need emerged in the run, or at the start census
+    #   if already present: need before support shaped it (the stratum for within-need comparisons)
     identified: np.ndarray  # bool: the school has recognised the need
     first_support_month: np.ndarray  # int16: first month with any support (NEVER if none)
     first_matched_month: np.ndarray  # int16: first month support matched need (NEVER if none)
@@ -84,6 +87,22 @@ class ChildArrays:
     year_unmet_months: np.ndarray  # int8: this calendar year
     year_matched_months: np.ndarray  # int8: this calendar year
     year_suspensions: np.ndarray  # int8: this calendar year
+    # family spending (whole run, £): what the family bought from family_budget
+    spent_reports: np.ndarray  # float32 £: private EP or clinical reports
+    spent_representation: np.ndarray  # float32 £: representation and expert evidence at tribunal
+    spent_tutoring: np.ndarray  # float32 £: private tutoring or therapy
+    private_reports_bought: np.ndarray  # int8: private reports bought
+    represented: np.ndarray  # bool: the current (or last) appeal is backed by representation
+    special_wanted: np.ndarray  # bool: the family has stated a preference for a special school
+    special_secured: np.ndarray  # bool: the child has been placed in a special school after that preference
+    plan_uplift: np.ndarray  # float32 severity units: extra provision won by challenging the plan's contents
+
+    def family_spending(self) -> np.ndarray:
+        """£ the family has spent so far (reports + representation + tutoring)."""
+        return self.spent_reports + self.spent_representation + self.spent_tutoring
+
+    def budget_left(self) -> np.ndarray:
+        return self.family_budget - self.family_spending()
 
     def __len__(self) -> int:
         return len(self.council)

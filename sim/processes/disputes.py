@@ -1,10 +1,13 @@
 """Mediation and the SEND Tribunal (MODEL.md §3 national services, §5 step 6).
 
-Refusals (to assess, to issue a plan) and placements are appealable [law]. Whether a family
-appeals rises with advocacy and private evidence; many mediate first and most mediations settle;
-the rest join the tribunal queue, where a third are conceded before the hearing and families win
-almost every decided case [data]. The tribunal is modelled per council (a share of national
-capacity, as a waiting time), so councils can be run apart without changing results.
+Refusals (to assess, to issue a plan), placements and plan contents are appealable [law]. Whether
+a family appeals rises with advocacy, private evidence and whether it can afford representation;
+many mediate first and most mediations settle; the rest join the tribunal queue. Families who can
+pay bring representation and expert evidence: councils concede more of their appeals when first
+listed and they win more decided cases (families win almost every decided case overall [data]);
+families without advocacy or representation withdraw more while they wait. The tribunal is
+modelled per council (a share of national capacity, as a waiting time), so councils can be run
+apart without changing results.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import APPEAL_PLACEMENT, APPEAL_REFUSAL, ASSESSING, EHCP, IDLE, NEVER
+from sim.processes import family
 from sim.processes import placement as placement_process
 from sim.processes.finance import book_transaction
-from sim.step_context import StepContext, rank_within_groups
+from sim.step_context import StepContext, expit, rank_within_groups
 
 KINDS = ("refusal_to_assess", "refusal_to_issue", "placement", "content")
 
@@ -23,7 +27,8 @@ def appeal_probability(ctx: StepContext, idx: np.ndarray, kind: str, strength: f
     c, d = ctx.c, ctx.config.disputes
     base = {"refusal_to_assess": d.appeal_refusal_base, "refusal_to_issue": d.appeal_refusal_base,
             "placement": d.appeal_placement_base, "content": d.appeal_content_base}[kind]
-    odds = base * np.exp(strength * d.advocacy_effect * (c.advocacy[idx] - 0.5)) * np.exp(d.private_report_effect * c.private_report[idx])
+    odds = (base * np.exp(strength * d.advocacy_effect * (c.advocacy[idx] - 0.5)) * np.exp(d.private_report_effect * c.private_report[idx])
+            * np.exp(ctx.config.family.representation_appeal_effect * family.can_afford_representation(ctx, idx)))
     return np.minimum(scale * odds * ctx.councils.appeal_multiplier[c.council[idx]], 0.95)
 
 
@@ -43,8 +48,12 @@ def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: floa
     to_tribunal = np.concatenate([appeals[~mediates], mediated[~settles]])
     ctx.log("appeal", to_tribunal, kind=kind)
     book_transaction(ctx, "tribunal", to_tribunal, ctx.config.finance.tribunal_cost)
+    family.buy_representation(ctx, to_tribunal)
     if kind == "content":
-        # disputes over plan contents: the plan stands meanwhile; resolved at hearing (costed, counted)
+        # disputes over plan contents: the plan stands meanwhile; resolved at hearing (costed,
+        # counted); a family that wins gets more provision written into the plan
+        won = to_tribunal[ctx.uniform("tribunal-decision-content", to_tribunal) < win_probability(ctx, to_tribunal)]
+        _family_wins(ctx, won, kind)
         return
     earliest = d.min_months_to_hearing + ctx.uniform(f"tribunal-listing-{kind}", to_tribunal)
     c.hearing_month[to_tribunal] = (ctx.t + np.ceil(earliest)).astype(np.int16)
@@ -52,16 +61,55 @@ def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: floa
     c.pipeline_since[to_tribunal] = ctx.t
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(np.log(p / (1 - p)))
+
+
+def concession_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """The council concedes an appeal when first listed: more often when the family brings
+    representation and expert evidence (`settled_before_hearing` is the average)."""
+    d, f = ctx.config.disputes, ctx.config.family
+    return expit(_logit(d.settled_before_hearing) + f.representation_concession_effect * (ctx.c.represented[idx].astype(np.float64) - 0.5))
+
+
+def win_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """A decided appeal: represented families win at the published rate, unrepresented ones less."""
+    d, f = ctx.config.disputes, ctx.config.family
+    return expit(_logit(d.family_win_rate) + f.representation_win_effect * (ctx.c.represented[idx].astype(np.float64) - 1.0))
+
+
+def withdrawals(ctx: StepContext) -> None:
+    """Families waiting for a hearing withdraw: more often without advocacy or representation (who
+    can afford to wait). A withdrawn appeal is lost: the refusal or placement stands."""
+    c, f = ctx.c, ctx.config.family
+    waiting = np.flatnonzero((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT))
+    if len(waiting) == 0:
+        return
+    rate = (f.withdrawal_monthly_rate * np.exp(-f.withdrawal_advocacy_effect * (c.advocacy[waiting] - 0.5))
+            * np.where(c.represented[waiting], f.withdrawal_represented_multiplier, 1.0))
+    gone = waiting[ctx.uniform("tribunal-withdrawal", waiting) < 1.0 - np.exp(-rate)]
+    if len(gone) == 0:
+        return
+    no = np.zeros(len(gone), dtype=bool)
+    ctx.log("tribunal_outcome", gone, conceded=no, won=no, decided=no, withdrawn=~no, kind=c.pipeline[gone],
+            represented=c.represented[gone])
+    c.pipeline[gone] = IDLE
+    c.hearing_month[gone] = NEVER
+    c.last_refusal_month[gone] = ctx.t
+
+
 def hear_appeals(ctx: StepContext) -> None:
-    """Appeals past their earliest listing date are conceded (a third) or wait for a hearing slot;
-    each council's share of tribunal capacity hears the oldest first (the queue)."""
-    c, d = ctx.c, ctx.config.disputes
+    """Appeals past their earliest listing date are conceded (a quarter on average, more with
+    representation) or wait for a hearing slot; each council's share of tribunal capacity hears the
+    oldest first (the queue)."""
+    c = ctx.c
     listed = np.flatnonzero(((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT)) & (c.hearing_month <= ctx.t))
     if len(listed) == 0:
         return
     # a concession happens once, when the appeal is first listed; it needs no hearing slot
     first_listing = c.hearing_month[listed] == ctx.t
-    conceded_now = first_listing & (ctx.uniform("tribunal-conceded", listed) < d.settled_before_hearing)
+    conceded_now = first_listing & (ctx.uniform("tribunal-conceded", listed) < concession_probability(ctx, listed))
     waiting = listed[~conceded_now]
     _, rank = rank_within_groups(c.council[waiting], c.pipeline_since[waiting].astype(np.float64) + c.request_fraction[waiting])
     councils = np.arange(len(ctx.councils)) + ctx.config.population.first_council  # global ids: blocks stay exact
@@ -69,8 +117,9 @@ def hear_appeals(ctx: StepContext) -> None:
     heard = waiting[rank < slots[c.council[waiting]]]
     due = np.concatenate([listed[conceded_now], heard])
     conceded = np.concatenate([np.ones(conceded_now.sum(), dtype=bool), np.zeros(len(heard), dtype=bool)])
-    wins = conceded | (ctx.uniform("tribunal-decision", due) < d.family_win_rate)
-    ctx.log("tribunal_outcome", due, conceded=conceded, won=wins, decided=~conceded, kind=c.pipeline[due])
+    wins = conceded | (ctx.uniform("tribunal-decision", due) < win_probability(ctx, due))
+    ctx.log("tribunal_outcome", due, conceded=conceded, won=wins, decided=~conceded, withdrawn=np.zeros(len(due), dtype=bool),
+            kind=c.pipeline[due], represented=c.represented[due])
     refusal = c.pipeline[due] == APPEAL_REFUSAL
     c.pipeline[due] = IDLE
     c.hearing_month[due] = NEVER
@@ -93,3 +142,5 @@ def _family_wins(ctx: StepContext, idx: np.ndarray, kind: str) -> None:
             c.ep_done_month[idx] = ctx.t
     elif kind == "placement":
         placement_process.name_special(ctx, idx)
+    elif kind == "content":
+        c.plan_uplift[idx] = np.float32(ctx.config.family.content_challenge_gain)

@@ -52,3 +52,11 @@ def _emerge(ctx: StepContext, new: np.ndarray) -> None:
     c.severity[new] = severity.astype(np.float32)
     c.onset_month[new] = ctx.t
     ctx.log("need_onset", new)
+
+
+def record_emerged(ctx: StepContext) -> None:
+    """Keep each need's severity as it emerged this month: support then shapes severity (unmet need
+    grows, met need eases), so comparisons "at equal need" group children by need at onset."""
+    c = ctx.c
+    emerged = c.onset_month == ctx.t
+    c.onset_severity[emerged] = c.severity[emerged]

@@ -2,7 +2,8 @@
 
 Monthly progress = gain while support matches need (EEF-anchored) - loss while need is unmet
 (scaled by severity). Tests read the latent score with noise against thresholds calibrated to
-published pass rates. Suspension hazards rise with need, unmet need, SEMH and disadvantage.
+published pass rates. Suspension hazards rise with need, unmet need, SEMH and disadvantage, and
+fall for families who challenge. What families buy beyond school support is `family.tutoring`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def suspensions(ctx: StepContext) -> None:
         * np.exp(o.suspension_unmet_effect * unmet)
         * np.exp(o.suspension_semh_effect * (c.need_type[idx] == SEMH) * (c.severity[idx] > 0))
         * np.exp(o.suspension_fsm_effect * c.fsm[idx])
+        * np.exp(-ctx.config.family.suspension_challenge_effect * (c.advocacy[idx] - 0.5))  # families who challenge
         * np.where(np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL)), o.suspension_special_school_multiplier, 1.0)
     )
     # months in term time only: no suspensions in August
@@ -74,11 +76,18 @@ def key_stage_tests(ctx: StepContext) -> None:
 
 
 def neet_at_16(ctx: StepContext, idx: np.ndarray) -> None:
-    """September of Year 12: education/training or NEET, by KS4, SEND and disadvantage."""
+    """September of Year 12: education/training or NEET, by need, unmet need, KS4 and disadvantage.
+
+    Risk follows the young person's need and how well it was met, not the support label: a label
+    without better-met need changes nothing, and need that support met (or that resolved) lowers
+    it. `send` (holding support) is logged only to compare with the published SEND/non-SEND rates.
+    """
     c, o = ctx.c, ctx.config.outcomes
     send = c.support_level[idx] > 0
     no_pass = c.ks4_em4[idx] != 1
-    p = o.neet_base * np.where(send, o.neet_send_multiplier, 1.0) * np.where(no_pass, o.neet_no_ks4_multiplier, 1.0) * np.where(c.fsm[idx], o.neet_fsm_multiplier, 1.0)
+    unmet_share = c.unmet_months[idx] / np.maximum(c.need_months[idx], 1)
+    p = (o.neet_base * np.exp(o.neet_need_effect * np.log1p(c.severity[idx])) * np.exp(o.neet_unmet_effect * unmet_share)
+         * np.where(no_pass, o.neet_no_ks4_multiplier, 1.0) * np.where(c.fsm[idx], o.neet_fsm_multiplier, 1.0))
     neet = ctx.uniform("neet", idx) < np.minimum(p, 0.9)
     c.neet[idx] = neet.astype(np.int8)
     stays_special = np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))  # special schools have sixth forms

@@ -1,6 +1,7 @@
 """Naming a setting in a plan (MODEL.md §5 step 5).
 
-Parents state a preference shaped by severity and trust in mainstream; the council names a
+Parents state a preference shaped by severity, trust in mainstream and advocacy (families who know
+the system ask for special schools more often at the same need); the council names a
 state special school if it has a place (most severe first), otherwise an independent school
 for families who push hard enough, otherwise mainstream (appealable). Mainstream plans use an
 inclusion base where the school has one with room.
@@ -23,7 +24,8 @@ from sim.step_context import StepContext, expit, rank_within_groups
 
 def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndarray:
     c, p = ctx.c, ctx.config.placement
-    logit = p.special_preference_intercept + p.special_preference_severity * (c.severity[idx] - 2.0) + p.special_preference_trust * (c.trust[idx] - 0.5)
+    logit = (p.special_preference_intercept + p.special_preference_severity * (c.severity[idx] - 2.0)
+             + p.special_preference_trust * (c.trust[idx] - 0.5) + ctx.config.family.special_preference_advocacy * (c.advocacy[idx] - 0.5))
     return ctx.uniform("placement-preference", idx, draw) < expit(logit)
 
 
@@ -44,6 +46,7 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
         return
     want = prefers_special(ctx, idx)
     c.preferred_special[idx] = want
+    c.special_wanted[idx[want]] = True
     special = idx[want]
     mainstream = idx[~want]
     # state special places, most severe first, within each council's free places
@@ -57,6 +60,8 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
     else:
         pushes = np.zeros(len(no_place), dtype=bool)
     move_to(ctx, no_place[pushes], INDEPENDENT_SPECIAL, INDEPENDENT)
+    c.special_secured[special[got_place]] = True
+    c.special_secured[no_place[pushes]] = True
     refused = no_place[~pushes]
     _mainstream(ctx, np.concatenate([mainstream, refused]))
     ctx.log("placement", idx, placement=c.placement[idx], preferred_special=want)
@@ -105,3 +110,4 @@ def name_special(ctx: StepContext, idx: np.ndarray) -> None:
     state = rank < np.maximum(free[c.council[idx]], 0)
     move_to(ctx, idx[state], STATE_SPECIAL, SPECIAL)
     move_to(ctx, idx[~state], INDEPENDENT_SPECIAL, INDEPENDENT)
+    c.special_secured[idx] = True

@@ -1,8 +1,10 @@
 """Requests for an EHC needs assessment, from schools and from parents (MODEL.md §5 step 2).
 
 School requests follow two assess-plan-do-review cycles and rise with budget pressure; parent
-requests rise with advocacy, private evidence, distrust of mainstream and with how many families
-they know whose children have plans (the peer effect over the family network).
+requests rise with advocacy, private evidence (a report the family bought for an earlier request),
+distrust of mainstream and with how many families they know whose children have plans (the peer
+effect over the family network). A parent who requests buys a private report first if the family
+can afford one (`family.buy_reports`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.network import peer_plan_share
+from sim.processes import family
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
 from sim.step_context import StepContext
 
@@ -74,4 +77,5 @@ def register(ctx: StepContext, rows: np.ndarray, by_parent: np.ndarray, process:
     c.request_by_parent[rows] = by_parent
     c.ep_hours_received[rows] = 0.0
     c.ep_done_month[rows] = NEVER
+    family.buy_reports(ctx, rows[by_parent])  # the evidence goes with the request to the council
     ctx.log("request", rows, by_parent=by_parent)

@@ -37,6 +37,7 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
     c.support_level[idx] = np.where(c.severity[idx] > 0, SEN_SUPPORT, NONE)
     c.support_since[idx] = ctx.t
     c.plan_start_month[idx] = NEVER
+    c.plan_uplift[idx] = 0.0
     c.legacy_ehcp[idx] = False
     school_age = idx[c.year_group[idx] <= 11]
     c.school[school_age] = c.home_school[school_age]  # excluded pupils stay in alternative provision

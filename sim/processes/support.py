@@ -30,7 +30,7 @@ def plan_capacity(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     cap[placement == INCLUSION_BASE] = s.inclusion_base_max_intensity
     special = (placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL)
     cap[special] = np.inf
-    return cap
+    return cap + ctx.c.plan_uplift[idx]  # provision won by challenging the plan's contents
 
 
 def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None, boost: np.ndarray | None = None) -> None:

@@ -22,6 +22,7 @@ from sim.population.state import (
     TARGETED,
     TARGETED_PLUS,
 )
+from sim.processes import family
 from sim.processes import placement as placement_process
 from sim.processes import requests as requests_process
 from sim.processes import reviews as reviews_process
@@ -164,7 +165,10 @@ def complaints(ctx: StepContext) -> None:
     c, r = ctx.c, ctx.config.reform
     idx = np.flatnonzero((c.support_level == TARGETED) & c.isp & (c.support_intensity < ctx.config.sen_support.match_fraction * c.severity))
     advocacy_effect = ctx.config.requests.advocacy_effect * r.family_pressure_strength
-    p = r.complaint_monthly_rate * np.exp(advocacy_effect * (c.advocacy[idx] - 0.5))
+    # the same family channels as an appeal: advocacy, a private report, affording representation
+    p = (r.complaint_monthly_rate * np.exp(advocacy_effect * (c.advocacy[idx] - 0.5))
+         * np.exp(ctx.config.disputes.private_report_effect * c.private_report[idx])
+         * np.exp(ctx.config.family.representation_appeal_effect * family.can_afford_representation(ctx, idx)))
     complain = idx[ctx.uniform("complaint", idx) < p]
     upheld = complain[ctx.uniform("complaint-outcome", complain) < r.complaint_upheld]
     c.support_level[upheld] = TARGETED_PLUS
@@ -206,6 +210,8 @@ def place_specialist(ctx: StepContext, idx: np.ndarray) -> None:
     seen = assessed_severity(ctx, idx, "package")
     special = idx[seen >= r.special_school_package_threshold]
     c.preferred_special[special] = True
+    c.special_wanted[special] = True  # a package names special school: the child gets a place (state or independent)
+    c.special_secured[special] = True
     free = placement_process.free_special_places(ctx)
     _, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
     state = rank < np.maximum(free[c.council[special]], 0)

@@ -26,6 +26,7 @@ class EhcpRoute:
             Stage("decisions whether to assess", self.decide),
             Stage("EP advice in queue order", assessment.allocate_ep_time),
             Stage("assessments completed: plans issued, settings named", self.complete_assessments),
+            Stage("appeals withdrawn while waiting for a hearing", disputes.withdrawals),
             Stage("tribunal hearings", disputes.hear_appeals),
             Stage("annual reviews of plans", self.review_plans),
         ]
