@@ -43,6 +43,7 @@ class SendModel(mesa.Model):
         self.events = EventLog()
         self.ledger = Ledger(self.timeline.n_months, len(self.councils))
         self.recorder = Recorder(self.timeline.n_months, len(self.councils))
+        self.recorder.track_children(self.children)
         self.month = 0
         self.datacollector = mesa.DataCollector(model_reporters={
             "ehcp": lambda m: m.recorder.system["ehcp"][max(m.month - 1, 0)].sum(),
