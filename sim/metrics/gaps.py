@@ -150,7 +150,9 @@ def standardise(value: pd.Series, in_group: pd.Series, in_comparison: pd.Series,
     if weights.sum() <= 0:
         return {"raw": raw, "at_equal_need": np.nan, "different_needs": np.nan, COVERAGE: 0.0}
     at_equal = float(((mean_a.reindex(both) - mean_b.reindex(both)) * weights).sum() / weights.sum())
-    return {"raw": raw, "at_equal_need": at_equal, "different_needs": raw - at_equal,
+    different = raw - at_equal
+    # raw is stored as the sum of its parts (a last-bit rounding at most) so the identity is exact in every table
+    return {"raw": at_equal + different, "at_equal_need": at_equal, "different_needs": different,
             COVERAGE: 100 * float(weights.sum()) / total}
 
 
