@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
-from typer.testing import CliRunner
 
-from sim.cli import app
+from sim.cli import _print_need_standardised_gaps
 from sim.config import validate_config
+from sim.experiments.compare import compare_scenarios
 from sim.experiments.runner import combine, run_replicates
 from sim.metrics import children_table, compute_metrics
 from sim.metrics.gaps import (
@@ -214,16 +213,12 @@ def test_paired_gap_tables_summarise_both_routes_and_the_change_per_replicate(ba
             assert contribution[(metric, contrast)] == pytest.approx(headline[(metric, contrast)], abs=1e-9)
 
 
-def test_sendsim_compare_writes_the_gap_tables_and_a_no_op_reform_changes_no_gap(tmp_path: Path):
-    baseline = tmp_path / "base.yaml"
-    same = tmp_path / "same.yaml"
-    baseline.write_text(yaml.safe_dump({"name": "base", **SMALL}))
-    same.write_text(yaml.safe_dump({"name": "same", **SMALL}))
+def test_compare_writes_the_gap_tables_and_a_no_op_reform_changes_no_gap(tmp_path: Path, capsys):
     out = tmp_path / "comparison"
-    result = CliRunner().invoke(app, ["compare", str(baseline), str(same), "--replicates", str(REPLICATES),
-                                      "--workers", "1", "--out", str(out)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "at equal need" in result.output
+    result = compare_scenarios({"name": "base", **SMALL}, {"name": "same", **SMALL}, REPLICATES, out, workers=1,
+                               run_summaries=False)
+    for name in ("need_standardised_gaps.csv", "need_standardised_gaps.parquet", "gap_change_by_severity.csv"):
+        assert name in result["manifest"]["files"]
     csv = pd.read_csv(out / "need_standardised_gaps.csv")
     parquet = pd.read_parquet(out / "need_standardised_gaps.parquet")
     assert list(csv.columns) == list(parquet.columns) == GAP_COLUMNS
@@ -240,3 +235,8 @@ def test_sendsim_compare_writes_the_gap_tables_and_a_no_op_reform_changes_no_gap
     metrics = pd.read_parquet(out / "baseline" / "metrics.parquet")
     gaps = metrics[metrics["by"] == "fsm_gap"]
     assert sorted(gaps["replicate"].unique()) == list(range(REPLICATES))
+    # the terminal table of `sendsim compare`
+    _print_need_standardised_gaps(result["need_standardised_gaps"])
+    printed = capsys.readouterr().out
+    assert "at equal need" in printed and "FSM - non-FSM" in printed and "Q1 - Q5" in printed
+    assert "+0.00 [+0.00, +0.00]" in printed

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.config.schema import NEED_TYPES
 from sim.metrics.compute import SEVERITY_LABELS, severity_band
 
 LEVEL = 0.95
@@ -120,72 +121,71 @@ def metric_values(children: pd.DataFrame, metric: str) -> pd.Series:
     raise KeyError(f"unknown gap metric {metric!r}; known: {sorted(GAP_METRIC_BY_NAME)}")
 
 
-def need_cells(children: pd.DataFrame) -> pd.Series:
-    """'band|need type' of each child's first need ('' for children without need)."""
+def need_cells(children: pd.DataFrame) -> np.ndarray:
+    """Integer cell of each child's first need: band index x number of need types + need type (-1: no need)."""
     severity = children["first_severity"].to_numpy(dtype=np.float64)
-    cell = pd.Series(severity_band(severity), index=children.index).astype(str) + "|" + children["first_need_type"].astype(str)
-    return cell.where(severity > 0, "")
+    band = pd.Index(list(SEVERITY_LABELS)).get_indexer(severity_band(severity)).astype(np.int64)
+    need_type = pd.Index(list(NEED_TYPES)).get_indexer(children["first_need_type"].astype(str)).astype(np.int64)
+    return np.where((severity > 0) & (need_type >= 0), band * len(NEED_TYPES) + need_type, -1)
 
 
-def standardise(value: pd.Series, in_group: pd.Series, in_comparison: pd.Series, cell: pd.Series,
-                reference: pd.Series) -> dict[str, float]:
-    """Raw and need-standardised gap (group minus comparison) of `value`, with its decomposition.
+N_CELLS = len(SEVERITY_LABELS) * len(NEED_TYPES)
+CELL_BAND = np.repeat(np.array(SEVERITY_LABELS, dtype=object), len(NEED_TYPES))  # band label of each cell code
 
-    `reference` is the weight of each cell (any scale; it is renormalised over the cells where
-    both groups have a defined value). Children with NaN `value` are not counted. Returns
-    raw, at_equal_need, different_needs and cells_covered (% of the reference weight kept);
-    NaN components where a group has no defined value at all.
+
+def _cell_terms(value: np.ndarray, in_group: np.ndarray, in_comparison: np.ndarray, cell: np.ndarray,
+                reference: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """(raw gap, weighted within-cell gaps, weights kept) or None if a group has no defined value.
+
+    A cell is kept where both groups have a child with a defined value and the reference weight
+    is positive; its term is weight x (group mean - comparison mean) in the cell.
     """
-    defined = value.notna()
-    a = defined & in_group.astype(bool)
-    b = defined & in_comparison.astype(bool)
-    total = float(reference.sum())
-    if not a.any() or not b.any() or total <= 0:
-        return {"raw": np.nan, "at_equal_need": np.nan, "different_needs": np.nan, COVERAGE: 0.0}
+    defined = ~np.isnan(value)
+    a = in_group & defined & (cell >= 0)
+    b = in_comparison & defined & (cell >= 0)
+    if not a.any() or not b.any():
+        return None
+    size = len(reference)
+    count_a = np.bincount(cell[a], minlength=size)
+    count_b = np.bincount(cell[b], minlength=size)
+    mean_a = np.bincount(cell[a], weights=value[a], minlength=size) / np.maximum(count_a, 1)
+    mean_b = np.bincount(cell[b], weights=value[b], minlength=size) / np.maximum(count_b, 1)
     raw = float(value[a].mean() - value[b].mean())
-    mean_a = value[a].groupby(cell[a]).mean()
-    mean_b = value[b].groupby(cell[b]).mean()
-    both = mean_a.index.intersection(mean_b.index).intersection(reference.index[reference > 0])
-    weights = reference.reindex(both).astype(float)
+    weights = np.where((count_a > 0) & (count_b > 0) & (reference > 0), reference, 0.0)
+    return raw, weights * (mean_a - mean_b), weights
+
+
+def _components(value, in_group, in_comparison, cell, reference) -> dict[str, float]:
+    total = float(reference.sum())
+    terms = _cell_terms(value, in_group, in_comparison, cell, reference)
+    if terms is None or total <= 0:
+        return {"raw": np.nan, "at_equal_need": np.nan, "different_needs": np.nan, COVERAGE: 0.0}
+    raw, term, weights = terms
     if weights.sum() <= 0:
         return {"raw": raw, "at_equal_need": np.nan, "different_needs": np.nan, COVERAGE: 0.0}
-    at_equal = float(((mean_a.reindex(both) - mean_b.reindex(both)) * weights).sum() / weights.sum())
+    at_equal = float(term.sum() / weights.sum())
     different = raw - at_equal
     # raw is stored as the sum of its parts (a last-bit rounding at most) so the identity is exact in every table
     return {"raw": at_equal + different, "at_equal_need": at_equal, "different_needs": different,
             COVERAGE: 100 * float(weights.sum()) / total}
 
 
-def band_gaps(value: pd.Series, in_group: pd.Series, in_comparison: pd.Series, cell: pd.Series,
-              reference: pd.Series) -> pd.DataFrame:
-    """Per severity band: the gap at equal need within the band and its contribution to the headline.
+def standardise(value: pd.Series, in_group: pd.Series, in_comparison: pd.Series, cell: pd.Series,
+                reference: pd.Series) -> dict[str, float]:
+    """Raw and need-standardised gap (group minus comparison) of `value`, with its decomposition.
 
-    `gap_within_band` standardises over the need types of the band only (the gap among children
-    of that severity); `contribution` is the band's term of the headline `at_equal_need` gap, so
-    the contributions of the bands add up to it exactly (and their paired changes add up to the
-    change in the headline when the same cells are covered in both routes).
+    `cell` labels each child's need cell; `reference` is the weight of each cell label (any
+    scale; renormalised over the cells where both groups have a defined value; cells it does
+    not list weigh nothing). Children with NaN `value` are not counted. Returns raw,
+    at_equal_need, different_needs and cells_covered (% of the reference weight kept); NaN
+    components where a group has no defined value at all.
     """
-    defined = value.notna()
-    a = defined & in_group.astype(bool)
-    b = defined & in_comparison.astype(bool)
-    mean_a = value[a].groupby(cell[a]).mean()
-    mean_b = value[b].groupby(cell[b]).mean()
-    both = mean_a.index.intersection(mean_b.index).intersection(reference.index[reference > 0])
-    weights = reference.reindex(both).astype(float)
-    term = (mean_a.reindex(both) - mean_b.reindex(both)) * weights
-    band = pd.Series([c.split("|")[0] for c in both], index=both, dtype=object)
-    rows = []
-    for label in NEED_BANDS:
-        here = band == label
-        w = float(weights[here].sum())
-        rows.append({
-            "severity_band": label,
-            "reference_share": 100 * float(reference[[c.split("|")[0] == label for c in reference.index]].sum())
-            / max(float(reference.sum()), 1e-300),
-            "gap_within_band": float(term[here].sum()) / w if w > 0 else np.nan,
-            "contribution": float(term[here].sum()) / float(weights.sum()) if weights.sum() > 0 else np.nan,
-        })
-    return pd.DataFrame(rows)
+    labels = pd.Index(reference.index)
+    codes = labels.get_indexer(pd.Index(cell))
+    codes = np.where(codes >= 0, codes, len(labels))  # unlisted cells: a slot of weight 0
+    weights = np.append(reference.to_numpy(dtype=np.float64), 0.0)
+    return _components(value.to_numpy(dtype=np.float64), in_group.to_numpy(dtype=bool),
+                       in_comparison.to_numpy(dtype=bool), codes, weights)
 
 
 def _replicates(children: pd.DataFrame):
@@ -195,40 +195,58 @@ def _replicates(children: pd.DataFrame):
         yield 0, children
 
 
-def _prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Children with need, their cells and the reference distribution (cell -> count)."""
-    with_need = frame[frame["first_severity"].to_numpy(dtype=np.float64) > 0]
-    cell = need_cells(with_need)
-    return with_need, cell, cell.value_counts()
+def _contrasts(frame: pd.DataFrame):
+    """Per contrast and metric of one replicate: (contrast, metric, value, in_group, in_comparison, cell, reference).
+
+    Only children with need count; the reference is the count of children with need per cell.
+    """
+    cell = need_cells(frame)
+    with_need = cell >= 0
+    children, cell = frame[with_need], cell[with_need]
+    reference = np.bincount(cell, minlength=N_CELLS).astype(np.float64)
+    values = {spec.name: metric_values(children, spec.name).to_numpy(dtype=np.float64) for spec in GAP_METRICS}
+    for contrast, (column, high, low, _) in CONTRASTS.items():
+        group = children[column].to_numpy().astype(np.int64)
+        for spec in GAP_METRICS:
+            yield contrast, spec.name, values[spec.name], group == high, group == low, cell, reference
 
 
 def need_standardised_gaps(children: pd.DataFrame) -> pd.DataFrame:
     """Per replicate, metric and contrast: raw, at_equal_need, different_needs and cells_covered (wide)."""
     rows = []
     for replicate, frame in _replicates(children):
-        with_need, cell, reference = _prepare(frame)
-        for contrast, (column, high, low, _) in CONTRASTS.items():
-            group = with_need[column].astype(int)
-            for spec in GAP_METRICS:
-                result = standardise(metric_values(with_need, spec.name), group == high, group == low, cell, reference)
-                rows.append({"replicate": replicate, "metric": spec.name, "contrast": contrast, **result})
+        for contrast, metric, value, a, b, cell, reference in _contrasts(frame):
+            rows.append({"replicate": replicate, "metric": metric, "contrast": contrast,
+                         **_components(value, a, b, cell, reference)})
     return pd.DataFrame(rows, columns=["replicate", "metric", "contrast", *COMPONENTS, COVERAGE])
 
 
 def severity_band_gaps(children: pd.DataFrame) -> pd.DataFrame:
-    """Per replicate, metric, contrast and severity band: gap_within_band and contribution (wide)."""
-    frames = []
+    """Per replicate, metric, contrast and severity band: the band's gap at equal need and its contribution.
+
+    `gap_within_band` standardises over the need types of the band only (the gap among children
+    of that severity); `contribution` is the band's term of the headline `at_equal_need` gap, so
+    the contributions of the bands add up to it exactly (and their paired changes add up to the
+    change in the headline when the same cells are covered in both routes). `reference_share`
+    is the band's share (%) of children with need.
+    """
+    rows = []
     for replicate, frame in _replicates(children):
-        with_need, cell, reference = _prepare(frame)
-        for contrast, (column, high, low, _) in CONTRASTS.items():
-            group = with_need[column].astype(int)
-            for spec in GAP_METRICS:
-                part = band_gaps(metric_values(with_need, spec.name), group == high, group == low, cell, reference)
-                part.insert(0, "contrast", contrast)
-                part.insert(0, "metric", spec.name)
-                part.insert(0, "replicate", replicate)
-                frames.append(part)
-    return pd.concat(frames, ignore_index=True)
+        for contrast, metric, value, a, b, cell, reference in _contrasts(frame):
+            terms = _cell_terms(value, a, b, cell, reference)
+            for band in NEED_BANDS:
+                here = CELL_BAND == band
+                row = {"replicate": replicate, "metric": metric, "contrast": contrast, "severity_band": band,
+                       "reference_share": 100 * float(reference[here].sum()) / max(float(reference.sum()), 1.0),
+                       "gap_within_band": np.nan, "contribution": np.nan}
+                if terms is not None:
+                    _, term, weights = terms
+                    if weights[here].sum() > 0:
+                        row["gap_within_band"] = float(term[here].sum() / weights[here].sum())
+                    if weights.sum() > 0:
+                        row["contribution"] = float(term[here].sum() / weights.sum())
+                rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def gap_metric_rows(children: pd.DataFrame, date) -> pd.DataFrame:
@@ -289,9 +307,14 @@ def _paired_summary(b: pd.DataFrame, r: pd.DataFrame, keys: list[str], value: st
 
 
 def _describe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add unit and direction; order rows by metric (as in GAP_METRICS), contrast, then component or band."""
     frame["unit"] = frame["metric"].map(lambda m: GAP_METRIC_BY_NAME[m].unit)
     frame["better"] = frame["metric"].map(lambda m: GAP_METRIC_BY_NAME[m].better)
-    return frame
+    order = {**{m.name: i for i, m in enumerate(GAP_METRICS)}, **{c: i for i, c in enumerate(CONTRASTS)},
+             **{c: i for i, c in enumerate(COMPONENTS)}, **{b: i for i, b in enumerate(NEED_BANDS)},
+             "gap_within_band": 0, "contribution": 1}
+    keys = [k for k in ("metric", "contrast", "component", "measure", "severity_band") if k in frame.columns]
+    return frame.sort_values(keys, key=lambda column: column.map(order), kind="stable")
 
 
 def gap_comparison(baseline_children: pd.DataFrame, reform_children: pd.DataFrame) -> pd.DataFrame:
