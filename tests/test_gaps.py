@@ -240,3 +240,32 @@ def test_compare_writes_the_gap_tables_and_a_no_op_reform_changes_no_gap(tmp_pat
     printed = capsys.readouterr().out
     assert "at equal need" in printed and "FSM - non-FSM" in printed and "Q1 - Q5" in printed
     assert "+0.00 [+0.00, +0.00]" in printed
+
+
+@pytest.mark.slow
+def test_in_the_default_baseline_lowest_income_children_fare_worse_at_equal_need():
+    """What the measurement finds in the default baseline (quarter scale, four replicates).
+
+    Compared at the same first need, quintile 1 children are matched within a year less often,
+    reach matched support later, spend more months with need unmet and hold an EHCP less often
+    than quintile 5 children: each 95% t interval over replicates excludes zero. The raw EHCP gap
+    points the other way (quintile 1 children have more and more severe needs) — the reason the
+    raw gap cannot be read as access.
+    """
+    from sim.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "baseline.yaml", {"population": {"scale": 0.25}})
+    _, _, children = combine(run_replicates(config, 4, workers=2))
+    wide = need_standardised_gaps(children)
+    income = wide[wide["contrast"] == "q1_minus_q5"].set_index(["metric", "replicate"])
+
+    def interval(metric: str, component: str = "at_equal_need") -> tuple[float, float]:
+        _, lo, hi, n = t_interval(income.loc[metric, component])
+        assert n == 4
+        return lo, hi
+
+    assert interval("matched_within_a_year")[1] < 0
+    assert interval("months_to_matched_support")[0] > 0
+    assert interval("unmet_need_months")[0] > 0
+    assert interval("ehcp_receipt")[1] < 0
+    assert interval("ehcp_receipt", "raw")[0] > 0
