@@ -205,6 +205,9 @@ def test_paired_gap_tables_summarise_both_routes_and_the_change_per_replicate(ba
     assert ehcp["replicates"].eq(REPLICATES).all()
     bands = gap_change_by_severity(bc, rc)
     assert list(bands.columns) == BAND_COLUMNS
+    other_children = rc.assign(child=rc["child"].to_numpy()[::-1])  # a different population
+    with pytest.raises(ValueError, match="same children"):
+        gap_comparison(bc, other_children)
     contribution = bands[bands["measure"] == "contribution"].groupby(["metric", "contrast"])["change"].sum()
     headline = table[table["component"] == "at_equal_need"].set_index(["metric", "contrast"])["change"]
     stable = ["unmet_need_months", "ehcp_receipt", "request_made", "suspensions"]  # same children covered in both runs

@@ -317,6 +317,21 @@ def _describe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(keys, key=lambda column: column.map(order), kind="stable")
 
 
+def check_same_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame) -> None:
+    """Raise ValueError unless both tables hold the same children with the same first need.
+
+    A paired change in a gap means something only if the two routes' gaps are taken over the
+    same children and the same reference need distribution (same seeds, population and dates).
+    """
+    key = ["replicate", "child"] if "replicate" in baseline_children.columns else ["child"]
+    columns = [*key, "fsm", "income_quintile", "first_severity", "first_need_type"]
+    b = baseline_children[columns].sort_values(key).reset_index(drop=True)
+    r = reform_children[columns].sort_values(key).reset_index(drop=True) if set(columns) <= set(reform_children.columns) else None
+    if r is None or len(b) != len(r) or not b.equals(r):
+        raise ValueError("the two runs do not hold the same children with the same first need: run both scenarios "
+                         "with the same root seed, population and dates")
+
+
 def gap_comparison(baseline_children: pd.DataFrame, reform_children: pd.DataFrame) -> pd.DataFrame:
     """need_standardised_gaps.csv: each gap component under both routes and its paired change.
 
@@ -324,6 +339,7 @@ def gap_comparison(baseline_children: pd.DataFrame, reform_children: pd.DataFram
     within the replicate (the same children, the same reference need distribution), then every
     column is summarised across replicates with `t_interval`.
     """
+    check_same_children(baseline_children, reform_children)
     tidy = []
     for frame in (baseline_children, reform_children):
         wide = need_standardised_gaps(frame)
@@ -341,6 +357,7 @@ def gap_change_by_severity(baseline_children: pd.DataFrame, reform_children: pd.
     headline at_equal_need gap; the bands' contributions, and their changes, add up to the
     headline). `reference_share` is the band's share (%) of children with need.
     """
+    check_same_children(baseline_children, reform_children)
     tidy, shares = [], []
     for frame in (baseline_children, reform_children):
         wide = severity_band_gaps(frame)
