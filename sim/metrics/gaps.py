@@ -71,6 +71,8 @@ class GapMetric:
 
 GAP_METRICS: tuple[GapMetric, ...] = (
     GapMetric("unmet_need_months", "Unmet-need months", "months per child with need over the run", "lower", "access"),
+    GapMetric("matched_support_share", "Need-months with support matched to need", "% of the child's need-months",
+              "higher", "access"),
     GapMetric("matched_within_a_year", "Support matched to need within a year of onset", "% of children", "higher", "access"),
     GapMetric("months_to_matched_support", "Months from need onset to matched support", "months", "lower", "access"),
     GapMetric("ehcp_receipt", "Held an EHCP during the run", "% of children with need", "higher", "access"),
@@ -90,7 +92,10 @@ GAP_METRIC_BY_NAME = {m.name: m for m in GAP_METRICS}
 def metric_values(children: pd.DataFrame, metric: str) -> pd.Series:
     """The metric's per-child value; NaN where it is not defined for the child.
 
-    Shares are 0/100 per child so that group means are percentages. Special-school placement
+    Shares are 0/100 per child so that group means are percentages. Unmet-need months grow with
+    how long the child had need during the run (needs that start earlier or last longer — and
+    needs persist while unmet); the matched share of need-months and matching within a year do
+    not, so read the three together. Special-school placement
     and EHCP receipt count any month on roll during the run; "higher is better" for them means
     access to the support the need calls for, read together with the cells (a placement matters
     for the severe and complex bands, not the mild one).
@@ -100,6 +105,9 @@ def metric_values(children: pd.DataFrame, metric: str) -> pd.Series:
 
     if metric == "unmet_need_months":
         return col("unmet_months")
+    if metric == "matched_support_share":
+        need = col("need_months")
+        return 100 * col("matched_months") / need.where(need > 0)
     if metric == "matched_within_a_year":
         return 100 * col("matched_within_a_year")
     if metric == "months_to_matched_support":
