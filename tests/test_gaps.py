@@ -250,7 +250,8 @@ def test_in_the_default_baseline_lowest_income_children_fare_worse_at_equal_need
     """What the measurement finds in the default baseline (quarter scale, four replicates).
 
     Compared at the same first need, quintile 1 children are matched within a year less often,
-    reach matched support later, spend more months with need unmet and hold an EHCP less often
+    reach matched support later, spend more months with need unmet (and a smaller share of their
+    need-months matched) and hold an EHCP less often
     than quintile 5 children: each 95% t interval over replicates excludes zero. The raw EHCP gap
     points the other way (quintile 1 children have more and more severe needs) — the reason the
     raw gap cannot be read as access.
@@ -270,5 +271,6 @@ def test_in_the_default_baseline_lowest_income_children_fare_worse_at_equal_need
     assert interval("matched_within_a_year")[1] < 0
     assert interval("months_to_matched_support")[0] > 0
     assert interval("unmet_need_months")[0] > 0
+    assert interval("matched_support_share")[1] < 0
     assert interval("ehcp_receipt")[1] < 0
     assert interval("ehcp_receipt", "raw")[0] > 0
