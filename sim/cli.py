@@ -161,7 +161,9 @@ def compare(
             baseline_path=baseline, reform_path=reform, command=command_line(),
         )
     _print_equity(result["equity"])
-    console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, report.md, report.html)")
+    _print_need_standardised_gaps(result["need_standardised_gaps"])
+    console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, "
+                  "need_standardised_gaps.csv, gap_change_by_severity.csv, report.md, report.html)")
 
 
 def _print_equity(equity) -> None:
@@ -175,6 +177,24 @@ def _print_equity(equity) -> None:
             shares = f"{row['share_better_off']:.0%} / {row['share_worse_off']:.0%} / {row['share_unchanged']:.0%}"
             table.add_row(metric, group, f"{row['baseline']:.2f}", f"{row['reform']:.2f}",
                           f"{row['change']:+.2f} [{row['change_lo']:+.2f}, {row['change_hi']:+.2f}]", shares)
+    Console(width=150).print(table)
+
+
+def _print_need_standardised_gaps(gaps) -> None:
+    """A few headline gaps: raw beside the gap at equal need, both routes, and the paired change."""
+    table = Table(title="Disadvantage gaps over the whole run, raw and at equal need (children with need; 95% t interval)")
+    for column in ("metric", "gap", "raw: baseline -> reform", "at equal need: baseline -> reform", "change at equal need [95%]"):
+        table.add_column(column)
+    labels = {"fsm_minus_non_fsm": "FSM - non-FSM", "q1_minus_q5": "Q1 - Q5"}
+    for metric in ("unmet_need_months", "matched_within_a_year", "ehcp_receipt", "ks4_em4_rate"):
+        for contrast, label in labels.items():
+            rows = gaps[(gaps["metric"] == metric) & (gaps["contrast"] == contrast)].set_index("component")
+            if not {"raw", "at_equal_need"} <= set(rows.index):
+                continue
+            raw, equal = rows.loc["raw"], rows.loc["at_equal_need"]
+            table.add_row(metric, label, f"{raw['baseline']:+.2f} -> {raw['reform']:+.2f}",
+                          f"{equal['baseline']:+.2f} -> {equal['reform']:+.2f}",
+                          f"{equal['change']:+.2f} [{equal['change_lo']:+.2f}, {equal['change_hi']:+.2f}]")
     Console(width=150).print(table)
 
 

@@ -45,6 +45,7 @@ class SendModel(mesa.Model):
         self.events = EventLog()
         self.ledger = Ledger(self.timeline.n_months, len(self.councils))
         self.recorder = Recorder(self.timeline.n_months, len(self.councils))
+        self.recorder.track_children(self.children)
         self.month = 0
         self.timer = StageTimer()
         self.datacollector = mesa.DataCollector(model_reporters={

@@ -45,6 +45,20 @@ class Recorder:
         self.system = {name: np.zeros((n_months, n_councils)) for name in SYSTEM_COLUMNS}
         self.census: list[Snapshot] = []
         self.years: list[Snapshot] = []
+        self.start_need: dict[str, np.ndarray] | None = None
+        self.ever: dict[str, np.ndarray] | None = None
+
+    def track_children(self, children) -> None:
+        """Remember each child's need as the run starts and follow who ever holds a plan or a special place.
+
+        Why: need-standardised gaps compare children at the same need *before* the policy acts
+        (severity drifts with unmet need, so need at the end of the run is partly an outcome),
+        and "EHCP receipt" or "special-school placement" conditional on need are whole-run
+        statuses that January snapshots would miss between censuses. Called once, after the
+        population is built and before the first step.
+        """
+        self.start_need = {"severity": children.severity.copy(), "need_type": children.need_type.copy()}
+        self.ever = {"ehcp": np.zeros(len(children), dtype=bool), "special": np.zeros(len(children), dtype=bool)}
 
     def record_month(self, ctx: StepContext) -> None:
         c, t = ctx.c, ctx.t
@@ -77,6 +91,9 @@ class Recorder:
         self.system["high_needs_income"][t] = ctx.councils.high_needs_income
         self.system["experts_days_capacity"][t] = ctx.councils.experts_days_capacity
         self.system["experts_days_used"][t] = ctx.councils.experts_days_used
+        if self.ever is not None:
+            self.ever["ehcp"][ctx.lo:ctx.hi] |= level == EHCP
+            self.ever["special"][ctx.lo:ctx.hi] |= (c.placement == STATE_SPECIAL) | (c.placement == INDEPENDENT_SPECIAL)
 
     def take_census(self, ctx: StepContext) -> None:
         c = ctx.c

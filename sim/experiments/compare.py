@@ -18,6 +18,10 @@ Outputs of `compare_scenarios` (one directory, written atomically):
     costs.parquet/.csv   `cost_table`: spending by budget holder and financial year, deficits
     ehcp_stock.csv       `stock_table`: EHCP share of pupils at each January, both routes
     fsm_gap.csv          `fsm_gap_table`: FSM minus non-FSM unmet-need months per calendar year
+    need_standardised_gaps.csv/.parquet  `sim.metrics.gaps.gap_comparison`: FSM and income gaps,
+                         raw, at equal need and from different needs, both routes, paired change
+    gap_change_by_severity.csv  `sim.metrics.gaps.gap_change_by_severity`: each gap within each
+                         severity band and its contribution to the headline, both routes, change
     report.md/.html      `sim.report.compare_report`, with figures/
     manifest.json        both config hashes, the shared seed, replicates, versions, commit
 """
@@ -35,6 +39,7 @@ from sim.config import ScenarioConfig, config_hash, validate_config
 from sim.config.schema import NEED_TYPES
 from sim.finance_ledger import LINES
 from sim.metrics.compute import SEVERITY_LABELS, severity_band
+from sim.metrics.gaps import gap_change_by_severity, gap_comparison
 
 LEVEL = 0.95
 TAIL = (1 - LEVEL) / 2
@@ -529,6 +534,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     costs = cost_table(bs, rs)
     stock = stock_table(bm, rm)
     gaps = fsm_gap_table(bm, rm)
+    standardised_gaps = gap_comparison(bc, rc)
+    gaps_by_severity = gap_change_by_severity(bc, rc)
     top_manifest = {
         "kind": "paired_comparison",
         "sendsim_version": __version__,
@@ -548,7 +555,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         "finished": None,
         "command": command,
         "files": ["baseline/", "reform/", "equity.parquet", "equity.csv", "costs.parquet", "costs.csv",
-                  "ehcp_stock.csv", "fsm_gap.csv", "report.md", "report.html", "figures/"],
+                  "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
+                  "gap_change_by_severity.csv", "report.md", "report.html", "figures/"],
     }
     with atomic_directory(out_dir) as tmp:
         for route, (metrics, system, children, manifest, _) in runs.items():
@@ -566,6 +574,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         costs.to_csv(tmp / "costs.csv", index=False)
         stock.to_csv(tmp / "ehcp_stock.csv", index=False)
         gaps.to_csv(tmp / "fsm_gap.csv", index=False)
+        standardised_gaps.to_parquet(tmp / "need_standardised_gaps.parquet", index=False)
+        standardised_gaps.to_csv(tmp / "need_standardised_gaps.csv", index=False)
+        gaps_by_severity.to_csv(tmp / "gap_change_by_severity.csv", index=False)
         top_manifest["finished"] = now_iso()
         write_manifest(tmp, top_manifest)
         md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps)
@@ -575,6 +586,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         "costs": costs,
         "stock": stock,
         "gaps": gaps,
+        "need_standardised_gaps": standardised_gaps,
+        "gap_change_by_severity": gaps_by_severity,
         "manifest": top_manifest,
         "report": (out_dir / Path(md).name, out_dir / Path(html).name),
         "baseline": {"metrics": bm, "system": bs, "children": bc, "manifest": bman},

@@ -377,6 +377,13 @@ class MetricBuilder:
                 self.rows.append(pd.DataFrame({"date": [self.timeline.timestamp(t)], "metric": ["deficit_share_of_income"], "by": ["all"],
                                                "group": ["all"], "value": [100 * deficit[t].sum() / max(income[t].sum(), 1)]}))
 
+    def need_standardised_gaps(self) -> None:
+        """FSM and quintile 1-5 gaps of whole-run per-child outcomes, raw and at equal need (sim.metrics.gaps)."""
+        from sim.metrics.gaps import gap_metric_rows  # gaps builds on this module's severity bands
+
+        end = self.timeline.timestamp(self.timeline.n_months - 1)
+        self.rows.append(gap_metric_rows(children_table(self.model), end))
+
     def build(self) -> pd.DataFrame:
         self.census()
         self.flows()
@@ -384,6 +391,7 @@ class MetricBuilder:
         self.attainment()
         self.finance()
         add_family_metrics(self)
+        self.need_standardised_gaps()
         frame = pd.concat([r for r in self.rows if len(r)], ignore_index=True)
         frame["date"] = pd.to_datetime(frame["date"])
         frame = frame.sort_values(["metric", "by", "group", "date"], kind="stable").reset_index(drop=True)
@@ -415,6 +423,29 @@ def system_table(model) -> pd.DataFrame:
 MATCH_WINDOW_MONTHS = 12
 
 
+def first_need(model) -> tuple[np.ndarray, np.ndarray]:
+    """(severity, need type index) of every child's first need: as the run started, else at its first onset.
+
+    This is the need the child brings to the system before either policy acts: drawn with the
+    population (or at a first onset during the run, which is drawn from the child's own random
+    stream whatever the policy), so the same child has the same first need under every route.
+    Severity later drifts with unmet need and needs can resolve and re-emerge, so the need at
+    the end of the run — or the highest band reached — would partly be an outcome of the policy
+    being measured. Severity 0 = no need during the run.
+    """
+    start = model.recorder.start_need
+    severity = start["severity"].astype(np.float64)
+    need_type = start["need_type"].astype(np.int8)
+    onsets = model.events.frame("need_onset")
+    if len(onsets):
+        first = onsets.drop_duplicates("row", keep="first")
+        later = first[severity[first["row"].to_numpy()] <= 0]
+        rows = later["row"].to_numpy()
+        severity[rows] = later["severity"].to_numpy(dtype=np.float64)
+        need_type[rows] = later["need_type"].to_numpy().astype(np.int8)
+    return severity, need_type
+
+
 def children_table(model) -> pd.DataFrame:
     """One row per child ever on roll: the per-child outcomes used for paired comparisons."""
     ch = model.children
@@ -429,9 +460,9 @@ def children_table(model) -> pd.DataFrame:
     # children under any policy (onset is drawn up front), so paired comparisons select nobody
     followed = (onset >= 0) & (onset <= model.n_months - 1 - MATCH_WINDOW_MONTHS)
     within = valid_m & (matched - onset <= MATCH_WINDOW_MONTHS)
-    # held an EHCP at any point in the run: at the end, or issued or ceased during it
-    plan_rows = np.r_[model.events.frame("plan_issued")["row"].to_numpy(), model.events.frame("plan_ceased")["row"].to_numpy()]
-    held_plan = (ch.support_level[rows] == EHCP) | np.isin(rows, plan_rows)
+    first_severity, first_type = first_need(model)
+    requested = np.zeros(len(ch.key), dtype=bool)
+    requested[model.events.frame("request")["row"].to_numpy()] = True
     frame = pd.DataFrame({
         "child": ch.key[rows],
         "council": ch.council[rows].astype(np.int32) + model.config.population.first_council,
@@ -441,8 +472,13 @@ def children_table(model) -> pd.DataFrame:
         "need_type": np.where(ch.severity[rows] > 0, np.array(NEED_TYPES)[ch.need_type[rows]], "none"),
         "severity": ch.severity[rows],
         "onset_severity": ch.onset_severity[rows],
-        "held_plan_in_run": held_plan,
+        "held_plan_in_run": model.recorder.ever["ehcp"][rows],  # one definition: held an EHCP on roll in any month
         "support_level": ch.support_level[rows],
+        "first_severity": first_severity[rows],
+        "first_need_type": np.where(first_severity[rows] > 0, np.array(NEED_TYPES)[first_type[rows]], "none"),
+        "ever_ehcp": model.recorder.ever["ehcp"][rows],
+        "ever_special_school": model.recorder.ever["special"][rows],
+        "ever_requested": requested[rows],
         "need_months": ch.need_months[rows],
         "unmet_months": ch.unmet_months[rows],
         "matched_months": ch.matched_months[rows],
