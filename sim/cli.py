@@ -284,6 +284,43 @@ def calibrate(
 
 
 @app.command()
+def backtest(
+    config: Path = typer.Option(Path("configs/backtest_2015.yaml"), help="dated start config (the earliest census the data support)"),
+    origins: str = typer.Option("2019,2020,2021,2022", help="comma list of origin years: fit on the years up to each, score the rest to 2025"),
+    budget: int = typer.Option(20, min=1, help="optimisation trials per origin"),
+    replicates: int = typer.Option(2, min=1, help="replicates per trial and per scored run (same seeds throughout)"),
+    scale: Optional[float] = typer.Option(None, help="population.scale for every run (e.g. 0.1 for a run of minutes)"),
+    out: Path = typer.Option(Path("results/backtest_rolling"), help="directory for rolling_*.csv and rolling_mape.md"),
+    executor: str = typer.Option("local", help="local, serial or dask"),
+    workers: Optional[int] = typer.Option(None, min=1),
+    seed: int = typer.Option(0, help="seed of the optimiser (TPE sampler)"),
+) -> None:
+    """Rolling-origin backtest: per origin, fit on the years up to it and report the error to 2025 per series."""
+    from sim.calibration.rolling import render_mape, rolling_backtest, write_rolling
+    from sim.experiments.provenance import command_line
+
+    try:
+        years = [int(part) for part in origins.split(",") if part.strip()]
+    except ValueError:
+        console.print(f"[bold red]--origins must be a comma list of years, got {origins!r}[/]")
+        raise typer.Exit(code=2) from None
+    try:
+        cfg = load_config(config, {"population": {"scale": scale}} if scale is not None else None)
+    except ConfigError as exc:
+        console.print(f"[bold red]Configuration error[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    try:
+        results = rolling_backtest(cfg, years, budget, replicates, executor, workers, seed,
+                                   progress=lambda message: console.print(message, highlight=False))
+    except ValueError as exc:
+        console.print(f"[bold red]Cannot backtest[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    paths = write_rolling(results, out, command_line())
+    typer.echo(render_mape(results["mape"]))
+    console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
+
+
+@app.command()
 def params() -> None:
     """List every parameter with unit, source and plausible range."""
     from sim.config.params import parameter_table
