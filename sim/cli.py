@@ -406,6 +406,38 @@ def backtest(
 
 
 @app.command()
+def forecast(
+    config: Path = typer.Argument(Path("configs/baseline.yaml"), help="the calibrated scenario (a run from January 2025)"),
+    ensemble: Optional[Path] = typer.Option(None, help="ensemble file (sendsim calibrate --ensemble-out); without it, chance only"),
+    replicates: int = typer.Option(4, min=1, help="replicates per parameter set"),
+    scale: Optional[float] = typer.Option(None, help="population.scale (smaller is faster and noisier)"),
+    out: Path = typer.Option(Path("docs/FORECAST.md"), help="the forecast document to write"),
+    workers: Optional[int] = typer.Option(None, min=1),
+) -> None:
+    """Forecast the January 2026 census and calendar-2026 flows with intervals, dated and tied to a commit."""
+    from sim.experiments.provenance import command_line
+    from sim.report.forecast import write_forecast
+
+    try:
+        cfg = load_config(config, {"population": {"scale": scale}} if scale is not None else None)
+    except ConfigError as exc:
+        console.print(f"[bold red]Configuration error[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    ens = _load_ensemble(ensemble) if ensemble is not None else None
+    total = replicates * (len(ens.members) if ens else 1)
+    with _progress() as progress:
+        task = progress.add_task("forecast", total=total)
+        try:
+            path, table = write_forecast(cfg, config, out, replicates, ens, ensemble, workers, command_line(),
+                                         on_done=lambda _name: progress.advance(task))
+        except (ConfigError, ValueError) as exc:
+            console.print(f"[bold red]Cannot forecast[/]\n{exc}")
+            raise typer.Exit(code=2) from None
+    typer.echo(table[["quantity", "forecast", "lo_combined", "hi_combined"]].to_string(index=False))
+    console.print(f"[green]wrote[/] {path}")
+
+
+@app.command()
 def params() -> None:
     """List every parameter with unit, source and plausible range."""
     from sim.config.params import parameter_table

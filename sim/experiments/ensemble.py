@@ -281,19 +281,12 @@ def ensemble_summary(metrics: pd.DataFrame, weights: dict[str, float]) -> pd.Dat
     return out[SUMMARY_COLUMNS]
 
 
-def run_ensemble(config: ScenarioConfig, ensemble: Ensemble, replicates: int, out_dir: Path | str,
-                 workers: int | None = None, *, on_done: Callable[[str], None] | None = None,
-                 manifest_extra: dict | None = None) -> dict:
-    """Run a scenario at every member (same seeds) and write, atomically: metrics.parquet (all
-    members, with a `member` column), system.parquet, summary_ensemble.csv (both intervals),
-    ensemble.yaml and manifest.json."""
-    from sim.calibration.ensemble import save_ensemble
-    from sim.experiments.provenance import git_state, now_iso, package_versions
-    from sim.experiments.results import atomic_directory, write_manifest
+def ensemble_metrics(config: ScenarioConfig, ensemble: Ensemble, replicates: int, workers: int | None = None,
+                     on_done: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metrics and system tables of every member (a `member` column first), each member run with
+    the same replicate seeds (the config's root seed), so members differ by parameters only."""
     from sim.experiments.runner import combine, run_replicates
 
-    started = now_iso()
-    weights = {m.name: m.weight for m in ensemble.members}
     metrics_all, system_all = [], []
     for member in ensemble.members:
         outputs = run_replicates(apply_member(config, member), replicates, root_seed=config.run.seed, workers=workers,
@@ -303,8 +296,22 @@ def run_ensemble(config: ScenarioConfig, ensemble: Ensemble, replicates: int, ou
         system.insert(0, "member", member.name)
         metrics_all.append(metrics)
         system_all.append(system)
-    metrics = pd.concat(metrics_all, ignore_index=True)
-    system = pd.concat(system_all, ignore_index=True)
+    return pd.concat(metrics_all, ignore_index=True), pd.concat(system_all, ignore_index=True)
+
+
+def run_ensemble(config: ScenarioConfig, ensemble: Ensemble, replicates: int, out_dir: Path | str,
+                 workers: int | None = None, *, on_done: Callable[[str], None] | None = None,
+                 manifest_extra: dict | None = None) -> dict:
+    """Run a scenario at every member (same seeds) and write, atomically: metrics.parquet (all
+    members, with a `member` column), system.parquet, summary_ensemble.csv (both intervals),
+    ensemble.yaml and manifest.json."""
+    from sim.calibration.ensemble import save_ensemble
+    from sim.experiments.provenance import git_state, now_iso, package_versions
+    from sim.experiments.results import atomic_directory, write_manifest
+
+    started = now_iso()
+    weights = {m.name: m.weight for m in ensemble.members}
+    metrics, system = ensemble_metrics(config, ensemble, replicates, workers, on_done)
     summary = ensemble_summary(metrics, weights)
     manifest = {"kind": "ensemble_run", "scenario": config.name, "seed": config.run.seed,
                 "replicates_per_member": replicates, "members": list(weights), "weights": weights,
