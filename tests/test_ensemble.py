@@ -213,3 +213,16 @@ def test_run_with_an_ensemble_writes_a_summary_with_both_intervals(tmp_path):
     # more school requests in one member: the combined interval of requests is wider than chance alone
     assert ((rows["hi_combined"] - rows["lo_combined"]) > (rows["hi"] - rows["lo"])).all()
     assert Path(out / "ensemble.yaml").is_file()
+
+
+def test_a_reform_keeps_its_own_value_of_a_lever_it_changes_and_takes_the_members_other_values():
+    from sim.experiments.ensemble import reform_for_member
+
+    ensemble = validate_ensemble(_ensemble_dict())
+    member = ensemble.members[1]
+    baseline = validate_config(TINY)
+    reform = validate_config({**TINY, "requests": {"school_monthly_rate": 0.004}})
+    at_member, kept = reform_for_member(baseline, reform, member)
+    assert kept == ["requests.school_monthly_rate"]
+    assert at_member.requests.school_monthly_rate == 0.004  # the reform's own change survives
+    assert at_member.needs.onset_rate_per_year == member.overrides["needs.onset_rate_per_year"]
