@@ -132,6 +132,7 @@ def render_forecast(table: pd.DataFrame, provenance: dict) -> str:
         f"Model: `{provenance['config']}` ({provenance['scenario']}), the EHCP route as it stands, "
         f"{provenance['scale_note']}; {provenance['replicates']} replicates per parameter set, root seed "
         f"{provenance['seed']}. Parameters: {provenance['ensemble_note']}", "",
+        "The model was calibrated to published figures up to 2025 only; no 2026 figure was used or looked at.", "",
         "| quantity | forecast | 95% interval (chance + parameters) | 95% interval (chance alone) | latest published | "
         "to be compared with |",
         "|---|---|---|---|---|---|",
