@@ -10,8 +10,10 @@ census and timeliness), with the release that will settle it.
 
 Conversions invert those of `sim.calibration.targets`: the model's per-pupil rates for
 Reception-Year 11 times the 8.1m pupils of January 2025, divided by the 2025 school-age share of
-each national count (plans 0-25, requests, new plans; appeals with the plans' share). The
-forecast therefore assumes that pupil numbers and the age mix stay at 2025's; the denominator's
+each national count (requests, new plans; appeals with the plans' share). Plans of all ages are
+forecast in proportion to the census share the model is calibrated to (638,745 plans per 5.3% of
+pupils, January 2025). The forecast therefore assumes that pupil numbers, the age mix and the
+ratio of plans to the census share stay at 2025's; the denominator's
 own uncertainty (about 2%) is not in the intervals, which cover the model's chance and, with an
 ensemble, its parameters.
 """
@@ -44,6 +46,9 @@ CENSUS_DATE = "2026-01-01"
 FLOW_DATE = "2026-01-01"  # calendar-year flows are dated on 1 January of their year
 
 _TIMELINESS_2025 = next(t.published for t in TARGETS if t.id == "sen2:timeliness_2025")
+#: The model is calibrated to the census share of pupils with a plan (T002, 5.3%), so plans of all
+#: ages are forecast in proportion to it: 638,745 plans (SEN2, January 2025) per 5.3% of pupils.
+_EHCP_SHARE_2025 = next(t.published for t in TARGETS if t.id == "T002")
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ QUANTITIES: tuple[Quantity, ...] = (
              "% of pupils", 2, "14.2% (January 2025)",
              "'Special educational needs in England', January 2026 school census: % of pupils on SEN support"),
     Quantity("ehc_plans", "EHC plans maintained, January 2026 (ages 0-25)", "ehcp_share_pupils", CENSUS_DATE,
-             SCHOOL_AGE_PUPILS / 100.0 / (CASELOAD_2025_RY11 / CASELOAD_2025_TOTAL), "plans", 0,
+             CASELOAD_2025_TOTAL / _EHCP_SHARE_2025, "plans", 0,
              f"{CASELOAD_2025_TOTAL:,} (January 2025)",
              "'Education, health and care plans' (SEN2), England, plans maintained in January 2026"),
     Quantity("requests", "Initial requests for an EHC needs assessment, calendar 2026", "request_rate", FLOW_DATE,
@@ -148,9 +153,10 @@ def render_forecast(table: pd.DataFrame, provenance: dict) -> str:
         "* For each quantity, note whether the published figure falls inside the 95% interval (chance + "
         "parameters) and its error, (forecast - published) / published. A well-calibrated model has about 19 of 20 "
         "such intervals containing the published figure over many forecasts; one forecast year is a single draw.",
-        "* Counts (plans, requests, new plans, appeals) are national, all ages, converted from the model's "
-        "Reception-Year 11 rates with the 2025 school-age shares and 8.1m pupils; a change in the age mix or pupil "
-        "numbers moves them by a few per cent that the intervals do not include.",
+        "* Counts (requests, new plans, appeals) are national, all ages, converted from the model's "
+        "Reception-Year 11 rates with the 2025 school-age shares and 8.1m pupils; plans maintained are 638,745 "
+        "(January 2025) scaled by the model's census share over 5.3%. A change in the age mix, pupil numbers or "
+        "the ratio of plans to the census share moves them by a few per cent that the intervals do not include.",
         "* The census shares are % of all pupils in the publication and % of Reception-Year 11 pupils in the model "
         "(the validation tolerances, docs/VALIDATION.md, quantify the difference: about 0.2 points).",
         "* Timeliness is the school-age share excluding exceptions; the headline national figure covers all ages.",
