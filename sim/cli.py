@@ -81,6 +81,7 @@ def run(
     replicates: int = typer.Option(4, min=1, max=10_000, help="independent replicates"),
     out: Optional[Path] = typer.Option(None, help="output directory (default results/<scenario name>)"),
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
+    ensemble: Optional[Path] = typer.Option(None, help="ensemble file (sendsim calibrate --ensemble-out): run every member, report parameter + stochastic intervals"),
 ) -> None:
     """Run a scenario and write manifest, metrics, system and children tables, figures and summary."""
     from sim.experiments.provenance import command_line, now_iso
@@ -89,6 +90,9 @@ def run(
 
     cfg = _load(config, seed)
     out = out or Path("results") / cfg.name
+    if ensemble is not None:
+        _run_with_ensemble(cfg, config, ensemble, replicates, out, workers)
+        return
     started = now_iso()
     outputs, (metrics, system, children) = run_scenario(cfg, replicates, workers, cfg.name)
     manifest = build_manifest(cfg, config, outputs, started, command_line())
@@ -100,6 +104,43 @@ def run(
         _write_report(tmp, metrics, system, manifest)
     _print_headline(summarise(metrics[metrics["by"] == "all"]))
     console.print(f"[green]wrote[/] {out}/ (manifest.json, metrics.parquet, system.parquet, children.parquet, summary.md)")
+
+
+def _load_ensemble(path: Path):
+    """Load and validate an ensemble file, or exit with the validator's message (nothing is written)."""
+    from sim.calibration.ensemble import EnsembleError, load_ensemble
+
+    try:
+        return load_ensemble(path)
+    except EnsembleError as exc:
+        console.print(f"[bold red]Ensemble error[/]\n{exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
+def _run_with_ensemble(cfg: ScenarioConfig, config_path: Path, ensemble_path: Path, replicates: int, out: Path,
+                       workers: int | None) -> None:
+    from sim.experiments.ensemble import run_ensemble
+    from sim.experiments.provenance import command_line
+
+    ens = _load_ensemble(ensemble_path)
+    with _progress() as progress:
+        task = progress.add_task(f"{cfg.name} x {len(ens.members)} members", total=replicates * len(ens.members))
+        result = run_ensemble(cfg, ens, replicates, out, workers, on_done=lambda _name: progress.advance(task),
+                              manifest_extra={"config_file": str(config_path), "ensemble_file": str(ensemble_path),
+                                              "command": command_line(), "sendsim_version": __version__})
+    summary = result["summary"]
+    table = Table(title=f"Headline metrics over {len(ens.members)} plausible parameter sets (latest full period)")
+    for column in ("metric", "date", "mean", "chance [95%]", "chance + parameters [95%]"):
+        table.add_column(column)
+    for metric in HEADLINE:
+        rows = summary[(summary["metric"] == metric) & (summary["by"] == "all")]
+        if rows.empty:
+            continue
+        last = rows.sort_values("date").iloc[-1]
+        table.add_row(metric, str(last["date"].date()), f"{last['mean']:.2f}", f"[{last['lo']:.2f}, {last['hi']:.2f}]",
+                      f"[{last['lo_combined']:.2f}, {last['hi_combined']:.2f}]")
+    Console().print(table)
+    console.print(f"[green]wrote[/] {out}/ (manifest.json, metrics.parquet, system.parquet, summary_ensemble.csv, ensemble.yaml)")
 
 
 def _write_report(directory: Path, metrics, system, manifest) -> None:
@@ -145,6 +186,7 @@ def compare(
     out: Optional[Path] = typer.Option(None, help="output directory (default results/<baseline>_vs_<reform>)"),
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
     small_cell: Optional[int] = typer.Option(None, min=0, help="suppress cells with fewer children (default: metrics.small_cell_threshold)"),
+    ensemble: Optional[Path] = typer.Option(None, help="ensemble file: compare at every member, report parameter + stochastic intervals"),
 ) -> None:
     """Run baseline and reform with common random numbers; write equity, costs, stocks and a report."""
     from sim.experiments.compare import compare_scenarios
@@ -152,6 +194,10 @@ def compare(
 
     base_cfg, reform_cfg = _load(baseline), _load(reform)
     out = out or Path("results") / f"{base_cfg.name}_vs_{reform_cfg.name}"
+    if ensemble is not None:
+        _compare_with_ensemble(base_cfg, reform_cfg, baseline, reform, ensemble, replicates, out, workers,
+                               base_cfg.metrics.small_cell_threshold if small_cell is None else small_cell)
+        return
     with _progress() as progress:
         tasks = {route: progress.add_task(f"{route}", total=replicates) for route in ("baseline", "reform")}
         result = compare_scenarios(
@@ -164,6 +210,35 @@ def compare(
     _print_need_standardised_gaps(result["need_standardised_gaps"])
     console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, "
                   "need_standardised_gaps.csv, gap_change_by_severity.csv, report.md, report.html)")
+
+
+def _compare_with_ensemble(base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig, baseline: Path, reform: Path,
+                           ensemble_path: Path, replicates: int, out: Path, workers: int | None, small_cell: int) -> None:
+    from sim.experiments.ensemble import compare_ensemble
+    from sim.experiments.provenance import command_line
+
+    ens = _load_ensemble(ensemble_path)
+    with _progress() as progress:
+        task = progress.add_task(f"{len(ens.members)} members x 2 routes", total=2 * replicates * len(ens.members))
+        try:
+            result = compare_ensemble(base_cfg, reform_cfg, ens, replicates, out, workers, small_cell=small_cell,
+                                      baseline_path=baseline, reform_path=reform, ensemble_path=ensemble_path,
+                                      command=command_line(), progress=lambda _label, _done, _total: progress.advance(task))
+        except ConfigError as exc:
+            console.print(f"[bold red]Ensemble error[/]\n{exc}", highlight=False)
+            raise typer.Exit(code=2) from None
+    equity = result["equity"]
+    table = Table(title=f"Equity impact over {len(ens.members)} plausible parameter sets (reform minus baseline)")
+    for column in ("metric", "group", "change", "chance [95%]", "chance + parameters [95%]"):
+        table.add_column(column)
+    shown = equity[equity["by"].isin(["all", "fsm"]) & ~equity["suppressed"].astype(bool)]
+    for metric in ("unmet_need_months", "matched_support_share", "ks4_em4_rate", "neet_rate"):
+        for _, row in shown[shown["metric"] == metric].iterrows():
+            group = "all" if row["by"] == "all" else f"{row['by']}={row['group']}"
+            table.add_row(metric, group, f"{row['change']:+.2f}", f"[{row['change_lo']:+.2f}, {row['change_hi']:+.2f}]",
+                          f"[{row['change_lo_combined']:+.2f}, {row['change_hi_combined']:+.2f}]")
+    Console(width=150).print(table)
+    console.print(f"[green]wrote[/] {out}/ (members/, equity.parquet/.csv, costs.csv, ensemble.yaml, report.md)")
 
 
 def _print_equity(equity) -> None:
@@ -291,16 +366,95 @@ def calibrate(
     executor: str = typer.Option("local", help="local, serial or dask"),
     workers: Optional[int] = typer.Option(None, min=1),
     seed: int = typer.Option(0, help="seed of the optimiser (TPE sampler)"),
+    ensemble_out: Optional[Path] = typer.Option(None, help="also write an ensemble file: the trials not ruled out (history matching)"),
+    cutoff: float = typer.Option(3.0, min=0.0, help="implausibility cut for --ensemble-out (max |error| / tolerance over targets)"),
+    members: int = typer.Option(10, min=1, help="largest ensemble size for --ensemble-out"),
 ) -> None:
     """Fit assumption parameters to published targets (Optuna over replicate-averaged loss)."""
     from sim.calibration.fit import calibrate_command
 
     try:
-        calibrate_command(config, targets, budget, out, executor, workers, replicates,
-                          parameters.split(",") if parameters else None, seed, echo=typer.echo)
+        result = calibrate_command(config, targets, budget, out, executor, workers, replicates,
+                                   parameters.split(",") if parameters else None, seed, echo=typer.echo)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         console.print(f"[bold red]Cannot calibrate[/]\n{exc}")
         raise typer.Exit(code=2) from None
+    if ensemble_out is not None:
+        from sim.calibration.ensemble import from_calibration, save_ensemble
+
+        ens = from_calibration(result, config, cutoff=cutoff, min_members=min(2, members), max_members=members, seed=seed)
+        save_ensemble(ens, ensemble_out)
+        note = "" if ens.cut_met else " (too few trials passed the cut: the least implausible were kept; see the file)"
+        typer.echo(f"wrote {ensemble_out}: {len(ens.members)} members{note}")
+
+
+@app.command()
+def backtest(
+    config: Path = typer.Option(Path("configs/backtest_2015.yaml"), help="dated start config (the earliest census the data support)"),
+    origins: str = typer.Option("2019,2020,2021,2022", help="comma list of origin years: fit on the years up to each, score the rest to 2025"),
+    budget: int = typer.Option(20, min=1, help="optimisation trials per origin"),
+    replicates: int = typer.Option(2, min=1, help="replicates per trial and per scored run (same seeds throughout)"),
+    scale: Optional[float] = typer.Option(None, help="population.scale for every run (e.g. 0.1 for a run of minutes)"),
+    out: Path = typer.Option(Path("results/backtest_rolling"), help="directory for rolling_*.csv and rolling_mape.md"),
+    executor: str = typer.Option("local", help="local, serial or dask"),
+    workers: Optional[int] = typer.Option(None, min=1),
+    seed: int = typer.Option(0, help="seed of the optimiser (TPE sampler)"),
+) -> None:
+    """Rolling-origin backtest: per origin, fit on the years up to it and report the error to 2025 per series."""
+    from sim.calibration.rolling import render_mape, rolling_backtest, write_rolling
+    from sim.experiments.provenance import command_line
+
+    try:
+        years = [int(part) for part in origins.split(",") if part.strip()]
+    except ValueError:
+        console.print(f"[bold red]--origins must be a comma list of years, got {origins!r}[/]")
+        raise typer.Exit(code=2) from None
+    try:
+        cfg = load_config(config, {"population": {"scale": scale}} if scale is not None else None)
+    except ConfigError as exc:
+        console.print(f"[bold red]Configuration error[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    try:
+        results = rolling_backtest(cfg, years, budget, replicates, executor, workers, seed,
+                                   progress=lambda message: console.print(message, highlight=False))
+    except ValueError as exc:
+        console.print(f"[bold red]Cannot backtest[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    paths = write_rolling(results, out, command_line())
+    typer.echo(render_mape(results["mape"]))
+    console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
+
+
+@app.command()
+def forecast(
+    config: Path = typer.Argument(Path("configs/baseline.yaml"), help="the calibrated scenario (a run from January 2025)"),
+    ensemble: Optional[Path] = typer.Option(None, help="ensemble file (sendsim calibrate --ensemble-out); without it, chance only"),
+    replicates: int = typer.Option(4, min=1, help="replicates per parameter set"),
+    scale: Optional[float] = typer.Option(None, help="population.scale (smaller is faster and noisier)"),
+    out: Path = typer.Option(Path("docs/FORECAST.md"), help="the forecast document to write"),
+    workers: Optional[int] = typer.Option(None, min=1),
+) -> None:
+    """Forecast the January 2026 census and calendar-2026 flows with intervals, dated and tied to a commit."""
+    from sim.experiments.provenance import command_line
+    from sim.report.forecast import write_forecast
+
+    try:
+        cfg = load_config(config, {"population": {"scale": scale}} if scale is not None else None)
+    except ConfigError as exc:
+        console.print(f"[bold red]Configuration error[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    ens = _load_ensemble(ensemble) if ensemble is not None else None
+    total = replicates * (len(ens.members) if ens else 1)
+    with _progress() as progress:
+        task = progress.add_task("forecast", total=total)
+        try:
+            path, table = write_forecast(cfg, config, out, replicates, ens, ensemble, workers, command_line(),
+                                         on_done=lambda _name: progress.advance(task))
+        except (ConfigError, ValueError) as exc:
+            console.print(f"[bold red]Cannot forecast[/]\n{exc}")
+            raise typer.Exit(code=2) from None
+    typer.echo(table[["quantity", "forecast", "lo_combined", "hi_combined"]].to_string(index=False))
+    console.print(f"[green]wrote[/] {path}")
 
 
 @app.command()

@@ -208,6 +208,21 @@ def loss_of(values: pd.DataFrame, targets: Sequence[Target]) -> float:
     return total
 
 
+def implausibility_of(values: pd.DataFrame, targets: Sequence[Target]) -> float:
+    """History-matching implausibility of one parameter set: the largest |replicate-mean model -
+    published| / tolerance over the targets (a target the run did not produce counts as
+    infinitely implausible). The tolerances already hold the published figure's uncertainty and
+    the model's known discrepancy (docs/VALIDATION.md), so I <= 3 is the usual 'not ruled out' cut."""
+    worst = 0.0
+    for t in targets:
+        column = values[t.id].astype(float)
+        column = column[np.isfinite(column)]
+        if column.empty:
+            return math.inf
+        worst = max(worst, abs(float(column.mean()) - float(t.published)) / float(t.tolerance))
+    return worst
+
+
 def fit_table(values: pd.DataFrame, targets: Sequence[Target]) -> pd.DataFrame:
     """Target, published, model mean with 95% replicate interval, error, z = error/tolerance, ok."""
     rows = []
@@ -227,7 +242,8 @@ def fit_table(values: pd.DataFrame, targets: Sequence[Target]) -> pd.DataFrame:
 # ---- the fit --------------------------------------------------------------------------------------
 @dataclass
 class CalibrationResult:
-    """Outcome of a fit. `history` has one row per trial (trial, loss, one column per parameter);
+    """Outcome of a fit. `history` has one row per trial (trial, loss, implausibility, one column
+    per parameter);
     `fit` is the fit table at the best parameters, `fit_before` at the starting config."""
 
     best_params: dict[str, float]
@@ -331,7 +347,8 @@ def calibrate(
                     values = results[trial.number]
                     loss = loss_of(values, targets)
                     study.tell(trial, loss)
-                    history.append({"trial": trial.number, "loss": loss, **chosen[trial.number]})
+                    history.append({"trial": trial.number, "loss": loss,
+                                    "implausibility": implausibility_of(values, targets), **chosen[trial.number]})
                     if trial.number == 0:
                         kept["start"] = values
                     if loss < best[0]:

@@ -27,6 +27,12 @@ def _twelve(values: list[float], name: str) -> list[float]:
     return values
 
 
+#: The earliest January census a run can start from: 2015 is the first year with both the census
+#: shares and the plan series (new plans, caseload) published, which the rolling-origin backtest
+#: needs (docs/BACKTEST.md).
+EARLIEST_START_YEAR = 2015
+
+
 class RunSection(Section):
     start: str = param("2025-01", unit="YYYY-MM", meaning="first simulated month (a January census)", source="MODEL.md §2")
     end: str = param("2036-08", unit="YYYY-MM", meaning="last simulated month", source="MODEL.md §2")
@@ -43,8 +49,8 @@ class RunSection(Section):
     @field_validator("start")
     @classmethod
     def _census_start(cls, value: str) -> str:
-        if not value.endswith("-01") or not (2019 <= int(value[:4]) <= 2025):
-            raise ValueError(f"start must be a January census month between 2019-01 and 2025-01, got {value!r}")
+        if not value.endswith("-01") or not (EARLIEST_START_YEAR <= int(value[:4]) <= 2025):
+            raise ValueError(f"start must be a January census month between {EARLIEST_START_YEAR}-01 and 2025-01, got {value!r}")
         return value
 
     @model_validator(mode="after")

@@ -485,13 +485,14 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                       out_dir: Path | str, workers: int | None = None,
                       progress: Callable[[str, int, int], None] | None = None, *, small_cell: int = SMALL_CELL,
                       baseline_path: Path | str | None = None, reform_path: Path | str | None = None,
-                      command: str | None = None, run_summaries: bool = True) -> dict:
+                      command: str | None = None, run_summaries: bool = True, report: bool = True) -> dict:
     """Run baseline and reform with the same root seed and write the comparison directory atomically.
 
     The root seed is the baseline's `run.seed`; the reform is run with its `run.seed` set to it
     (so `reform/manifest.json` holds the config that actually ran and `sendsim run` on it
     reproduces it; the hash of the reform config as given is kept in the top manifest).
-    `progress(route, done, total)` is called after each replicate of each route.
+    `progress(route, done, total)` is called after each replicate of each route. `report=False`
+    skips report.md/.html and figures (an ensemble comparison writes one report over all members).
     Returns the tables, the top-level manifest and the paths written.
     """
     from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
@@ -558,6 +559,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                   "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
                   "gap_change_by_severity.csv", "report.md", "report.html", "figures/"],
     }
+    if not report:
+        top_manifest["files"] = [f for f in top_manifest["files"] if f not in ("report.md", "report.html", "figures/")]
     with atomic_directory(out_dir) as tmp:
         for route, (metrics, system, children, manifest, _) in runs.items():
             directory = tmp / route
@@ -579,7 +582,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         gaps_by_severity.to_csv(tmp / "gap_change_by_severity.csv", index=False)
         top_manifest["finished"] = now_iso()
         write_manifest(tmp, top_manifest)
-        md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps)
+        if report:
+            md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps)
     return {
         "out_dir": out_dir,
         "equity": equity,
@@ -589,7 +593,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         "need_standardised_gaps": standardised_gaps,
         "gap_change_by_severity": gaps_by_severity,
         "manifest": top_manifest,
-        "report": (out_dir / Path(md).name, out_dir / Path(html).name),
+        "report": (out_dir / Path(md).name, out_dir / Path(html).name) if report else None,
         "baseline": {"metrics": bm, "system": bs, "children": bc, "manifest": bman},
         "reform": {"metrics": rm, "system": rs, "children": rc, "manifest": rman},
     }

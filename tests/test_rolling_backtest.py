@@ -1,0 +1,99 @@
+"""Rolling-origin backtest and the published forecast, end to end at tiny scale.
+
+What must hold: runs can start from the January 2015 census (and no earlier); each origin is
+fitted only on points up to it and scored on the rest up to 2025; the command writes one row per
+series and origin; the forecast document carries every promised quantity with an interval, the
+date, the commit and what it will be compared with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim.calibration.rolling import LAST_YEAR, ROLLING_SERIES, ROLLING_TARGETS, target_year, targets_for
+from sim.cli import app
+from sim.config import ConfigError, load_config, validate_config
+from sim.report.forecast import QUANTITIES
+
+REPO = Path(__file__).resolve().parents[1]
+START_2015 = REPO / "configs" / "backtest_2015.yaml"
+runner = CliRunner()
+
+
+def test_a_run_can_start_in_2015_but_not_before():
+    assert validate_config({"run": {"start": "2015-01", "end": "2016-03"}}).run.start == "2015-01"
+    with pytest.raises(ConfigError) as error:
+        validate_config({"run": {"start": "2014-01", "end": "2016-03"}})
+    assert "run.start" in str(error.value) and "2015-01" in str(error.value)
+
+
+def test_the_2015_start_config_is_dated_to_2015_and_covers_financial_year_2025_26():
+    config = load_config(START_2015)
+    assert config.run.start == "2015-01" and config.run.end >= "2026-03"
+    assert config.census.ehcp_share == pytest.approx(0.028) and config.census.sen_support_share == pytest.approx(0.126)
+
+
+def test_every_series_has_points_before_and_after_each_origin():
+    for origin in (2019, 2020, 2021, 2022):
+        fitted = targets_for(2015, last=origin)
+        scored = [t for t in targets_for(2015) if target_year(t) > origin]
+        assert all(target_year(t) <= origin for t in fitted)
+        for series in ROLLING_SERIES:
+            assert any(t.id.startswith(f"{series}:") for t in scored), (series, origin)
+    # the start year's census is the start state, never a target; nothing after 2025 is scored
+    ids = {t.id for t in targets_for(2015)}
+    assert "ehcp_share:2015" not in ids and all(target_year(t) <= LAST_YEAR for t in ROLLING_TARGETS)
+    assert len({t.id for t in ROLLING_TARGETS}) == len(ROLLING_TARGETS)
+
+
+def test_the_backtest_command_writes_one_row_per_series_and_origin(tmp_path):
+    out = tmp_path / "rolling"
+    result = runner.invoke(app, ["backtest", "--config", str(START_2015), "--origins", "2019,2022", "--budget", "2",
+                                 "--replicates", "1", "--scale", "0.03", "--executor", "serial", "--out", str(out)],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    mape = pd.read_csv(out / "rolling_mape.csv")
+    assert len(mape) == 2 * len(ROLLING_SERIES)
+    assert set(zip(mape["origin"], mape["series"])) == {(o, s) for o in (2019, 2022) for s in ROLLING_SERIES}
+    assert np.isfinite(mape["mape_out_of_sample"]).all() and (mape["n_out_of_sample"] > 0).all()
+    assert (mape["mape_out_of_sample"] >= 0).all()
+    points = pd.read_csv(out / "rolling_points.csv")
+    # out of sample means after the origin
+    assert (points.loc[points["sample"] == "out", "year"] > points.loc[points["sample"] == "out", "origin"]).all()
+    assert (points.loc[points["sample"] == "in", "year"] <= points.loc[points["sample"] == "in", "origin"]).all()
+    fits = pd.read_csv(out / "rolling_fits.csv")
+    assert list(fits["origin"]) == [2019, 2022] and (fits["loss_after"] <= fits["loss_before"]).all()
+    table = (out / "rolling_mape.md").read_text()
+    assert "fit to 2019" in table and "fit to 2022" in table and "high-needs spending" in table
+
+
+def test_an_origin_outside_the_run_is_refused(tmp_path):
+    result = runner.invoke(app, ["backtest", "--config", str(START_2015), "--origins", "2014", "--budget", "1",
+                                 "--scale", "0.03", "--executor", "serial", "--out", str(tmp_path / "x")],
+                           catch_exceptions=False)
+    assert result.exit_code == 2 and "2014" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_forecast_names_every_quantity_with_an_interval_date_commit_and_comparison(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"name": "tiny", "population": {"pupils_per_council": 2000}}))
+    out = tmp_path / "FORECAST.md"
+    result = runner.invoke(app, ["forecast", str(config), "--replicates", "2", "--workers", "1", "--out", str(out)],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "Made on **" in text and "commit `" in text and "sendsim" in text
+    for q in QUANTITIES:
+        line = next((row for row in text.splitlines() if row.startswith(f"| {q.label} |")), None)
+        assert line is not None, q.label
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1].startswith("**") and " to " in cells[2] and " to " in cells[3]
+        assert q.compared_with in line and q.last_published in line
+    assert "January 2026" in text and "calendar 2026" in text
