@@ -45,6 +45,9 @@ class Recorder:
         self.system = {name: np.zeros((n_months, n_councils)) for name in SYSTEM_COLUMNS}
         self.census: list[Snapshot] = []
         self.years: list[Snapshot] = []
+        # who held an EHCP (school age) at the end of the month before the legal switch: the
+        # transition cohort, whose fate under the reform the comparison report follows
+        self.plans_at_switch: np.ndarray | None = None
 
     def record_month(self, ctx: StepContext) -> None:
         c, t = ctx.c, ctx.t
@@ -56,6 +59,10 @@ class Recorder:
             return np.bincount(council[mask], minlength=n)
 
         level = c.support_level
+        if t == ctx.timeline.month_index(ctx.config.transition.legal_switch) - 1:
+            held = np.zeros(len(ctx.children.key), dtype=bool)
+            held[ctx.lo:ctx.hi] = pupils & (level == EHCP)
+            self.plans_at_switch = held
         self.system["pupils"][t] = count(pupils)
         self.system["ehcp"][t] = count(pupils & (level == EHCP))
         self.system["sen_support"][t] = count(pupils & (level == SEN_SUPPORT))

@@ -363,6 +363,16 @@ class MetricsSection(Section):
     small_cell_threshold: int = param(10, unit="children", meaning="cells with fewer children are suppressed in reports", source="convention (ONS-style disclosure control)", ge=0, le=1000)
 
 
+class ReportSection(Section):
+    """How reports present money and scale (no effect on the simulation itself)."""
+
+    price_base: Literal["cash", "real_2025_26"] = param("cash", unit="name", meaning="money in reports: cash (the year's own prices) or real terms in 2025-26 prices, deflated by report.deflator_growth", source="convention")
+    deflator_growth: float = param(0.02, unit="fraction per year", meaning="general inflation used to turn cash into 2025-26 prices (GDP deflator)", source="assumption (the 2% inflation target; official GDP deflator forecasts are close to 2% a year)", plausible=(0.015, 0.035), ge=-0.1, le=0.2)
+    target_relative_precision: float = param(0.1, unit="fraction of the change", meaning="the 95% half-width wanted for a headline change (unmet need, the FSM gap), as a share of its size: reports recommend the replicates that reach it", source="convention", gt=0.0, le=1.0)
+    relative_change_min_share: float = param(0.05, unit="fraction of the whole", meaning="relative changes are not shown for a row whose baseline is below this share of the whole (all children, or total spending): a percentage of a tiny base misleads", source="convention", ge=0.0, le=1.0)
+    england_pupils: int = param(9_100_000, unit="pupils", meaning="pupils in England, to scale a sample run's money and counts to England", source="T001 / T002 (482,640 pupils with an EHCP are 5.3% of pupils, January 2025)", ge=1, le=20_000_000)
+
+
 class ScenarioConfig(Section):
     """A whole scenario. Load with `sim.config.load_config` (handles `extends:`)."""
 
@@ -385,3 +395,4 @@ class ScenarioConfig(Section):
     reform: ReformSection = ReformSection()
     transition: TransitionSection = TransitionSection()
     metrics: MetricsSection = MetricsSection()
+    report: ReportSection = ReportSection()
