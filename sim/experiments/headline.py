@@ -114,7 +114,7 @@ def cost_effectiveness(per_replicate: pd.DataFrame) -> pd.DataFrame:
     add("net_children_better_off", "children", (float(net_better.mean()), *t_bounds(net_better.to_numpy())))
     if mean_cost > 0 and mean_months > 0:
         add("net_cost_per_child_month_avoided", "£ per child-month", _ratio(cost, months))
-    if mean_cost > 0 and float(net_better.mean()) > 0:
+    if mean_cost > 0 and mean_months > 0 and float(net_better.mean()) > 0:
         add("net_cost_per_child_better_off", "£ per child (better off minus worse off)", _ratio(cost, net_better))
     if mean_cost <= 0 and mean_months < 0:
         add("saving_per_child_month_added", "£ per child-month", _ratio(-cost, -months))
