@@ -259,3 +259,38 @@ def test_transition_cohort_fates_add_up_and_groups_partition_the_cohort(comparis
     assert (reform_children.loc[~reform_children["ehcp_at_switch"], "plan_after_switch"] == "").all()
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## The transition cohort: children holding a plan at the switch" in md
+
+
+# ---- experiment reports: lever sweeps against the lever's value ------------------------------------
+def test_the_experiment_report_plots_each_lever_sweep_against_the_lever_value(tmp_path):
+    import json
+
+    from sim.report.experiment_report import lever_sweeps, write_experiment_report
+
+    root = tmp_path / "sweep"
+    years = [3, 5, 8]
+    design = pd.DataFrame({"point_id": [0, 1, 2], "reform.inclusion_base_rollout_years": years})
+    root.mkdir()
+    design.to_parquet(root / "design.parquet", index=False)
+    (root / "manifest.json").write_text(json.dumps({
+        "kind": "sendsim-experiment", "name": "sweep", "design": {"method": "grid"},
+        "levers": {"reform.inclusion_base_rollout_years": years}}))
+    rng = np.random.default_rng(1)
+    rows = []
+    for point, lever in enumerate(years):
+        for replicate in range(3):
+            rows.append({"date": pd.Timestamp("2030-01-01"), "metric": "unmet_need_months", "by": "all",
+                         "group": "all", "value": 2.0 * lever + rng.normal(0, 0.1), "point_id": point,
+                         "replicate": replicate, "block": 0, "task_id": f"t{point}-{replicate}"})
+    directory = root / "runs" / "scenario=reform"
+    directory.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(directory / "all.parquet", index=False)
+    md, html = write_experiment_report(root)
+    sweeps = pd.read_csv(root / "analysis" / "lever_sweeps.csv")
+    assert list(sweeps["value"]) == years
+    assert np.allclose(sweeps["mean"], [6.0, 10.0, 16.0], atol=0.3)  # the outcome follows the lever's value
+    assert (sweeps["lo"] < sweeps["mean"]).all() and (sweeps["hi"] > sweeps["mean"]).all()
+    text = md.read_text()
+    assert "## Lever sweeps" in text and "figures/lever_sweeps.png" in text
+    assert (root / "figures" / "lever_sweeps.png").stat().st_size > 5_000
+    assert lever_sweeps({"levers": {}}, design, pd.DataFrame({"point_id": [0], "y": [1.0]})).empty
