@@ -294,3 +294,41 @@ def test_the_experiment_report_plots_each_lever_sweep_against_the_lever_value(tm
     assert "## Lever sweeps" in text and "figures/lever_sweeps.png" in text
     assert (root / "figures" / "lever_sweeps.png").stat().st_size > 5_000
     assert lever_sweeps({"levers": {}}, design, pd.DataFrame({"point_id": [0], "y": [1.0]})).empty
+
+
+# ---- the command ------------------------------------------------------------------------------------
+def test_sendsim_decompose_writes_the_table_waterfall_and_manifest_and_refuses_a_bad_components_file(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(
+        {"name": "tiny_base", "run": {"end": "2030-08"}, "population": {"pupils_per_council": 1500}}))
+    (tmp_path / "reform_tiny.yaml").write_text(yaml.safe_dump(
+        {"extends": "base.yaml", "name": "tiny_reform", "run": {"route": "tiered"},
+         "transition": {"anticipation_multiplier": 1.5}}))
+    (tmp_path / "components").mkdir()
+    (tmp_path / "components" / "tiny.yaml").write_text(yaml.safe_dump(
+        {"hold": ["run.route"], "components": [{"name": "anticipation", "label": "The surge",
+                                                 "when_off": {"transition.anticipation_multiplier": None}}]}))
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(app, ["decompose", str(tmp_path / "base.yaml"), str(tmp_path / "reform_tiny.yaml"),
+                                 "--replicates", "1", "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "decomposition.csv")
+    assert {"residual", "alone", "sequential", "shapley", "total"} == set(table["method"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["components"][0]["when_off"] == {"transition.anticipation_multiplier": 1.0}
+    assert manifest["components"][0]["when_on"] == {"transition.anticipation_multiplier": 1.5}
+    assert (out / "figures" / "decomposition_waterfall.png").is_file() and (out / "decomposition.html").is_file()
+
+    (tmp_path / "components" / "bad.yaml").write_text(yaml.safe_dump(
+        {"components": [{"name": "x", "when_off": {"transition.no_such_thing": 1}}]}))
+    bad_out = tmp_path / "bad_out"
+    result = runner.invoke(app, ["decompose", str(tmp_path / "base.yaml"), str(tmp_path / "reform_tiny.yaml"),
+                                 "--components", str(tmp_path / "components" / "bad.yaml"), "--out", str(bad_out)])
+    assert result.exit_code == 2 and "transition.no_such_thing" in result.output
+    assert not bad_out.exists()

@@ -102,6 +102,14 @@ def decomposition_section(doc: Document, table: pd.DataFrame, figure: tuple[str,
         doc.table(header, rows)
 
 
+def _short(label: str, limit: int = 44) -> str:
+    """A bar label: the component's label before any explanation in brackets or after a colon."""
+    text = str(label).split(" (")[0].split(":")[0].strip()
+    if text == "The reform's route with every component off":
+        text = "Route, every component off"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def waterfall_figure(table: pd.DataFrame, directory: Path | str) -> tuple[str, str, str]:
     """One waterfall panel per outcome; returns (relative path, title, caption)."""
     directory = Path(directory)
@@ -122,7 +130,7 @@ def waterfall_figure(table: pd.DataFrame, directory: Path | str) -> tuple[str, s
                 continue
             r = hit.iloc[0]
             value, lo, hi = (float(r[k]) * scale for k in ("value", "lo", "hi"))
-            short = label if len(label) <= 38 else label[:36] + "…"
+            short = _short(label)
             labels.append(short)
             if m == "total":
                 starts.append(0.0)
