@@ -111,7 +111,9 @@ def _provenance(doc: Document, manifest: dict) -> None:
                      "holds the config that ran.")
     doc.bullets(items)
     doc.para("Each route's full outputs (manifest, metrics, system and children tables) are in `baseline/` and "
-             "`reform/`; the tables behind this page are `equity.csv`, `costs.csv`, `ehcp_stock.csv` and `fsm_gap.csv`.")
+             "`reform/`; the tables behind this page are `equity.csv`, `costs.csv`, `ehcp_stock.csv`, `fsm_gap.csv`, "
+             "`headline_by_replicate.csv`, `cost_effectiveness.csv`, `transition_cohort.csv` and, when the reform "
+             "was taken apart, `decomposition.csv` (columns defined in docs/METRICS.md).")
 
 
 EQUITY_HEADER = ["Group", "Baseline", "Reform", "Change [95% interval]", "Relative change", "Better off",
