@@ -202,7 +202,8 @@ def _population_note(metric: str) -> str:
     return spec.population if spec else ""
 
 
-def _costs(doc: Document, costs: pd.DataFrame, prices: str = "cash", min_share: float = 0.05) -> None:
+def _costs(doc: Document, costs: pd.DataFrame, prices: str = "cash", min_share: float = 0.05,
+           factor: float | None = None) -> None:
     doc.heading(2, "Costs by budget holder and financial year")
     doc.para(f"Spending in each complete financial year (April to March), summed over the simulated councils, in "
              f"{_price_words(prices)}. Change is reform minus baseline within each replicate; intervals are 95% "
@@ -211,7 +212,8 @@ def _costs(doc: Document, costs: pd.DataFrame, prices: str = "cash", min_share: 
     if costs.empty:
         doc.para("The run covers no complete financial year.")
         return
-    header = ["Budget holder", "Year", "Baseline [95%]", "Reform [95%]", "Change [95%]", "Relative change"]
+    header = ["Budget holder", "Year", "Baseline [95%]", "Reform [95%]", "Change [95%]", "Relative change",
+              *(["Change, England ≈"] if factor else [])]
 
     def triple(row, key, signed=False):
         return (f"{_money(row[key], signed)} [{_money(row[key + '_lo'], signed)}, "
@@ -222,7 +224,7 @@ def _costs(doc: Document, costs: pd.DataFrame, prices: str = "cash", min_share: 
     rows = [[HOLDER_LABELS.get(r["holder"], r["holder"]), r["period"], triple(r, "baseline"), triple(r, "reform"),
              triple(r, "change", True),
              _relative(r["relative_change"]) if abs(r["baseline"]) >= min_share * abs(totals.get(r["period"], np.inf))
-             else DASH] for _, r in spend.iterrows()]
+             else DASH, *([_money(r["change"] * factor, True)] if factor else [])] for _, r in spend.iterrows()]
     doc.table(header, rows)
     per_child = costs[costs["measure"] == "cost_per_child_supported"]
     supported = costs[costs["measure"] == "children_supported"].set_index("period")
@@ -704,7 +706,7 @@ def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.Da
     transition_section(doc, transition)
     _equity(doc, equity, small_cell, float(settings["relative_change_min_share"]))
     _gaps(doc, gaps)
-    _costs(doc, costs, settings["price_base"], float(settings["relative_change_min_share"]))
+    _costs(doc, costs, settings["price_base"], float(settings["relative_change_min_share"]), factor)
     _stock(doc, stock)
     _provenance(doc, manifest)
     _glossary(doc)
