@@ -285,7 +285,7 @@ def test_the_experiment_report_plots_each_lever_sweep_against_the_lever_value(tm
     directory = root / "runs" / "scenario=reform"
     directory.mkdir(parents=True)
     pd.DataFrame(rows).to_parquet(directory / "all.parquet", index=False)
-    md, html = write_experiment_report(root)
+    md, _ = write_experiment_report(root)
     sweeps = pd.read_csv(root / "analysis" / "lever_sweeps.csv")
     assert list(sweeps["value"]) == years
     assert np.allclose(sweeps["mean"], [6.0, 10.0, 16.0], atol=0.3)  # the outcome follows the lever's value

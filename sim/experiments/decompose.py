@@ -34,15 +34,16 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from sim.config import ScenarioConfig, config_hash, validate_config
+from sim.config import ConfigError, ScenarioConfig, config_hash, validate_config
 from sim.experiments.headline import paired_outcomes
 from sim.metrics.intervals import t_bounds
 
@@ -196,7 +197,7 @@ def subset_config(reform: ScenarioConfig, plan: ComponentPlan, on: frozenset[str
     data["name"] = f"{reform.name}[{'+'.join(parts)}]"
     try:
         return validate_config(data)
-    except Exception as exc:  # a pydantic error naming the field and the allowed range
+    except ConfigError as exc:  # names the field and the allowed range
         raise DecompositionError(f"switching components off gives an invalid configuration: {exc}") from None
 
 
@@ -336,7 +337,12 @@ def write_decomposition(out_dir: Path | str, result: dict, manifest: bool = True
     """decomposition.csv (tidy: method, component, label, order, outcome, unit, value, lo, hi, replicates)
     and, unless `manifest` is False (inside a comparison, which has its own), manifest.json with
     the component definitions, seeds, config hashes, versions and commit."""
-    from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
+    from sim.experiments.provenance import (
+        command_line,
+        git_state,
+        now_iso,
+        package_versions,
+    )
     from sim.experiments.results import write_manifest
 
     out_dir = Path(out_dir)

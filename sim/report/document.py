@@ -18,7 +18,7 @@ import html as html_lib
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -136,7 +136,7 @@ class Document:
             image=lambda path: embedded_image(path, base))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment() -> Environment:
     return Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=False, undefined=StrictUndefined,
                        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
