@@ -332,3 +332,24 @@ def test_sendsim_decompose_writes_the_table_waterfall_and_manifest_and_refuses_a
                                  "--components", str(tmp_path / "components" / "bad.yaml"), "--out", str(bad_out)])
     assert result.exit_code == 2 and "transition.no_such_thing" in result.output
     assert not bad_out.exists()
+
+
+def test_real_prices_deflate_each_financial_year_to_2025_26(comparison):
+    from sim.experiments.compare import cost_table
+    from sim.experiments.headline import deflator_for
+
+    _, result = comparison
+    bs, rs = result["baseline"]["system"], result["reform"]["system"]
+    cash = cost_table(bs, rs)
+    real = cost_table(bs, rs, deflator_for("real_2025_26", 0.02))
+    assert deflator_for("cash", 0.02) is None
+    keys = ["measure", "holder", "period"]
+    both = cash.merge(real, on=keys, suffixes=("_cash", "_real"))
+    spend = both[(both["measure"] == "spend") & (both["holder"] == "total")]
+    assert len(spend) >= 3
+    for _, row in spend.iterrows():
+        year = int(row["period"][:4])
+        assert row["baseline_real"] == pytest.approx(row["baseline_cash"] / 1.02 ** (year - 2025))
+        assert row["change_real"] == pytest.approx(row["change_cash"] / 1.02 ** (year - 2025))
+    supported = both[both["measure"] == "children_supported"]
+    assert np.allclose(supported["baseline_cash"], supported["baseline_real"])  # counts are not money
