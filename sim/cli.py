@@ -180,6 +180,12 @@ def compare(
             baseline_path=baseline, reform_path=reform, command=command_line(),
         )
     _print_equity(result["equity"])
+    from sim.report.compare_report import replicate_advice
+
+    notes, too_few = replicate_advice(result["headline"], replicates, base_cfg.report.target_relative_precision)
+    if too_few:
+        for note in notes:
+            console.print(f"[yellow]{note.replace('**', '')}[/]")
     console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, report.md, report.html)")
 
 

@@ -353,3 +353,28 @@ def test_real_prices_deflate_each_financial_year_to_2025_26(comparison):
         assert row["change_real"] == pytest.approx(row["change_cash"] / 1.02 ** (year - 2025))
     supported = both[both["measure"] == "children_supported"]
     assert np.allclose(supported["baseline_cash"], supported["baseline_real"])  # counts are not money
+
+
+def test_sendsim_compare_warns_about_too_few_replicates_and_reports_in_real_prices(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(
+        {"name": "tiny_base", "run": {"end": "2027-08"}, "population": {"pupils_per_council": 1500}}))
+    (tmp_path / "reform.yaml").write_text(yaml.safe_dump(
+        {"extends": "base.yaml", "name": "tiny_reform", "decision": {"refusal_intercept": -2.5}}))
+    out = tmp_path / "out"
+    runner = CliRunner()
+    args = ["compare", str(tmp_path / "base.yaml"), str(tmp_path / "reform.yaml"), "--replicates", "2",
+            "--workers", "1", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--prices", "real"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Too few replicates" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["report"]["price_base"] == "real_2025_26"
+    assert "real terms, 2025-26 prices" in (out / "report.md").read_text(encoding="utf-8")
+    bad = runner.invoke(app, [*args, "--prices", "nominal"])
+    assert bad.exit_code == 2 and "--prices must be cash or real" in bad.output
