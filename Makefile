@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## The main job: today's system vs the White Paper reform on the default council, paired per child
+## The main job: today's system vs the White Paper reform on the default council, paired per child,
+## with the reform taken apart into its components (configs/components/white_paper.yaml)
 run: $(STAMP)
-	$(BIN)/sendsim compare configs/baseline.yaml configs/reform_white_paper.yaml --replicates 4 --out results/baseline_vs_white_paper
+	$(BIN)/sendsim compare configs/baseline.yaml configs/reform_white_paper.yaml --replicates 4 --decompose --out results/baseline_vs_white_paper
 
 ## The test suite (fast default; slow statistical tests: make test-slow)
 test: $(STAMP)

@@ -119,8 +119,10 @@ def parameters_markdown(rows: list[dict[str, Any]]) -> str:
         "",
         "- **source**: `Txxx` = a row of targets.csv (see [configs/SOURCES.md](../configs/SOURCES.md) for the "
         "figure and its URL); `sen2:<file>` = the DfE *Education, health and care plans* extract; `law` = the "
-        "Children and Families Act 2014 / SEND Regulations 2014 / Code of Practice; `MODEL.md`/`POLICY.md` = the "
-        "design documents; `assumption` = our choice, varied over its plausible range in sensitivity analysis.",
+        "Children and Families Act 2014 / SEND Regulations 2014 / Code of Practice; `White Paper [proposal]` = the "
+        "Schools White Paper of February 2026; `published [data]`/`published [reported]` = official statistics / "
+        "published reports not yet copied into targets.csv; `model design` = a structural choice (docs/MODEL.md); "
+        "`assumption` = our choice, varied over its plausible range in sensitivity analysis.",
         "- **plausible range**: what experiments sample by default. **bounds**: values outside are rejected when "
         "the config is loaded (`[` closed, `(` open).",
         "",
@@ -195,7 +197,7 @@ def sources_markdown(rows: list[dict[str, Any]], targets: dict[str, dict[str, st
         for name in SEN2_FILE.findall(source):
             sen2_by[name].append(r["path"])
         lowered = source.strip().lower()
-        for kind in ("law", "assumption", "calibrated", "convention", "MODEL.md", "POLICY.md"):
+        for kind in ("law", "assumption", "calibrated", "convention", "published", "white paper", "model design"):
             if lowered.startswith(kind.lower()):
                 other_by[kind].append(r["path"])
     missing = sorted(t for t in cited_by if t not in targets)
@@ -218,7 +220,9 @@ def sources_markdown(rows: list[dict[str, Any]], targets: dict[str, dict[str, st
         f"| `sen2:<file>` | the DfE release *Education, health and care plans* (2026 edition), extract `<file>.csv` (national or council rows, original headers; column meanings in `data_guidance.txt`) | {sum(len(v) for v in sen2_by.values())} |",
         f"| `law` | a constant of law: Children and Families Act 2014, the SEND Regulations 2014 (e.g. reg. 5, reg. 13: the 6-, 16- and 20-week limits), the SEND Code of Practice, or the statutory override on council deficits | {len(other_by['law'])} |",
         f"| `calibrated to ...` | not observed directly: chosen so the model reproduces the named published figures | {len(other_by['calibrated'])} |",
-        f"| `MODEL.md §n [tag]` / `POLICY.md [tag]` | taken from the design documents, whose tags say how sure the figure is: `[data]` official statistics, `[reported]` published but not official, `[assume]` a design assumption | {len(other_by['MODEL.md']) + len(other_by['POLICY.md'])} |",
+        f"| `published [data]` / `published [reported]` | a published figure not (yet) copied into `targets.csv`: `[data]` official statistics, `[reported]` published but not official (research, sector surveys, councils' reports) | {len(other_by['published'])} |",
+        f"| `White Paper [proposal]` | the Schools White Paper *Every child achieving and thriving* (February 2026): a government proposal, not yet law | {len(other_by['white paper'])} |",
+        f"| `model design` | a structural choice of the model (what is simulated and how), described in docs/MODEL.md | {len(other_by['model design'])} |",
         f"| `assumption` | our own choice where no source pins the number down. Every numeric assumption carries a plausible range that sensitivity analysis samples; any text in brackets is the reasoning or the evidence it leans on | {len(other_by['assumption'])} |",
         f"| `convention` | a modelling or reporting convention (seeds, scale, disclosure control), not a claim about the world | {len(other_by['convention'])} |",
         "",

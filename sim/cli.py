@@ -187,12 +187,28 @@ def compare(
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
     small_cell: Optional[int] = typer.Option(None, min=0, help="suppress cells with fewer children (default: metrics.small_cell_threshold)"),
     ensemble: Optional[Path] = typer.Option(None, help="ensemble file: compare at every member, report parameter + stochastic intervals"),
+    decompose: bool = typer.Option(False, "--decompose", help="also take the reform apart into its components (configs/components/<reform>.yaml)"),
+    components: Optional[Path] = typer.Option(None, help="components YAML for --decompose (default: configs/components/<reform>.yaml beside the reform)"),
+    prices: Optional[str] = typer.Option(None, help="money in reports: cash or real (2025-26 prices); default report.price_base"),
 ) -> None:
     """Run baseline and reform with common random numbers; write equity, costs, stocks and a report."""
     from sim.experiments.compare import compare_scenarios
     from sim.experiments.provenance import command_line
 
+    if prices not in (None, "cash", "real"):
+        console.print(f"[bold red]--prices must be cash or real, not {prices!r}[/]")
+        raise typer.Exit(code=2)
     base_cfg, reform_cfg = _load(baseline), _load(reform)
+    parts, hold = None, ("run.route",)
+    if decompose or components is not None:
+        from sim.experiments.decompose import DecompositionError, load_components, plan_components
+
+        try:
+            parts, hold, _ = load_components(_components_file(reform, components))
+            plan_components(base_cfg, reform_cfg, parts, hold)
+        except DecompositionError as exc:
+            console.print(f"[bold red]Cannot decompose[/]\n{exc}")
+            raise typer.Exit(code=2) from None
     out = out or Path("results") / f"{base_cfg.name}_vs_{reform_cfg.name}"
     if ensemble is not None:
         _compare_with_ensemble(base_cfg, reform_cfg, baseline, reform, ensemble, replicates, out, workers,
@@ -200,14 +216,23 @@ def compare(
         return
     with _progress() as progress:
         tasks = {route: progress.add_task(f"{route}", total=replicates) for route in ("baseline", "reform")}
+        if parts:
+            tasks["decomposition"] = progress.add_task("decomposition (sub-runs)", total=None)
         result = compare_scenarios(
             base_cfg, reform_cfg, replicates, out, workers=workers,
-            progress=lambda route, done, total: progress.update(tasks[route], completed=done),
+            progress=lambda route, done, total: progress.update(tasks[route], completed=done, total=total),
+            components=parts, hold=hold, price_base={"real": "real_2025_26"}.get(prices, prices),
             small_cell=base_cfg.metrics.small_cell_threshold if small_cell is None else small_cell,
             baseline_path=baseline, reform_path=reform, command=command_line(),
         )
     _print_equity(result["equity"])
     _print_need_standardised_gaps(result["need_standardised_gaps"])
+    from sim.report.compare_report import replicate_advice
+
+    notes, too_few = replicate_advice(result["headline"], replicates, base_cfg.report.target_relative_precision)
+    if too_few:
+        for note in notes:
+            console.print(f"[yellow]{note.replace('**', '')}[/]")
     console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, "
                   "need_standardised_gaps.csv, gap_change_by_severity.csv, report.md, report.html)")
 
@@ -271,6 +296,59 @@ def _print_need_standardised_gaps(gaps) -> None:
                           f"{equal['baseline']:+.2f} -> {equal['reform']:+.2f}",
                           f"{equal['change']:+.2f} [{equal['change_lo']:+.2f}, {equal['change_hi']:+.2f}]")
     Console(width=150).print(table)
+
+
+def _components_file(reform: Path, components: Path | None) -> Path:
+    """The components file given, or configs/components/<reform name without 'reform_'>.yaml next to the reform."""
+    if components is not None:
+        return components
+    return reform.parent / "components" / f"{reform.stem.removeprefix('reform_')}.yaml"
+
+
+@app.command()
+def decompose(
+    baseline: Path = typer.Argument(..., help="baseline scenario YAML"),
+    reform: Path = typer.Argument(..., help="reform scenario YAML to take apart"),
+    components: Optional[Path] = typer.Option(None, help="components YAML (default: configs/components/<reform>.yaml beside the reform)"),
+    replicates: int = typer.Option(4, min=1, max=10_000, help="paired replicates per sub-run"),
+    shapley: Optional[bool] = typer.Option(None, "--shapley/--no-shapley", help="Shapley values over components (2^k sub-runs; default: only with 4 components or fewer)"),
+    out: Optional[Path] = typer.Option(None, help="output directory (default results/<reform>_decomposition)"),
+    workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
+) -> None:
+    """Split a reform into components and measure what each does (common random numbers)."""
+    from sim.experiments.decompose import DecompositionError, load_components
+    from sim.experiments.decompose import decompose as run_decomposition
+    from sim.experiments.decompose import write_decomposition
+    from sim.experiments.results import atomic_directory
+    from sim.report.decomposition_report import write_decomposition_report
+    from sim.report.document import england_factor
+
+    base_cfg, reform_cfg = _load(baseline), _load(reform)
+    path = _components_file(reform, components)
+    try:
+        parts, hold, _ = load_components(path)
+        from sim.experiments.decompose import needed_subsets, plan_components
+
+        plan = plan_components(base_cfg, reform_cfg, parts, hold)
+    except DecompositionError as exc:
+        console.print(f"[bold red]Cannot decompose[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    names = [c.name for c in plan.components]
+    total = len(needed_subsets(names, len(names) <= 4 if shapley is None else shapley)) + 1
+    out = out or Path("results") / f"{reform_cfg.name}_decomposition"
+    with _progress() as progress:
+        task = progress.add_task("sub-runs", total=total)
+        from sim.experiments.headline import deflator_for
+
+        result = run_decomposition(base_cfg, reform_cfg, parts, replicates, hold=hold, shapley=shapley, workers=workers,
+                                   progress=lambda label, done, n: progress.update(task, completed=done + 1),
+                                   deflator=deflator_for(base_cfg.report.price_base, base_cfg.report.deflator_growth))
+    pupils = base_cfg.population.pupils_per_council * base_cfg.population.scale * base_cfg.population.councils
+    with atomic_directory(out) as tmp:
+        write_decomposition(tmp, result)
+        write_decomposition_report(tmp, result["table"], f"Decomposition: {reform_cfg.name} against {base_cfg.name}",
+                                   england_factor=england_factor(pupils, base_cfg.report.england_pupils))
+    console.print(f"[green]wrote[/] {out}/ (decomposition.csv, decomposition.md, decomposition.html, figures/)")
 
 
 @app.command()

@@ -59,6 +59,9 @@ class Recorder:
         """
         self.start_need = {"severity": children.severity.copy(), "need_type": children.need_type.copy()}
         self.ever = {"ehcp": np.zeros(len(children), dtype=bool), "special": np.zeros(len(children), dtype=bool)}
+        # who held an EHCP (school age) at the end of the month before the legal switch: the
+        # transition cohort, whose fate under the reform the comparison report follows
+        self.plans_at_switch: np.ndarray | None = None
 
     def record_month(self, ctx: StepContext) -> None:
         c, t = ctx.c, ctx.t
@@ -72,6 +75,10 @@ class Recorder:
             return np.bincount(council[mask], minlength=n)
 
         level = c.support_level
+        if t == ctx.timeline.month_index(ctx.config.transition.legal_switch) - 1:
+            held = np.zeros(len(ctx.children.key), dtype=bool)
+            held[ctx.lo:ctx.hi] = pupils & (level == EHCP)
+            self.plans_at_switch = held
         self.system["pupils"][t] = count(pupils)
         self.system["ehcp"][t] = count(pupils & (level == EHCP))
         self.system["sen_support"][t] = count(pupils & (level == SEN_SUPPORT))

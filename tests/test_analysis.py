@@ -216,7 +216,7 @@ def test_the_experiment_report_is_written_with_its_sensitivity_figure(sobol_stor
                     "sensitivity indices"):
         assert section in text
     assert (sobol_store / "figures" / "sensitivity_sobol.png").stat().st_size > 10_000
-    assert "figures/sensitivity_sobol.png" in html.read_text()
+    assert "figures/sensitivity_sobol.png" in md.read_text() and "data:image/png;base64," in html.read_text()
     saved = pd.read_csv(sobol_store / "analysis" / "sensitivity.csv")
     assert set(saved["parameter"]) == {"x1", "x2", "x3"}
 

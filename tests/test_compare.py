@@ -149,19 +149,6 @@ def test_compare_scenarios_writes_both_runs_the_tables_and_a_report_with_the_equ
     pd.testing.assert_frame_equal(equity, result["equity"].reset_index(drop=True), check_dtype=False)
 
 
-def test_cost_per_month_of_gap_closed_divides_extra_spending_by_the_narrowing() -> None:
-    import pandas as pd
-
-    from sim.report.compare_report import cost_per_gap_point
-
-    equity = pd.DataFrame({"metric": ["unmet_need_months"], "by": ["fsm_gap"], "baseline": [2.0], "reform": [0.5],
-                           "suppressed": [False]})
-    costs = pd.DataFrame({"measure": ["spend", "spend"], "holder": ["total", "total"], "change": [1.0e6, 2.0e6]})
-    assert cost_per_gap_point(equity, costs) == pytest.approx(3.0e6 / 1.5)
-    widening = equity.assign(reform=[2.5])
-    assert cost_per_gap_point(widening, costs) is None
-
-
 def test_matched_within_a_year_is_defined_for_the_same_children_under_any_policy(baseline, reform):
     """Unlike months to matched support, the within-a-year share conditions on nothing the policy
     changes: both runs define it for the same children, and it agrees with the months column."""

@@ -34,10 +34,10 @@ EARLIEST_START_YEAR = 2015
 
 
 class RunSection(Section):
-    start: str = param("2025-01", unit="YYYY-MM", meaning="first simulated month (a January census)", source="MODEL.md §2")
-    end: str = param("2036-08", unit="YYYY-MM", meaning="last simulated month", source="MODEL.md §2")
+    start: str = param("2025-01", unit="YYYY-MM", meaning="first simulated month (a January census)", source="model design")
+    end: str = param("2036-08", unit="YYYY-MM", meaning="last simulated month", source="model design")
     seed: int = param(20250101, unit="integer", meaning="root random seed", source="convention", ge=0, le=2**63 - 1)
-    route: Literal["ehcp", "tiered"] = param("ehcp", unit="name", meaning="which support route runs", source="MODEL.md §5")
+    route: Literal["ehcp", "tiered"] = param("ehcp", unit="name", meaning="which support route runs", source="model design")
 
     @field_validator("start", "end")
     @classmethod
@@ -63,7 +63,7 @@ class RunSection(Section):
 class PopulationSection(Section):
     """Who is simulated. With `council_table`, council i is row first_council + i of the table."""
 
-    councils: int = param(1, unit="councils", meaning="number of councils simulated (they do not interact)", source="MODEL.md §2", ge=1, le=200)
+    councils: int = param(1, unit="councils", meaning="number of councils simulated (they do not interact)", source="model design", ge=1, le=200)
     council_table: str | None = param(None, unit="name or path", meaning="instantiate councils from a table ('england' = the packaged table of England's councils built from SEN2, sim/data/councils.csv): pupils, EHCP rate, EP capacity, gatekeeping, request and appeal propensity per council", source="sim/data/councils_PROVENANCE.md")
     first_council: int = param(0, unit="council index", meaning="index of the first council simulated: councils first..first+councils-1 of a larger run, with identical draws (blocks of a national run)", source="convention", ge=0, le=10_000)
 
@@ -79,7 +79,7 @@ class PopulationSection(Section):
                     f"exceeds the {rows} councils in the table {self.council_table!r}"
                 )
         return self
-    pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 11, the census count used for every per-pupil rate) in a typical council at the start", source="issue #2 (a typical council); England ~8.1m Reception-Y11 pupils / 152 councils = 53k", ge=500, le=3_000_000)
+    pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 11, the census count used for every per-pupil rate) in a typical council at the start", source="convention (a typical council); England ~8.1m Reception-Y11 pupils / 152 councils = 53k", ge=500, le=3_000_000)
     scale: float = param(1.0, unit="fraction", meaning="multiplies every council's population (0.01 = quick sample)", source="convention", gt=0.0, le=1.0)
     primary_school_size: int = param(280, unit="pupils", meaning="average roll of a primary school", source="T289: ~4.7m primary pupils / 16,783 schools", ge=30, le=1000)
     secondary_school_size: int = param(1000, unit="pupils", meaning="average roll of a secondary school", source="T290: ~3.9m secondary pupils / 3,444 schools", ge=200, le=2500)
@@ -139,7 +139,7 @@ class NeedsSection(Section):
     onset_rate_per_year: float = param(0.04, unit="probability per year", meaning="new need emerging among children without one", source="assumption (T160-T161 cumulative incidence)", plausible=(0.02, 0.06), ge=0.0, le=0.5)
     resolution_rate_per_year: float = param(0.06, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met", source="assumption", plausible=(0.02, 0.15), ge=0.0, le=1.0)
     resolution_severity: float = param(0.5, unit="severity units", meaning="needs below this can resolve", source="assumption", plausible=(0.3, 0.8), ge=0.0, le=5.0)
-    growth_when_unmet_per_year: float = param(0.12, unit="severity units per year", meaning="severity growth while need is unmet", source="assumption (MODEL.md §3: grows faster while unmet)", plausible=(0.04, 0.25), ge=0.0, le=2.0)
+    growth_when_unmet_per_year: float = param(0.12, unit="severity units per year", meaning="severity growth while need is unmet", source="assumption (need grows faster while unmet)", plausible=(0.04, 0.25), ge=0.0, le=2.0)
     growth_when_met_per_year: float = param(-0.05, unit="severity units per year", meaning="severity drift while need is met (negative = improves)", source="assumption", plausible=(-0.15, 0.02), ge=-2.0, le=2.0)
     severity_trend_per_year: float = param(0.025, unit="fraction per year", meaning="secular rise in the severity of new needs (growth in recorded complex need)", source="assumption (T009, T332: plans doubled 2016-2025)", plausible=(0.0, 0.06), ge=-0.2, le=0.2)
     preschool_plan_share_of_reception: float = param(0.012, unit="fraction of Reception entrants", meaning="children entering Reception already holding a plan (complex needs identified before school)", source="T127 (26,500 plans held by under-5s)", plausible=(0.006, 0.02), ge=0.0, le=0.1)
@@ -160,10 +160,10 @@ class NeedsSection(Section):
 class IdentificationSection(Section):
     monthly_rate: float = param(0.05, unit="probability per month at severity 1", meaning="school notices an unidentified need", source="assumption", plausible=(0.02, 0.1), ge=0.0, le=1.0)
     severity_elasticity: float = param(1.0, unit="exponent", meaning="how much faster severe needs are noticed", source="assumption", plausible=(0.5, 2.0), ge=0.0, le=5.0)
-    late_types_multiplier: float = param(0.6, unit="multiplier", meaning="identification speed for ASD/SEMH relative to other types in primary (noticed later)", source="MODEL.md §4 [reported]", plausible=(0.4, 1.0), ge=0.0, le=2.0)
-    school_inclusiveness_sd: float = param(0.5, unit="sd of log multiplier", meaning="school fixed effect on identification (school explains over half the variation)", source="POLICY.md [reported]", plausible=(0.3, 0.8), ge=0.0, le=2.0)
+    late_types_multiplier: float = param(0.6, unit="multiplier", meaning="identification speed for ASD/SEMH relative to other types in primary (noticed later)", source="published [reported]", plausible=(0.4, 1.0), ge=0.0, le=2.0)
+    school_inclusiveness_sd: float = param(0.5, unit="sd of log multiplier", meaning="school fixed effect on identification (school explains over half the variation)", source="published [reported]", plausible=(0.3, 0.8), ge=0.0, le=2.0)
     advocacy_effect: float = param(1.2, unit="log multiplier per unit advocacy", meaning="families who push get needs noticed sooner", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
-    deprived_school_under_identification: float = param(1.5, unit="log multiplier per unit school FSM share", meaning="schools in deprived areas under-identify relative to need (rationing)", source="MODEL.md §4 [reported]", plausible=(0.0, 2.0), ge=0.0, le=5.0)
+    deprived_school_under_identification: float = param(1.5, unit="log multiplier per unit school FSM share", meaning="schools in deprived areas under-identify relative to need (rationing)", source="published [reported]", plausible=(0.0, 2.0), ge=0.0, le=5.0)
     removal_severity: float = param(0.25, unit="severity units", meaning="SEN support ends at review when severity falls below this", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
 
 
@@ -175,7 +175,7 @@ class SenSupportSection(Section):
     match_fraction: float = param(0.8, unit="fraction of need", meaning="support at or above this fraction of severity counts as matched to need", source="assumption", plausible=(0.7, 1.0), gt=0.0, le=1.5)
     plan_mainstream_max_intensity: float = param(2.0, unit="severity units", meaning="most support an EHCP delivers in a mainstream class", source="assumption", plausible=(1.6, 2.6), ge=0.0, le=10.0)
     inclusion_base_max_intensity: float = param(2.8, unit="severity units", meaning="most support an inclusion-base place delivers", source="assumption", plausible=(2.2, 3.5), ge=0.0, le=10.0)
-    support_lost_at_transfer: float = param(0.5, unit="probability", meaning="without a portable plan (ISP), school-led support lapses when a child changes phase", source="assumption (MODEL.md §5: digital passport)", plausible=(0.2, 0.8), ge=0.0, le=1.0)
+    support_lost_at_transfer: float = param(0.5, unit="probability", meaning="without a portable plan (ISP), school-led support lapses when a child changes phase", source="assumption (the reform's digital passport)", plausible=(0.2, 0.8), ge=0.0, le=1.0)
     support_reestablish_months: int = param(4, unit="months", meaning="time to re-establish lapsed support at the new school", source="assumption", plausible=(2, 8), ge=0, le=24)
     mainstream_contribution: float = param(6000.0, unit="£ per high-needs pupil per year", meaning="first part of additional support paid by the mainstream school", source="T282 [data]", ge=0.0, le=20000.0)
 
@@ -185,13 +185,13 @@ class RequestsSection(Section):
     parent_monthly_rate: float = param(0.0019, unit="probability per month", meaning="parent requests an assessment at severity 1, average advocacy", source="calibrated to requests 2025 and the parent/school refusal split (T108-T109)", plausible=(0.001, 0.008), ge=0.0, le=1.0)
     severity_elasticity: float = param(2.2, unit="exponent", meaning="requests rise steeply with severity", source="assumption", plausible=(1.0, 3.5), ge=0.0, le=6.0)
     unmet_effect: float = param(0.8, unit="log multiplier", meaning="requests rise when support falls short of need", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
-    review_cycles_before_school_request: int = param(2, unit="cycles", meaning="assess-plan-do-review cycles a school runs before requesting", source="MODEL.md §5 [reported]", ge=0, le=6)
+    review_cycles_before_school_request: int = param(2, unit="cycles", meaning="assess-plan-do-review cycles a school runs before requesting", source="published [reported]", ge=0, le=6)
     review_cycle_months: int = param(4, unit="months", meaning="length of one assess-plan-do-review cycle", source="assumption (termly)", plausible=(3, 6), ge=1, le=12)
-    budget_pressure_effect: float = param(0.6, unit="log multiplier per unit pressure", meaning="schools whose SEN budget is overstretched request more", source="MODEL.md §5 [reported]", plausible=(0.0, 1.2), ge=0.0, le=5.0)
+    budget_pressure_effect: float = param(0.6, unit="log multiplier per unit pressure", meaning="schools whose SEN budget is overstretched request more", source="published [reported]", plausible=(0.0, 1.2), ge=0.0, le=5.0)
     advocacy_effect: float = param(2.2, unit="log multiplier per unit advocacy", meaning="parent requests rise with family advocacy", source="assumption", plausible=(1.0, 3.5), ge=0.0, le=8.0)
     private_report_effect: float = param(0.7, unit="log multiplier", meaning="a private EP report makes a parent request likelier", source="assumption", plausible=(0.2, 1.2), ge=0.0, le=5.0)
     trust_effect: float = param(1.0, unit="log multiplier per unit distrust", meaning="low trust in mainstream drives parent requests", source="assumption", plausible=(0.3, 2.0), ge=0.0, le=5.0)
-    peer_effect: float = param(1.5, unit="log multiplier per share of ties with plans", meaning="families who know families with plans request more", source="assumption (MODEL.md §5)", plausible=(0.0, 3.0), ge=0.0, le=10.0)
+    peer_effect: float = param(1.5, unit="log multiplier per share of ties with plans", meaning="families who know families with plans request more", source="assumption", plausible=(0.0, 3.0), ge=0.0, le=10.0)
     propensity_trend_per_year: float = param(0.04, unit="fraction per year", meaning="secular rise in request propensity (awareness, diagnoses)", source="assumption (T089-T094: requests +10%/yr)", plausible=(0.0, 0.1), ge=-0.5, le=0.5)
     cooldown_months: int = param(6, unit="months", meaning="months after a refusal before the same family or school requests again", source="assumption", plausible=(3, 12), ge=0, le=36)
 
@@ -218,7 +218,7 @@ class AssessmentSection(Section):
     council_advice_speed_elasticity: float = param(1.3, unit="exponent", meaning="how strongly a council's published timeliness (odds relative to England) speeds its advice and drafting, in table-driven runs", source="assumption calibrated to the spread of 20-week timeliness across councils (sen2 timeliness 2025)", plausible=(0.5, 2.0), ge=0.0, le=3.0)
     mild_need_plan_ratio: float = param(0.5, unit="multiplier", meaning="plans are issued less often after assessing a need below reviews.plan_needs_met_severity", source="assumption", plausible=(0.2, 0.9), ge=0.0, le=1.0)
     plan_issued_probability: float = param(0.945, unit="probability at severity 1", meaning="an assessed child gets a plan", source="T110-T111 (94-95%)", ge=0.0, le=1.0)
-    priority: Literal["fifo", "severity"] = param("fifo", unit="rule", meaning="who gets EP time first", source="MODEL.md §4")
+    priority: Literal["fifo", "severity"] = param("fifo", unit="rule", meaning="who gets EP time first", source="model design")
 
 
 class PlacementSection(Section):
@@ -228,8 +228,8 @@ class PlacementSection(Section):
     special_preference_severity: float = param(1.6, unit="log-odds per severity unit", meaning="more severe needs push toward special schools", source="assumption", plausible=(0.8, 2.5), ge=0.0, le=10.0)
     special_preference_trust: float = param(-2.0, unit="log-odds per unit trust", meaning="trust in mainstream keeps children in mainstream", source="assumption", plausible=(-3.0, -0.5), ge=-10.0, le=0.0)
     independent_if_full_advocacy: float = param(0.8, unit="probability at advocacy 1", meaning="when no state place, a family secures an independent place (else mainstream)", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=1.0)
-    inclusion_base_share_secondary: float = param(0.15, unit="fraction of secondaries", meaning="secondaries with an inclusion base (unit or resourced provision)", source="POLICY.md [data]", ge=0.0, le=1.0)
-    inclusion_base_share_primary: float = param(0.07, unit="fraction of primaries", meaning="primaries with an inclusion base", source="POLICY.md [data]", ge=0.0, le=1.0)
+    inclusion_base_share_secondary: float = param(0.15, unit="fraction of secondaries", meaning="secondaries with an inclusion base (unit or resourced provision)", source="published [data]", ge=0.0, le=1.0)
+    inclusion_base_share_primary: float = param(0.07, unit="fraction of primaries", meaning="primaries with an inclusion base", source="published [data]", ge=0.0, le=1.0)
     inclusion_base_min_severity: float = param(1.5, unit="severity units", meaning="plans in mainstream go to an inclusion base (if it has room) from this need upwards", source="assumption", plausible=(1.0, 2.2), ge=0.0, le=10.0)
     inclusion_base_places: int = param(15, unit="places", meaning="places in one inclusion base", source="assumption", plausible=(8, 25), ge=0, le=200)
 
@@ -238,13 +238,13 @@ class DisputesSection(Section):
     appeal_refusal_base: float = param(0.235, unit="probability at average advocacy", meaning="family appeals a refusal to assess", source="calibrated to T169/T172 (6% of appealable decisions; 24% of appeals are refusals) and sen2 2025 appeals (24 per 10,000 pupils)", plausible=(0.1, 0.4), ge=0.0, le=1.0)
     appeal_placement_base: float = param(0.36, unit="probability at average advocacy", meaning="family appeals a plan whose named placement is not their preference", source="calibrated to T168 (61% of appeals are about plan content)", plausible=(0.08, 0.4), ge=0.0, le=1.0)
     appeal_content_base: float = param(0.036, unit="probability at average advocacy", meaning="family appeals plan contents when the placement matched", source="assumption calibrated to T168, T171", plausible=(0.01, 0.06), ge=0.0, le=1.0)
-    advocacy_effect: float = param(2.0, unit="log multiplier per unit advocacy", meaning="appeals rise with advocacy (lower in deprived areas)", source="MODEL.md §5 [reported]", plausible=(1.0, 3.5), ge=0.0, le=10.0)
+    advocacy_effect: float = param(2.0, unit="log multiplier per unit advocacy", meaning="appeals rise with advocacy (lower in deprived areas)", source="published [reported]", plausible=(1.0, 3.5), ge=0.0, le=10.0)
     private_report_effect: float = param(0.7, unit="log multiplier", meaning="private reports make appeals likelier", source="assumption", plausible=(0.2, 1.2), ge=0.0, le=5.0)
-    mediation_share: float = param(0.42, unit="probability", meaning="would-be appellants who go to mediation first", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
-    mediation_settles: float = param(0.74, unit="probability", meaning="mediations that settle (council agrees)", source="MODEL.md §3 [data]", ge=0.0, le=1.0)
+    mediation_share: float = param(0.42, unit="probability", meaning="would-be appellants who go to mediation first", source="published [data]", ge=0.0, le=1.0)
+    mediation_settles: float = param(0.74, unit="probability", meaning="mediations that settle (council agrees)", source="published [data]", ge=0.0, le=1.0)
     settled_before_hearing: float = param(0.25, unit="probability", meaning="appeals conceded by the council when first listed, at average representation (families also withdraw while waiting: family.withdrawal_monthly_rate)", source="assumption (tribunal statistics: about a third of appeals are conceded or withdrawn before a hearing; the model's withdrawals while waiting make up the rest)", plausible=(0.15, 0.4), ge=0.0, le=1.0)
     family_win_rate: float = param(0.99, unit="probability", meaning="decided appeals won by the family", source="T167, T178", ge=0.0, le=1.0)
-    min_months_to_hearing: float = param(5.0, unit="months", meaning="earliest hearing after registration (paper hearings ~5 months)", source="MODEL.md §3 [reported]", plausible=(3.0, 8.0), ge=0.0, le=36.0)
+    min_months_to_hearing: float = param(5.0, unit="months", meaning="earliest hearing after registration (paper hearings ~5 months)", source="published [reported]", plausible=(3.0, 8.0), ge=0.0, le=36.0)
     hearings_per_month_per_10000_pupils: float = param(2.6, unit="hearings per month per 10,000 pupils", meaning="the tribunal's capacity for this council's appeals (a share of national capacity; oral hearings wait 10-12 months when it binds)", source="assumption calibrated to T166 (open caseload ~15,000 on ~25,000 appeals a year: waits of ~7 months)", plausible=(1.8, 4.0), gt=0.0, le=100.0)
 
 
@@ -263,7 +263,7 @@ class OutcomesSection(Section):
     severity_attainment_sd: float = param(1.9, unit="sd per unit of log(1 + severity)", meaning="lower attainment with greater need (concave: the gap between SEN support and EHCP is about half the gap to no SEN)", source="T190-T191, T214-T215 (EHCP 13%, SEN support 37% pass)", plausible=(1.2, 1.9), ge=0.0, le=5.0)
     school_effect_sd: float = param(0.1, unit="sd", meaning="school effect on attainment", source="assumption", plausible=(0.05, 0.2), ge=0.0, le=1.0)
     unmet_loss_sd_per_year: float = param(0.12, unit="sd per year per severity unit unmet", meaning="attainment lost while need is unmet", source="assumption", plausible=(0.05, 0.25), ge=0.0, le=2.0)
-    matched_gain_sd_per_year: float = param(0.05, unit="sd per year", meaning="attainment gained while support matches need (EEF +4-6 months a year)", source="MODEL.md §4 [reported: EEF toolkit]", plausible=(0.05, 0.2), ge=0.0, le=2.0)
+    matched_gain_sd_per_year: float = param(0.05, unit="sd per year", meaning="attainment gained while support matches need (EEF +4-6 months a year)", source="published [reported: EEF toolkit]", plausible=(0.05, 0.2), ge=0.0, le=2.0)
     test_noise_sd: float = param(0.45, unit="sd", meaning="noise between latent attainment and a test result", source="assumption", plausible=(0.3, 0.7), ge=0.0, le=3.0)
     ks2_threshold: float = param(-0.78, unit="sd", meaning="latent score needed for the KS2 expected standard", source="calibrated to KS2 2023/24 (61% reading, writing and maths)", ge=-5.0, le=5.0)
     ks4_threshold: float = param(-0.86, unit="sd", meaning="latent score needed for English and maths grade 4+", source="calibrated to T213-T215 (65%, 13%, 37%)", ge=-5.0, le=5.0)
@@ -287,19 +287,19 @@ class OutcomesSection(Section):
 class FinanceSection(Section):
     ehcp_mainstream_topup: float = param(8662.0, unit="£ per year", meaning="council top-up for an EHCP in mainstream (beyond the school's £6k)", source="T279 (Lincolnshire mean, one LA)", plausible=(6000.0, 12000.0), ge=0.0, le=100000.0)
     inclusion_base_cost: float = param(16000.0, unit="£ per year", meaning="place funding plus top-up for an inclusion-base place", source="T284 (£6k place) + assumption top-up", plausible=(12000.0, 22000.0), ge=0.0, le=100000.0)
-    state_special_cost: float = param(26000.0, unit="£ per year", meaning="state special-school place with top-up", source="MODEL.md §3 [data]; T280, T283", plausible=(17000.0, 30000.0), ge=0.0, le=200000.0)
+    state_special_cost: float = param(26000.0, unit="£ per year", meaning="state special-school place with top-up", source="published [data]; T280, T283", plausible=(17000.0, 30000.0), ge=0.0, le=200000.0)
     independent_special_cost: float = param(63000.0, unit="£ per year", meaning="independent special-school place", source="T275", ge=0.0, le=300000.0)
-    transport_cost: float = param(8300.0, unit="£ per transported child per year", meaning="home-to-school transport", source="MODEL.md §3 [reported]; T286-T287", ge=0.0, le=100000.0)
+    transport_cost: float = param(8300.0, unit="£ per transported child per year", meaning="home-to-school transport", source="published [reported]; T286-T287", ge=0.0, le=100000.0)
     transported_share: list[float] = param([0.05, 0.1, 0.6, 0.85], unit="fraction by placement", meaning="share transported: mainstream EHCP, inclusion base, state special, independent", source="assumption (T287: 180k transported)", )
     assessment_cost: float = param(4500.0, unit="£ per assessment", meaning="cost of an EHC needs assessment (EP, admin, advice)", source="assumption", plausible=(2500.0, 7000.0), ge=0.0, le=50000.0)
-    tribunal_cost: float = param(5200.0, unit="£ per appeal", meaning="council cost of defending an appeal", source="MODEL.md §3 [data: £4.3k-£6.1k]", plausible=(4300.0, 6100.0), ge=0.0, le=100000.0)
+    tribunal_cost: float = param(5200.0, unit="£ per appeal", meaning="council cost of defending an appeal", source="published [data: £4.3k-£6.1k]", plausible=(4300.0, 6100.0), ge=0.0, le=100000.0)
     mediation_cost: float = param(1200.0, unit="£ per mediation", meaning="council cost of a mediation", source="assumption", plausible=(600.0, 2000.0), ge=0.0, le=50000.0)
     high_needs_income_per_pupil: float = param(1250.0, unit="£ per pupil per year (2025-26)", meaning="council high-needs income for school-age provision", source="T248 (£11.9bn / 9.09m pupils = £1,309), less ~5% structural overspend (T255)", plausible=(1000.0, 1500.0), ge=0.0, le=20000.0)
     high_needs_income_growth: float = param(0.04, unit="fraction per year", meaning="annual uplift in high-needs income", source="T248-T251", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     cost_inflation: float = param(0.03, unit="fraction per year", meaning="annual rise in unit costs", source="assumption", plausible=(0.0, 0.06), ge=-0.5, le=0.5)
     opening_deficit_share: float = param(0.3, unit="fraction of annual high-needs income", meaning="cumulative deficit at the start", source="T257-T258 (£3.3-4.6bn on ~£11bn)", plausible=(0.0, 0.6), ge=0.0, le=5.0)
     gatekeeping_base: float = param(0.0, unit="gatekeeping units", meaning="council gatekeeping with no deficit", source="assumption", plausible=(-0.5, 0.5), ge=-5.0, le=5.0)
-    gatekeeping_per_deficit: float = param(0.3, unit="gatekeeping units per unit deficit/income", meaning="gatekeeping tightens as the deficit grows", source="MODEL.md §3 [assume]", plausible=(0.0, 2.0), ge=0.0, le=10.0)
+    gatekeeping_per_deficit: float = param(0.3, unit="gatekeeping units per unit deficit/income", meaning="gatekeeping tightens as the deficit grows", source="assumption (a design choice)", plausible=(0.0, 2.0), ge=0.0, le=10.0)
     gatekeeping_max: float = param(1.0, unit="gatekeeping units", meaning="gatekeeping cannot rise beyond this (statutory duties bind)", source="assumption", plausible=(0.5, 2.0), ge=0.0, le=10.0)
     gatekeeping_after_override_multiplier: float = param(1.5, unit="multiplier", meaning="gatekeeping response to deficits once they count against council reserves", source="assumption", plausible=(1.0, 2.5), ge=0.0, le=10.0)
     statutory_override_until: str = param("2028-03", unit="YYYY-MM", meaning="deficits kept off council books until", source="law (statutory override)")
@@ -313,9 +313,9 @@ class FinanceSection(Section):
 
 
 class ReformSection(Section):
-    """The tiered route (MODEL.md §5): used when run.route is "tiered"."""
+    """The tiered route (docs/REFORM.md): used when run.route is "tiered"."""
 
-    funding_start: str = param("2026-04", unit="YYYY-MM", meaning="reform funds (Inclusive Mainstream Fund, Experts at Hand, training) start", source="POLICY.md [proposal]")
+    funding_start: str = param("2026-04", unit="YYYY-MM", meaning="reform funds (Inclusive Mainstream Fund, Experts at Hand, training) start", source="White Paper [proposal]")
     funding_per_pupil_imf: float = param(66.0, unit="£ per pupil per year", meaning="Inclusive Mainstream Fund to mainstream schools", source="T334 (£1.6bn over 3 years / ~8.1m pupils)", ge=0.0, le=5000.0)
     training_cost_per_pupil: float = param(8.2, unit="£ per pupil per year", meaning="SEND training for every teacher, during the training ramp", source="T336 (£200m over 3 years / ~8.1m pupils)", ge=0.0, le=1000.0)
     training_ramp_months: int = param(36, unit="months", meaning="time for training uptake to reach its maximum", source="assumption", plausible=(18, 60), ge=1, le=240)
@@ -323,27 +323,27 @@ class ReformSection(Section):
     training_expertise_gain: float = param(0.15, unit="expertise units at full uptake", meaning="rise in school SEN expertise from training (better identification, more need met without a plan)", source="assumption", plausible=(0.05, 0.3), ge=0.0, le=1.0)
     imf_intensity_gain: float = param(0.25, unit="severity units", meaning="extra support a mainstream school can give from the Inclusive Mainstream Fund (universal provision)", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
     targeted_plus_threshold: float = param(1.2, unit="severity units", meaning="assessed need at or above which a child is placed at Targeted Plus", source="assumption (thresholds unpublished)", plausible=(0.9, 1.6), ge=0.0, le=10.0)
-    inclusion_base_package_threshold: float = param(1.3, unit="severity units", meaning="specialist package threshold: an EHCP with an inclusion-base package", source="assumption (thresholds unpublished; strict/generous scenarios; calibrated so about 1 in 8 legacy holders move to ISPs, POLICY.md)", plausible=(0.9, 1.8), ge=0.0, le=10.0)
+    inclusion_base_package_threshold: float = param(1.3, unit="severity units", meaning="specialist package threshold: an EHCP with an inclusion-base package", source="assumption (thresholds unpublished; strict/generous scenarios; calibrated so about 1 in 8 legacy holders move to ISPs)", plausible=(0.9, 1.8), ge=0.0, le=10.0)
     special_school_package_threshold: float = param(2.6, unit="severity units", meaning="specialist package threshold: an EHCP with a special-school package", source="assumption (thresholds unpublished)", plausible=(2.2, 3.2), ge=0.0, le=10.0)
     assessment_noise_sd: float = param(0.2, unit="severity units", meaning="error of a specialist assessment against the thresholds", source="assumption", plausible=(0.05, 0.4), ge=0.0, le=3.0)
     school_referral_monthly_rate: float = param(0.03, unit="probability per month", meaning="school refers a child above the package threshold for specialist assessment", source="assumption", plausible=(0.01, 0.08), ge=0.0, le=1.0)
-    family_pressure_strength: float = param(0.6, unit="multiplier on the EHCP route's advocacy effect", meaning="how much family resources still drive specialist assessment requests (never silently zero)", source="assumption (MODEL.md §5: key parameter)", plausible=(0.2, 1.0), gt=0.0, le=3.0)
+    family_pressure_strength: float = param(0.6, unit="multiplier on the EHCP route's advocacy effect", meaning="how much family resources still drive specialist assessment requests (never silently zero)", source="assumption (a key parameter)", plausible=(0.2, 1.0), gt=0.0, le=3.0)
     family_pressure_scale: float = param(0.6, unit="multiplier on parent request rates", meaning="families pressing for specialist assessment, relative to today's parent requests", source="assumption", plausible=(0.3, 1.0), ge=0.0, le=3.0)
     complaint_monthly_rate: float = param(0.01, unit="probability per month at average advocacy", meaning="a family complains that Targeted support falls short (no tribunal)", source="assumption", plausible=(0.0, 0.03), ge=0.0, le=1.0)
     complaint_upheld: float = param(0.5, unit="probability", meaning="a complaint moves the child up to Targeted Plus", source="assumption", plausible=(0.2, 0.8), ge=0.0, le=1.0)
-    specialist_appeal_narrowing: float = param(0.5, unit="multiplier", meaning="appeals are narrower (no naming of a school), so fewer families appeal", source="assumption (POLICY.md [proposal])", plausible=(0.2, 1.0), ge=0.0, le=1.0)
-    isp_review_months: int = param(12, unit="months", meaning="an ISP is reviewed yearly (escalation or de-escalation)", source="POLICY.md [proposal]", ge=1, le=36)
-    experts_days_primary: float = param(40.0, unit="days per school per year", meaning="Experts at Hand target for a primary by April 2029", source="POLICY.md [proposal]", ge=0.0, le=1000.0)
-    experts_days_secondary: float = param(160.0, unit="days per school per year", meaning="Experts at Hand target for a secondary by April 2029", source="POLICY.md [proposal]", ge=0.0, le=2000.0)
-    experts_target_date: str = param("2029-04", unit="YYYY-MM", meaning="Experts at Hand reach target capacity", source="POLICY.md [proposal]")
+    specialist_appeal_narrowing: float = param(0.5, unit="multiplier", meaning="appeals are narrower (no naming of a school), so fewer families appeal", source="assumption (White Paper [proposal])", plausible=(0.2, 1.0), ge=0.0, le=1.0)
+    isp_review_months: int = param(12, unit="months", meaning="an ISP is reviewed yearly (escalation or de-escalation)", source="White Paper [proposal]", ge=1, le=36)
+    experts_days_primary: float = param(40.0, unit="days per school per year", meaning="Experts at Hand target for a primary by April 2029", source="White Paper [proposal]", ge=0.0, le=1000.0)
+    experts_days_secondary: float = param(160.0, unit="days per school per year", meaning="Experts at Hand target for a secondary by April 2029", source="White Paper [proposal]", ge=0.0, le=2000.0)
+    experts_target_date: str = param("2029-04", unit="YYYY-MM", meaning="Experts at Hand reach target capacity", source="White Paper [proposal]")
     experts_hiring_lag_months: int = param(6, unit="months", meaning="delay between funding and staff in post", source="assumption", plausible=(0, 18), ge=0, le=60)
     experts_vacancy_rate: float = param(0.2, unit="fraction of posts", meaning="Experts at Hand posts unfilled (EP and SLT shortages)", source="assumption (T301, T304: 25% SLT vacancies)", plausible=(0.05, 0.4), ge=0.0, le=1.0)
     experts_capacity_multiplier: float = param(1.0, unit="multiplier", meaning="scales delivered Experts at Hand capacity (0.5 = workforce shortfall scenario)", source="assumption", plausible=(0.5, 1.2), ge=0.0, le=5.0)
     experts_days_per_child: float = param(3.0, unit="days per child per year", meaning="Experts at Hand time one Targeted Plus child needs", source="assumption", plausible=(2.0, 6.0), gt=0.0, le=100.0)
     experts_intensity_gain: float = param(0.7, unit="severity units", meaning="extra support a child gets from Experts at Hand input", source="assumption (EEF: +4-6 months a year for targeted interventions)", plausible=(0.3, 1.0), ge=0.0, le=5.0)
     experts_cost_per_day: float = param(490.0, unit="£ per day", meaning="cost of an Experts at Hand day (funded capacity)", source="T335 (£1.8bn over 3 years / ~1.2m target days a year)", ge=0.0, le=10000.0)
-    school_group_size: int = param(10, unit="schools", meaning="schools per group sharing Experts at Hand and commissioning", source="MODEL.md §3 [reported: 8-14]", ge=1, le=100)
-    inclusion_base_secondary_target: float = param(1.0, unit="fraction of secondaries", meaning="secondaries with an inclusion base once rolled out ('every secondary in time')", source="POLICY.md [proposal]", ge=0.0, le=1.0)
+    school_group_size: int = param(10, unit="schools", meaning="schools per group sharing Experts at Hand and commissioning", source="published [reported: 8-14]", ge=1, le=100)
+    inclusion_base_secondary_target: float = param(1.0, unit="fraction of secondaries", meaning="secondaries with an inclusion base once rolled out ('every secondary in time')", source="White Paper [proposal]", ge=0.0, le=1.0)
     inclusion_base_primary_target: float = param(0.2, unit="fraction of primaries", meaning="primaries with an inclusion base once rolled out", source="assumption", plausible=(0.07, 0.5), ge=0.0, le=1.0)
     inclusion_base_rollout_start: str = param("2026-09", unit="YYYY-MM", meaning="first September new inclusion bases open", source="assumption (capital from 2025-26, T337)")
     inclusion_base_rollout_years: int = param(5, unit="years", meaning="years to reach the inclusion-base targets (fast 3, slow 8)", source="assumption", plausible=(3, 8), ge=1, le=30)
@@ -352,14 +352,14 @@ class ReformSection(Section):
 
 
 class TransitionSection(Section):
-    """Dual running and the switch (MODEL.md §5 Transition), every date configurable."""
+    """Dual running and the switch (docs/REFORM.md), every date configurable."""
 
-    legal_switch: str = param("2029-09", unit="YYYY-MM", meaning="the tiered route starts: no new requests under the old rules", source="POLICY.md [proposal]")
-    legacy_review_from: str = param("2029-09", unit="YYYY-MM", meaning="legacy EHCPs reassessed at the next phase transfer from", source="POLICY.md [proposal]")
-    no_change_before: str = param("2030-09", unit="YYYY-MM", meaning="nobody's existing support changes before", source="POLICY.md [proposal]")
-    protect_special_school_pupils: bool = param(True, unit="switch", meaning="children in special schools keep their plans", source="POLICY.md [proposal]")
-    protect_older_pupils: bool = param(True, unit="switch", meaning="pupils in secondary at the switch keep their plans to 16", source="POLICY.md [proposal]")
-    anticipation_multiplier: float = param(1.0, unit="multiplier", meaning="surge in EHC requests between announcement and switch (1 = none; reform scenarios set it)", source="POLICY.md [reported: up to a third more]", ge=0.0, le=5.0)
+    legal_switch: str = param("2029-09", unit="YYYY-MM", meaning="the tiered route starts: no new requests under the old rules", source="White Paper [proposal]")
+    legacy_review_from: str = param("2029-09", unit="YYYY-MM", meaning="legacy EHCPs reassessed at the next phase transfer from", source="White Paper [proposal]")
+    no_change_before: str = param("2030-09", unit="YYYY-MM", meaning="nobody's existing support changes before", source="White Paper [proposal]")
+    protect_special_school_pupils: bool = param(True, unit="switch", meaning="children in special schools keep their plans", source="White Paper [proposal]")
+    protect_older_pupils: bool = param(True, unit="switch", meaning="pupils in secondary at the switch keep their plans to 16", source="White Paper [proposal]")
+    anticipation_multiplier: float = param(1.0, unit="multiplier", meaning="surge in EHC requests between announcement and switch (1 = none; reform scenarios set it)", source="published [reported: up to a third more]", ge=0.0, le=5.0)
     anticipation_from: str = param("2026-03", unit="YYYY-MM", meaning="first month of the anticipation surge", source="assumption (after the White Paper)")
     anticipation_to: str = param("2029-08", unit="YYYY-MM", meaning="last month of the anticipation surge", source="assumption (before the switch)")
 
@@ -400,6 +400,16 @@ class FamilySection(Section):
     suspension_challenge_effect: float = param(0.5, unit="log multiplier per unit advocacy", meaning="schools suspend children of families who challenge (more advocacy) less often at the same need", source="assumption", plausible=(0.0, 1.0), ge=0.0, le=5.0)
 
 
+class ReportSection(Section):
+    """How reports present money and scale (no effect on the simulation itself)."""
+
+    price_base: Literal["cash", "real_2025_26"] = param("cash", unit="name", meaning="money in reports: cash (the year's own prices) or real terms in 2025-26 prices, deflated by report.deflator_growth", source="convention")
+    deflator_growth: float = param(0.02, unit="fraction per year", meaning="general inflation used to turn cash into 2025-26 prices (GDP deflator)", source="assumption (the 2% inflation target; official GDP deflator forecasts are close to 2% a year)", plausible=(0.015, 0.035), ge=-0.1, le=0.2)
+    target_relative_precision: float = param(0.1, unit="fraction of the change", meaning="the 95% half-width wanted for a headline change (unmet need, the FSM gap), as a share of its size: reports recommend the replicates that reach it", source="convention", gt=0.0, le=1.0)
+    relative_change_min_share: float = param(0.05, unit="fraction of the whole", meaning="relative changes are not shown for a row whose baseline is below this share of the whole (all children, or total spending): a percentage of a tiny base misleads", source="convention", ge=0.0, le=1.0)
+    england_pupils: int = param(8_100_000, unit="pupils", meaning="pupils in Reception to Year 11 in England (the model's pupil count), to scale a sample run's money and counts to England", source="T334, T336 (the per-pupil reform funding divides by ~8.1m Reception-Year 11 pupils)", ge=1, le=20_000_000)
+
+
 class ScenarioConfig(Section):
     """A whole scenario. Load with `sim.config.load_config` (handles `extends:`)."""
 
@@ -423,3 +433,4 @@ class ScenarioConfig(Section):
     transition: TransitionSection = TransitionSection()
     metrics: MetricsSection = MetricsSection()
     family: FamilySection = FamilySection()
+    report: ReportSection = ReportSection()

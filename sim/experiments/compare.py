@@ -9,8 +9,8 @@ exactly zero change for every child — `tests/test_compare.py` checks this.
 
 Every comparison is made **inside a replicate** (group means in each run, the per-child change
 and the shares of children better off, worse off or unchanged) and only then summarised across
-replicates: the mean, and the 2.5th-97.5th percentile of the per-replicate values as a 95%
-interval (MODEL.md §6: never combine summaries).
+replicates: the mean, and a 95% t-interval for the mean over the per-replicate values
+(`sim.metrics.intervals`; never combine summaries).
 
 Outputs of `compare_scenarios` (one directory, written atomically):
     baseline/, reform/   run directories, as `sendsim run` writes them
@@ -22,6 +22,10 @@ Outputs of `compare_scenarios` (one directory, written atomically):
                          raw, at equal need and from different needs, both routes, paired change
     gap_change_by_severity.csv  `sim.metrics.gaps.gap_change_by_severity`: each gap within each
                          severity band and its contribution to the headline, both routes, change
+    headline_by_replicate.csv  `sim.experiments.headline.paired_outcomes`: one row per replicate
+    cost_effectiveness.csv     net cost, child-months avoided, ratios where meaningful
+    transition_cohort.csv      `sim.experiments.transition`: plan holders at the switch, by FSM/income
+    decomposition.csv    with `components`: `sim.experiments.decompose` (the reform taken apart)
     report.md/.html      `sim.report.compare_report`, with figures/
     manifest.json        both config hashes, the shared seed, replicates, versions, commit
 """
@@ -40,6 +44,7 @@ from sim.config.schema import NEED_TYPES
 from sim.finance_ledger import LINES
 from sim.metrics.compute import SEVERITY_LABELS, severity_band
 from sim.metrics.gaps import gap_change_by_severity, gap_comparison
+from sim.metrics.intervals import t_hi, t_lo
 
 LEVEL = 0.95
 TAIL = (1 - LEVEL) / 2
@@ -187,10 +192,10 @@ def per_child_values(paired: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.S
 def _across_replicates(per_rep: pd.DataFrame, replicates: list, keys: list[str]) -> pd.DataFrame:
     """Summarise per-replicate cell values (one row per replicate and cell) across replicates."""
     def lo(v):
-        return float(np.quantile(v, TAIL)) if len(v) else np.nan
+        return t_lo(v, LEVEL) if len(v) else np.nan
 
     def hi(v):
-        return float(np.quantile(v, 1 - TAIL)) if len(v) else np.nan
+        return t_hi(v, LEVEL) if len(v) else np.nan
 
     grouped = per_rep.groupby(keys, observed=True, sort=False)
     out = grouped.agg(
@@ -214,8 +219,9 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
     Per replicate: the group mean of each run among the metric's children, the mean per-child
     change (equal to the difference of the means, since the children are the same), and the
     shares of children better off, worse off and exactly unchanged. Across replicates: means,
-    and the 2.5/97.5 percentiles of the per-replicate mean change (lo = hi = change with one
-    replicate). Gap rows (`by` = fsm_gap, income_gap) difference the groups inside each
+    and the 95% t-interval of the per-replicate mean change (lo = hi = change with one
+    replicate). Relative change is left empty for gap rows (a percentage of a near-zero gap
+    misleads). Gap rows (`by` = fsm_gap, income_gap) difference the groups inside each
     replicate first; they have no winners/losers shares. Cells with fewer than `small_cell`
     children per replicate (mean) are suppressed: values NaN, `suppressed` True.
 
@@ -254,6 +260,7 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
         summary = _across_replicates(per_rep, replicates, ["by", "group"])
         gap_rows = [_gap_rows(per_rep, replicates, by, *definition) for by, definition in GAPS.items()]
         summary = pd.concat([summary, *[g for g in gap_rows if len(g)]], ignore_index=True)
+        summary.loc[summary["by"].isin(list(GAPS)), "relative_change"] = np.nan  # never a % of a gap
         summary["metric"] = spec.name
         summary["better"] = spec.better
         summary["label"] = spec.label
@@ -303,8 +310,11 @@ def fy_label(year: int) -> str:
     return f"{int(year)}-{(int(year) + 1) % 100:02d}"
 
 
-def _route_costs(system: pd.DataFrame) -> pd.DataFrame:
-    """Per replicate: spend by holder and FY, cost per child supported, deficit at each March (tidy)."""
+def _route_costs(system: pd.DataFrame, deflator=None) -> pd.DataFrame:
+    """Per replicate: spend by holder and FY, cost per child supported, deficit at each March (tidy).
+
+    `deflator` (financial year start -> price factor, `sim.experiments.headline.deflator_for`)
+    turns cash into constant prices; None keeps cash."""
     system = system.copy()
     if "replicate" not in system.columns:
         system["replicate"] = 0
@@ -351,6 +361,9 @@ def _route_costs(system: pd.DataFrame) -> pd.DataFrame:
         deficit["fy"] = deficit["date"].dt.year - 1
         deficit["period"] = [f"March {d.year}" for d in deficit["date"]]
         frame = pd.concat([frame, deficit], ignore_index=True)
+    if deflator is not None and len(frame):
+        money = frame["measure"] != "children_supported"
+        frame.loc[money, "value"] = frame.loc[money, "value"] * frame.loc[money, "fy"].map(deflator).astype(float)
     return frame[["replicate", "measure", "holder", "fy", "period", "date", "value"]]
 
 
@@ -360,7 +373,7 @@ COST_COLUMNS = ["measure", "holder", "period", "date", "unit", "baseline", "base
                 "reform_lo", "reform_hi", "change", "change_lo", "change_hi", "relative_change", "replicates"]
 
 
-def cost_table(baseline_system: pd.DataFrame, reform_system: pd.DataFrame) -> pd.DataFrame:
+def cost_table(baseline_system: pd.DataFrame, reform_system: pd.DataFrame, deflator=None) -> pd.DataFrame:
     """Spending by budget holder and complete financial year (April-March), deficits, cost per child supported.
 
     Per replicate: spend summed over councils and the year's months for each holder (school:
@@ -370,10 +383,10 @@ def cost_table(baseline_system: pd.DataFrame, reform_system: pd.DataFrame) -> pd
     total; the councils' cumulative high-needs deficit at each March; and total spend divided
     by the year's mean number of pupils with any support (EHCP + SEN support + Targeted Plus).
     Change is reform minus baseline within a replicate; every column is then the mean across
-    replicates with a 2.5-97.5 percentile interval.
+    replicates with a 95% t-interval.
     """
-    b = _route_costs(baseline_system)
-    r = _route_costs(reform_system)
+    b = _route_costs(baseline_system, deflator)
+    r = _route_costs(reform_system, deflator)
     keys = ["replicate", "measure", "holder", "fy", "period", "date"]
     if set(b["replicate"]) != set(r["replicate"]):
         raise UnpairedRunsError(f"{PAIRING_ERROR}: the system tables hold different replicates")
@@ -382,12 +395,10 @@ def cost_table(baseline_system: pd.DataFrame, reform_system: pd.DataFrame) -> pd
     summary_keys = ["measure", "holder", "fy", "period", "date"]
     grouped = both.groupby(summary_keys, observed=True, sort=True)
     out = grouped.agg(
-        baseline=("value_b", "mean"), baseline_lo=("value_b", lambda v: v.quantile(TAIL)),
-        baseline_hi=("value_b", lambda v: v.quantile(1 - TAIL)),
-        reform=("value_r", "mean"), reform_lo=("value_r", lambda v: v.quantile(TAIL)),
-        reform_hi=("value_r", lambda v: v.quantile(1 - TAIL)),
-        change=("change", "mean"), change_lo=("change", lambda v: v.quantile(TAIL)),
-        change_hi=("change", lambda v: v.quantile(1 - TAIL)), replicates=("change", "size"),
+        baseline=("value_b", "mean"), baseline_lo=("value_b", t_lo), baseline_hi=("value_b", t_hi),
+        reform=("value_r", "mean"), reform_lo=("value_r", t_lo), reform_hi=("value_r", t_hi),
+        change=("change", "mean"), change_lo=("change", t_lo), change_hi=("change", t_hi),
+        replicates=("change", "size"),
     ).reset_index()
     with np.errstate(divide="ignore", invalid="ignore"):
         out["relative_change"] = np.where(out["baseline"] != 0, out["change"] / out["baseline"], np.nan)
@@ -407,7 +418,7 @@ def _summarise_routes(b: pd.DataFrame, r: pd.DataFrame, keys: list[str]) -> pd.D
     frames = []
     for route, column in (("baseline", "value_b"), ("reform", "value_r"), ("change", "value_change")):
         g = both.groupby(keys, observed=True, sort=True)[column]
-        part = g.agg(mean="mean", lo=lambda v: v.quantile(TAIL), hi=lambda v: v.quantile(1 - TAIL),
+        part = g.agg(mean="mean", lo=t_lo, hi=t_hi,
                      replicates="count").reset_index()
         part.insert(len(keys), "route", route)
         frames.append(part)
@@ -485,7 +496,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                       out_dir: Path | str, workers: int | None = None,
                       progress: Callable[[str, int, int], None] | None = None, *, small_cell: int = SMALL_CELL,
                       baseline_path: Path | str | None = None, reform_path: Path | str | None = None,
-                      command: str | None = None, run_summaries: bool = True, report: bool = True) -> dict:
+                      command: str | None = None, run_summaries: bool = True, report: bool = True,
+                      components: list | None = None, hold: tuple[str, ...] = ("run.route",),
+                      shapley: bool | None = None, price_base: str | None = None) -> dict:
     """Run baseline and reform with the same root seed and write the comparison directory atomically.
 
     The root seed is the baseline's `run.seed`; the reform is run with its `run.seed` set to it
@@ -493,6 +506,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     reproduces it; the hash of the reform config as given is kept in the top manifest).
     `progress(route, done, total)` is called after each replicate of each route. `report=False`
     skips report.md/.html and figures (an ensemble comparison writes one report over all members).
+    `components` (from `sim.experiments.decompose.load_components`) also takes the reform apart
+    (`decomposition.csv`; the two runs made here are reused). `price_base` ("cash" or
+    "real_2025_26") overrides the baseline's `report.price_base` for every money table.
     Returns the tables, the top-level manifest and the paths written.
     """
     from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
@@ -531,8 +547,25 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     (bm, bs, bc, bman, bout), (rm, rs, rc, rman, rout) = runs["baseline"], runs["reform"]
     if [o.seed for o in bout] != [o.seed for o in rout]:
         raise UnpairedRunsError(f"{PAIRING_ERROR}: replicate seeds differ")
+    from sim.experiments.headline import cost_effectiveness, deflator_for, paired_outcomes
+
+    prices = price_base or baseline.report.price_base
+    deflator = deflator_for(prices, baseline.report.deflator_growth)
     equity = paired_equity(bc, rc, bm, rm, small_cell=small_cell)
-    costs = cost_table(bs, rs)
+    costs = cost_table(bs, rs, deflator)
+    headline = paired_outcomes(bc, bs, rc, rs, deflator)
+    value_for_money = cost_effectiveness(headline)
+    from sim.experiments.transition import TRANSITION_CSV, transition_cohort
+
+    transition = transition_cohort(bc, rc)
+    decomposition = None
+    if components:
+        from sim.experiments.decompose import decompose
+
+        decomposition = decompose(baseline, reform, components, replicates, hold=hold, shapley=shapley,
+                                  workers=workers, known_runs={"baseline": (bc, bs), "reform": (rc, rs)},
+                                  progress=(lambda label, done, total: progress("decomposition", done, total))
+                                  if progress else None, deflator=deflator)
     stock = stock_table(bm, rm)
     gaps = fsm_gap_table(bm, rm)
     standardised_gaps = gap_comparison(bc, rc)
@@ -550,6 +583,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                    "config_sha256": config_hash(reform), "config_sha256_as_given": config_hash(reform_given),
                    "seed_as_given": reform_given.run.seed},
         "run": {"start": baseline.run.start, "end": baseline.run.end},
+        "simulated": _simulated_scale(baseline, bs, bc),
+        "report": {**baseline.report.model_dump(mode="json"), "price_base": prices},
+        "assumption_parameters": _assumption_count(),
         "packages": package_versions(),
         "git": git_state(),
         "started": started,
@@ -557,7 +593,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         "command": command,
         "files": ["baseline/", "reform/", "equity.parquet", "equity.csv", "costs.parquet", "costs.csv",
                   "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
-                  "gap_change_by_severity.csv", "report.md", "report.html", "figures/"],
+                  "gap_change_by_severity.csv", "headline_by_replicate.csv", "cost_effectiveness.csv",
+                  TRANSITION_CSV,
+                  *(["decomposition.csv"] if decomposition else []), "report.md", "report.html", "figures/"],
     }
     if not report:
         top_manifest["files"] = [f for f in top_manifest["files"] if f not in ("report.md", "report.html", "figures/")]
@@ -580,10 +618,20 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         standardised_gaps.to_parquet(tmp / "need_standardised_gaps.parquet", index=False)
         standardised_gaps.to_csv(tmp / "need_standardised_gaps.csv", index=False)
         gaps_by_severity.to_csv(tmp / "gap_change_by_severity.csv", index=False)
+        headline.reset_index().to_csv(tmp / "headline_by_replicate.csv", index=False)
+        value_for_money.to_csv(tmp / "cost_effectiveness.csv", index=False)
+        transition.to_csv(tmp / TRANSITION_CSV, index=False)
+        if decomposition:
+            from sim.experiments.decompose import write_decomposition
+
+            write_decomposition(tmp, decomposition, manifest=False)
+            top_manifest["decomposition"] = decomposition["manifest"]
         top_manifest["finished"] = now_iso()
         write_manifest(tmp, top_manifest)
         if report:
-            md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps)
+            md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps, headline=headline,
+                                            value_for_money=value_for_money, transition=transition,
+                                            decomposition=decomposition["table"] if decomposition else None)
     return {
         "out_dir": out_dir,
         "equity": equity,
@@ -592,11 +640,35 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         "gaps": gaps,
         "need_standardised_gaps": standardised_gaps,
         "gap_change_by_severity": gaps_by_severity,
+        "headline": headline,
+        "cost_effectiveness": value_for_money,
+        "transition": transition,
+        "decomposition": decomposition["table"] if decomposition else None,
         "manifest": top_manifest,
         "report": (out_dir / Path(md).name, out_dir / Path(html).name) if report else None,
         "baseline": {"metrics": bm, "system": bs, "children": bc, "manifest": bman},
         "reform": {"metrics": rm, "system": rs, "children": rc, "manifest": rman},
     }
+
+
+def _simulated_scale(config: ScenarioConfig, system: pd.DataFrame, children: pd.DataFrame) -> dict:
+    """What was simulated, for the report's first box: councils, pupils at the first census, years."""
+    first = system[pd.to_datetime(system["date"]) == pd.to_datetime(system["date"]).min()]
+    pupils = float(first.groupby("replicate")["pupils"].sum().mean()) if "pupils" in first.columns and len(first) else None
+    children_per_replicate = float(children.groupby("replicate").size().mean()) if len(children) else None
+    return {"councils": int(system["council"].nunique()) if "council" in system.columns else config.population.councils,
+            "pupils": pupils, "children_ever_on_roll": children_per_replicate,
+            "council_table": config.population.council_table, "scale": config.population.scale,
+            "england_pupils": config.report.england_pupils}
+
+
+def _assumption_count() -> dict:
+    """How many parameters are our own assumptions (source 'assumption'), against the total."""
+    from sim.config.params import parameter_table
+
+    table = parameter_table(ScenarioConfig)
+    assumed = [row["path"] for row in table if str(row["source"]).startswith("assumption")]
+    return {"assumption": len(assumed), "total": len(table)}
 
 
 def _write_run_summary(directory: Path, metrics, system, manifest) -> None:

@@ -463,6 +463,7 @@ def children_table(model) -> pd.DataFrame:
     first_severity, first_type = first_need(model)
     requested = np.zeros(len(ch.key), dtype=bool)
     requested[model.events.frame("request")["row"].to_numpy()] = True
+    at_switch, after_switch = _transition_columns(model, rows)
     frame = pd.DataFrame({
         "child": ch.key[rows],
         "council": ch.council[rows].astype(np.int32) + model.config.population.first_council,
@@ -491,7 +492,39 @@ def children_table(model) -> pd.DataFrame:
         "suspensions": ch.suspensions[rows],
         "excluded": ch.excluded[rows],
         "neet": ch.neet[rows],
+        "ehcp_at_switch": at_switch,
+        "plan_after_switch": after_switch,
     })
     for name, values in family_columns(model, rows).items():
         frame[name] = values
     return frame
+
+
+#: What became of a plan held at the legal switch, by the first cessation after it.
+PLAN_AFTER_SWITCH = {"moved_to_isp": "moved_to_isp", "needs_met": "plan_ended", "other": "plan_ended",
+                     "post16": "plan_ended"}
+
+
+def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`ehcp_at_switch` (held an EHCP at school age the month before `transition.legal_switch`)
+    and `plan_after_switch` for those children: "kept_plan" (no cessation after the switch),
+    "moved_to_isp" (the legacy review moved the plan to an ISP) or "plan_ended" (ceased for
+    another reason: needs met, left at 16+); "" outside the cohort or when the switch is not in
+    the run."""
+    held = getattr(model.recorder, "plans_at_switch", None)
+    at_switch = np.zeros(len(rows), dtype=bool) if held is None else held[rows]
+    after = np.where(at_switch, "kept_plan", "").astype(object)
+    if held is None or not at_switch.any():
+        return at_switch, after
+    switch = model.timeline.month_index(model.config.transition.legal_switch)
+    ceased = model.events.frame("plan_ceased")
+    if len(ceased) and "reason" in ceased.columns:
+        ceased = ceased[ceased["month"] >= switch].sort_values("month", kind="stable").drop_duplicates("row")
+        position = np.full(len(model.children.key), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        where = position[ceased["row"].to_numpy()]
+        keep = (where >= 0)
+        where, reasons = where[keep], ceased["reason"].to_numpy()[keep]
+        in_cohort = at_switch[where]
+        after[where[in_cohort]] = [PLAN_AFTER_SWITCH.get(str(r), "plan_ended") for r in reasons[in_cohort]]
+    return at_switch, after

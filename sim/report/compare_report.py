@@ -1,22 +1,20 @@
 """`report.md` and `report.html` for a paired baseline-vs-reform comparison (`sendsim compare`).
 
-What it answers (MODEL.md §1, questions 1-4): who gains and who loses, child by child, when the
+What it answers: who gains and who loses, child by child, when the
 system moves from the baseline route to the reform; whether the disadvantage gap in access and
 outcomes narrows; what each route costs by budget holder; how the EHCP stock evolves.
 
 The page is built once as a list of blocks (headings, paragraphs, tables, figures) and rendered
 twice — to Markdown and to self-contained HTML — so the two never disagree and no Markdown
-library is needed. Every interval is the 2.5th-97.5th percentile of per-replicate values; every
-change is reform minus baseline inside a replicate (the same children with the same luck), then
-summarised (`sim.experiments.compare`).
+library is needed (`sim.report.document`: Jinja2 templates, figures embedded in the HTML). Every
+interval is a 95% t-interval for the mean over replicates; every change is reform minus baseline
+inside a replicate (the same children with the same luck), then summarised
+(`sim.experiments.compare`). The page opens with a "read this first" box (what was simulated,
+in what prices, what the intervals cover), the headline and the figures; long tables follow.
 """
 
 from __future__ import annotations
 
-import html as html_lib
-import math
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +24,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from sim.report.document import DASH, Document, is_missing, money, need_label, num
+
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 FIGURE_DIR = "figures"
 DPI = 150
-DASH = "–"
-INTERVAL_NOTE = ("Lines: mean across replicates; shaded bands: 95% replicate interval "
-                 "(2.5th-97.5th percentile of replicate values).")
+INTERVAL_NOTE = "Lines: mean across replicates; shaded bands: 95% t-interval for the mean over replicates."
 # Government projection for the reform (Schools White Paper 2026, as reported): EHCPs peak near
 # 8% of pupils in 2029-30 and fall below 5% by 2034-35. January census dates for those years.
 PROJECTION = ((2030, 8.0, "peak near 8% (2029-30)"), (2035, 5.0, "below 5% (2034-35)"))
@@ -64,96 +62,9 @@ HOLDER_LABELS = {"school": "Schools", "council_high_needs": "Council high-needs 
 ROUTE_LOOKS = {"baseline": ("-", "o", True), "reform": ("--", "s", False)}
 
 
-# ---- a tiny document model rendered to Markdown and HTML -------------------------------------
-@dataclass
-class Document:
-    blocks: list[tuple] = field(default_factory=list)
-
-    def heading(self, level: int, text: str) -> None:
-        self.blocks.append(("heading", level, text))
-
-    def para(self, text: str) -> None:
-        self.blocks.append(("para", text))
-
-    def bullets(self, items: list[str]) -> None:
-        self.blocks.append(("bullets", items))
-
-    def table(self, header: list[str], rows: list[list[str]], align: list[str] | None = None) -> None:
-        self.blocks.append(("table", header, rows, align or ["left"] + ["right"] * (len(header) - 1)))
-
-    def figure(self, path: str, title: str, caption: str) -> None:
-        self.blocks.append(("figure", path, title, caption))
-
-    def markdown(self) -> str:
-        out: list[str] = []
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "heading":
-                out += ["#" * block[1] + " " + block[2], ""]
-            elif kind == "para":
-                out += [block[1], ""]
-            elif kind == "bullets":
-                out += [f"- {item}" for item in block[1]] + [""]
-            elif kind == "table":
-                _, header, rows, align = block
-                out.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
-                out.append("|" + "|".join("---:" if a == "right" else "---" for a in align) + "|")
-                out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-                out.append("")
-            elif kind == "figure":
-                _, path, title, caption = block
-                out += [f"![{title}]({path})", "", f"*{caption}*", ""]
-        return "\n".join(out).rstrip() + "\n"
-
-    def html(self, title: str) -> str:
-        body: list[str] = []
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "heading":
-                body.append(f"<h{block[1]}>{_inline(block[2])}</h{block[1]}>")
-            elif kind == "para":
-                body.append(f"<p>{_inline(block[1])}</p>")
-            elif kind == "bullets":
-                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
-            elif kind == "table":
-                _, header, rows, align = block
-                head = "".join(f'<th style="text-align:{a}">{_inline(h)}</th>' for h, a in zip(header, align))
-                lines = ["<tr>" + "".join(f'<td style="text-align:{a}">{_inline(c)}</td>' for c, a in zip(row, align))
-                         + "</tr>" for row in rows]
-                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>")
-            elif kind == "figure":
-                _, path, ftitle, caption = block
-                body.append(f'<figure><img src="{html_lib.escape(path)}" alt="{html_lib.escape(ftitle)}">'
-                            f"<figcaption>{_inline(caption)}</figcaption></figure>")
-        style = ("body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#111}"
-                 "table{border-collapse:collapse;margin:0.5rem 0 1.2rem;font-size:0.9rem}"
-                 "th,td{border:1px solid #999;padding:0.25rem 0.5rem}th{background:#eee}"
-                 "img{max-width:100%}figcaption{font-style:italic;font-size:0.9rem}code{background:#f3f3f3}")
-        return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html_lib.escape(title)}</title>"
-                f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def _inline(text: str) -> str:
-    """Escape, then the two Markdown inline forms this report uses: **bold** and `code`."""
-    escaped = html_lib.escape(str(text))
-    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
-
-
 # ---- number formatting -----------------------------------------------------------------------
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value)
-
-
-def _num(value, decimals: int, signed: bool = False) -> str:
-    if _is_missing(value):
-        return DASH
-    text = f"{value:+,.{decimals}f}" if signed else f"{value:,.{decimals}f}"
-    return text.replace("-", "−")
+_is_missing = is_missing
+_num = num
 
 
 def _pct(share) -> str:
@@ -164,19 +75,13 @@ def _relative(value) -> str:
     return DASH if _is_missing(value) or not np.isfinite(value) else _num(100 * value, 1, signed=True) + "%"
 
 
-def _money(value, signed: bool = False) -> str:
-    """£ with a readable scale (thousands or millions)."""
-    if _is_missing(value):
-        return DASH
-    scale, suffix = (1e6, "m") if abs(value) >= 1e6 else (1e3, "k") if abs(value) >= 1e3 else (1.0, "")
-    sign = ("+" if value > 0 else "−" if value < 0 else "±") if signed else ("−" if value < 0 else "")
-    return f"{sign}£{abs(value) / scale:,.{2 if scale > 1 else 0}f}{suffix}"
+_money = money
 
 
 def _group_label(by: str, group: str) -> str:
     if (by, group) in GROUP_LABELS:
         return GROUP_LABELS[(by, group)]
-    return f"Need type: {group}" if by == "need_type" else str(group)
+    return f"Need type: {need_label(group)}" if by == "need_type" else str(group)
 
 
 # ---- sections --------------------------------------------------------------------------------
@@ -206,14 +111,17 @@ def _provenance(doc: Document, manifest: dict) -> None:
                      "holds the config that ran.")
     doc.bullets(items)
     doc.para("Each route's full outputs (manifest, metrics, system and children tables) are in `baseline/` and "
-             "`reform/`; the tables behind this page are `equity.csv`, `costs.csv`, `ehcp_stock.csv` and `fsm_gap.csv`.")
+             "`reform/`; the tables behind this page are `equity.csv`, `costs.csv`, `ehcp_stock.csv`, `fsm_gap.csv`, "
+             "`headline_by_replicate.csv`, `cost_effectiveness.csv`, `transition_cohort.csv` and, when the reform "
+             "was taken apart, `decomposition.csv` (columns defined in docs/METRICS.md).")
 
 
 EQUITY_HEADER = ["Group", "Baseline", "Reform", "Change [95% interval]", "Relative change", "Better off",
                  "Worse off", "Unchanged", "Children per replicate"]
 
 
-def _equity_rows(rows: pd.DataFrame, decimals: int) -> list[list[str]]:
+def _equity_rows(rows: pd.DataFrame, decimals: int, min_base: float | None = None) -> list[list[str]]:
+    """Table rows; relative change only for non-gap rows whose |baseline| is at least `min_base`."""
     out = []
     for _, row in rows.iterrows():
         if row["suppressed"]:
@@ -223,7 +131,8 @@ def _equity_rows(rows: pd.DataFrame, decimals: int) -> list[list[str]]:
                       f"{_num(row['change_hi'], decimals, True)}]")
             gap = row["by"] in ("fsm_gap", "income_gap")
             cells = [_num(row["baseline"], decimals), _num(row["reform"], decimals), change,
-                     _relative(row["relative_change"]),
+                     DASH if gap or (min_base is not None and not abs(row["baseline"]) >= min_base)
+                     else _relative(row["relative_change"]),
                      "n/a" if gap else _pct(row["share_better_off"]), "n/a" if gap else _pct(row["share_worse_off"]),
                      "n/a" if gap else _pct(row["share_unchanged"])]
         label = _group_label(row["by"], row["group"])
@@ -239,12 +148,21 @@ def _metric_heading(spec_rows: pd.DataFrame) -> str:
     return f"{first['label']} ({first['unit']}; {first['better']} is better)"
 
 
-def _equity(doc: Document, equity: pd.DataFrame, small_cell: int) -> None:
+def _min_base(equity: pd.DataFrame, metric: str, share: float) -> float | None:
+    whole = equity[(equity["metric"] == metric) & (equity["by"] == "all")]
+    if whole.empty or is_missing(whole.iloc[0]["baseline"]):
+        return None
+    return share * abs(float(whole.iloc[0]["baseline"]))
+
+
+def _equity(doc: Document, equity: pd.DataFrame, small_cell: int, min_share: float = 0.05) -> None:
     doc.heading(2, "Equity impact: who gains and who loses")
     doc.para(
         "Each child is simulated twice, once under each route, with the same random draws. **Change** is reform "
         "minus baseline for the same children, averaged within each replicate, then across replicates; the "
-        "interval is the 2.5th-97.5th percentile of the per-replicate changes. **Better off / worse off / "
+        "interval is a 95% t-interval over the per-replicate changes. **Relative change** is not given for gap rows "
+        f"or for rows whose baseline is below {min_share:.0%} of the all-children value (a percentage of a "
+        "near-zero base misleads). **Better off / worse off / "
         "unchanged** are shares of the children in the row whose own value improved, worsened or stayed exactly "
         "the same. Gap rows difference the two groups inside each replicate first. Groups (need type, severity "
         "band) are taken from the baseline run at its end, so each child sits in the same row for both routes. "
@@ -259,7 +177,7 @@ def _equity(doc: Document, equity: pd.DataFrame, small_cell: int) -> None:
         if population:
             doc.para(f"Children counted: {population}.")
         picked = pd.concat([rows[rows["by"] == by] for by, _ in main])
-        doc.table(EQUITY_HEADER, _equity_rows(picked, DECIMALS.get(metric, 2)))
+        doc.table(EQUITY_HEADER, _equity_rows(picked, DECIMALS.get(metric, 2), _min_base(equity, metric, min_share)))
 
     doc.heading(2, "Equity impact by need type and severity")
     doc.para(f"Need type is the child's primary need; severity band is the baseline run's latent severity at "
@@ -269,7 +187,7 @@ def _equity(doc: Document, equity: pd.DataFrame, small_cell: int) -> None:
         if rows.empty:
             continue
         doc.heading(3, _metric_heading(rows))
-        doc.table(EQUITY_HEADER, _equity_rows(rows, DECIMALS.get(metric, 2)))
+        doc.table(EQUITY_HEADER, _equity_rows(rows, DECIMALS.get(metric, 2), _min_base(equity, metric, min_share)))
     if equity["suppressed"].any():
         doc.para(f"{int(equity['suppressed'].sum())} of {len(equity)} cells were suppressed (fewer than "
                  f"{small_cell} children per replicate): small cells are noisy and can identify children.")
@@ -284,23 +202,29 @@ def _population_note(metric: str) -> str:
     return spec.population if spec else ""
 
 
-def _costs(doc: Document, costs: pd.DataFrame) -> None:
+def _costs(doc: Document, costs: pd.DataFrame, prices: str = "cash", min_share: float = 0.05,
+           factor: float | None = None) -> None:
     doc.heading(2, "Costs by budget holder and financial year")
-    doc.para("Spending in each complete financial year (April to March), summed over councils, in pounds at the "
-             "model's prices. Change is reform minus baseline within each replicate; intervals are 95% replicate "
-             "intervals.")
+    doc.para(f"Spending in each complete financial year (April to March), summed over the simulated councils, in "
+             f"{_price_words(prices)}. Change is reform minus baseline within each replicate; intervals are 95% "
+             f"t-intervals over replicates. Relative change is not given where the holder's baseline spending is "
+             f"below {min_share:.0%} of that year's total.")
     if costs.empty:
         doc.para("The run covers no complete financial year.")
         return
-    header = ["Budget holder", "Year", "Baseline [95%]", "Reform [95%]", "Change [95%]", "Relative change"]
+    header = ["Budget holder", "Year", "Baseline [95%]", "Reform [95%]", "Change [95%]", "Relative change",
+              *(["Change, England ≈"] if factor else [])]
 
     def triple(row, key, signed=False):
         return (f"{_money(row[key], signed)} [{_money(row[key + '_lo'], signed)}, "
                 f"{_money(row[key + '_hi'], signed)}]")
 
     spend = costs[costs["measure"] == "spend"]
+    totals = spend[spend["holder"] == "total"].set_index("period")["baseline"].to_dict()
     rows = [[HOLDER_LABELS.get(r["holder"], r["holder"]), r["period"], triple(r, "baseline"), triple(r, "reform"),
-             triple(r, "change", True), _relative(r["relative_change"])] for _, r in spend.iterrows()]
+             triple(r, "change", True),
+             _relative(r["relative_change"]) if abs(r["baseline"]) >= min_share * abs(totals.get(r["period"], np.inf))
+             else DASH, *([_money(r["change"] * factor, True)] if factor else [])] for _, r in spend.iterrows()]
     doc.table(header, rows)
     per_child = costs[costs["measure"] == "cost_per_child_supported"]
     supported = costs[costs["measure"] == "children_supported"].set_index("period")
@@ -366,7 +290,7 @@ def _stock(doc: Document, stock: pd.DataFrame) -> None:
 def _gaps(doc: Document, gaps: pd.DataFrame) -> None:
     if gaps is None or gaps.empty:
         return
-    doc.heading(2, "Disadvantage gap in unmet need over time")
+    doc.heading(2, "Disadvantage gap in unmet need, year by year")
     doc.para("Unmet-need months per child with need in each calendar year, FSM minus not FSM (positive: FSM "
              "children wait longer unmet). The gap is taken inside each replicate, then summarised.")
     rows = []
@@ -536,58 +460,119 @@ def _load_gaps(out_dir: Path) -> pd.DataFrame | None:
     return None
 
 
-def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.DataFrame, stock: pd.DataFrame,
-                         manifest: dict, gaps: pd.DataFrame | None = None) -> tuple[Path, Path]:
-    """Write report.md, report.html and figures/ into `out_dir`; return the two report paths.
+def _read_csv(out_dir: Path, name: str) -> pd.DataFrame | None:
+    path = out_dir / name
+    return pd.read_csv(path) if path.is_file() else None
 
-    `gaps` (from `sim.experiments.compare.fsm_gap_table`) is read from `out_dir` when not given.
+
+def _price_words(prices: str) -> str:
+    return ("real terms, 2025-26 prices (cash deflated by general inflation)" if prices == "real_2025_26"
+            else "cash (each year's own prices)")
+
+
+def _report_settings(manifest: dict) -> dict:
+    defaults = {"price_base": "cash", "deflator_growth": 0.02, "england_pupils": 9_100_000,
+                "target_relative_precision": 0.1, "relative_change_min_share": 0.05}
+    return {**defaults, **(manifest.get("report") or {})}
+
+
+def _england_factor(manifest: dict) -> float | None:
+    from sim.report.document import england_factor
+
+    simulated = (manifest.get("simulated") or {}).get("pupils")
+    return england_factor(simulated, _report_settings(manifest)["england_pupils"])
+
+
+def _with_england(value: float, factor: float | None, signed: bool = False) -> str:
+    """'£1.20m (England ≈ £180.00m)' when the run is a sample of England, else '£1.20m'."""
+    text = _money(value, signed)
+    return f"{text} (England ≈ {_money(value * factor, signed)})" if factor and not _is_missing(value) else text
+
+
+def replicate_advice(headline: pd.DataFrame | None, replicates: int, target: float) -> tuple[list[str], bool]:
+    """Sentences on whether the replicates are enough for the headline changes, and a warning flag.
+
+    Uses `sim.experiments.analysis.replicate_check` on the per-replicate headline changes with a
+    wanted half-width of `target` x |mean change|.
     """
-    out_dir = Path(out_dir)
-    if gaps is None:
-        gaps = _load_gaps(out_dir)
-    small_cell = int(manifest.get("small_cell", 10))
-    base = manifest.get("baseline", {}).get("scenario", "baseline")
-    reform = manifest.get("reform", {}).get("scenario", "reform")
-    title = f"Paired comparison: {base} (baseline) vs {reform} (reform)"
-    doc = Document()
-    doc.heading(1, title)
-    doc.para("The same simulated children under two routes. All changes are reform minus baseline, for the same "
-             "children with the same random draws (common random numbers), computed inside each replicate and then "
-             "summarised as a mean with a 95% replicate interval.")
-    _provenance(doc, manifest)
-    _headline(doc, equity, costs)
-    _equity(doc, equity, small_cell)
-    _gaps(doc, gaps)
-    _costs(doc, costs)
-    _stock(doc, stock)
-    doc.heading(2, "Figures")
-    for path, ftitle, caption in (gap_figure(gaps, out_dir), winners_losers_figure(equity, out_dir),
-                                  costs_figure(costs, out_dir), ehcp_figure(stock, out_dir)):
-        doc.figure(path, ftitle, caption)
-    md_path = out_dir / REPORT_MD
-    html_path = out_dir / REPORT_HTML
-    md_path.write_text(doc.markdown(), encoding="utf-8")
-    html_path.write_text(doc.html(title), encoding="utf-8")
-    return md_path, html_path
+    if headline is None or headline.empty:
+        return [], False
+    if replicates < 2:
+        return ["**Warning:** one replicate gives no interval at all; run at least 3 (`--replicates`)."], True
+    from sim.experiments.analysis import replicate_check
+
+    outcomes = {"unmet_need_months": "the change in unmet-need months",
+                "fsm_gap_unmet_need_months": "the change in the FSM gap"}
+    values = {k: headline[k].to_numpy(dtype=float) for k in outcomes if k in headline.columns}
+    wanted = {k: max(target * abs(float(np.nanmean(v))), 1e-6) for k, v in values.items()}
+    check = replicate_check(values, wanted)
+    notes, warn = [], False
+    for _, row in check.iterrows():
+        needed = row["replicates_needed"]
+        if pd.isna(needed):
+            continue
+        needed = int(needed)
+        if needed > replicates:
+            warn = True
+            notes.append(f"**Too few replicates for {outcomes[row['outcome']]}:** its 95% half-width is "
+                         f"{_num(row['half_width'], 2)} with {replicates} replicates; about {needed} are needed for "
+                         f"{target:.0%} of its size.")
+        else:
+            notes.append(f"{replicates} replicates are enough for {outcomes[row['outcome']]} (half-width "
+                         f"{_num(row['half_width'], 2)}, within {target:.0%} of its size; {needed} would do).")
+    return notes, warn
 
 
-def cost_per_gap_point(equity: pd.DataFrame, costs: pd.DataFrame) -> float | None:
-    """Extra spending (all budget holders, summed over the run's financial years, £, for the
-    simulated councils) per month by which the FSM gap in unmet-need months narrows (MODEL.md §6:
-    cost per point of gap closed). None when the gap does not narrow or the inputs are missing."""
-    gap = equity[(equity["metric"] == "unmet_need_months") & (equity["by"] == "fsm_gap")]
-    total = costs[(costs["measure"] == "spend") & (costs["holder"] == "total")] if len(costs) else costs
-    if gap.empty or total is None or len(total) == 0 or bool(gap.iloc[0]["suppressed"]):
-        return None
-    closed = -abs(gap.iloc[0]["baseline"]) + abs(gap.iloc[0]["reform"])  # negative when the gap narrows
-    extra = float(total["change"].sum())
-    if not np.isfinite(closed) or closed >= 0:
-        return None
-    return extra / -closed
+def read_this_first(doc: Document, manifest: dict, headline: pd.DataFrame | None = None) -> None:
+    """The box a reader must see before quoting a number: what, in what money, how sure, what is assumed."""
+    settings = _report_settings(manifest)
+    sim = manifest.get("simulated") or {}
+    run = manifest.get("run") or {}
+    replicates = int(manifest.get("replicates") or 0)
+    factor = _england_factor(manifest)
+    pupils = sim.get("pupils")
+    councils = sim.get("councils", "?")
+    start, end = run.get("start", "?"), run.get("end", "?")
+    try:
+        years = (int(end[:4]) * 12 + int(end[5:7]) - int(start[:4]) * 12 - int(start[5:7]) + 1) / 12
+        span = f"{years:.1f} years"
+    except (TypeError, ValueError):
+        span = "?"
+    where = (f"{councils} simulated council{'s' if councils != 1 else ''} with "
+             f"{_num(pupils, 0) if pupils else '?'} pupils (Reception to Year 11) at the first January census")
+    if factor:
+        where += f", about 1/{factor:,.0f} of England's {settings['england_pupils']:,} pupils"
+    items = [
+        f"**What was simulated:** {where}; from {start} to {end} ({span}); {replicates} paired replicates (the "
+        "same children with the same luck under both routes).",
+        f"**Money:** {_price_words(settings['price_base'])}"
+        + (f", deflated at {settings['deflator_growth']:.1%} a year" if settings["price_base"] == "real_2025_26" else
+           "; unit costs rise by the model's cost inflation each year")
+        + (". Amounts are for the simulated councils; figures marked *England ≈* multiply them by "
+           f"{factor:,.0f} (pupils in England / pupils simulated), which assumes the sample council is typical."
+           if factor else ". Amounts are for the simulated councils."),
+        f"**Intervals:** 95% t-intervals for the mean over {replicates} replicates. They cover run-to-run (Monte "
+        "Carlo) noise only, not uncertainty in the model's assumptions or in its parameters: for that, run an "
+        "experiment over the uncertain parameters (see docs/EXPERIMENTS.md).",
+    ]
+    notes, _ = replicate_advice(headline, replicates, float(settings["target_relative_precision"]))
+    items += notes
+    assumed = manifest.get("assumption_parameters") or {}
+    if assumed:
+        items.append(f"**Assumptions:** {assumed.get('assumption')} of the model's {assumed.get('total')} parameters are "
+                     "its own assumptions (source `assumption` in docs/PARAMETERS.md), among them the reform's "
+                     "unpublished details: specialist package thresholds, Experts at Hand delivery, how strongly "
+                     "families still press for assessment under the new route, and the anticipation surge.")
+    items.append("**Known limitations:** docs/VALIDATION.md, section \"Known failures\": part of the baseline's growth in "
+                 "need after 2025 is a start-up transient, so quote reform-minus-baseline changes rather than levels "
+                 "after 2025. One primary need per child; councils do not exchange pupils; attainment is a latent score.")
+    items.append("**Need codes** (ASD, SLCN, SEMH, …) and abbreviations are spelled out in the glossary at the end.")
+    doc.box("Read this first", items)
 
 
-def _headline(doc: Document, equity: pd.DataFrame, costs: pd.DataFrame | None = None) -> None:
-    """Sentences a reader can quote: overall change, winners/losers, the FSM gap, cost per point."""
+def _headline(doc: Document, equity: pd.DataFrame, value_for_money: pd.DataFrame | None = None,
+              factor: float | None = None, prices: str = "cash") -> None:
+    """Sentences a reader can quote: overall change, winners/losers, the FSM gap, value for money."""
     rows = equity[(equity["metric"] == "unmet_need_months")]
     overall = rows[rows["by"] == "all"]
     gap = rows[rows["by"] == "fsm_gap"]
@@ -605,11 +590,128 @@ def _headline(doc: Document, equity: pd.DataFrame, costs: pd.DataFrame | None = 
         g = gap.iloc[0]
         items.append(f"FSM minus not-FSM gap in unmet-need months: {_num(g['baseline'], 2, True)} baseline, "
                      f"{_num(g['reform'], 2, True)} reform (change {_num(g['change'], 2, True)} "
-                     f"[{_num(g['change_lo'], 2, True)}, {_num(g['change_hi'], 2, True)}]).")
-    per_point = cost_per_gap_point(equity, costs) if costs is not None else None
-    if per_point is not None:
-        items.append(f"Cost per month of the FSM gap in unmet-need months closed: {_money(per_point)} "
-                     "(change in total spending over the run in the simulated councils, all budget holders, per month "
-                     "by which the FSM minus not-FSM gap narrows; negative: the reform narrows the gap and saves money).")
+                     f"[{_num(g['change_lo'], 2, True)}, {_num(g['change_hi'], 2, True)}]); a change in a gap is "
+                     "given in months, never as a percentage.")
+    items += value_for_money_sentences(value_for_money, factor, prices)
     doc.heading(2, "Headline")
     doc.bullets(items)
+
+
+def value_for_money_sentences(table: pd.DataFrame | None, factor: float | None = None,
+                              prices: str = "cash") -> list[str]:
+    """Cost-effectiveness in words (definitions: docs/METRICS.md, "Value for money")."""
+    if table is None or table.empty:
+        return []
+    rows = table.set_index("measure")
+
+    def get(measure: str):
+        return rows.loc[measure] if measure in rows.index else None
+
+    cost, months, better = get("net_cost"), get("child_months_avoided"), get("net_children_better_off")
+    price_note = "2025-26 prices" if prices == "real_2025_26" else "cash"
+    out = [f"Value for money ({price_note}): {rows.iloc[0]['verdict']}."]
+    if cost is not None:
+        out.append(f"Net cost over the run (reform minus baseline, all budget holders): "
+                   f"{_with_england(cost['value'], factor, True)} [{_money(cost['lo'], True)}, {_money(cost['hi'], True)}].")
+    if months is not None:
+        out.append(f"Child-months of unmet need avoided: {_num(months['value'], 0, True)} [{_num(months['lo'], 0, True)}, "
+                   f"{_num(months['hi'], 0, True)}] in the simulated councils"
+                   + (f" (England ≈ {_num(months['value'] * factor, 0, True)})." if factor else "."))
+    if better is not None:
+        out.append(f"Children better off minus children worse off: {_num(better['value'], 0, True)}"
+                   + (f" (England ≈ {_num(better['value'] * factor, 0, True)})." if factor else "."))
+    for measure, words in (("net_cost_per_child_month_avoided", "Net cost per child-month of unmet need avoided"),
+                           ("net_cost_per_child_better_off", "Net cost per child better off (net of those worse off)"),
+                           ("saving_per_child_month_added", "Saving per child-month of unmet need added")):
+        r = get(measure)
+        if r is not None:
+            out.append(f"{words}: {_money(r['value'])} [{_money(r['lo'])}, {_money(r['hi'])}].")
+    return out
+
+
+def need_standardised_section(doc: Document, table: pd.DataFrame | None) -> None:
+    """The gaps between groups, raw and at equal need (`need_standardised_gaps.csv`), when present."""
+    if table is None or table.empty:
+        return
+    contrasts = {"fsm_minus_non_fsm": "FSM minus not FSM", "q1_minus_q5": "Income quintile 1 minus quintile 5"}
+    components = {"raw": "raw gap", "at_equal_need": "at equal need", "different_needs": "from different needs"}
+    doc.heading(2, "Disadvantage gaps at equal need")
+    doc.para("The gap between disadvantaged and other children, split into the part found among children with the "
+             "same need (at equal need: unequal treatment) and the part due to their needs differing. Gaps and their "
+             "changes are in the metric's own units, never as percentages; 95% intervals over replicates.")
+    for metric, part in table.groupby("metric", sort=False):
+        first = part.iloc[0]
+        doc.heading(3, f"{metric.replace('_', ' ').capitalize()} ({first.get('unit', '')}; {first.get('better', '')} is better)")
+        rows = []
+        for _, r in part.iterrows():
+            label = f"{contrasts.get(r['contrast'], r['contrast'])}: {components.get(r['component'], r['component'])}"
+            rows.append([f"**{label}**" if r["component"] == "at_equal_need" else label,
+                         f"{_num(r['baseline'], 2, True)} [{_num(r['baseline_lo'], 2, True)}, {_num(r['baseline_hi'], 2, True)}]",
+                         f"{_num(r['reform'], 2, True)} [{_num(r['reform_lo'], 2, True)}, {_num(r['reform_hi'], 2, True)}]",
+                         f"{_num(r['change'], 2, True)} [{_num(r['change_lo'], 2, True)}, {_num(r['change_hi'], 2, True)}]"])
+        doc.table(["Gap", "Baseline [95%]", "Reform [95%]", "Change [95%]"], rows)
+
+
+def _glossary(doc: Document) -> None:
+    from sim.report.document import ABBREVIATIONS, NEED_NAMES
+
+    doc.heading(2, "Glossary")
+    doc.para("Primary need codes (school census and SEN2):")
+    doc.table(["Code", "Need"], [[code, name] for code, name in NEED_NAMES.items()], ["left", "left"])
+    doc.table(["Term", "Meaning"], [[term, meaning] for term, meaning in ABBREVIATIONS.items()], ["left", "left"])
+
+
+def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.DataFrame, stock: pd.DataFrame,
+                         manifest: dict, gaps: pd.DataFrame | None = None, headline: pd.DataFrame | None = None,
+                         value_for_money: pd.DataFrame | None = None, decomposition: pd.DataFrame | None = None,
+                         transition: pd.DataFrame | None = None) -> tuple[Path, Path]:
+    """Write report.md, report.html (self-contained) and figures/ into `out_dir`; return the two report paths.
+
+    Optional tables are read from `out_dir` when not given: `fsm_gap.csv` (or rebuilt from both
+    runs), `headline_by_replicate.csv`, `cost_effectiveness.csv`, `decomposition.csv`,
+    `transition_cohort.csv` and `need_standardised_gaps.csv`; a section whose table is absent
+    is left out.
+    """
+    from sim.report.decomposition_report import decomposition_section, waterfall_figure
+    from sim.report.transition_report import transition_section
+
+    out_dir = Path(out_dir)
+    if gaps is None:
+        gaps = _load_gaps(out_dir)
+    headline = headline if headline is not None else _read_csv(out_dir, "headline_by_replicate.csv")
+    value_for_money = value_for_money if value_for_money is not None else _read_csv(out_dir, "cost_effectiveness.csv")
+    decomposition = decomposition if decomposition is not None else _read_csv(out_dir, "decomposition.csv")
+    transition = transition if transition is not None else _read_csv(out_dir, "transition_cohort.csv")
+    standardised = _read_csv(out_dir, "need_standardised_gaps.csv")
+    settings = _report_settings(manifest)
+    factor = _england_factor(manifest)
+    small_cell = int(manifest.get("small_cell", 10))
+    base = manifest.get("baseline", {}).get("scenario", "baseline")
+    reform = manifest.get("reform", {}).get("scenario", "reform")
+    title = f"Paired comparison: {base} (baseline) vs {reform} (reform)"
+    doc = Document()
+    doc.heading(1, title)
+    read_this_first(doc, manifest, headline)
+    doc.para("The same simulated children under two routes. All changes are reform minus baseline, for the same "
+             "children with the same random draws (common random numbers), computed inside each replicate and then "
+             "summarised as a mean with a 95% t-interval over replicates.")
+    _headline(doc, equity, value_for_money, factor, settings["price_base"])
+    need_standardised_section(doc, standardised)
+    doc.heading(2, "Figures")
+    for path, ftitle, caption in (gap_figure(gaps, out_dir), winners_losers_figure(equity, out_dir),
+                                  costs_figure(costs, out_dir), ehcp_figure(stock, out_dir)):
+        doc.figure(path, ftitle, caption)
+    if decomposition is not None and len(decomposition):
+        decomposition_section(doc, decomposition, waterfall_figure(decomposition, out_dir), factor)
+    transition_section(doc, transition)
+    _equity(doc, equity, small_cell, float(settings["relative_change_min_share"]))
+    _gaps(doc, gaps)
+    _costs(doc, costs, settings["price_base"], float(settings["relative_change_min_share"]), factor)
+    _stock(doc, stock)
+    _provenance(doc, manifest)
+    _glossary(doc)
+    md_path = out_dir / REPORT_MD
+    html_path = out_dir / REPORT_HTML
+    md_path.write_text(doc.markdown(), encoding="utf-8")
+    html_path.write_text(doc.html(title, out_dir), encoding="utf-8")
+    return md_path, html_path

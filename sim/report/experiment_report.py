@@ -9,8 +9,8 @@ so, and — for Morris and Sobol designs — which uncertain parameters drive th
 The store layout is the experiment engine's (`sim/experiments/store.py`): `manifest.json`,
 `design.parquet` (point_id and one column per varied parameter) and `runs/scenario=<name>/*.parquet`
 (tidy metrics with task_id, scenario, point_id, replicate, block). The page is built with the
-same block document as the comparison report (`sim.report.compare_report.Document`), so the
-Markdown and HTML never disagree; figures are drawn on their own Agg canvas and are readable in
+same block document as the comparison report (`sim.report.document.Document`), so the
+Markdown and HTML never disagree and the HTML embeds its figures; figures are drawn on their own Agg canvas and are readable in
 greyscale (grey levels and hatching, not colour alone). The analysis tables are also written as
 CSV under `analysis/` so every number in the page can be traced.
 """
@@ -36,7 +36,7 @@ from sim.experiments.analysis import (
     sensitivity,
     summarise_runs,
 )
-from sim.report.compare_report import Document
+from sim.report.document import Document
 from sim.report.figures import CALENDAR_YEAR_METRICS, FINANCIAL_YEAR_METRICS
 from sim.report.summary import METRIC_LABELS, period_label
 
@@ -461,6 +461,79 @@ def paired_figure(paired: pd.DataFrame, out_dir: Path) -> tuple[str, str, str]:
     return _save(fig, out_dir, "paired_outcomes.png"), title, caption
 
 
+def lever_sweeps(manifest: dict, design: pd.DataFrame | None, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per lever with two or more values, per outcome and lever value: mean and 95% t-interval over
+    every run (design point and replicate) at that value (other levers and uncertainties averaged).
+
+    Tidy columns: lever, value, outcome, mean, lo, hi, runs. Empty without levers.
+    """
+    from sim.metrics.intervals import t_bounds
+
+    levers = [k for k, v in (manifest.get("levers") or {}).items() if isinstance(v, list) and len(v) >= 2]
+    columns = ["lever", "value", "outcome", "mean", "lo", "hi", "runs"]
+    if design is None or not levers or outcomes.empty:
+        return pd.DataFrame(columns=columns)
+    names = [c for c in outcomes.columns if c not in ("point_id", "replicate")]
+    merged = outcomes.merge(design, on="point_id", how="left")
+    rows = []
+    for lever in levers:
+        if lever not in merged.columns:
+            continue
+        for value, part in merged.groupby(lever, sort=True):
+            for name in names:
+                values = part[name].to_numpy(dtype=float)
+                values = values[np.isfinite(values)]
+                if not len(values):
+                    continue
+                lo, hi = t_bounds(values)
+                rows.append({"lever": lever, "value": value, "outcome": name, "mean": float(values.mean()),
+                             "lo": lo, "hi": hi, "runs": len(values)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def lever_sweep_figure(sweeps: pd.DataFrame, out_dir: Path) -> tuple[str, str, str]:
+    """One panel per (lever, outcome): the outcome against the lever's value, with 95% t-intervals."""
+    levers = list(dict.fromkeys(sweeps["lever"]))
+    names = list(dict.fromkeys(sweeps["outcome"]))
+    fig, axes = _new_figure(4.2 * len(names) + 0.5, 3.6 * len(levers), len(names), len(levers))
+    for i, lever in enumerate(levers):
+        for j, name in enumerate(names):
+            ax = axes[i, j]
+            part = sweeps[(sweeps["lever"] == lever) & (sweeps["outcome"] == name)]
+            numeric = pd.to_numeric(part["value"], errors="coerce")
+            x = numeric.to_numpy() if numeric.notna().all() else np.arange(len(part))
+            mean = part["mean"].to_numpy()
+            ax.fill_between(x, part["lo"].to_numpy(), part["hi"].to_numpy(), color="0.8", linewidth=0)
+            ax.plot(x, mean, "-o", color="black", markerfacecolor="white", markersize=5)
+            if not numeric.notna().all():
+                ax.set_xticks(x, [str(v) for v in part["value"]])
+            o = OUTCOME_BY_NAME.get(name)
+            label, unit = (o.label, o.unit) if o else _metric_label(name)
+            if o:
+                ax.axhline(0, color="0.3", linewidth=0.8, linestyle="--")
+            ax.set_title(label, fontsize=9)
+            ax.set_xlabel(f"`{lever}`".strip("`"))
+            ax.set_ylabel(unit)
+    title = "Lever sweeps: each outcome against the lever's value"
+    fig.suptitle(title, fontweight="bold")
+    caption = ("Line: mean over every run at that lever value (other levers and uncertain parameters averaged over "
+               "the design); band: 95% t-interval over those runs; dashed line: no change (paired outcomes).")
+    return _save(fig, out_dir, "lever_sweeps.png"), title, caption
+
+
+def _lever_section(doc: Document, sweeps: pd.DataFrame, out_dir: Path) -> None:
+    if sweeps.empty:
+        return
+    doc.heading(2, "Lever sweeps")
+    doc.para("Each policy lever's values on the horizontal axis, the outcome on the vertical: how the result moves "
+             "as the lever is turned. Every number is also in `analysis/lever_sweeps.csv`.")
+    doc.figure(*lever_sweep_figure(sweeps, out_dir))
+    rows = [[f"`{r['lever']}`", str(r["value"]), r["outcome"], _interval(r["mean"], r["lo"], r["hi"], 3, True),
+             str(r["runs"])] for _, r in sweeps.iterrows()]
+    doc.table(["Lever", "Value", "Outcome", "Mean [95% t-interval]", "Runs"], rows,
+              ["left", "right", "left", "right", "right"])
+
+
 # ---- entry point -----------------------------------------------------------------------------------
 def _pair(runs: pd.DataFrame) -> tuple[str, str] | None:
     scenarios = sorted(runs["scenario"].unique())
@@ -490,7 +563,7 @@ def write_experiment_report(out_dir: Path | str, precision: dict[str, float] | f
     title = f"Experiment: {name}"
     doc = Document()
     doc.heading(1, title)
-    doc.para("Every metric is computed inside each replicate and only then summarised (MODEL.md §6). Intervals are "
+    doc.para("Every metric is computed inside each replicate and only then summarised. Intervals are "
              "95%: the 2.5th-97.5th percentile of replicate values unless a section says otherwise.")
     _provenance(doc, manifest, out_dir, runs)
     _design_section(doc, design, problem, runs)
@@ -516,6 +589,10 @@ def write_experiment_report(out_dir: Path | str, precision: dict[str, float] | f
         if runs["scenario"].nunique() > 1:
             doc.para(f"No baseline/reform pair in this store; the replicate check and sensitivity use scenario "
                      f"`{scenario}`.")
+    sweeps = lever_sweeps(manifest, design, outcomes)
+    if not sweeps.empty:
+        sweeps.to_csv(analysis_dir / "lever_sweeps.csv", index=False)
+        _lever_section(doc, sweeps, out_dir)
     check = replicate_check(outcomes, target)
     check.to_csv(analysis_dir / "replicate_check.csv", index=False)
     _replicate_section(doc, check)
@@ -533,5 +610,5 @@ def write_experiment_report(out_dir: Path | str, precision: dict[str, float] | f
     md_path = out_dir / REPORT_MD
     html_path = out_dir / REPORT_HTML
     md_path.write_text(doc.markdown(), encoding="utf-8")
-    html_path.write_text(doc.html(title), encoding="utf-8")
+    html_path.write_text(doc.html(title, out_dir), encoding="utf-8")
     return md_path, html_path

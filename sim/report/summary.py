@@ -4,7 +4,7 @@ It says where the numbers came from (the manifest: config hash, seeds, commit, v
 command), gives the headline metrics for the latest complete period with 95% replicate
 intervals, an equity table by free school meals and income quintile, and the figures with
 captions. Every interval is the 2.5th-97.5th percentile of per-replicate values
-(`sim.metrics.summarise`); gaps are differenced within each replicate first (MODEL.md §6).
+(`sim.metrics.summarise`); gaps are differenced within each replicate first.
 """
 
 from __future__ import annotations

@@ -1,0 +1,178 @@
+"""The reform taken apart, on the page: a contribution table and a waterfall per outcome.
+
+Reads the tidy table of `sim.experiments.decompose` (`decomposition.csv`). The waterfall starts
+at the baseline (zero change), adds the route with every component off (the residual, which
+should be near zero), then each component's contribution (Shapley values when they were
+computed, otherwise the sequential contributions in the file's order), and ends at the whole
+reform's change: the bars add up exactly, replicate by replicate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from sim.report.document import DASH, Document, interval, money
+
+FIGURE_DIR = "figures"
+WATERFALL_PNG = "decomposition_waterfall.png"
+DPI = 150
+PANELS = (("unmet_need_months", 2, "months per child with need"), ("fsm_gap_unmet_need_months", 2, "months (FSM minus not FSM)"),
+          ("share_worse_off", 1, "% of children with need"), ("spend", None, "£ million"))
+TABLE_OUTCOMES = ("unmet_need_months", "fsm_gap_unmet_need_months", "share_worse_off", "share_better_off", "spend")
+SHORT = {"unmet_need_months": "Unmet-need months", "fsm_gap_unmet_need_months": "FSM gap in unmet need",
+         "share_worse_off": "Worse off (%)", "share_better_off": "Better off (%)", "spend": "Spending"}
+
+
+def attribution_method(table: pd.DataFrame) -> str:
+    """'shapley' when the table holds Shapley values, else 'sequential'."""
+    return "shapley" if (table["method"] == "shapley").any() else "sequential"
+
+
+def _cell(row: pd.Series | None, decimals: int | None, scale: float = 1.0) -> str:
+    if row is None:
+        return DASH
+    if decimals is None:  # money
+        return f"{money(row['value'] * scale, True)} [{money(row['lo'] * scale, True)}, {money(row['hi'] * scale, True)}]"
+    return interval(row["value"], row["lo"], row["hi"], decimals, signed=True)
+
+
+def _rows(table: pd.DataFrame, method: str) -> list[tuple[str, str, str]]:
+    """(method, component, label) in display order: residual, components, total."""
+    order = [("residual", "route_residual")]
+    comps = table[table["method"] == method].drop_duplicates("component").sort_values("order")
+    order += [(method, c) for c in comps["component"]]
+    order.append(("total", "total"))
+    labels = table.drop_duplicates("component").set_index("component")["label"].to_dict()
+    return [(m, c, labels.get(c, c)) for m, c in order]
+
+
+def decomposition_section(doc: Document, table: pd.DataFrame, figure: tuple[str, str, str] | None = None,
+                          england_factor: float | None = None, heading: str = "Which part of the reform does what") -> None:
+    """The section: what was done, the waterfall, the contribution table, and the 'alone' reading."""
+    if table is None or table.empty:
+        return
+    method = attribution_method(table)
+    replicates = int(table["replicates"].max())
+    doc.heading(2, heading)
+    how = ("Shapley values: each component's average contribution over every order in which the components could "
+           "be added" if method == "shapley" else
+           "sequential contributions: each component added in turn, in the order listed, to everything above it")
+    doc.para(
+        "The reform is split into named components (sets of its settings). Each combination needed is run with the "
+        f"same children and the same random draws as the baseline ({replicates} replicates), and every outcome is a "
+        f"paired change against the baseline. Contributions here are {how}; with the first row (the reform's route "
+        "with every component switched off) they add up exactly to the whole reform's change. Intervals: 95% "
+        "t-intervals over replicates (run-to-run noise only).")
+    if figure is not None:
+        doc.figure(*figure)
+    header = ["Component", *[SHORT[o] for o in TABLE_OUTCOMES]]
+    rows = []
+    for m, component, label in _rows(table, method):
+        cells = [f"**{label}**" if component in ("total",) else label]
+        for outcome in TABLE_OUTCOMES:
+            hit = table[(table["method"] == m) & (table["component"] == component) & (table["outcome"] == outcome)]
+            decimals = None if outcome == "spend" else (1 if outcome.startswith("share") else 2)
+            cells.append(_cell(hit.iloc[0] if len(hit) else None, decimals))
+        rows.append(cells)
+    doc.table(header, rows)
+    doc.para("Units: unmet-need months per child with need over the run (lower is better); the FSM gap in those "
+             "months (lower is better); children with need worse off or better off than in the baseline, % (a "
+             "level, not a change); spending over the run's complete financial years in the simulated councils "
+             "(cash)." + (f" Multiply spending by about {england_factor:,.0f} for England." if england_factor else ""))
+    alone = table[table["method"] == "alone"]
+    if len(alone):
+        doc.heading(3, "Each component alone")
+        doc.para("Each component added to the reform's route with every other component off: what it does by itself. "
+                 "These do not add up (components interact: protections only matter once the legal switch happens).")
+        rows = []
+        for component in alone.drop_duplicates("component").sort_values("order")["component"]:
+            part = alone[alone["component"] == component]
+            cells = [part.iloc[0]["label"]]
+            for outcome in TABLE_OUTCOMES:
+                hit = part[part["outcome"] == outcome]
+                decimals = None if outcome == "spend" else (1 if outcome.startswith("share") else 2)
+                cells.append(_cell(hit.iloc[0] if len(hit) else None, decimals))
+            rows.append(cells)
+        doc.table(header, rows)
+
+
+def _short(label: str, limit: int = 44) -> str:
+    """A bar label: the component's label before any explanation in brackets or after a colon."""
+    text = str(label).split(" (")[0].split(":")[0].strip()
+    if text == "The reform's route with every component off":
+        text = "Route, every component off"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def waterfall_figure(table: pd.DataFrame, directory: Path | str) -> tuple[str, str, str]:
+    """One waterfall panel per outcome; returns (relative path, title, caption)."""
+    directory = Path(directory)
+    method = attribution_method(table)
+    title = "Which part of the reform does what"
+    fig = Figure(figsize=(13, 8.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2).ravel()
+    rows = _rows(table, method)
+    colours = sns.color_palette("colorblind", 3)
+    for ax, (outcome, _decimals, unit) in zip(axes, PANELS):
+        scale = 1e-6 if outcome == "spend" else 1.0
+        labels, starts, heights, errs, kinds = [], [], [], [], []
+        running = 0.0
+        for m, component, label in rows:
+            hit = table[(table["method"] == m) & (table["component"] == component) & (table["outcome"] == outcome)]
+            if hit.empty:
+                continue
+            r = hit.iloc[0]
+            value, lo, hi = (float(r[k]) * scale for k in ("value", "lo", "hi"))
+            short = _short(label)
+            labels.append(short)
+            if m == "total":
+                starts.append(0.0)
+                heights.append(value)
+                kinds.append("total")
+            else:
+                starts.append(running)
+                heights.append(value)
+                running += value
+                kinds.append("part")
+            errs.append((value - lo, hi - value) if np.isfinite(lo) and np.isfinite(hi) else (0.0, 0.0))
+        y = np.arange(len(labels))[::-1]
+        for yi, start, height, (e_lo, e_hi), kind in zip(y, starts, heights, errs, kinds):
+            colour = colours[2] if kind == "total" else (colours[0] if height < 0 else colours[1])
+            hatch = "" if kind == "total" else ("" if height < 0 else "//")
+            ax.barh(yi, height, left=start, color=colour, edgecolor="black", linewidth=0.6, hatch=hatch)
+            ax.errorbar(start + height, yi, xerr=[[e_lo], [e_hi]], color="black", capsize=3, linewidth=0.8)
+        ax.axvline(0, color="0.3", linewidth=0.8)
+        ax.set_yticks(y, labels, fontsize=7)
+        label = next(o for o in table["outcome"].unique() if o == outcome) if (table["outcome"] == outcome).any() else outcome
+        ax.set_title(SHORT.get(label, label), fontsize=10)
+        ax.set_xlabel(f"Change against the baseline ({unit})")
+    fig.suptitle(title, fontweight="bold")
+    caption = ("Each bar starts where the previous one ended: the reform's route with every component off, then each "
+               "component's contribution (" + ("Shapley values" if method == "shapley" else "added in the order listed")
+               + "), ending at the whole reform (bottom bar, from zero). Plain bars lower the outcome, hatched bars "
+               "raise it; whiskers: 95% t-interval over replicates.")
+    (directory / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
+    fig.savefig(directory / FIGURE_DIR / WATERFALL_PNG, dpi=DPI)
+    return f"{FIGURE_DIR}/{WATERFALL_PNG}", title, caption
+
+
+def write_decomposition_report(out_dir: Path | str, table: pd.DataFrame, title: str,
+                               intro: list[str] | None = None, england_factor: float | None = None) -> tuple[Path, Path]:
+    """decomposition.md and decomposition.html (self-contained) with the waterfall, for `sendsim decompose`."""
+    out_dir = Path(out_dir)
+    doc = Document()
+    doc.heading(1, title)
+    for text in intro or []:
+        doc.para(text)
+    decomposition_section(doc, table, waterfall_figure(table, out_dir), england_factor)
+    md, html = out_dir / "decomposition.md", out_dir / "decomposition.html"
+    md.write_text(doc.markdown(), encoding="utf-8")
+    html.write_text(doc.html(title, out_dir), encoding="utf-8")
+    return md, html
