@@ -2,9 +2,10 @@
 
 Built from the DfE "Education, health and care plans" extracts by ``scripts/build_council_table.py``
 into ``sim/data/councils.csv``; every column, source and imputation is described in
-``sim/data/councils_PROVENANCE.md``. Note that ``pupils_est`` and ``fsm_share`` are imputed for
-every council unless the table was built with a pupils file (the extracts have no pupil or FSM
-counts: without one, every council has England's FSM share), that ``special_share`` is observed for
+``sim/data/councils_PROVENANCE.md``. ``pupils_est`` and ``fsm_share`` come from the DfE school
+census (January 2025, every council; pupils scaled by one England-wide factor to the model's 8.1m
+Reception-Year 11 pupils), ``ehcp_share_2025`` is the published share of pupils with an EHC plan (a
+validation target, not an input), ``special_share`` is observed for
 only 67 councils (the rest are regional or national medians), and that ``gatekeeping_index`` and
 ``deprivation_index`` are additive in log-odds (England = 0) while the other indices are
 multipliers (England = 1).
@@ -23,7 +24,7 @@ VALUE_COLUMNS = (
     "plans_2025", "requests_2025", "requests_2022", "refusal_rate_2025", "within_20_weeks_2025",
     "new_plans_2025", "appeal_rate_2025", "pupils_est",
     "ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index",
-    "special_share", "special_places_index", "fsm_share", "deprivation_index",
+    "special_share", "special_places_index", "fsm_share", "deprivation_index", "ehcp_share_2025",
 )
 INDEX_COLUMNS = ("ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index", "special_places_index",
                  "deprivation_index")
@@ -88,13 +89,12 @@ def council_rows(name: str) -> int:
 def council_profiles(name: str) -> pd.DataFrame:
     """Model-facing values per council, in table order (sorted by la_code):
 
-    - `pupils`: imputed Reception-Year 11 pupils;
+    - `pupils`: Reception-Year 11 pupils (the census headcount scaled to England's 8.1m);
     - `ehcp_index`: plans per pupil relative to England (scales the start census EHCP share);
     - `ep_capacity_index`, `demand_index`, `appeal_index`: multipliers (England = 1);
     - `special_places_index`: multiplier (England = 1) on special-school use (places and start placements);
     - `gatekeeping_index`: additive refusal log-odds (England = 0);
-    - `deprivation_index`: additive FSM log-odds (England = 0; 0 everywhere unless the table was built
-      with council pupil and FSM figures).
+    - `deprivation_index`: additive FSM log-odds (England = 0), from the council's observed FSM share.
     """
     table = load_council_table(resolve_path(name)).sort_values("la_code").reset_index(drop=True)
     plans_per_pupil = table["plans_2025"] / table["pupils_est"]
