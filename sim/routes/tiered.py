@@ -30,11 +30,10 @@ class TieredRoute(EhcpRoute):
         """Build school groups (networkx) and the order in which schools open inclusion bases."""
         ctx.schools.group[:] = assign_school_groups(ctx.schools, self.config.reform.school_group_size)
         # the order in which each council's schools open bases: drawn per council (block-exact)
-        first = self.config.population.first_council
         keys = np.empty(len(ctx.schools))
         for council in np.unique(ctx.schools.council):
             mine = np.flatnonzero(ctx.schools.council == council)
-            keys[mine] = ctx.streams.generator("inclusion-base-rollout", first + int(council)).random(len(mine))
+            keys[mine] = ctx.streams.generator("inclusion-base-rollout", int(ctx.councils.global_id[council])).random(len(mine))
         self.base_order = np.lexsort((keys, ctx.schools.council))
         self.initial_base_places = ctx.schools.base_places.copy()
         self.entered_new_rules = False
