@@ -18,6 +18,8 @@ Outputs of `compare_scenarios` (one directory, written atomically):
     costs.parquet/.csv   `cost_table`: spending by budget holder and financial year, deficits
     ehcp_stock.csv       `stock_table`: EHCP share of pupils at each January, both routes
     fsm_gap.csv          `fsm_gap_table`: FSM minus non-FSM unmet-need months per calendar year
+    council_impact*.csv  `sim.experiments.council_impact`: per council, deprivation decile and region
+                         (runs from a council table), with hex maps in figures/council_map_*.png
     report.md/.html      `sim.report.compare_report`, with figures/
     manifest.json        both config hashes, the shared seed, replicates, versions, commit
 """
@@ -529,6 +531,11 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     costs = cost_table(bs, rs)
     stock = stock_table(bm, rm)
     gaps = fsm_gap_table(bm, rm)
+    councils = None
+    if baseline.population.council_table is not None:
+        from sim.experiments.council_impact import council_results
+
+        councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell)
     top_manifest = {
         "kind": "paired_comparison",
         "sendsim_version": __version__,
@@ -566,6 +573,13 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         costs.to_csv(tmp / "costs.csv", index=False)
         stock.to_csv(tmp / "ehcp_stock.csv", index=False)
         gaps.to_csv(tmp / "fsm_gap.csv", index=False)
+        if councils is not None:
+            from sim.report.maps import council_maps
+
+            for name, frame in councils.items():
+                frame.to_csv(tmp / f"{name}.csv", index=False)
+            council_maps(councils["council_impact"], tmp / "figures")
+            top_manifest["files"] += [f"{name}.csv" for name in councils] + ["figures/council_map_*.png"]
         top_manifest["finished"] = now_iso()
         write_manifest(tmp, top_manifest)
         md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps)
@@ -575,6 +589,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         "costs": costs,
         "stock": stock,
         "gaps": gaps,
+        "councils": councils,
         "manifest": top_manifest,
         "report": (out_dir / Path(md).name, out_dir / Path(html).name),
         "baseline": {"metrics": bm, "system": bs, "children": bc, "manifest": bman},
