@@ -29,7 +29,7 @@ def comparison(tmp_path_factory):
 
 
 def test_the_comparison_writes_council_tables_and_maps(comparison) -> None:
-    out, result = comparison
+    out, _ = comparison
     for name in ("council_impact.csv", "council_impact_by_decile.csv", "council_impact_by_region.csv"):
         assert (out / name).is_file(), name
     for stem in ("unmet_need_baseline", "unmet_need_change", "high_needs_spend_baseline", "high_needs_spend_change"):

@@ -27,7 +27,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.population.council_table import council_profiles, load_council_table, resolve_path
+from sim.population.council_table import (
+    council_profiles,
+    load_council_table,
+    resolve_path,
+)
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 # measure: (model metric, model date, published column (fraction), label)
