@@ -161,7 +161,9 @@ def compare(
             baseline_path=baseline, reform_path=reform, command=command_line(),
         )
     _print_equity(result["equity"])
-    console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, report.md, report.html)")
+    council_files = ", council_impact*.csv, councils.md, council maps" if result.get("councils") is not None else ""
+    console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv{council_files}, "
+                  "report.md, report.html)")
 
 
 def _print_equity(equity) -> None:

@@ -55,12 +55,17 @@ def test_a_council_alone_is_the_same_council_as_in_a_block_by_row(birmingham) ->
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_a_region_by_name_simulates_its_councils() -> None:
+@pytest.fixture(scope="module")
+def north_east():
     config = _england({"region": "north east"}, scale=0.002)
+    return config, SendModel(config, seed=2).run()
+
+
+def test_a_region_by_name_simulates_its_councils(north_east) -> None:
+    config, model = north_east
     identity = council_identity("england")
     north_east = identity[identity["region_name"] == "North East"]
     assert config.population.councils == len(north_east) == 12
-    model = SendModel(config, seed=2).run()
     system = system_table(model)
     assert set(system["la_code"].astype(str)) == set(north_east["la_code"])
     assert set(system["region_name"].astype(str)) == {"North East"}
@@ -97,3 +102,17 @@ def test_all_councils_without_a_table_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="needs population.council_table"):
         validate_config({"population": {"councils": "all"}})
+
+
+def test_a_block_of_a_region_is_an_exact_slice_of_the_region_run(north_east) -> None:
+    """Experiments split a selection into blocks (first_council, councils within the selection)."""
+    config, model = north_east
+    block_config = _england({"region": "North East", "first_council": 5, "councils": 2}, scale=0.002)
+    block = SendModel(block_config, seed=2).run()
+    identity = {"la_code": str, "la_name": str, "region_name": str}
+    whole = children_table(model).astype(identity)
+    part = children_table(block).astype(identity)
+    codes = set(part["la_code"])
+    assert len(codes) == 2 and codes <= set(whole["la_code"])
+    pd.testing.assert_frame_equal(whole[whole["la_code"].isin(codes)].set_index("child").sort_index(),
+                                  part.set_index("child").sort_index())

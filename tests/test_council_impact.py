@@ -35,6 +35,8 @@ def test_the_comparison_writes_council_tables_and_maps(comparison) -> None:
     for stem in ("unmet_need_baseline", "unmet_need_change", "high_needs_spend_baseline", "high_needs_spend_change"):
         path = out / "figures" / f"council_map_{stem}.png"
         assert path.is_file() and path.stat().st_size > 10_000, stem
+    page = (out / "councils.md").read_text(encoding="utf-8")
+    assert "## By council deprivation decile" in page and "Manchester" in page and "figures/council_map_unmet_need_change.png" in page
     table = pd.read_csv(out / "council_impact.csv")
     assert sorted(table["la_name"]) == sorted(COUNCILS)
     assert set(table["region_name"]) == {"North West"}

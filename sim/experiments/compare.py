@@ -19,7 +19,7 @@ Outputs of `compare_scenarios` (one directory, written atomically):
     ehcp_stock.csv       `stock_table`: EHCP share of pupils at each January, both routes
     fsm_gap.csv          `fsm_gap_table`: FSM minus non-FSM unmet-need months per calendar year
     council_impact*.csv  `sim.experiments.council_impact`: per council, deprivation decile and region
-                         (runs from a council table), with hex maps in figures/council_map_*.png
+                         (runs from a council table), with councils.md and hex maps in figures/council_map_*.png
     report.md/.html      `sim.report.compare_report`, with figures/
     manifest.json        both config hashes, the shared seed, replicates, versions, commit
 """
@@ -574,12 +574,14 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         stock.to_csv(tmp / "ehcp_stock.csv", index=False)
         gaps.to_csv(tmp / "fsm_gap.csv", index=False)
         if councils is not None:
+            from sim.report.council_report import write_council_report
             from sim.report.maps import council_maps
 
             for name, frame in councils.items():
                 frame.to_csv(tmp / f"{name}.csv", index=False)
             council_maps(councils["council_impact"], tmp / "figures")
-            top_manifest["files"] += [f"{name}.csv" for name in councils] + ["figures/council_map_*.png"]
+            write_council_report(tmp, councils, baseline.population.scale)
+            top_manifest["files"] += [f"{name}.csv" for name in councils] + ["councils.md", "figures/council_map_*.png"]
         top_manifest["finished"] = now_iso()
         write_manifest(tmp, top_manifest)
         md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps)
