@@ -118,6 +118,7 @@ def _ratios(sums: pd.DataFrame) -> pd.DataFrame:
     """Per-replicate values from pooled sums (any grouping of councils)."""
     out = pd.DataFrame(index=sums.index)
     out["children_with_need"] = sums["n"]
+    out["smaller_fsm_group"] = np.minimum(sums["n_fsm"], sums["n"] - sums["n_fsm"])
     for route, s in (("baseline", "b"), ("reform", "r")):
         out[f"unmet_need_months_{route}"] = sums[f"unmet_{s}"] / sums["n"].where(sums["n"] > 0)
         fsm = sums[f"unmet_{s}_fsm"] / sums["n_fsm"].where(sums["n_fsm"] > 0)
@@ -146,10 +147,11 @@ def _summarise(per_council: pd.DataFrame, keys: list[str], small_cell: int) -> p
     summary["unmet_need_months_change_lo"] = grouped["unmet_need_months_change"].quantile(TAIL)
     summary["unmet_need_months_change_hi"] = grouped["unmet_need_months_change"].quantile(1 - TAIL)
     summary["replicates"] = grouped["replicate"].nunique()
-    # disclosure and noise: gaps need both groups, every value needs enough children
+    # disclosure and noise: every child-based value needs enough children, a gap enough in both groups
     few = summary["children_with_need"] < small_cell
     summary.loc[few, [c for c in VALUE_COLUMNS if c.startswith(("unmet", "fsm_gap"))]] = np.nan
-    return summary.reset_index()
+    summary.loc[summary["smaller_fsm_group"] < small_cell, [c for c in VALUE_COLUMNS if c.startswith("fsm_gap")]] = np.nan
+    return summary.drop(columns="smaller_fsm_group").reset_index()
 
 
 def council_results(baseline_children: pd.DataFrame, reform_children: pd.DataFrame, baseline_system: pd.DataFrame,
@@ -174,10 +176,12 @@ def council_results(baseline_children: pd.DataFrame, reform_children: pd.DataFra
         raise ValueError(f"councils {unknown} are not in the council table {table_name!r}")
     councils = _summarise(sums, IDENTITY_COLUMNS, small_cell)
     councils = councils[IDENTITY_COLUMNS + VALUE_COLUMNS].sort_values("la_code").reset_index(drop=True)
+    councils["deprivation_decile"] = councils["deprivation_decile"].astype(int)
     by_decile = _summarise(sums, ["deprivation_decile"], small_cell)
-    by_decile.insert(1, "councils", sums.groupby("deprivation_decile")["la_code"].nunique().reindex(by_decile["deprivation_decile"]).to_numpy())
+    by_decile["deprivation_decile"] = by_decile["deprivation_decile"].astype(int)
+    by_decile.insert(1, "councils", sums.groupby("deprivation_decile")["la_code"].nunique().reindex(by_decile["deprivation_decile"]).to_numpy().astype(int))
     by_region = _summarise(sums, ["region_name"], small_cell)
-    by_region.insert(1, "councils", sums.groupby("region_name")["la_code"].nunique().reindex(by_region["region_name"]).to_numpy())
+    by_region.insert(1, "councils", sums.groupby("region_name")["la_code"].nunique().reindex(by_region["region_name"]).to_numpy().astype(int))
     return {
         "council_impact": councils,
         "council_impact_by_decile": by_decile[["deprivation_decile", "councils", *VALUE_COLUMNS]],

@@ -15,6 +15,10 @@ from sim.report.maps import COUNCIL_MAPS
 
 #: Councils listed at each end of the ranking by change in unmet need.
 LISTED = 10
+#: Children with need (per replicate) a council needs to be ranked: below it a council's mean change
+#: is mostly chance (unmet-need months have a spread of about 30 months per child, so the standard
+#: error of a mean over 200 children is about 2 months, a quarter of a typical change).
+RANKING_MIN_CHILDREN = 200
 
 COLUMNS = {  # column -> (heading, format)
     "unmet_need_months_baseline": ("unmet-need months, baseline", "{:.2f}"),
@@ -43,7 +47,8 @@ def _table(frame: pd.DataFrame, keys: list[tuple[str, str]]) -> list[str]:
 def write_council_report(out_dir: Path, councils: dict[str, pd.DataFrame], scale: float) -> Path:
     """Write `out_dir/councils.md` from the council tables; return its path."""
     impact = councils["council_impact"]
-    ranked = impact.dropna(subset=["unmet_need_months_change"]).sort_values("unmet_need_months_change")
+    ranked = impact[impact["children_with_need"] >= RANKING_MIN_CHILDREN].dropna(subset=["unmet_need_months_change"])
+    ranked = ranked.sort_values("unmet_need_months_change")
     lines = [
         "# Council results", "",
         f"{len(impact)} councils, population.scale {scale}. Reform minus baseline, paired child by child inside each "
@@ -56,6 +61,8 @@ def write_council_report(out_dir: Path, councils: dict[str, pd.DataFrame], scale
         "## By region", "",
         *_table(councils["council_impact_by_region"], [("region_name", "region"), ("councils", "councils")]), "",
         f"## The {LISTED} councils whose unmet need falls most", "",
+        f"Ranked among the {len(ranked)} councils with at least {RANKING_MIN_CHILDREN} simulated children with need "
+        "per replicate (smaller councils' changes are mostly chance at this scale).", "",
         *_table(ranked.head(LISTED), [("la_name", "council"), ("la_code", "code"), ("deprivation_decile", "decile")]), "",
         f"## The {LISTED} councils whose unmet need rises most (or falls least)", "",
         *_table(ranked.tail(LISTED).iloc[::-1], [("la_name", "council"), ("la_code", "code"), ("deprivation_decile", "decile")]),

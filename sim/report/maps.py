@@ -28,6 +28,7 @@ SOURCES = Path(__file__).resolve().parent.parent / "data" / "council_sources"
 LAYOUT = SOURCES / "england_councils.hexjson"
 CODES = SOURCES / "la_pupils_fsm.csv"  # la_code (3-digit) <-> new_la_code for every council
 NOT_SIMULATED = "#dddddd"
+COLOUR_TAIL = 2.0  # percent of councils beyond each end of the colour scale
 
 
 def hex_layout(path: Path = LAYOUT) -> pd.DataFrame:
@@ -52,22 +53,25 @@ def hex_map(values: pd.Series, path: Path, title: str, label: str, diverging: bo
     """Draw `values` (indexed by la_code) on the hex layout and save a PNG.
 
     Councils without a value (not simulated, or suppressed) are grey. `diverging` centres the
-    colour scale on zero (for changes: blue = lower, red = higher).
+    colour scale on zero (for changes: blue = lower, red = higher). The colour scale spans the 2nd
+    to 98th percentiles of the values (beyond them the end colours), so that one tiny council with
+    an extreme, noisy value does not wash out the rest of the map.
     """
     layout = hex_layout() if layout is None else layout
     values = values.astype(float)
     shown = layout.assign(value=layout["la_code"].map(values))
     finite = shown["value"].dropna()
     if diverging:
-        span = float(np.nanmax(np.abs(finite))) if len(finite) else 1.0
+        span = float(np.percentile(np.abs(finite), 100 - COLOUR_TAIL)) if len(finite) else 1.0
         span = span if span > 0 else 1.0
         norm = TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
         cmap = colormaps["RdBu_r"]
     else:
-        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+        lo, hi = (float(np.percentile(finite, COLOUR_TAIL)), float(np.percentile(finite, 100 - COLOUR_TAIL))) \
+            if len(finite) else (0.0, 1.0)
         norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
         cmap = colormaps["viridis"]
-    figure = Figure(figsize=(6.5, 7.5))
+    figure = Figure(figsize=(6.5, 6.5))
     ax = figure.add_subplot(1, 1, 1)
     radius = 1 / np.sqrt(3)
     for row in shown.itertuples():
@@ -78,7 +82,7 @@ def hex_map(values: pd.Series, path: Path, title: str, label: str, diverging: bo
     ax.set_ylim(shown["y"].min() - 1, shown["y"].max() + 1)
     ax.set_aspect("equal")
     ax.axis("off")
-    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, label=label)
+    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, label=label, extend="both")
     missing = int(shown["value"].isna().sum())
     ax.set_title(title + (f"\n(grey: {missing} councils not simulated or too few children)" if missing else ""), fontsize=10)
     figure.tight_layout()
