@@ -37,6 +37,7 @@ def test_the_comparison_writes_council_tables_and_maps(comparison) -> None:
         assert path.is_file() and path.stat().st_size > 10_000, stem
     page = (out / "councils.md").read_text(encoding="utf-8")
     assert "## By council deprivation decile" in page and "Manchester" in page and "figures/council_map_unmet_need_change.png" in page
+    assert "| 10 | 2 |" in page and "| 2 | 2 |" in page  # Manchester and Blackpool; Trafford and Cheshire East (integers)
     table = pd.read_csv(out / "council_impact.csv")
     assert sorted(table["la_name"]) == sorted(COUNCILS)
     assert set(table["region_name"]) == {"North West"}

@@ -38,7 +38,7 @@ def _table(frame: pd.DataFrame, keys: list[tuple[str, str]]) -> list[str]:
     columns = [c for c in COLUMNS if c in frame.columns]
     header = [label for _, label in keys] + [COLUMNS[c][0] for c in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for _, row in frame.iterrows():
+    for row in frame.to_dict("records"):  # records keep each column's type (deciles stay integers)
         cells = [str(row[key]) for key, _ in keys] + [_cell(row[c], COLUMNS[c][1]) for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
