@@ -106,7 +106,7 @@ def test_all_councils_without_a_table_is_refused() -> None:
 
 def test_a_block_of_a_region_is_an_exact_slice_of_the_region_run(north_east) -> None:
     """Experiments split a selection into blocks (first_council, councils within the selection)."""
-    config, model = north_east
+    _, model = north_east
     block_config = _england({"region": "North East", "first_council": 5, "councils": 2}, scale=0.002)
     block = SendModel(block_config, seed=2).run()
     identity = {"la_code": str, "la_name": str, "region_name": str}

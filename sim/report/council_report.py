@@ -51,18 +51,18 @@ def write_council_report(out_dir: Path, councils: dict[str, pd.DataFrame], scale
     ranked = ranked.sort_values("unmet_need_months_change")
     lines = [
         "# Council results", "",
-        f"{len(impact)} councils, population.scale {scale}. Reform minus baseline, paired child by child inside each "
-        "replicate, then averaged over replicates. Unmet-need months are per child with need over the whole run; "
-        "the FSM gap is raw (FSM minus non-FSM), not standardised for need. Per-council values for small councils "
-        "at a small scale rest on few children (`children_with_need` in `council_impact.csv`). Deprivation deciles "
-        "rank all 153 councils by their share of pupils eligible for free school meals (10 = most deprived).", "",
+        (f"{len(impact)} councils, population.scale {scale}. Reform minus baseline, paired child by child inside each "
+         "replicate, then averaged over replicates. Unmet-need months are per child with need over the whole run; "
+         "the FSM gap is raw (FSM minus non-FSM), not standardised for need. Per-council values for small councils "
+         "at a small scale rest on few children (`children_with_need` in `council_impact.csv`). Deprivation deciles "
+         "rank all 153 councils by their share of pupils eligible for free school meals (10 = most deprived)."), "",
         "## By council deprivation decile", "",
         *_table(councils["council_impact_by_decile"], [("deprivation_decile", "decile"), ("councils", "councils")]), "",
         "## By region", "",
         *_table(councils["council_impact_by_region"], [("region_name", "region"), ("councils", "councils")]), "",
         f"## The {LISTED} councils whose unmet need falls most", "",
-        f"Ranked among the {len(ranked)} councils with at least {RANKING_MIN_CHILDREN} simulated children with need "
-        "per replicate (smaller councils' changes are mostly chance at this scale).", "",
+        (f"Ranked among the {len(ranked)} councils with at least {RANKING_MIN_CHILDREN} simulated children with need "
+         "per replicate (smaller councils' changes are mostly chance at this scale)."), "",
         *_table(ranked.head(LISTED), [("la_name", "council"), ("la_code", "code"), ("deprivation_decile", "decile")]), "",
         f"## The {LISTED} councils whose unmet need rises most (or falls least)", "",
         *_table(ranked.tail(LISTED).iloc[::-1], [("la_name", "council"), ("la_code", "code"), ("deprivation_decile", "decile")]),
