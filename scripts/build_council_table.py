@@ -7,7 +7,9 @@ folder (``sen2/``) and writes, for each of England's 153 upper-tier councils (ke
 * the observed council figures: caseload, requests (2025 and 2022), refusal rate, 20-week
   timeliness, plans issued, tribunal appeal rate, share of plans placed in special schools
   (``special_share``: observed for only 67 councils, the rest imputed);
-* an imputed Reception-Year 11 pupil count (``pupils_est``; NOT in the data);
+* each council's pupils and free-school-meal share (``pupils_est``, ``fsm_share``) from the DfE
+  school census (``sim/data/council_sources/la_pupils_fsm.csv``), and its published share of pupils
+  with an EHC plan (``ehcp_share_2025``, ``la_sen_2025.csv``: a validation target, not a model input);
 * five model-facing heterogeneity indices, each relative to England;
 * for every value a ``<column>_source`` code and a ``<column>_imputed`` flag.
 
@@ -18,14 +20,20 @@ both files and compares them byte-for-byte with the committed copies.
     python scripts/build_council_table.py                       # rewrite the committed files
     python scripts/build_council_table.py --out /tmp/c.csv      # write elsewhere (md alongside)
     python scripts/build_council_table.py --sen2 /path/to/sen2  # or env SENDSIM_SEN2_DIR
-    python scripts/build_council_table.py --pupils pupils.csv   # council pupils and FSM (see below)
+    python scripts/build_council_table.py --pupils pupils.csv   # another pupils and FSM file (see below)
+    python scripts/build_council_table.py --no-pupils           # no council pupils: imputed (old behaviour)
 
-The extracts have no pupil counts and no free-school-meal (deprivation) figures. ``--pupils FILE``
-supplies them: a CSV with columns ``la_code`` (new or old LA code), ``pupils`` (Reception-Year 11,
-January) and ``fsm_eligible`` (of those, eligible for free school meals), e.g. from DfE "Schools,
-pupils and their characteristics" (LA level). Councils it covers get observed ``pupils_est`` and
-``fsm_share``; the rest are imputed (regional median FSM share). Without it every council gets
-England's FSM share (``deprivation_index`` = 0).
+The SEN2 extracts have no pupil counts and no free-school-meal (deprivation) figures. ``--pupils FILE``
+(default: the packaged copy of the DfE census table, ``sim/data/council_sources/la_pupils_fsm.csv``)
+supplies them: a CSV with columns ``la_code`` (new or old LA code), ``pupils`` and ``fsm_eligible``
+(of those, eligible for free school meals), e.g. from DfE "Schools, pupils and their
+characteristics" (LA level). Councils it covers get observed ``fsm_share`` and pupils; the rest
+are imputed (regional median FSM share). When the file covers every council and its England total
+exceeds the model's 8.1m Reception-Year 11 pupils (the census table counts all phases of
+state-funded schools: 8.45m), every council's count is scaled by the same factor, so
+``pupils_est`` stays the model's Reception-Year 11 denominator. Without a pupils file every
+council gets England's FSM share (``deprivation_index`` = 0). ``--ehcp FILE`` (default the
+packaged ``la_sen_2025.csv``) gives each council's published share of pupils with an EHC plan.
 """
 
 from __future__ import annotations
@@ -41,6 +49,12 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SEN2 = Path(os.environ.get("SENDSIM_SEN2_DIR", "/work/shared/data/sen2"))
 DEFAULT_OUT = REPO / "sim" / "data" / "councils.csv"
+#: Packaged copies of the council census files (sources and checks in that folder's README.md).
+COUNCIL_SOURCES = REPO / "sim" / "data" / "council_sources"
+DEFAULT_PUPILS = COUNCIL_SOURCES / "la_pupils_fsm.csv"
+DEFAULT_EHCP = COUNCIL_SOURCES / "la_sen_2025.csv"
+#: Column of the EHCP file: % of pupils (all schools) with an EHC plan, January 2025 (DfE LAIT).
+EHCP_FILE_COLUMN = "ehcp_pct_all_schools_lait"
 
 #: Reception-Year 11 pupils in England, January 2025 (sim/calibration/targets.py SCHOOL_AGE_PUPILS).
 SCHOOL_AGE_PUPILS = 8_100_000
@@ -101,6 +115,9 @@ RULES = {
     "imputed:2024_scaled": "the council's 2024 appeal rate x the national 2025/2024 ratio (6.6% / 6.1%)",
     "imputed:england_share": "England's FSM share (26%, T149) for every council: the extracts have no council FSM "
                              "figures (supply them with --pupils)",
+    "observed:scaled_to_reception_y11": "the pupils file's headcount (all phases of state-funded schools) x "
+                                        "England's 8.1m Reception-Year 11 pupils / the file's England total: "
+                                        "one factor for every council",
     "imputed:regional_median": "rates: median of the observed 2025 rates in the council's region; counts: the "
                                "regional median ratio to a size measure the council has (named in the note) x that measure",
     "imputed:national_median": "as regional_median but over all councils (used only if the region has <3 observed values)",
@@ -112,7 +129,7 @@ VALUE_COLUMNS = [
     "plans_2025", "requests_2025", "requests_2022", "refusal_rate_2025", "within_20_weeks_2025",
     "new_plans_2025", "appeal_rate_2025", "pupils_est",
     "ep_capacity_index", "gatekeeping_index", "demand_index", "appeal_index",
-    "special_share", "special_places_index", "fsm_share", "deprivation_index",
+    "special_share", "special_places_index", "fsm_share", "deprivation_index", "ehcp_share_2025",
 ]
 KEY_COLUMNS = ["la_code", "old_la_code", "la_name", "region_name"]
 
@@ -195,6 +212,30 @@ def read_pupils(path: Path, councils: pd.DataFrame) -> pd.DataFrame:
     return aligned
 
 
+def read_ehcp(path: Path, councils: pd.DataFrame) -> pd.Series:
+    """Published share (0-1) of pupils with an EHC plan per council, aligned to `councils` (NaN if absent).
+
+    The file is keyed by the 3-digit `la_code` (or `new_la_code`); values are % of pupils.
+    Raises ValueError naming the file and column on bad input.
+    """
+    if not path.is_file():
+        raise ValueError(f"EHCP file not found: {path}")
+    raw = pd.read_csv(path, dtype={"la_code": str, "new_la_code": str})
+    if "la_code" not in raw.columns or EHCP_FILE_COLUMN not in raw.columns:
+        raise ValueError(f"{path}: needs columns la_code and {EHCP_FILE_COLUMN}")
+    values = pd.to_numeric(raw[EHCP_FILE_COLUMN], errors="coerce")
+    bad = raw.loc[~values.between(0, 100), "la_code"].tolist()
+    if bad:
+        raise ValueError(f"{path}: {EHCP_FILE_COLUMN} must be a percentage between 0 and 100 (councils {bad})")
+    by_old = pd.Series(values.to_numpy() / 100.0, index=raw["la_code"].str.strip())
+    unknown = sorted(set(by_old.index) - set(councils["old_la_code"]))
+    if unknown:
+        raise ValueError(f"{path}: unknown la_code {unknown} (use the old_la_code of the SEN2 extracts)")
+    aligned = councils["old_la_code"].map(by_old)
+    aligned.index = councils.index
+    return aligned.astype(float)
+
+
 def national_flows(sen2: Path) -> dict[str, float]:
     req = pd.read_csv(sen2 / FILES["requests_nat"], dtype=str)
     req = req[req["breakdown_topic"] == "All requests for an EHC needs assessment"].set_index("time_period")
@@ -253,7 +294,7 @@ def _attach(base: pd.DataFrame, other: pd.DataFrame, cols: list[str], tag: str) 
 
 # ---- the build -------------------------------------------------------------------------------
 
-def build(sen2: Path, pupils_file: Path | None = None) -> tuple[pd.DataFrame, dict]:
+def build(sen2: Path, pupils_file: Path | None = None, ehcp_file: Path = DEFAULT_EHCP) -> tuple[pd.DataFrame, dict]:
     nat = national_flows(sen2)
     pt = pd.read_csv(sen2 / FILES["plans"], dtype=str)
     pt = pt[pt["geographic_level"] == "Local authority"]
@@ -477,12 +518,18 @@ def build(sen2: Path, pupils_file: Path | None = None) -> tuple[pd.DataFrame, di
     size = out["requests_2025"] + out["new_plans_2025"]
     pupils = pd.Series(np.nan, index=out.index)
     src = pd.Series("imputed:apportioned_8.1m", index=out.index, dtype=object)
+    pupils_scale = 1.0
     if has.any():
         pupils[has] = supplied.loc[has, "pupils"]
         src[has] = "observed"
+    if has.all() and pupils.sum() > SCHOOL_AGE_PUPILS:  # an all-phases census table: one factor to Reception-Year 11
+        pupils_scale = SCHOOL_AGE_PUPILS / float(pupils.sum())
+        pupils = _apportion(pupils, SCHOOL_AGE_PUPILS)
+        src[:] = "observed:scaled_to_reception_y11"
     if (~has).any():  # the rest of England's 8.1m, in proportion to activity
         pupils[~has] = _apportion(size[~has], max(SCHOOL_AGE_PUPILS - int(pupils[has].sum()), int((~has).sum())))
     finish("pupils_est", pupils.astype(float), src)
+    out["pupils_est_imputed"] = ~src.str.startswith("observed")
 
     if has.any():
         fsm = supplied["fsm_eligible"] / supplied["pupils"]
@@ -493,6 +540,11 @@ def build(sen2: Path, pupils_file: Path | None = None) -> tuple[pd.DataFrame, di
         finish("fsm_share", pd.Series(ENGLAND_FSM_SHARE, index=out.index),
                pd.Series("imputed:england_share", index=out.index, dtype=object))
     nat_fsm = float(np.average(out["fsm_share"], weights=out["pupils_est"]))
+
+    # -- ehcp_share_2025 (published % of pupils with an EHC plan: a council target, not a model input) --
+    published = read_ehcp(ehcp_file, df)
+    ehcp_fill, ehcp_code = regional_median(published, published.isna())
+    finish("ehcp_share_2025", published.fillna(ehcp_fill), observed(published).where(published.notna(), ehcp_code))
 
     # -- indices --
     def derived(*cols: str) -> tuple[pd.Series, np.ndarray]:
@@ -527,7 +579,7 @@ def build(sen2: Path, pupils_file: Path | None = None) -> tuple[pd.DataFrame, di
     # -- rounding (fixes the bytes of the CSV) --
     for c in ("plans_2025", "requests_2025", "requests_2022", "new_plans_2025", "pupils_est"):
         out[c] = out[c].round().astype(int)
-    for c in ("refusal_rate_2025", "within_20_weeks_2025", "appeal_rate_2025", "special_share", "fsm_share"):
+    for c in ("refusal_rate_2025", "within_20_weeks_2025", "appeal_rate_2025", "special_share", "fsm_share", "ehcp_share_2025"):
         out[c] = out[c].round(6)
     for c in indices:
         out[c] = out[c].round(5)
@@ -563,7 +615,10 @@ def build(sen2: Path, pupils_file: Path | None = None) -> tuple[pd.DataFrame, di
 
     meta = {
         "pupils_file": None if supplied is None else {"name": supplied.attrs["path"], "rows": supplied.attrs["rows"],
-                                                      "matched": int(has.sum())},
+                                                      "matched": int(has.sum()), "scale": pupils_scale,
+                                                      "pupils": float(supplied["pupils"].sum()),
+                                                      "fsm_eligible": float(supplied["fsm_eligible"].sum())},
+        "ehcp_file": ehcp_file.name,
         "nat_fsm": nat_fsm,
         "national": nat, "special": meta_special, "nat_appeal": nat_app, "nat_req_per_plan": nat_req_per_plan,
         "growth_23_26": growth_23_26, "implausible": implausible, "w20_shift": shift, "appeal_ratio_24_25": ratio_24_25,
@@ -657,7 +712,10 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "| `appeal_rate_2025` | appeals registered / total appealable decisions, calendar 2025 |",
         ("| `pupils_est` | Reception-Year 11 pupils, January 2025 — **IMPUTED for every council; not in the data** (method below) |"
          if pf is None else
-         f"| `pupils_est` | Reception-Year 11 pupils, January: `pupils` of the pupils file `{pf['name']}` for the {pf['matched']} councils it covers; the rest imputed (method below) |"),
+         (f"| `pupils_est` | Reception-Year 11 pupils, January: `pupils` of the pupils file `{pf['name']}` for the {pf['matched']} councils it covers; the rest imputed (method below) |"
+          if pf["matched"] < len(out) else
+          f"| `pupils_est` | pupils, January 2025, from the DfE school census (`{pf['name']}`: all phases of state-funded schools), "
+          f"x {pf['scale']:.5f} so that England sums to the model's 8.1m Reception-Year 11 pupils (observed for every council; below) |")),
         f"| `ep_capacity_index` | EP assessment capacity relative to the council's own assessment workload, England = 1: `(odds(w) / odds(w_England)) ** {EP_ELASTICITY}` with `w` = `within_20_weeks_2025` clipped to [0.02, 0.98] (saturation: the data cannot rank councils beyond these) and `w_England` = {nat['within20_2025']:.4f} |",
         f"| `gatekeeping_index` | **additive, England = 0** (log-odds): `logit(r) - logit(r_England)` with `r` = `refusal_rate_2025` (continuity-corrected) and `r_England` = {nat['refusal_2025']:.4f} |",
         f"| `demand_index` | requests per plan relative to England, England = 1: `(requests_2025 / plans_2025) / {meta['nat_req_per_plan']:.5f}` (the pooled ratio over all councils, since no national January 2026 caseload is in the data) |",
@@ -671,8 +729,11 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         ("| `fsm_share` | share of Reception-Year 11 pupils eligible for free school meals — **England's 26% (T149) for "
          "every council: the extracts have no council FSM figures** (supply them with `--pupils`) |"
          if pf is None else
-         f"| `fsm_share` | share of Reception-Year 11 pupils eligible for free school meals: `fsm_eligible / pupils` of `{pf['name']}`; "
+         f"| `fsm_share` | share of pupils eligible for free school meals, January: `fsm_eligible / pupils` of `{pf['name']}`; "
          "councils it does not cover get their region's median (national median if the region has <3) |"),
+        f"| `ehcp_share_2025` | published share of pupils (all schools) with an EHC plan, January 2025: `{EHCP_FILE_COLUMN} / 100` "
+        f"of `{meta['ehcp_file']}` (DfE Local Authority Interactive Tool, rounded to 0.1 percentage point); a council-level "
+        "validation target, **not a model input** |",
         f"| `deprivation_index` | **additive, England = 0** (log-odds): `logit(fsm_share) - logit({meta['nat_fsm']:.4f})`, the "
         "pupil-weighted England share of the table; the model shifts each council's FSM log-odds by it, so deprived "
         "councils have more FSM families, more latent need and lower attainment |",
@@ -704,7 +765,8 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "of the observed shares (if the region has >= 3 observed councils) -> national median of the observed shares "
         f"({sp['national_median']:.4f}). No other council-level placement data is in the folder.",
         "- `pupils_est`: the pupils file (`--pupils`), if given and the council is in it -> apportioned share of England's "
-        "8.1m (less the pupils the file gives) by `requests_2025 + new_plans_2025`.",
+        "8.1m (less the pupils the file gives) by `requests_2025 + new_plans_2025`. A file covering every council whose "
+        "England total exceeds 8.1m (an all-phases census) is scaled to 8.1m by one factor (`observed:scaled_to_reception_y11`).",
         "- `fsm_share`: the pupils file's `fsm_eligible / pupils` -> regional median of those (national median if the "
         "region has <3) -> with no pupils file, England's 26% for every council (`imputed:england_share`).",
         "- indices: derived from the (possibly imputed) columns above; `_imputed` marks those with an imputed input.",
@@ -739,6 +801,7 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "  already exist in 2022. The appeal table's footnote digits in names (e.g. `North Northamptonshire7`)",
         "  are ignored: it is matched on the old LA code, and all 153 codes match.",
         "",
+        *(_observed_pupils_section(out, meta) if pf is not None and pf["matched"] == len(out) else []),
         "## pupils_est: how the pupils are imputed (and why)",
         "",
         *([] if pf is None else [
@@ -823,7 +886,10 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "",
         "## Caveats",
         "",
-        "- **Pupils are imputed** (above); any per-pupil council rate inherits that assumption.",
+        ("- **Pupils are imputed** (above); any per-pupil council rate inherits that assumption."
+         if pf is None or pf["matched"] < len(out) else
+         "- Pupils are observed but cover all phases of state-funded schools; the one England-wide factor to "
+         "Reception-Year 11 ignores councils' different shares of nursery and sixth-form pupils (a few per cent)."),
         "- **Timeliness is a stand-in for EP capacity**: 20-week performance also reflects health and",
         "  social-care advice, panel practice, data recording and exceptions; the elasticity is assumed.",
         "- `plans_2025` is January 2026 while the model's start census is January 2025; scale by",
@@ -854,6 +920,35 @@ def provenance(out: pd.DataFrame, meta: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _observed_pupils_section(out: pd.DataFrame, meta: dict) -> list[str]:
+    """The provenance note's account of observed council pupils and FSM shares (a full pupils file)."""
+    pf = meta["pupils_file"]
+    plan_rate = out["plans_2025"] / out["pupils_est"] * 1000
+    big, small = out.nlargest(3, "pupils_est"), out.nsmallest(3, "pupils_est")
+    fsm = out["fsm_share"]
+    return [
+        "## pupils_est and fsm_share: observed for every council",
+        "",
+        f"From the DfE school census, January 2025 (`{pf['name']}`, {pf['rows']} rows; every council matched):",
+        f"England {pf['pupils']:,.0f} pupils and {pf['fsm_eligible']:,.0f} eligible for free school meals "
+        f"({pf['fsm_eligible'] / pf['pupils']:.2%}). The census counts all phases of state-funded schools (nursery,",
+        "primary, secondary, alternative provision, special); the model's pupils are Reception-Year 11 (8.1m), so",
+        f"every council's headcount is multiplied by the same factor {pf['scale']:.5f} (largest-remainder rounding,",
+        "so the column sums to exactly 8,100,000). `fsm_share` is `fsm_eligible / pupils` of the file, unscaled.",
+        "",
+        f"- `fsm_share` across councils: min {fsm.min():.1%} ({out.loc[fsm.idxmin(), 'la_name']}), median {fsm.median():.1%}, "
+        f"max {fsm.max():.1%} ({out.loc[fsm.idxmax(), 'la_name']}); pupil-weighted England {meta['nat_fsm']:.2%}.",
+        f"- Plans (0-25, January 2026) per 1,000 pupils: {rng_series(plan_rate)} "
+        f"(England {out['plans_2025'].sum() / SCHOOL_AGE_PUPILS * 1000:.1f}).",
+        "- Largest councils: " + ", ".join(f"{r.la_name} {r.pupils_est:,}" for r in big.itertuples()) + "; smallest: "
+        + ", ".join(f"{r.la_name} {r.pupils_est:,}" for r in small.itertuples())
+        + " (their rates rest on a few dozen cases).",
+        "",
+        "The section below describes the fallback used only when a pupils file is missing or partial.",
+        "",
+    ]
 
 
 def _period_label(period: str) -> str:
@@ -895,14 +990,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sen2", type=Path, default=DEFAULT_SEN2, help="folder of the SEN2 extracts")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="CSV to write (the provenance note goes alongside)")
-    parser.add_argument("--pupils", type=Path, default=None,
-                        help="CSV of council pupils and FSM eligibility (la_code, pupils, fsm_eligible)")
+    parser.add_argument("--pupils", type=Path, default=DEFAULT_PUPILS,
+                        help="CSV of council pupils and FSM eligibility (la_code, pupils, fsm_eligible); "
+                             "default: the packaged DfE census table")
+    parser.add_argument("--no-pupils", action="store_true",
+                        help="build without council pupils and FSM figures (pupils imputed, England's FSM share)")
+    parser.add_argument("--ehcp", type=Path, default=DEFAULT_EHCP,
+                        help=f"CSV of the published % of pupils with an EHC plan per council (la_code, {EHCP_FILE_COLUMN})")
     args = parser.parse_args(argv)
     if not args.sen2.is_dir():
         print(f"SEN2 folder not found: {args.sen2}", file=sys.stderr)
         return 2
     try:
-        out, meta = build(args.sen2, args.pupils)
+        out, meta = build(args.sen2, None if args.no_pupils else args.pupils, args.ehcp)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -164,18 +164,18 @@ def _print_headline(summary) -> None:
     Console().print(table)
 
 
-def _council_spread(cfg: ScenarioConfig, metrics) -> None:
-    from sim.calibration.councils import model_values, published_values, spread_figure, spread_table
+def _council_spread(cfg: ScenarioConfig, metrics, system) -> None:
+    from sim.calibration.councils import matched_values, model_values, published_values, sampling_note, spread_figure, spread_table
 
-    if cfg.population.council_table is None:
-        console.print("[yellow]--councils needs a config with population.council_table (e.g. configs/england.yaml)[/]")
-        return
     model, published = model_values(metrics), published_values(cfg.population.council_table)
     table = spread_table(model, published)
-    typer.echo("\nSpread across councils (quantiles of council values; correlation = model vs published, council by council)")
+    typer.echo("\nCouncil by council (quantiles of council values in %; correlation = model vs published, matched by la_code)")
     typer.echo(table.drop(columns=["label"]).round(2).to_string(index=False))
+    typer.echo(sampling_note(system, cfg.population.scale))
     path = spread_figure(model, published, Path("results") / f"{cfg.name}_council_spread.png")
-    console.print(f"[green]wrote[/] {path}")
+    values = path.with_suffix(".csv")
+    matched_values(model, published).to_csv(values, index=False)
+    console.print(f"[green]wrote[/] {path} and {values}")
 
 
 @app.command()
@@ -233,7 +233,8 @@ def compare(
     if too_few:
         for note in notes:
             console.print(f"[yellow]{note.replace('**', '')}[/]")
-    console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, "
+    council_files = ", council_impact*.csv, councils.md, council maps" if result.get("councils") is not None else ""
+    console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv{council_files}, "
                   "need_standardised_gaps.csv, gap_change_by_severity.csv, report.md, report.html)")
 
 
@@ -357,15 +358,23 @@ def validate(
     replicates: int = typer.Option(4, min=1, help="replicates for the model interval"),
     workers: Optional[int] = typer.Option(None, min=1),
     as_json: bool = typer.Option(False, "--json", help="print a JSON list instead of a table"),
-    councils: bool = typer.Option(False, "--councils", help="also compare the spread across councils (configs with a council_table)"),
+    councils: bool = typer.Option(False, "--councils", help="also compare council by council (configs with a council_table)"),
+    council_scale: float = typer.Option(0.1, "--council-scale", min=0.001, max=1.0,
+                                        help="with --councils: population.scale at least this (smaller councils' values are noisy)"),
 ) -> None:
     """Compare the model with published statistics (flows over 2025; stocks at the January 2025 census)."""
     from sim.calibration.validate import check_targets, render_table, to_json_records
 
     cfg = _load(config, end="2026-03")  # covers calendar 2025, KS4 2025 and financial year 2025-26
-    _, (metrics, _, _) = run_scenario(cfg, replicates, workers, f"validate {cfg.name}")
+    if councils and cfg.population.council_table is None:
+        console.print("[bold red]--councils needs a config with population.council_table (e.g. configs/england.yaml)[/]")
+        raise typer.Exit(code=2)
+    if councils and cfg.population.scale < council_scale:
+        cfg = cfg.model_copy(update={"population": cfg.population.model_copy(update={"scale": council_scale})})
+        console.print(f"population.scale raised to {council_scale} for the council comparison (--council-scale)")
+    _, (metrics, system, _) = run_scenario(cfg, replicates, workers, f"validate {cfg.name}")
     if councils:
-        _council_spread(cfg, metrics)
+        _council_spread(cfg, metrics, system)
     checks = check_targets(metrics)
     if as_json:
         typer.echo(json.dumps(to_json_records(checks), indent=2))

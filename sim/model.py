@@ -41,7 +41,7 @@ class SendModel(mesa.Model):
         self.councils = population.councils
         self.council_agents = [Council(self, i) for i in range(len(self.councils))]
         self.school_agents = [School(self, j) for j in range(len(self.schools))]
-        self.route = make_route(config.run.route, config, self.timeline, self.schools, self.streams)
+        self.route = make_route(config.run.route, config, self.timeline, self.schools, self.councils, self.streams)
         self.events = EventLog()
         self.ledger = Ledger(self.timeline.n_months, len(self.councils))
         self.recorder = Recorder(self.timeline.n_months, len(self.councils))

@@ -17,9 +17,10 @@ def test_a_block_of_councils_is_an_exact_slice_of_the_whole_run() -> None:
     base = {"run": {"end": "2027-08", "route": "tiered"}}
     whole = SendModel(validate_config({**base, "population": {"pupils_per_council": 2500, "councils": 3}}), seed=4).run()
     block = SendModel(validate_config({**base, "population": {"pupils_per_council": 2500, "councils": 1, "first_council": 2}}), seed=4).run()
-    a = children_table(whole)
+    identity = {"la_code": str, "la_name": str, "region_name": str}  # categoricals: the whole run has more categories
+    a = children_table(whole).astype(identity)
     a = a[a["council"] == 2].set_index("child").sort_index()
-    b = children_table(block).set_index("child").sort_index()
+    b = children_table(block).astype(identity).set_index("child").sort_index()
     assert len(b) > 0 and a.equals(b)
     ma, mb = compute_metrics(whole), compute_metrics(block)
     ma = ma[(ma["by"] == "council") & (ma["group"] == "2")].reset_index(drop=True)
@@ -87,3 +88,21 @@ def test_a_deprived_council_has_more_fsm_families_and_more_need(tmp_path) -> Non
     assert need[1] > need[0] * 1.15  # FSM raises the odds of need 2.5-fold
     q1 = on_roll.groupby("council")["income_quintile"].apply(lambda q: (q == 1).mean())
     assert q1[1] > 2 * q1[0]
+
+
+def test_council_ehcp_rates_and_appeal_rates_follow_the_published_ones(england_metrics) -> None:
+    """Real denominators: EHCP % of census pupils and appeals per appealable decision, matched by la_code."""
+    table = spread_table(model_values(england_metrics), published_values()).set_index(["measure", "source"])
+    ehcp_model, ehcp_published = table.loc[("ehcp_rate", "model")], table.loc[("ehcp_rate", "published")]
+    assert ehcp_model["councils"] == 153
+    assert ehcp_model["correlation"] > 0.5
+    assert abs(ehcp_model["q50"] - ehcp_published["q50"]) < 0.6  # % of pupils: same level (5.4% published)
+    appeals = table.loc[("appeal_rate", "model")]
+    assert appeals["councils"] >= 140 and appeals["correlation"] > 0.5
+    assert abs(appeals["iqr_over_median"] - table.loc[("appeal_rate", "published"), "iqr_over_median"]) < 0.5
+
+
+def test_council_values_are_keyed_by_la_code(england_metrics) -> None:
+    model = model_values(england_metrics)
+    assert model["la_code"].str.fullmatch(r"E(06|08|09|10)\d{6}").all()
+    assert set(model["la_code"]) == set(published_values()["la_code"])

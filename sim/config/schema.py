@@ -9,13 +9,15 @@ with a plausible range for sensitivity analysis. See configs/SOURCES.md for the 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
 from sim.config.params import Section, param
 
 NEED_TYPES = ("ASD", "SLCN", "SEMH", "MLD", "SpLD", "SLD", "PMLD", "PD", "HI", "VI", "MSI", "OTH")
+#: `population.councils: all` simulates every council of the table (or of `population.region`).
+ALL_COUNCILS_KEYWORD = "all"
 _YM = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -61,22 +63,51 @@ class RunSection(Section):
 
 
 class PopulationSection(Section):
-    """Who is simulated. With `council_table`, council i is row first_council + i of the table."""
+    """Who is simulated. With `council_table`, the run simulates councils first_council ..
+    first_council + councils - 1 of the selection: every council of the table, those named in
+    `councils: [...]`, or those of `region`, in table order."""
 
-    councils: int = param(1, unit="councils", meaning="number of councils simulated (they do not interact)", source="model design", ge=1, le=200)
-    council_table: str | None = param(None, unit="name or path", meaning="instantiate councils from a table ('england' = the packaged table of England's councils built from SEN2, sim/data/councils.csv): pupils, EHCP rate, EP capacity, gatekeeping, request and appeal propensity per council", source="sim/data/councils_PROVENANCE.md")
-    first_council: int = param(0, unit="council index", meaning="index of the first council simulated: councils first..first+councils-1 of a larger run, with identical draws (blocks of a national run)", source="convention", ge=0, le=10_000)
+    councils: int = param(1, unit="councils", meaning="number of councils simulated (they do not interact); in a config file also `all` (every council of the table, or of the region) or a list of council names or codes, e.g. [Birmingham, E08000003]", source="model design", ge=1, le=200)
+    council_table: str | None = param(None, unit="name or path", meaning="instantiate councils from a table ('england' = the packaged table of England's councils built from SEN2 and the school census, sim/data/councils.csv): pupils, deprivation, EHCP rate, EP capacity, gatekeeping, request and appeal propensity per council", source="sim/data/councils_PROVENANCE.md")
+    council_names: list[str] | None = param(None, unit="names or codes", meaning="the councils selected by name, la_code or 3-digit DfE code (written `councils: [...]` in a config; needs a council table, 'england' if none is given)", source="convention")
+    region: str | None = param(None, unit="region name", meaning="simulate the councils of one English region (e.g. North West); `councils` defaults to all of them", source="convention")
+    first_council: int = param(0, unit="council index", meaning="index of the first council simulated within the selection: councils first..first+councils-1 of a larger run, with identical draws (blocks of a national run)", source="convention", ge=0, le=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _councils_by_identity(cls, data: Any) -> Any:
+        """`councils: [names]` and `councils: all` become a selection and a count (the count blocks slice)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        councils = data.get("councils")
+        if isinstance(councils, (list, tuple)):
+            data["council_names"], councils = [str(c) for c in councils], ALL_COUNCILS_KEYWORD
+        selecting = data.get("council_names") is not None or data.get("region") is not None
+        if selecting and data.get("council_table") is None:
+            data["council_table"] = "england"
+        if councils == ALL_COUNCILS_KEYWORD or (selecting and "councils" not in data):
+            if data.get("council_table") is None:
+                raise ValueError("population.councils: 'all' needs population.council_table (e.g. england)")
+            from sim.population.council_table import resolve_selection
+
+            rows = resolve_selection(str(data["council_table"]), data.get("council_names"), data.get("region"))
+            data["councils"] = max(len(rows) - int(data.get("first_council", 0) or 0), 1)
+        return data
 
     @model_validator(mode="after")
     def _table_rows(self) -> "PopulationSection":
+        if self.council_table is None and (self.council_names is not None or self.region is not None):
+            raise ValueError("population.council_names and population.region need population.council_table")
         if self.council_table is not None:
-            from sim.population.council_table import council_rows
+            from sim.population.council_table import resolve_selection
 
-            rows = council_rows(self.council_table)
+            rows = len(resolve_selection(self.council_table, self.council_names, self.region))
             if self.first_council + self.councils > rows:
+                what = (f"the {rows} councils in the table {self.council_table!r}" if self.council_names is None and self.region is None
+                        else f"the {rows} councils selected")
                 raise ValueError(
-                    f"population.first_council + population.councils = {self.first_council + self.councils} "
-                    f"exceeds the {rows} councils in the table {self.council_table!r}"
+                    f"population.first_council + population.councils = {self.first_council + self.councils} exceeds {what}"
                 )
         return self
     pupils_per_council: int = param(60_000, unit="pupils", meaning="pupils (Reception-Year 11, the census count used for every per-pupil rate) in a typical council at the start", source="convention (a typical council); England ~8.1m Reception-Y11 pupils / 152 councils = 53k", ge=500, le=3_000_000)

@@ -26,6 +26,8 @@ Outputs of `compare_scenarios` (one directory, written atomically):
     cost_effectiveness.csv     net cost, child-months avoided, ratios where meaningful
     transition_cohort.csv      `sim.experiments.transition`: plan holders at the switch, by FSM/income
     decomposition.csv    with `components`: `sim.experiments.decompose` (the reform taken apart)
+    council_impact*.csv  `sim.experiments.council_impact`: per council, deprivation decile and region
+                         (runs from a council table), with councils.md and hex maps in figures/council_map_*.png
     report.md/.html      `sim.report.compare_report`, with figures/
     manifest.json        both config hashes, the shared seed, replicates, versions, commit
 """
@@ -570,6 +572,11 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     gaps = fsm_gap_table(bm, rm)
     standardised_gaps = gap_comparison(bc, rc)
     gaps_by_severity = gap_change_by_severity(bc, rc)
+    councils = None
+    if baseline.population.council_table is not None:
+        from sim.experiments.council_impact import council_results
+
+        councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell)
     top_manifest = {
         "kind": "paired_comparison",
         "sendsim_version": __version__,
@@ -626,6 +633,15 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
 
             write_decomposition(tmp, decomposition, manifest=False)
             top_manifest["decomposition"] = decomposition["manifest"]
+        if councils is not None:
+            from sim.report.council_report import write_council_report
+            from sim.report.maps import council_maps
+
+            for name, frame in councils.items():
+                frame.to_csv(tmp / f"{name}.csv", index=False)
+            council_maps(councils["council_impact"], tmp / "figures")
+            write_council_report(tmp, councils, baseline.population.scale)
+            top_manifest["files"] += [f"{name}.csv" for name in councils] + ["councils.md", "figures/council_map_*.png"]
         top_manifest["finished"] = now_iso()
         write_manifest(tmp, top_manifest)
         if report:
@@ -644,6 +660,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         "cost_effectiveness": value_for_money,
         "transition": transition,
         "decomposition": decomposition["table"] if decomposition else None,
+        "councils": councils,
         "manifest": top_manifest,
         "report": (out_dir / Path(md).name, out_dir / Path(html).name) if report else None,
         "baseline": {"metrics": bm, "system": bs, "children": bc, "manifest": bman},

@@ -14,6 +14,7 @@ import pandas as pd
 from sim.config.schema import NEED_TYPES
 from sim.finance_ledger import LINES
 from sim.metrics.family import add_family_metrics, family_columns
+from sim.population.council_table import simulated_councils
 from sim.population.state import (
     APPEAL_REFUSAL,
     EHCP,
@@ -40,18 +41,17 @@ class MetricBuilder:
         self.children = model.children
         self.timeline = model.timeline
         self.rows: list[pd.DataFrame] = []
+        self.council_codes = list(simulated_councils(model.config.population)["la_code"])
 
     # ---- units: attach breakdown columns to rows -------------------------------------------
     def units(self, rows: np.ndarray, **columns) -> pd.DataFrame:
         """Breakdown columns (as categoricals: group-bys stay fast) for the children at `rows`."""
         ch = self.children
         rows = np.asarray(rows, dtype=np.int64)
-        n_councils = int(ch.council.max()) + 1 if len(ch.council) else 1
-        first = self.model.config.population.first_council
         frame = pd.DataFrame({
             "fsm": pd.Categorical.from_codes(ch.fsm[rows].astype(np.int8), ["non_fsm", "fsm"]),
             "income_quintile": pd.Categorical.from_codes(ch.income_quintile[rows].astype(np.int8) - 1, ["1", "2", "3", "4", "5"]),
-            "council": pd.Categorical.from_codes(ch.council[rows].astype(np.int32), [str(first + i) for i in range(n_councils)]),
+            "council": pd.Categorical.from_codes(ch.council[rows].astype(np.int32), self.council_codes),
         })
         if "support_level" in columns:
             level = np.asarray(columns.pop("support_level"), dtype=np.int8)
@@ -362,9 +362,8 @@ class MetricBuilder:
             per_council = spend / np.maximum(mean_pupils, 1)
             self.rows.append(pd.DataFrame({"date": date, "metric": "high_needs_spend_per_pupil", "by": "all", "group": "all",
                                            "value": [spend.sum() / max(mean_pupils.sum(), 1)]}))
-            first = self.model.config.population.first_council
             self.rows.append(pd.DataFrame({"date": date, "metric": "high_needs_spend_per_pupil", "by": "council",
-                                           "group": [str(first + i) for i in range(len(spend))], "value": per_council}))
+                                           "group": self.council_codes, "value": per_council}))
             for holder in ("school", "council_high_needs", "central_reform"):
                 mask = np.array([h == holder for _, h in LINES])
                 total = amounts[sel][:, :, mask].sum()
@@ -398,6 +397,15 @@ class MetricBuilder:
         return frame[["date", "metric", "by", "group", "value"]]
 
 
+def council_identity_columns(identity: pd.DataFrame, local: np.ndarray) -> dict[str, pd.Categorical]:
+    """la_code, la_name and region_name for rows of local council indices (categoricals: cheap per child)."""
+    columns = {}
+    for column in ("la_code", "la_name", "region_name"):
+        categories, codes = np.unique(identity[column].astype(str).to_numpy(), return_inverse=True)
+        columns[column] = pd.Categorical.from_codes(codes[local].astype(np.int32), categories)
+    return columns
+
+
 def compute_metrics(model) -> pd.DataFrame:
     return MetricBuilder(model).build()
 
@@ -407,9 +415,12 @@ def system_table(model) -> pd.DataFrame:
     rec = model.recorder.system
     n_months, n_councils = rec["pupils"].shape
     dates = pd.DatetimeIndex([model.timeline.timestamp(t) for t in range(n_months)])
+    identity = simulated_councils(model.config.population)
+    local = np.tile(np.arange(n_councils), n_months)
     frame = pd.DataFrame({
         "date": np.repeat(dates, n_councils),
-        "council": np.tile(np.arange(n_councils), n_months) + model.config.population.first_council,
+        "council": identity["row"].to_numpy()[local],
+        **council_identity_columns(identity, local),
     })
     for name, values in rec.items():
         frame[name] = values.reshape(-1)
@@ -460,13 +471,16 @@ def children_table(model) -> pd.DataFrame:
     # children under any policy (onset is drawn up front), so paired comparisons select nobody
     followed = (onset >= 0) & (onset <= model.n_months - 1 - MATCH_WINDOW_MONTHS)
     within = valid_m & (matched - onset <= MATCH_WINDOW_MONTHS)
+    identity = simulated_councils(model.config.population)
+    local = ch.council[rows].astype(np.int64)
     first_severity, first_type = first_need(model)
     requested = np.zeros(len(ch.key), dtype=bool)
     requested[model.events.frame("request")["row"].to_numpy()] = True
     at_switch, after_switch = _transition_columns(model, rows)
     frame = pd.DataFrame({
         "child": ch.key[rows],
-        "council": ch.council[rows].astype(np.int32) + model.config.population.first_council,
+        "council": identity["row"].to_numpy()[local].astype(np.int32),
+        **council_identity_columns(identity, local),
         "entry_year": ch.entry_year[rows],
         "fsm": ch.fsm[rows],
         "income_quintile": ch.income_quintile[rows],

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from sim.config.schema import NEED_TYPES, ScenarioConfig
+from sim.population.council_table import simulated_councils
 from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL, CouncilTable, SchoolTable
 from sim.population.network import small_world_ties
 from sim.population.school_groups import assign_school_groups
@@ -61,9 +62,11 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
         from sim.population.council_table import council_profiles
 
         profiles = council_profiles(config.population.council_table)
+    # each council's id across runs (its table row): its random streams and child keys follow it
+    global_ids = simulated_councils(config.population)["row"].to_numpy()
     for council in range(config.population.councils):
-        profile = None if profiles is None else profiles.iloc[config.population.first_council + council].to_dict()
-        kids, schools, table = _build_council(config, streams, timeline, council, profile)
+        profile = None if profiles is None else profiles.iloc[int(global_ids[council])].to_dict()
+        kids, schools, table = _build_council(config, streams, timeline, council, profile, int(global_ids[council]))
         for name in ("school", "home_school"):
             kids[name] = kids[name] + school_offset
         schools.feeder[schools.feeder >= 0] += school_offset
@@ -78,7 +81,6 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     # families know families in their child's class: same primary school and entry year
     tie_group = columns.pop("tie_group")
     ties = np.full((len(tie_group), config.population.family_ties), -1, dtype=np.int32)
-    first = config.population.first_council
     # per council and cohort, each with its own stream: blocks of councils and runs with other
     # horizons contain exactly the same ties for the children they share
     block = columns["council"].astype(np.int64) * 4096 + columns["entry_year"].astype(np.int64)
@@ -90,18 +92,19 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
         local = small_world_ties(
             group=tie_group[rows], council=np.zeros(len(rows), dtype=np.int64),
             degree=config.population.family_ties, rewiring=config.population.family_tie_rewiring,
-            rng=streams.generator("family-network", first + council, entry),
+            rng=streams.generator("family-network", int(global_ids[council]), entry),
         )
         ties[rows] = np.where(local >= 0, rows[np.maximum(local, 0)], -1)
     local_id = columns.pop("local_id")
-    columns["key"] = child_key(columns["council"].astype(np.int64) + first, local_id)
+    columns["key"] = child_key(global_ids[columns["council"].astype(np.int64)], local_id)
     children = ChildArrays(ties=ties, **columns)
     # school groups exist from the start (the tiered route runs Targeted Plus through them)
     schools.group[:] = assign_school_groups(schools, config.reform.school_group_size)
     return Population(children, schools, CouncilTable.concat(council_parts))
 
 
-def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline, council: int, profile: dict | None = None):
+def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline, council: int, profile: dict | None = None,
+                   global_council: int | None = None):
     """One council; `profile` (from the council table) sets its size and its differences from England.
 
     Each entry cohort draws from its own stream (council, entry year), so a child's family and
@@ -109,7 +112,7 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     end dates share every child they have in common (common random numbers across horizons).
     """
     pop = config.population
-    global_council = pop.first_council + council
+    global_council = pop.first_council + council if global_council is None else global_council
     start_year = timeline.start_year
     end_year = timeline.calendar(timeline.n_months - 1)[0]
     pupils = pop.pupils_per_council if profile is None else profile["pupils"]
@@ -136,7 +139,7 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
                        ehcp_scale, special_scale)
     _initialise_preschool_plans(config, streams, global_council, columns, schools, initial, start_year)
     _initialise_in_flight_assessments(config, streams.generator("in-flight", global_council), columns, initial)
-    table = _build_council_table(config, n_pupils, profile)
+    table = _build_council_table(config, n_pupils, profile, global_council)
     return columns, schools, table
 
 
@@ -495,12 +498,13 @@ def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
     c["ep_hours_received"][chosen] = (done * config.assessment.ep_hours_per_assessment).astype(np.float32)
 
 
-def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | None = None) -> CouncilTable:
+def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | None = None, global_council: int = 0) -> CouncilTable:
     per_1000 = n_pupils / 1000  # census pupils, Reception-Year 11
     income = config.finance.high_needs_income_per_pupil * n_pupils
     profile = profile or {"ep_capacity_index": 1.0, "gatekeeping_index": 0.0, "demand_index": 1.0, "appeal_index": 1.0, "ehcp_index": 1.0,
                           "timeliness_odds_ratio": 1.0}
     return CouncilTable(
+        global_id=np.array([global_council], dtype=np.int64),
         pupils=np.array([n_pupils], dtype=np.int64),
         # EP capacity scales with the council's workload (plans) and its timeliness index
         ep_hours_per_month=np.array([config.assessment.ep_hours_per_month_per_1000_pupils * per_1000

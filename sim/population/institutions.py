@@ -41,6 +41,7 @@ class SchoolTable:
 
 @dataclass
 class CouncilTable:
+    global_id: np.ndarray  # int64: the council's id across runs (its council-table row; first_council + i without a table)
     pupils: np.ndarray  # int64: pupils at the start (for per-1,000 capacities)
     ep_hours_per_month: np.ndarray  # float64: EP hours for statutory assessment
     decisions_per_month: np.ndarray  # float64: panel capacity

@@ -27,6 +27,15 @@ def refusal_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     return expit(logit)
 
 
+def monthly_capacity(per_month: np.ndarray, t: int) -> np.ndarray:
+    """Whole decisions available in month `t` from a fractional monthly capacity, carrying the
+    fraction: floor(capacity x (t + 1)) - floor(capacity x t). Over any run the councils decide
+    exactly their capacity on average. Why: a small simulated council (e.g. 400 pupils at
+    `population.scale` 0.01: 0.9 decisions a month) would otherwise round down to none and never
+    decide a request; a whole-number capacity is unchanged."""
+    return np.floor(per_month * (t + 1)) - np.floor(per_month * t)
+
+
 def step(ctx: StepContext, on_refused=None) -> None:
     """Decide waiting requests; `on_refused(ctx, idx)` lets disputes react to refusals."""
     c = ctx.c
@@ -34,7 +43,7 @@ def step(ctx: StepContext, on_refused=None) -> None:
     if len(waiting) == 0:
         return
     order, rank = rank_within_groups(c.council[waiting], c.request_month[waiting] + c.request_fraction[waiting])
-    capacity = np.floor(ctx.councils.decisions_per_month[c.council[waiting]])
+    capacity = monthly_capacity(ctx.councils.decisions_per_month, ctx.t)[c.council[waiting]]
     decided = waiting[rank < capacity]
     refuse = ctx.uniform("decision", decided) < refusal_probability(ctx, decided)
     refused, accepted = decided[refuse], decided[~refuse]

@@ -112,8 +112,8 @@ def hear_appeals(ctx: StepContext) -> None:
     conceded_now = first_listing & (ctx.uniform("tribunal-conceded", listed) < concession_probability(ctx, listed))
     waiting = listed[~conceded_now]
     _, rank = rank_within_groups(c.council[waiting], c.pipeline_since[waiting].astype(np.float64) + c.request_fraction[waiting])
-    councils = np.arange(len(ctx.councils)) + ctx.config.population.first_council  # global ids: blocks stay exact
-    slots = np.floor(ctx.councils.tribunal_hearings_per_month + ctx.streams.uniform("tribunal-slots", ctx.t, councils))
+    slots = np.floor(ctx.councils.tribunal_hearings_per_month  # global ids: blocks stay exact
+                     + ctx.streams.uniform("tribunal-slots", ctx.t, ctx.councils.global_id))
     heard = waiting[rank < slots[c.council[waiting]]]
     due = np.concatenate([listed[conceded_now], heard])
     conceded = np.concatenate([np.ones(conceded_now.sum(), dtype=bool), np.zeros(len(heard), dtype=bool)])

@@ -24,6 +24,7 @@ from sim.report.figures import (
     make_figures,
     with_replicate,
 )
+from sim.report.population_text import describe_simulated
 
 SUMMARY_FILE = "summary.md"
 
@@ -107,7 +108,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 # ---- sections -------------------------------------------------------------------------------
-def _provenance(manifest: dict, replicates_in_data: int) -> list[str]:
+def _provenance(manifest: dict, replicates_in_data: int, system: pd.DataFrame | None = None) -> list[str]:
     git = manifest.get("git") or {}
     commit = git.get("commit", "unknown")
     dirty = git.get("dirty")
@@ -118,7 +119,6 @@ def _provenance(manifest: dict, replicates_in_data: int) -> list[str]:
     version = manifest.get("sendsim_version") or (manifest.get("packages") or {}).get("sendsim", "unknown")
     config = manifest.get("config") or {}
     run = config.get("run") or {}
-    population = config.get("population") or {}
     root_seed = manifest.get("seed", run.get("seed", "unknown"))
     replicates = manifest.get("replicates", replicates_in_data)
     config_file = manifest.get("config_file", "<scenario.yaml>")
@@ -131,9 +131,7 @@ def _provenance(manifest: dict, replicates_in_data: int) -> list[str]:
         ["Root seed", f"`{root_seed}`"],
         ["Replicates", str(replicates)],
         ["Replicate seeds", seed_text],
-        ["Simulated", (f"{population.get('councils', '?')} council(s) of about {population.get('pupils_per_council', '?'):,} "
-                       f"pupils, {run.get('start', '?')} to {run.get('end', '?')}, {run.get('route', '?')} route")
-         if isinstance(population.get("pupils_per_council"), int) else "see manifest.json"],
+        ["Simulated", describe_simulated(config, system)],
         ["Git commit", f"`{commit}`"],
         ["Uncommitted changes", dirty_text],
         ["sendsim version", str(version)],
@@ -253,7 +251,7 @@ def write_summary(run_dir: Path, metrics: pd.DataFrame, system: pd.DataFrame, ma
         lines += [f"> {config['description']}", ""]
     lines += [f"{replicates} replicate(s). Tables and figures summarise per-replicate values: mean and 95% replicate "
               "interval. See *How to read this* at the end.", ""]
-    lines += _provenance(manifest, replicates)
+    lines += _provenance(manifest, replicates, system)
     lines += _headline(summary)
     small_cell = (config.get("metrics") or {}).get("small_cell_threshold")
     lines += _equity(metrics, replicates, small_cell)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from sim.month_plan import Stage
-from sim.population.institutions import SchoolTable
+from sim.population.institutions import CouncilTable, SchoolTable
 from sim.random_streams import RandomStreams
 from sim.routes.ehcp import EhcpRoute
 from sim.routes.tiered import TieredRoute
@@ -26,10 +26,11 @@ class Route(Protocol):
         """Year rollover: phase transfers and their reviews."""
 
 
-def make_route(name: str, config, timeline: Timeline, schools: SchoolTable, streams: RandomStreams) -> Route:
+def make_route(name: str, config, timeline: Timeline, schools: SchoolTable, councils: CouncilTable,
+               streams: RandomStreams) -> Route:
     if name not in ROUTES:
         raise ValueError(f"run.route = {name!r} is not available; choose one of {sorted(ROUTES)}")
-    return ROUTES[name](config, timeline, schools, streams)
+    return ROUTES[name](config, timeline, schools, councils, streams)
 
 
 __all__ = ["ROUTES", "Route", "make_route"]

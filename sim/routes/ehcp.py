@@ -17,7 +17,7 @@ from sim.step_context import StepContext
 class EhcpRoute:
     name = "ehcp"
 
-    def __init__(self, config, timeline=None, schools=None, streams=None) -> None:
+    def __init__(self, config, timeline=None, schools=None, councils=None, streams=None) -> None:
         self.config = config
         self.plan = [
             Stage("identification by the school", identification.step),

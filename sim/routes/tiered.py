@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.month_plan import Stage
-from sim.population.institutions import SchoolTable
+from sim.population.institutions import CouncilTable, SchoolTable
 from sim.population.state import EHCP, SEN_SUPPORT, TARGETED_PLUS
 from sim.processes import assessment, calendar, decisions, disputes, identification, placement, requests, reviews, support, tiers
 from sim.processes.finance import inflation
@@ -26,15 +26,15 @@ from sim.timeline import Timeline
 class TieredRoute(EhcpRoute):
     name = "tiered"
 
-    def __init__(self, config, timeline: Timeline, schools: SchoolTable, streams: RandomStreams) -> None:
+    def __init__(self, config, timeline: Timeline, schools: SchoolTable, councils: CouncilTable,
+                 streams: RandomStreams) -> None:
         super().__init__(config)
         self.transition = Transition(config, timeline)
         # the order in which each council's schools open inclusion bases: drawn per council (block-exact)
-        first = config.population.first_council
         keys = np.empty(len(schools))
         for council in np.unique(schools.council):
             mine = np.flatnonzero(schools.council == council)
-            keys[mine] = streams.generator("inclusion-base-rollout", first + int(council)).random(len(mine))
+            keys[mine] = streams.generator("inclusion-base-rollout", int(councils.global_id[council])).random(len(mine))
         self.base_order = np.lexsort((keys, schools.council))
         self.initial_base_places = schools.base_places.copy()
         self.entered_new_rules = False
