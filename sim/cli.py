@@ -13,9 +13,49 @@ from rich.table import Table
 
 from sim import __version__
 from sim.config import ConfigError, ScenarioConfig, config_hash, load_config
+from sim.errors import guarded, set_debug, stop_on_sigterm
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="sendsim: England's SEND system, EHCP route vs tiered route.")
 console = Console(stderr=True)
+
+
+def _print_error(message: str) -> None:
+    """One plain message on stderr (no markup: file names may contain brackets)."""
+    console.print("Error: ", style="bold red", end="")
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+class GuardedTyper(typer.Typer):
+    """A Typer app whose every command (also those added later) goes through `sim.errors.guarded`:
+    one message and exit code 2 for anything the user can cause, never a traceback (see --debug)."""
+
+    def command(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - typer's signature
+        register = super().command(*args, **kwargs)
+
+        def decorator(function):  # noqa: ANN001, ANN202
+            register(guarded(function, echo=_print_error))
+            return function
+
+        return decorator
+
+
+app = GuardedTyper(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                   help="sendsim: England's SEND system, EHCP route vs tiered route.")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sendsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", help="show the full traceback of an error (for developers)"),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="print the version and exit"),
+) -> None:
+    """sendsim: England's SEND system, EHCP route vs tiered route."""
+    set_debug(debug)
+    stop_on_sigterm()
 HEADLINE = (
     "ehcp_share_pupils", "sen_support_share_pupils", "request_rate", "refusal_rate", "request_success_rate",
     "appeal_rate", "tribunal_success_after_refusal", "within_20_weeks_share", "special_school_rate",
@@ -34,7 +74,7 @@ def _load(path: Path, seed: int | None = None, end: str | None = None) -> Scenar
             overrides.setdefault("run", {})["end"] = end
         return load_config(path, overrides or None)
     except ConfigError as exc:
-        console.print(f"[bold red]Configuration error[/]\n{exc}")
+        _print_error(str(exc))
         raise typer.Exit(code=2) from None
 
 
@@ -84,20 +124,23 @@ def run(
 ) -> None:
     """Run a scenario and write manifest, metrics, system and children tables, figures and summary."""
     from sim.experiments.provenance import command_line, now_iso
+    from sim.experiments.output_dir import check_destination, default_name, output_lock
     from sim.experiments.results import atomic_directory, write_manifest
     from sim.metrics import summarise
 
     cfg = _load(config, seed)
-    out = out or Path("results") / cfg.name
-    started = now_iso()
-    outputs, (metrics, system, children) = run_scenario(cfg, replicates, workers, cfg.name)
-    manifest = build_manifest(cfg, config, outputs, started, command_line())
-    with atomic_directory(out) as tmp:
-        metrics.to_parquet(tmp / "metrics.parquet", index=False)
-        system.to_parquet(tmp / "system.parquet", index=False)
-        children.to_parquet(tmp / "children.parquet", index=False)
-        write_manifest(tmp, manifest)
-        _write_report(tmp, metrics, system, manifest)
+    out = out or Path("results") / default_name(cfg.name)
+    with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
+        started = now_iso()
+        outputs, (metrics, system, children) = run_scenario(cfg, replicates, workers, cfg.name)
+        manifest = build_manifest(cfg, config, outputs, started, command_line())
+        with atomic_directory(out) as tmp:
+            metrics.to_parquet(tmp / "metrics.parquet", index=False)
+            system.to_parquet(tmp / "system.parquet", index=False)
+            children.to_parquet(tmp / "children.parquet", index=False)
+            write_manifest(tmp, manifest)
+            _write_report(tmp, metrics, system, manifest)
+        out = tmp.destination
     _print_headline(summarise(metrics[metrics["by"] == "all"]))
     console.print(f"[green]wrote[/] {out}/ (manifest.json, metrics.parquet, system.parquet, children.parquet, summary.md)")
 
@@ -148,11 +191,12 @@ def compare(
 ) -> None:
     """Run baseline and reform with common random numbers; write equity, costs, stocks and a report."""
     from sim.experiments.compare import compare_scenarios
+    from sim.experiments.output_dir import check_destination, default_name, output_lock
     from sim.experiments.provenance import command_line
 
     base_cfg, reform_cfg = _load(baseline), _load(reform)
-    out = out or Path("results") / f"{base_cfg.name}_vs_{reform_cfg.name}"
-    with _progress() as progress:
+    out = out or Path("results") / default_name(f"{base_cfg.name}_vs_{reform_cfg.name}")
+    with output_lock(check_destination(out)), _progress() as progress:
         tasks = {route: progress.add_task(f"{route}", total=replicates) for route in ("baseline", "reform")}
         result = compare_scenarios(
             base_cfg, reform_cfg, replicates, out, workers=workers,
@@ -160,6 +204,7 @@ def compare(
             small_cell=base_cfg.metrics.small_cell_threshold if small_cell is None else small_cell,
             baseline_path=baseline, reform_path=reform, command=command_line(),
         )
+    out = result["out_dir"]
     _print_equity(result["equity"])
     console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, report.md, report.html)")
 
@@ -216,7 +261,7 @@ def experiment(
     from sim.experiments.store import StoreError
 
     if executor not in ("local", "serial", "dask"):
-        console.print(f"[bold red]--executor must be local, serial or dask, not {executor!r}[/]")
+        _print_error(f"--executor must be local, serial or dask, not {executor!r}")
         raise typer.Exit(code=2)
     if scheduler:
         executor = "dask"
@@ -235,7 +280,7 @@ def experiment(
             out_dir = run_experiment(file, executor=executor, workers=workers, scheduler=scheduler, out=out,
                                      progress=update, log=lambda message: console.print(f"[yellow]{message}[/]"))
         except (ConfigError, StoreError, FileNotFoundError) as exc:
-            console.print(f"[bold red]Cannot run the experiment[/]\n{exc}")
+            _print_error(f"Cannot run the experiment: {exc}")
             raise typer.Exit(code=2) from None
     if report:
         from sim.report.experiment_report import write_experiment_report
@@ -255,7 +300,7 @@ def report_command(directory: Path = typer.Argument(..., help="an experiment res
         load_manifest(directory)
         md, html = write_experiment_report(directory)
     except (StoreError, FileNotFoundError) as exc:
-        console.print(f"[bold red]Cannot report on {directory}[/]\n{exc}")
+        _print_error(f"Cannot report on {directory}: {exc}")
         raise typer.Exit(code=2) from None
     console.print(f"[green]wrote[/] {md} and {html}")
 
@@ -279,7 +324,7 @@ def calibrate(
         calibrate_command(config, targets, budget, out, executor, workers, replicates,
                           parameters.split(",") if parameters else None, seed, echo=typer.echo)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[bold red]Cannot calibrate[/]\n{exc}")
+        _print_error(f"Cannot calibrate: {exc}")
         raise typer.Exit(code=2) from None
 
 

@@ -14,11 +14,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.config.params import field_info
+from sim.errors import UserError
 from sim.config.safe_yaml import YamlInputError, load_mapping
 from sim.config.schema import ScenarioConfig
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A scenario file is invalid; the message names the file, field, value and allowed range."""
 
 

@@ -14,13 +14,15 @@ from typing import Any
 
 import yaml
 
+from sim.errors import UserError
+
 MAX_BYTES = 1 << 20  # 1 MiB: the largest shipped config is under 10 KB
 MAX_DEPTH = 32  # nesting of mappings and lists; a scenario needs 3
 MAX_NODES = 100_000  # values after expanding every alias; a scenario has about 400
 MAX_ALIASES = 200  # references to anchors (`*name`) in one file
 
 
-class YamlInputError(ValueError):
+class YamlInputError(UserError, ValueError):
     """A user's YAML file cannot be read; the message names the file and what to do."""
 
 

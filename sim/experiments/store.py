@@ -43,6 +43,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from sim import __version__
+from sim.errors import UserError
 from sim.experiments.design import Task, design_table
 from sim.experiments.provenance import git_state, now_iso, package_versions
 from sim.experiments.runner import replicate_seed
@@ -57,7 +58,7 @@ TASK_COLUMNS = ("task_id", "point_id", "replicate", "block")
 EXTRA_PACKAGES = ("SALib", "dask", "distributed")
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The output directory cannot be used for this experiment; nothing was written."""
 
 
