@@ -73,6 +73,21 @@ def execute(payload: dict[str, Any]) -> tuple[str, pd.DataFrame, float]:
     return payload["task_id"], frame, time.perf_counter() - started
 
 
+def _remove_new_store(out: Path) -> None:
+    """Remove a store this run created and committed nothing to (only the files it writes)."""
+    import shutil
+
+    from sim.experiments.store import DESIGN, MANIFEST, RUNS
+
+    for name in (MANIFEST, DESIGN):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / RUNS, ignore_errors=True)
+    try:
+        out.rmdir()
+    except OSError:
+        pass
+
+
 def run_experiment(
     spec_path: str | Path,
     executor: str = "local",
@@ -99,22 +114,38 @@ def run_experiment(
     values = point_values(design)
     todo = [task for task in tasks if task.task_id not in store.finished]
     done = len(tasks) - len(todo)
+    if store.resumed:
+        log(f"resuming {out}: {done} of {len(tasks)} tasks already finished"
+            + (", nothing left to run" if not todo else f", running the other {len(todo)}"))
     if progress:
         progress(done, len(tasks))
     if not todo:
         return out
     payloads = (task_payload(spec, task, values[task.point_id]) for task in todo)
     seen: set[str] = set()
-    runner = make_executor(executor, workers=workers, scheduler=scheduler)
+    committed = 0
+    runner = None
     try:
+        runner = make_executor(executor, workers=workers, scheduler=scheduler)
         for task_id, frame, seconds in runner.map_unordered(execute, payloads):
             store.commit(by_id[task_id], frame, seconds)
+            committed += 1
             seen.update(frame["metric"].unique())
             done += 1
             if progress:
                 progress(done, len(tasks))
+    except BaseException as exc:
+        if runner is not None and hasattr(runner, "terminate"):
+            runner.terminate()  # stop workers now: Ctrl-C, SIGTERM or a failed task
+        if not store.resumed and committed == 0:
+            _remove_new_store(out)  # nothing to resume: a corrected experiment file can use --out
+        elif isinstance(exc, KeyboardInterrupt):
+            log(f"interrupted: {done} of {len(tasks)} tasks are safely in {out}; "
+                f"run the same command again to resume")
+        raise
     finally:
-        runner.close()
+        if runner is not None:
+            runner.close()
     missing = sorted(set(spec.outputs or ()) - seen)
     if missing:  # a misspelt output is not an error the spec can catch (metrics exist only after a run)
         log(f"outputs {missing} were not produced by any task run now; check the metric names (docs/METRICS.md)")

@@ -228,10 +228,13 @@ def _scan(store: ResultsStore) -> None:
         try:
             record = json.loads(sidecar.read_text())
             expected = record["sha256"]
+            recorded_task = record["task_id"]
         except (OSError, ValueError, KeyError, TypeError):
             problem = f"{sidecar}: sidecar unreadable"
         else:
-            if not parquet.is_file():
+            if recorded_task != parquet.stem:  # another task's files copied over this one's names
+                problem = f"{parquet}: its sidecar belongs to task {str(recorded_task)[:40]!r}, not to {parquet.stem!r}"
+            elif not parquet.is_file():
                 problem = f"{parquet}: missing (sidecar says finished)"
             elif _sha256_file(parquet) != expected:
                 problem = f"{parquet}: contents differ from the sha256 recorded when it was committed"
