@@ -62,7 +62,8 @@ def read_yaml_with_extends(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str
         if _seen and not _exists(path):
             raise ConfigError(f"{_seen[-1]}: `extends` file not found: {path}") from None
         raise ConfigError(f"{_seen[-1]}: in the file it extends, {exc}" if _seen else str(exc)) from None
-    if _seen and not set(data) & (set(ScenarioConfig.model_fields) | {"extends"}):
+    sections = {name for name, info in ScenarioConfig.model_fields.items() if hasattr(info.annotation, "model_fields")}
+    if _seen and not set(data) & (sections | {"extends"}):
         raise ConfigError(f"{_seen[-1]}: `extends: {path}` is not a scenario config (none of its top-level keys "
                           f"is a config section such as `run` or `population`)")
     parent = data.pop("extends", None)
@@ -93,6 +94,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Sc
     """Load a scenario file (with `extends:`) and optional dotted-path-free nested overrides."""
     data = read_yaml_with_extends(Path(path))
     if overrides:
+        for section in overrides:
+            if section in data and isinstance(overrides[section], dict) and not isinstance(data[section], dict):
+                raise ConfigError(f"{path}: `{section}` must be a section (`{section}: {{...}}`), got {_short(data[section])}")
         data = deep_merge(data, overrides)
     return validate_config(data, origin=str(path))
 

@@ -44,6 +44,7 @@ from sim.config.schema import ScenarioConfig
 
 TASKS = ("simulate", "ishigami")
 METHODS = ("grid", "latin_hypercube", "morris", "sobol")
+NAME_CHARS = 100  # experiment and scenario names become directory names (at most 255 bytes)
 
 
 class _Strict(BaseModel):
@@ -69,7 +70,7 @@ class Range(_Strict):
 class ExperimentFile(_Strict):
     """The YAML as written (before paths are resolved against the schema)."""
 
-    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(..., min_length=1, max_length=NAME_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     task: Literal["simulate", "ishigami"] = "simulate"
     scenarios: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -87,6 +88,8 @@ class ExperimentFile(_Strict):
     @classmethod
     def _scenario_names(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for name in value:
+            if len(str(name)) > NAME_CHARS:
+                raise ValueError(f"scenario name {str(name)[:20]!r}... is longer than {NAME_CHARS} characters (it names a directory)")
             if not name or any(ch in name for ch in "/\\=") or name.startswith("."):
                 raise ValueError(f"scenario name {name!r} must be a plain name (no '/', '\\', '=' or leading '.')")
         return value
