@@ -183,6 +183,18 @@ def _bad_values(row: dict) -> list:
     return values
 
 
+def _extreme_values(row: dict) -> list:
+    """Values the schema accepts, at its edges: the model must run on them (or the schema refuse them)."""
+    lo, hi = row["bounds"]
+    default = row["default"]
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return [default]
+    values = [v for v in (lo, hi, *(row["plausible"] or ())) if v is not None]
+    if row["path"] in ("population.scale", "population.councils", "population.pupils_per_council"):
+        values = [v for v in values if v is not None and v <= (0.02 if row["path"] == "population.scale" else 2 if row["path"] == "population.councils" else 3000)] or [default]
+    return [type(default)(v) for v in values]
+
+
 @st.composite
 def mutated_config(draw) -> tuple[str, dict]:
     base_path = draw(st.sampled_from(CONFIGS))
@@ -192,8 +204,14 @@ def mutated_config(draw) -> tuple[str, dict]:
         if isinstance(data[section], dict):
             data[section].update(values)
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["value", "value", "value", "date", "structure"]))
-        if kind in ("value", "date"):
+        kind = draw(st.sampled_from(["extreme", "extreme", "extreme", "value", "value", "date", "structure"]))
+        if kind == "extreme":
+            row = draw(st.sampled_from(ROWS))
+            section, _, name = row["path"].rpartition(".")
+            target = data.setdefault(section, {}) if section else data
+            if isinstance(target, dict):
+                target[name] = draw(st.sampled_from(_extreme_values(row)))
+        elif kind in ("value", "date"):
             row = draw(st.sampled_from([r for r in ROWS if r["path"] in DATE_PATHS] if kind == "date" else ROWS))
             section, _, name = row["path"].rpartition(".")
             value = draw(st.sampled_from(_bad_values(row)))
@@ -233,8 +251,8 @@ def _fuzz_once(tmp_path: Path, case: tuple[str, dict]) -> None:
 
 FAST = settings(max_examples=int(os.environ.get("FUZZ_FAST_EXAMPLES", "6")), deadline=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
-FULL = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "1000")), deadline=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
+SHARDS = 4  # the full run is split so `pytest -n 2` runs shards side by side
 
 
 @FAST
@@ -244,10 +262,19 @@ def test_mutated_configs_fast_sample(tmp_path_factory, case) -> None:
 
 
 @pytest.mark.slow
-@FULL
-@given(case=mutated_config())
-def test_mutated_configs_full(tmp_path_factory, case) -> None:
-    _fuzz_once(tmp_path_factory.mktemp("fuzz"), case)
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_mutated_configs_full(tmp_path_factory, shard: int) -> None:
+    """FUZZ_EXAMPLES mutated configs in all (default 1,000), a different fixed seed per shard."""
+    from hypothesis import seed
+
+    @seed(20251130 + shard)
+    @settings(max_examples=-(-FUZZ_EXAMPLES // SHARDS), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=mutated_config())
+    def one(case) -> None:
+        _fuzz_once(tmp_path_factory.mktemp("fuzz"), case)
+
+    one()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -257,8 +284,8 @@ def report_counts():
         summary = {k: COUNTS[k] for k in sorted(COUNTS)}
         print(f"\nfuzz outcomes: {json.dumps(summary)}")
         path = os.environ.get("FUZZ_COUNTS_FILE")
-        if path:
-            Path(path).write_text(json.dumps(summary, indent=1))
+        if path:  # one file per pytest-xdist worker
+            Path(f"{path}.{os.environ.get('PYTEST_XDIST_WORKER', 'main')}").write_text(json.dumps(summary, indent=1))
 
 
 def test_the_outcome_counter_is_not_fooled_by_a_crash(tmp_path: Path, monkeypatch) -> None:

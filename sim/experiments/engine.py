@@ -18,7 +18,8 @@ import pandas as pd
 
 from sim.config.loader import deep_merge, validate_config
 from sim.experiments.design import Task, build_tasks, design_table, point_values
-from sim.experiments.executors import make_executor
+from sim.experiments.executors import capped_workers, make_executor
+from sim.experiments.resources import check_memory
 from sim.experiments.spec import ExperimentSpec, load_experiment, nested
 from sim.experiments.store import open_store
 from sim.experiments.testfunctions import TEST_FUNCTIONS
@@ -107,6 +108,11 @@ def run_experiment(
     design = design_table(spec)
     tasks = build_tasks(spec, design)
     out = Path(out) if out is not None else DEFAULT_ROOT / spec.name
+    for name, scenario in spec.scenarios.items():  # one task = one replicate of one council block
+        config = validate_config(scenario, origin=name)
+        block = spec.councils_per_block or config.population.councils
+        config = config.model_copy(update={"population": config.population.model_copy(update={"councils": min(block, config.population.councils)})})
+        check_memory(config, 1, 1 if executor == "serial" else capped_workers(workers), label=f"scenario {name} of {spec.name}")
     store = open_store(out, spec, design, n_tasks=len(tasks))
     for problem in store.problems:
         log(problem)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from sim.config import ScenarioConfig, validate_config
 from sim.experiments.executors import capped_workers, ignore_interrupts, terminate_pool
+from sim.experiments.resources import check_memory
 
 
 def replicate_seed(root_seed: int, replicate: int) -> int:
@@ -61,6 +62,7 @@ def run_replicates(
 ) -> list[ReplicateOutput]:
     """All replicates, ordered by replicate index; local processes unless workers == 1."""
     workers = min(capped_workers(workers), replicates)
+    check_memory(config, replicates, workers, label=f"{config.name} ({replicates} replicates)")
     payload = config.model_dump(mode="json")
     outputs: list[ReplicateOutput] = []
     if workers <= 1:
