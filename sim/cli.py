@@ -64,18 +64,19 @@ HEADLINE = (
 )
 
 
-def _load(path: Path, seed: int | None = None, end: str | None = None) -> ScenarioConfig:
-    """Load and validate a scenario, or exit with the validator's message (nothing is written)."""
-    try:
-        overrides: dict = {}
-        if seed is not None:
-            overrides.setdefault("run", {})["seed"] = seed
-        if end is not None:
-            overrides.setdefault("run", {})["end"] = end
-        return load_config(path, overrides or None)
-    except ConfigError as exc:
-        _print_error(str(exc))
-        raise typer.Exit(code=2) from None
+def _load(path: Path, seed: int | None = None, end: str | None = None, sets: list[str] | None = None,
+          scale: float | None = None) -> ScenarioConfig:
+    """Load and validate a scenario with the command line's changes (checked like the same values
+    in the file); a ConfigError reaches the user as one message (nothing is written)."""
+    from sim.config.overrides import find_config, overrides_from
+
+    overrides = overrides_from(sets, **{"run.seed": seed, "run.end": end, "population.scale": scale})
+    return load_config(find_config(path), overrides or None)
+
+
+SET_HELP = "change a parameter, e.g. --set population.scale=0.1 (repeatable; checked like the YAML)"
+SCALE_HELP = "population.scale for this run (0.01 = a quick sample)"
+END_HELP = "run.end for this run (YYYY-MM)"
 
 
 def _progress() -> Progress:
@@ -121,6 +122,9 @@ def run(
     replicates: int = typer.Option(4, min=1, max=10_000, help="independent replicates"),
     out: Optional[Path] = typer.Option(None, help="output directory (default results/<scenario name>)"),
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    scale: Optional[float] = typer.Option(None, help=SCALE_HELP),
+    end: Optional[str] = typer.Option(None, help=END_HELP),
 ) -> None:
     """Run a scenario and write manifest, metrics, system and children tables, figures and summary."""
     from sim.experiments.provenance import command_line, now_iso
@@ -128,7 +132,7 @@ def run(
     from sim.experiments.results import atomic_directory, write_manifest
     from sim.metrics import summarise
 
-    cfg = _load(config, seed)
+    cfg = _load(config, seed, end=end, sets=set_, scale=scale)
     out = out or Path("results") / default_name(cfg.name)
     with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
         started = now_iso()
@@ -188,13 +192,17 @@ def compare(
     out: Optional[Path] = typer.Option(None, help="output directory (default results/<baseline>_vs_<reform>)"),
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
     small_cell: Optional[int] = typer.Option(None, min=0, help="suppress cells with fewer children (default: metrics.small_cell_threshold)"),
+    seed: Optional[int] = typer.Option(None, help="root seed shared by both scenarios (default: the baseline's run.seed)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP + "; applies to both scenarios"),
+    scale: Optional[float] = typer.Option(None, help=SCALE_HELP + ", both scenarios"),
+    end: Optional[str] = typer.Option(None, help=END_HELP + ", both scenarios"),
 ) -> None:
     """Run baseline and reform with common random numbers; write equity, costs, stocks and a report."""
     from sim.experiments.compare import compare_scenarios
     from sim.experiments.output_dir import check_destination, default_name, output_lock
     from sim.experiments.provenance import command_line
 
-    base_cfg, reform_cfg = _load(baseline), _load(reform)
+    base_cfg, reform_cfg = (_load(path, seed, end=end, sets=set_, scale=scale) for path in (baseline, reform))
     out = out or Path("results") / default_name(f"{base_cfg.name}_vs_{reform_cfg.name}")
     with output_lock(check_destination(out)), _progress() as progress:
         tasks = {route: progress.add_task(f"{route}", total=replicates) for route in ("baseline", "reform")}
@@ -206,7 +214,19 @@ def compare(
         )
     out = result["out_dir"]
     _print_equity(result["equity"])
+    if _identical_runs(result):
+        console.print("[bold yellow]Warning:[/] the two scenarios gave identical results in every metric: "
+                      "the reform changes nothing in this period (check its `extends:`, its dates against "
+                      "run.end, and run.route).")
     console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv, report.md, report.html)")
+
+
+def _identical_runs(result: dict) -> bool:
+    """True when baseline and reform metrics agree exactly (a reform that changes nothing)."""
+    base, reform = result["baseline"]["metrics"], result["reform"]["metrics"]
+    if len(base) != len(reform):
+        return False
+    return base.reset_index(drop=True).equals(reform.reset_index(drop=True))
 
 
 def _print_equity(equity) -> None:
@@ -230,11 +250,13 @@ def validate(
     workers: Optional[int] = typer.Option(None, min=1),
     as_json: bool = typer.Option(False, "--json", help="print a JSON list instead of a table"),
     councils: bool = typer.Option(False, "--councils", help="also compare the spread across councils (configs with a council_table)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    scale: Optional[float] = typer.Option(None, help=SCALE_HELP),
 ) -> None:
     """Compare the model with published statistics (flows over 2025; stocks at the January 2025 census)."""
     from sim.calibration.validate import check_targets, render_table, to_json_records
 
-    cfg = _load(config, end="2026-03")  # covers calendar 2025, KS4 2025 and financial year 2025-26
+    cfg = _load(config, end="2026-03", sets=set_, scale=scale)  # covers calendar 2025, KS4 2025 and financial year 2025-26
     _, (metrics, _, _) = run_scenario(cfg, replicates, workers, f"validate {cfg.name}")
     if councils:
         _council_spread(cfg, metrics)
@@ -329,16 +351,41 @@ def calibrate(
 
 
 @app.command()
-def params() -> None:
-    """List every parameter with unit, source and plausible range."""
+def params(
+    filter_: Optional[str] = typer.Argument(None, metavar="[FILTER]", help="show parameters whose path, meaning or source contains this text"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON (path, default, unit, meaning, source, plausible, bounds)"),
+) -> None:
+    """List the parameters: path, default, unit and meaning (sources and ranges with --json)."""
     from sim.config.params import parameter_table
 
-    table = Table(title="Parameters")
-    for column in ("path", "default", "unit", "source", "plausible"):
-        table.add_column(column)
-    for row in parameter_table(ScenarioConfig):
-        table.add_row(row["path"], str(row["default"]), row["unit"], row["source"], str(row["plausible"] or ""))
-    Console().print(table)
+    rows = parameter_table(ScenarioConfig)
+    if filter_:
+        needle = filter_.lower()
+        rows = [r for r in rows if needle in f"{r['path']} {r['meaning']} {r['source']}".lower()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1, default=str))
+        return
+    if not rows:
+        _print_error(f"no parameter matches {filter_!r}; try a section name such as `needs` or a word such as `appeal`")
+        raise typer.Exit(code=2)
+    import shutil
+    import textwrap
+
+    width = max(60, min(shutil.get_terminal_size((80, 24)).columns, 100))
+    lines = [f"{len(rows)} parameter(s){f' matching {filter_!r}' if filter_ else ''}; "
+             f"sources and ranges: sendsim params --json"]
+    section = None
+    for row in rows:
+        if row["path"].split(".")[0] != section and "." in row["path"]:
+            section = row["path"].split(".")[0]
+            lines.append(f"\n[{section}]")
+        default = row["default"]
+        shown = ", ".join(str(v) for v in default) if isinstance(default, list) else str(default)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        head = f"{row['path']} = {shown}" + (f"  ({row['unit']})" if row["unit"] else "")
+        lines.extend(textwrap.wrap(head, width=width, subsequent_indent="    ", break_on_hyphens=False))
+        lines.extend(textwrap.wrap(row["meaning"], width=width, initial_indent="    ", subsequent_indent="    "))
+    typer.echo("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -34,11 +34,16 @@ class Interrupted(KeyboardInterrupt):
     """SIGTERM, turned into the same orderly stop as Ctrl-C (SIGINT)."""
 
 
-_state = {"debug": os.environ.get(DEBUG_ENV, "") not in ("", "0")}
+def _debug_from_environment() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+_state = {"debug": _debug_from_environment()}
 
 
 def set_debug(enabled: bool) -> None:
-    _state["debug"] = bool(enabled) or _state["debug"]
+    """Set by each command line (`--debug`, or SENDSIM_DEBUG=1 in the environment)."""
+    _state["debug"] = bool(enabled) or _debug_from_environment()
 
 
 def debug_enabled() -> bool:
