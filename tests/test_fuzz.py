@@ -263,9 +263,17 @@ def test_mutated_configs_fast_sample(tmp_path_factory, case) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("shard", range(SHARDS))
-def test_mutated_configs_full(tmp_path_factory, shard: int) -> None:
-    """FUZZ_EXAMPLES mutated configs in all (default 1,000), a different fixed seed per shard."""
+def test_mutated_configs_full(tmp_path_factory, monkeypatch, shard: int) -> None:
+    """FUZZ_EXAMPLES mutated configs in all (default 1,000), a different fixed seed per shard.
+
+    The run's summary and figures are not drawn here (they take most of a tiny run's time and do
+    not depend on the mutated inputs beyond the tables checked); the corpus and the fast sample
+    draw them."""
     from hypothesis import seed
+
+    import sim.cli
+
+    monkeypatch.setattr(sim.cli, "_write_report", lambda *args, **kwargs: None)
 
     @seed(20251130 + shard)
     @settings(max_examples=-(-FUZZ_EXAMPLES // SHARDS), deadline=None, database=None,
