@@ -279,6 +279,7 @@ def experiment(
     report: bool = typer.Option(True, help="write report.md/.html when the experiment completes"),
 ) -> None:
     """Run or resume an experiment: scenarios x design points x replicates x council blocks."""
+    from sim.config.overrides import find_config
     from sim.experiments.engine import run_experiment
     from sim.experiments.store import StoreError
 
@@ -299,7 +300,7 @@ def experiment(
             progress.update(bar, completed=done, total=total, rate=f"{speed * 60:.1f}/min" if speed else "")
 
         try:
-            out_dir = run_experiment(file, executor=executor, workers=workers, scheduler=scheduler, out=out,
+            out_dir = run_experiment(find_config(file, "experiments"), executor=executor, workers=workers, scheduler=scheduler, out=out,
                                      progress=update, log=lambda message: console.print(f"[yellow]{message}[/]"))
         except (ConfigError, StoreError, FileNotFoundError) as exc:
             _print_error(f"Cannot run the experiment: {exc}")
@@ -341,9 +342,10 @@ def calibrate(
 ) -> None:
     """Fit assumption parameters to published targets (Optuna over replicate-averaged loss)."""
     from sim.calibration.fit import calibrate_command
+    from sim.config.overrides import find_config
 
     try:
-        calibrate_command(config, targets, budget, out, executor, workers, replicates,
+        calibrate_command(find_config(config), targets, budget, out, executor, workers, replicates,
                           parameters.split(",") if parameters else None, seed, echo=typer.echo)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         _print_error(f"Cannot calibrate: {exc}")

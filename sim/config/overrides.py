@@ -56,16 +56,16 @@ def overrides_from(assignments: list[str] | None = None, **named: Any) -> dict[s
     return merged
 
 
-def find_config(path: str | Path) -> Path:
-    """The config file a user means: as given, else in the project or its configs/ directory
-    (with `.yaml` added to a bare name). Returns the path as given if nothing matches, so the
+def find_config(path: str | Path, directory: str = CONFIG_DIRECTORY) -> Path:
+    """The config file a user means: as given, else in the project or its `directory` (configs/,
+    or experiments/ for experiment files), with `.yaml` added to a bare name. Returns the path as given if nothing matches, so the
     loader reports it as not found."""
     given = Path(path)
     if given.exists():
         return given
     names = [given] if given.suffix else [given, given.with_name(given.name + ".yaml")]
     for name in names:
-        for candidate in (PROJECT_ROOT / name, PROJECT_ROOT / CONFIG_DIRECTORY / name):
+        for candidate in (PROJECT_ROOT / name, PROJECT_ROOT / directory / name):
             if not given.is_absolute() and candidate.is_file():
                 return candidate
     return given
