@@ -172,6 +172,7 @@ def _print_headline(summary) -> None:
 
 def _council_spread(cfg: ScenarioConfig, metrics) -> None:
     from sim.calibration.councils import model_values, published_values, spread_figure, spread_table
+    from sim.experiments.output_dir import default_name
 
     if cfg.population.council_table is None:
         console.print("[yellow]--councils needs a config with population.council_table (e.g. configs/england.yaml)[/]")
@@ -180,7 +181,7 @@ def _council_spread(cfg: ScenarioConfig, metrics) -> None:
     table = spread_table(model, published)
     typer.echo("\nSpread across councils (quantiles of council values; correlation = model vs published, council by council)")
     typer.echo(table.drop(columns=["label"]).round(2).to_string(index=False))
-    path = spread_figure(model, published, Path("results") / f"{cfg.name}_council_spread.png")
+    path = spread_figure(model, published, Path("results") / f"{default_name(cfg.name)}_council_spread.png")
     console.print(f"[green]wrote[/] {path}")
 
 
