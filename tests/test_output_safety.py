@@ -220,3 +220,22 @@ def test_an_unsafe_scenario_name_stays_under_results(tmp_path: Path, monkeypatch
     assert result.exit_code == 0, result.output
     assert (tmp_path / "results" / "outside" / "manifest.json").is_file()
     assert not (tmp_path.parent / "outside").exists()
+
+
+def test_calibrate_refuses_to_overwrite_a_file_it_did_not_write_before_fitting(tmp_path: Path, monkeypatch) -> None:
+    import sim.calibration.fit as fit
+
+    def must_not_fit(*_args, **_kwargs):
+        raise AssertionError("fitted before checking --out")
+
+    monkeypatch.setattr(fit, "calibrate", must_not_fit)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("name: my own scenario\n")
+    result = runner.invoke(app, ["calibrate", "baseline", "--out", str(mine), "--budget", "1"])
+    assert result.exit_code == 2 and "not written by `sendsim calibrate`" in result.output
+    assert mine.read_text() == "name: my own scenario\n"
+    (tmp_path / "other.fit.json").write_text("{}")
+    result = runner.invoke(app, ["calibrate", "baseline", "--out", str(tmp_path / "other.yaml"), "--budget", "1"])
+    assert result.exit_code == 2 and "refusing to overwrite" in result.output
+    mine.write_text(fit.CALIBRATED_HEADER + " earlier\nname: x\n")  # an earlier calibration may be replaced
+    fit.check_calibration_out(mine)
