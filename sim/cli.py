@@ -28,10 +28,10 @@ class GuardedTyper(typer.Typer):
     """A Typer app whose every command (also those added later) goes through `sim.errors.guarded`:
     one message and exit code 2 for anything the user can cause, never a traceback (see --debug)."""
 
-    def command(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - typer's signature
+    def command(self, *args, **kwargs):
         register = super().command(*args, **kwargs)
 
-        def decorator(function):  # noqa: ANN001, ANN202
+        def decorator(function):
             register(guarded(function, echo=_print_error))
             return function
 
@@ -56,6 +56,8 @@ def main(
     """sendsim: England's SEND system, EHCP route vs tiered route."""
     set_debug(debug)
     stop_on_sigterm()
+
+
 HEADLINE = (
     "ehcp_share_pupils", "sen_support_share_pupils", "request_rate", "refusal_rate", "request_success_rate",
     "appeal_rate", "tribunal_success_after_refusal", "within_20_weeks_share", "special_school_rate",

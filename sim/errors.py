@@ -67,24 +67,28 @@ def stop_on_sigterm() -> None:
 def describe(exc: BaseException) -> tuple[str, int]:
     """(message, exit code) for an exception that reached the command line."""
     if isinstance(exc, KeyboardInterrupt):
-        return ("Interrupted: stopped worker processes; nothing half-written was kept and earlier results are intact.\n"
-                "Run the same command again to start over (an experiment resumes where it stopped).", EXIT_INTERRUPTED)
+        message = ("Interrupted: stopped worker processes; nothing half-written was kept and earlier results are intact.\n"
+                   "Run the same command again to start over (an experiment resumes where it stopped).")
+        return message, EXIT_INTERRUPTED
     if isinstance(exc, UserError):
         return str(exc), EXIT_USER_ERROR
     if isinstance(exc, MemoryError):
-        return ("Out of memory: this run needs more memory than the machine has. Use a smaller "
-                "population.scale, fewer councils or fewer --workers.", EXIT_USER_ERROR)
+        message = ("Out of memory: this run needs more memory than the machine has. Use a smaller "
+                   "population.scale, fewer councils or fewer --workers.")
+        return message, EXIT_USER_ERROR
     if isinstance(exc, RecursionError):
         return "The input is nested too deeply to process; simplify the file.", EXIT_USER_ERROR
     if isinstance(exc, OSError):
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
         reason = exc.strerror or str(exc) or type(exc).__name__
-        return (f"Cannot read or write{where}: {reason}. Check the path, its permissions and the free disk space; "
-                f"earlier results are intact.", EXIT_USER_ERROR)
+        message = (f"Cannot read or write{where}: {reason}. Check the path, its permissions and the free disk space; "
+                   f"earlier results are intact.")
+        return message, EXIT_USER_ERROR
     text = " ".join(str(exc).split())[:300]
-    return (f"sendsim stopped on an unexpected error ({type(exc).__name__}: {text}).\n"
-            f"This is a defect of sendsim or an input its checks missed; nothing was written. "
-            f"Rerun with --debug to see the traceback and report it.", EXIT_INTERNAL_ERROR)
+    message = (f"sendsim stopped on an unexpected error ({type(exc).__name__}: {text}).\n"
+               f"This is a defect of sendsim or an input its checks missed; nothing was written. "
+               f"Rerun with --debug to see the traceback and report it.")
+    return message, EXIT_INTERNAL_ERROR
 
 
 def guarded(command: Callable[..., Any], echo: Callable[[str], None] | None = None) -> Callable[..., Any]:
@@ -101,7 +105,7 @@ def guarded(command: Callable[..., Any], echo: Callable[[str], None] | None = No
             return command(*args, **kwargs)
         except passthrough:
             raise
-        except BaseException as exc:  # noqa: BLE001 - the single place where errors become messages
+        except BaseException as exc:
             if debug_enabled():
                 raise
             message, code = describe(exc)

@@ -382,7 +382,7 @@ class ReformSection(Section):
 
     @field_validator("funding_start", "experts_target_date", "inclusion_base_rollout_start")
     @classmethod
-    def _reform_month(cls, value: str, info) -> str:  # noqa: ANN001 - pydantic's ValidationInfo
+    def _reform_month(cls, value: str, info) -> str:
         return _year_month_value(value, f"reform.{info.field_name}")
 
 
@@ -401,7 +401,7 @@ class TransitionSection(Section):
 
     @field_validator("legal_switch", "legacy_review_from", "no_change_before", "anticipation_from", "anticipation_to")
     @classmethod
-    def _transition_month(cls, value: str, info) -> str:  # noqa: ANN001 - pydantic's ValidationInfo
+    def _transition_month(cls, value: str, info) -> str:
         return _year_month_value(value, f"transition.{info.field_name}")
 
 

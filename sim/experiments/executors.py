@@ -127,7 +127,7 @@ class DaskExecutor:
         if scheduler:
             try:
                 self._client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_SECONDS}s")
-            except Exception as exc:  # noqa: BLE001 - dask raises OSError, TimeoutError or ValueError here
+            except Exception as exc:
                 raise ExecutorError(f"cannot reach the dask scheduler at {scheduler!r} within {SCHEDULER_TIMEOUT_SECONDS} s "
                                     f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); start it, check the "
                                     f"address (e.g. tcp://host:8786), or drop --scheduler to run locally") from None
