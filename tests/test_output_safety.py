@@ -239,3 +239,22 @@ def test_calibrate_refuses_to_overwrite_a_file_it_did_not_write_before_fitting(t
     assert result.exit_code == 2 and "refusing to overwrite" in result.output
     mine.write_text(fit.CALIBRATED_HEADER + " earlier\nname: x\n")  # an earlier calibration may be replaced
     fit.check_calibration_out(mine)
+
+
+def test_an_experiment_refuses_a_symlinked_or_file_out(tmp_path: Path) -> None:
+    from sim.experiments.engine import run_experiment
+    from sim.experiments.store import StoreError
+
+    spec = tmp_path / "ish.yaml"
+    spec.write_text("name: ish\ntask: ishigami\nuncertainties:\n  x1: {low: -3, high: 3}\n  x2: {low: -3, high: 3}\n"
+                    "  x3: {low: -3, high: 3}\ndesign: {method: latin_hypercube, samples: 2}\n")
+    target = tmp_path / "real"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    for out, reason in ((link, "symbolic link"), (a_file, "not a directory")):
+        with pytest.raises(StoreError, match=reason):
+            run_experiment(spec, executor="serial", out=out)
+    assert list(target.iterdir()) == [] and a_file.read_text() == "mine"

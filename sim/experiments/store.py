@@ -107,6 +107,8 @@ def open_store(out: str | Path, spec: ExperimentSpec, design: pd.DataFrame | Non
     """
     root = Path(out)
     design = design_table(spec) if design is None else design
+    if root.is_symlink():
+        raise StoreError(f"{root} is a symbolic link; refusing to write through it — give the real directory as --out")
     if root.exists() and not root.is_dir():
         raise StoreError(f"{root} exists and is not a directory; refusing to use it")
     if not root.exists() or not any(root.iterdir()):
