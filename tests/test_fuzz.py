@@ -115,6 +115,13 @@ def _insane_outputs(out: Path, kind: str) -> str | None:
 # ---- the corpus --------------------------------------------------------------------------------
 CORPUS_CONFIGS = sorted((CORPUS / "configs").glob("*.yaml"))
 CORPUS_EXPERIMENTS = sorted((CORPUS / "experiments").glob("*.yaml"))
+QUICK_VALID = ("valid_one_month", "valid_beta_boundaries", "valid_tiny_experiment")  # the rest of valid_* run in make test-all
+
+
+def _cases(paths: list[Path]) -> list:
+    """Every corpus file; valid runs (seconds each, with figures) beyond a quick few are slow tests."""
+    return [pytest.param(p, id=p.stem, marks=pytest.mark.slow if p.stem.startswith("valid_") and p.stem not in QUICK_VALID else ())
+            for p in paths]
 
 
 def _copy_corpus(tmp_path: Path) -> Path:
@@ -124,7 +131,7 @@ def _copy_corpus(tmp_path: Path) -> Path:
     return work
 
 
-@pytest.mark.parametrize("case", CORPUS_CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("case", _cases(CORPUS_CONFIGS))
 def test_corpus_config_through_run(tmp_path: Path, case: Path) -> None:
     work = _copy_corpus(tmp_path)
     config = work / "adversarial" / "configs" / case.name
@@ -146,7 +153,7 @@ def test_corpus_configs_through_other_commands(tmp_path: Path, command: str) -> 
         assert run_case(work, args, command) == "clean error", case.name
 
 
-@pytest.mark.parametrize("case", CORPUS_EXPERIMENTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("case", _cases(CORPUS_EXPERIMENTS))
 def test_corpus_experiment_file(tmp_path: Path, case: Path) -> None:
     work = _copy_corpus(tmp_path)
     spec = work / "adversarial" / "experiments" / case.name
