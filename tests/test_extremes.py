@@ -59,3 +59,14 @@ def test_ten_thousand_replicates_of_a_full_council_are_refused_before_starting()
 
 def test_a_small_run_passes_the_memory_check() -> None:
     check_memory(validate_config({"population": {"scale": 0.01}}), 4, 2)
+
+
+def test_a_council_without_high_needs_income_gatekeeps_at_the_maximum_not_nan() -> None:
+    from sim.model import SendModel
+
+    config = validate_config({"population": {"scale": 0.02}, "run": {"end": "2025-04"},
+                              "finance": {"high_needs_income_per_pupil": 0.0, "opening_deficit_share": 0.0}})
+    model = SendModel(config, seed=1).run()
+    gatekeeping = np.asarray(model.councils.gatekeeping, dtype=float)
+    assert np.isfinite(gatekeeping).all()
+    assert np.allclose(gatekeeping, config.finance.gatekeeping_base + config.finance.gatekeeping_max)
