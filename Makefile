@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow bench validate clean-venv
+.PHONY: run test test-slow test-all bench validate clean-venv
 
 $(STAMP): pyproject.toml
 	@PY=$$(scripts/find_python.sh) || exit 1; \
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m slow
+
+## Everything, slow tests included (among them 1,000 mutated configs through the command line)
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m 'slow or not slow'
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/step_throughput.py

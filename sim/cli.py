@@ -13,9 +13,51 @@ from rich.table import Table
 
 from sim import __version__
 from sim.config import ConfigError, ScenarioConfig, config_hash, load_config
+from sim.errors import guarded, set_debug, stop_on_sigterm
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="sendsim: England's SEND system, EHCP route vs tiered route.")
 console = Console(stderr=True)
+
+
+def _print_error(message: str) -> None:
+    """One plain message on stderr (no markup: file names may contain brackets)."""
+    console.print("Error: ", style="bold red", end="")
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+class GuardedTyper(typer.Typer):
+    """A Typer app whose every command (also those added later) goes through `sim.errors.guarded`:
+    one message and exit code 2 for anything the user can cause, never a traceback (see --debug)."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(function):
+            register(guarded(function, echo=_print_error))
+            return function
+
+        return decorator
+
+
+app = GuardedTyper(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                   help="sendsim: England's SEND system, EHCP route vs tiered route.")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sendsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", help="show the full traceback of an error (for developers)"),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="print the version and exit"),
+) -> None:
+    """sendsim: England's SEND system, EHCP route vs tiered route."""
+    set_debug(debug)
+    stop_on_sigterm()
+
+
 HEADLINE = (
     "ehcp_share_pupils", "sen_support_share_pupils", "request_rate", "refusal_rate", "request_success_rate",
     "appeal_rate", "tribunal_success_after_refusal", "within_20_weeks_share", "special_school_rate",
@@ -24,18 +66,19 @@ HEADLINE = (
 )
 
 
-def _load(path: Path, seed: int | None = None, end: str | None = None) -> ScenarioConfig:
-    """Load and validate a scenario, or exit with the validator's message (nothing is written)."""
-    try:
-        overrides: dict = {}
-        if seed is not None:
-            overrides.setdefault("run", {})["seed"] = seed
-        if end is not None:
-            overrides.setdefault("run", {})["end"] = end
-        return load_config(path, overrides or None)
-    except ConfigError as exc:
-        console.print(f"[bold red]Configuration error[/]\n{exc}")
-        raise typer.Exit(code=2) from None
+def _load(path: Path, seed: int | None = None, end: str | None = None, sets: list[str] | None = None,
+          scale: float | None = None) -> ScenarioConfig:
+    """Load and validate a scenario with the command line's changes (checked like the same values
+    in the file); a ConfigError reaches the user as one message (nothing is written)."""
+    from sim.config.overrides import find_config, overrides_from
+
+    overrides = overrides_from(sets, **{"run.seed": seed, "run.end": end, "population.scale": scale})
+    return load_config(find_config(path), overrides or None)
+
+
+SET_HELP = "change a parameter, e.g. --set population.scale=0.1 (repeatable; checked like the YAML)"
+SCALE_HELP = "population.scale for this run (0.01 = a quick sample)"
+END_HELP = "run.end for this run (YYYY-MM)"
 
 
 def _progress() -> Progress:
@@ -82,26 +125,32 @@ def run(
     out: Optional[Path] = typer.Option(None, help="output directory (default results/<scenario name>)"),
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
     ensemble: Optional[Path] = typer.Option(None, help="ensemble file (sendsim calibrate --ensemble-out): run every member, report parameter + stochastic intervals"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    scale: Optional[float] = typer.Option(None, help=SCALE_HELP),
+    end: Optional[str] = typer.Option(None, help=END_HELP),
 ) -> None:
     """Run a scenario and write manifest, metrics, system and children tables, figures and summary."""
     from sim.experiments.provenance import command_line, now_iso
+    from sim.experiments.output_dir import check_destination, default_name, output_lock
     from sim.experiments.results import atomic_directory, write_manifest
     from sim.metrics import summarise
 
-    cfg = _load(config, seed)
-    out = out or Path("results") / cfg.name
+    cfg = _load(config, seed, end=end, sets=set_, scale=scale)
+    out = out or Path("results") / default_name(cfg.name)
     if ensemble is not None:
         _run_with_ensemble(cfg, config, ensemble, replicates, out, workers)
         return
-    started = now_iso()
-    outputs, (metrics, system, children) = run_scenario(cfg, replicates, workers, cfg.name)
-    manifest = build_manifest(cfg, config, outputs, started, command_line())
-    with atomic_directory(out) as tmp:
-        metrics.to_parquet(tmp / "metrics.parquet", index=False)
-        system.to_parquet(tmp / "system.parquet", index=False)
-        children.to_parquet(tmp / "children.parquet", index=False)
-        write_manifest(tmp, manifest)
-        _write_report(tmp, metrics, system, manifest)
+    with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
+        started = now_iso()
+        outputs, (metrics, system, children) = run_scenario(cfg, replicates, workers, cfg.name)
+        manifest = build_manifest(cfg, config, outputs, started, command_line())
+        with atomic_directory(out) as tmp:
+            metrics.to_parquet(tmp / "metrics.parquet", index=False)
+            system.to_parquet(tmp / "system.parquet", index=False)
+            children.to_parquet(tmp / "children.parquet", index=False)
+            write_manifest(tmp, manifest)
+            _write_report(tmp, metrics, system, manifest)
+        out = tmp.destination
     _print_headline(summarise(metrics[metrics["by"] == "all"]))
     console.print(f"[green]wrote[/] {out}/ (manifest.json, metrics.parquet, system.parquet, children.parquet, summary.md)")
 
@@ -166,13 +215,14 @@ def _print_headline(summary) -> None:
 
 def _council_spread(cfg: ScenarioConfig, metrics, system) -> None:
     from sim.calibration.councils import matched_values, model_values, published_values, sampling_note, spread_figure, spread_table
+    from sim.experiments.output_dir import default_name
 
     model, published = model_values(metrics), published_values(cfg.population.council_table)
     table = spread_table(model, published)
     typer.echo("\nCouncil by council (quantiles of council values in %; correlation = model vs published, matched by la_code)")
     typer.echo(table.drop(columns=["label"]).round(2).to_string(index=False))
     typer.echo(sampling_note(system, cfg.population.scale))
-    path = spread_figure(model, published, Path("results") / f"{cfg.name}_council_spread.png")
+    path = spread_figure(model, published, Path("results") / f"{default_name(cfg.name)}_council_spread.png")
     values = path.with_suffix(".csv")
     matched_values(model, published).to_csv(values, index=False)
     console.print(f"[green]wrote[/] {path} and {values}")
@@ -190,15 +240,20 @@ def compare(
     decompose: bool = typer.Option(False, "--decompose", help="also take the reform apart into its components (configs/components/<reform>.yaml)"),
     components: Optional[Path] = typer.Option(None, help="components YAML for --decompose (default: configs/components/<reform>.yaml beside the reform)"),
     prices: Optional[str] = typer.Option(None, help="money in reports: cash or real (2025-26 prices); default report.price_base"),
+    seed: Optional[int] = typer.Option(None, help="root seed shared by both scenarios (default: the baseline's run.seed)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP + "; applies to both scenarios"),
+    scale: Optional[float] = typer.Option(None, help=SCALE_HELP + ", both scenarios"),
+    end: Optional[str] = typer.Option(None, help=END_HELP + ", both scenarios"),
 ) -> None:
     """Run baseline and reform with common random numbers; write equity, costs, stocks and a report."""
     from sim.experiments.compare import compare_scenarios
+    from sim.experiments.output_dir import check_destination, default_name, output_lock
     from sim.experiments.provenance import command_line
 
     if prices not in (None, "cash", "real"):
         console.print(f"[bold red]--prices must be cash or real, not {prices!r}[/]")
         raise typer.Exit(code=2)
-    base_cfg, reform_cfg = _load(baseline), _load(reform)
+    base_cfg, reform_cfg = (_load(path, seed, end=end, sets=set_, scale=scale) for path in (baseline, reform))
     parts, hold = None, ("run.route",)
     if decompose or components is not None:
         from sim.experiments.decompose import DecompositionError, load_components, plan_components
@@ -209,12 +264,12 @@ def compare(
         except DecompositionError as exc:
             console.print(f"[bold red]Cannot decompose[/]\n{exc}")
             raise typer.Exit(code=2) from None
-    out = out or Path("results") / f"{base_cfg.name}_vs_{reform_cfg.name}"
+    out = out or Path("results") / default_name(f"{base_cfg.name}_vs_{reform_cfg.name}")
     if ensemble is not None:
         _compare_with_ensemble(base_cfg, reform_cfg, baseline, reform, ensemble, replicates, out, workers,
                                base_cfg.metrics.small_cell_threshold if small_cell is None else small_cell)
         return
-    with _progress() as progress:
+    with output_lock(check_destination(out)), _progress() as progress:
         tasks = {route: progress.add_task(f"{route}", total=replicates) for route in ("baseline", "reform")}
         if parts:
             tasks["decomposition"] = progress.add_task("decomposition (sub-runs)", total=None)
@@ -225,6 +280,7 @@ def compare(
             small_cell=base_cfg.metrics.small_cell_threshold if small_cell is None else small_cell,
             baseline_path=baseline, reform_path=reform, command=command_line(),
         )
+    out = result["out_dir"]
     _print_equity(result["equity"])
     _print_need_standardised_gaps(result["need_standardised_gaps"])
     from sim.report.compare_report import replicate_advice
@@ -233,6 +289,10 @@ def compare(
     if too_few:
         for note in notes:
             console.print(f"[yellow]{note.replace('**', '')}[/]")
+    if _identical_runs(result):
+        console.print("[bold yellow]Warning:[/] the two scenarios gave identical results in every metric: "
+                      "the reform changes nothing in this period (check its `extends:`, its dates against "
+                      "run.end, and run.route).")
     council_files = ", council_impact*.csv, councils.md, council maps" if result.get("councils") is not None else ""
     console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv{council_files}, "
                   "need_standardised_gaps.csv, gap_change_by_severity.csv, report.md, report.html)")
@@ -265,6 +325,14 @@ def _compare_with_ensemble(base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig,
                           f"[{row['change_lo_combined']:+.2f}, {row['change_hi_combined']:+.2f}]")
     Console(width=150).print(table)
     console.print(f"[green]wrote[/] {out}/ (members/, equity.parquet/.csv, costs.csv, ensemble.yaml, report.md)")
+
+
+def _identical_runs(result: dict) -> bool:
+    """True when baseline and reform metrics agree exactly (a reform that changes nothing)."""
+    base, reform = result["baseline"]["metrics"], result["reform"]["metrics"]
+    if len(base) != len(reform):
+        return False
+    return base.reset_index(drop=True).equals(reform.reset_index(drop=True))
 
 
 def _print_equity(equity) -> None:
@@ -361,11 +429,13 @@ def validate(
     councils: bool = typer.Option(False, "--councils", help="also compare council by council (configs with a council_table)"),
     council_scale: float = typer.Option(0.1, "--council-scale", min=0.001, max=1.0,
                                         help="with --councils: population.scale at least this (smaller councils' values are noisy)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    scale: Optional[float] = typer.Option(None, help=SCALE_HELP),
 ) -> None:
     """Compare the model with published statistics (flows over 2025; stocks at the January 2025 census)."""
     from sim.calibration.validate import check_targets, render_table, to_json_records
 
-    cfg = _load(config, end="2026-03")  # covers calendar 2025, KS4 2025 and financial year 2025-26
+    cfg = _load(config, end="2026-03", sets=set_, scale=scale)  # covers calendar 2025, KS4 2025 and financial year 2025-26
     if councils and cfg.population.council_table is None:
         console.print("[bold red]--councils needs a config with population.council_table (e.g. configs/england.yaml)[/]")
         raise typer.Exit(code=2)
@@ -394,11 +464,12 @@ def experiment(
     report: bool = typer.Option(True, help="write report.md/.html when the experiment completes"),
 ) -> None:
     """Run or resume an experiment: scenarios x design points x replicates x council blocks."""
+    from sim.config.overrides import find_config
     from sim.experiments.engine import run_experiment
     from sim.experiments.store import StoreError
 
     if executor not in ("local", "serial", "dask"):
-        console.print(f"[bold red]--executor must be local, serial or dask, not {executor!r}[/]")
+        _print_error(f"--executor must be local, serial or dask, not {executor!r}")
         raise typer.Exit(code=2)
     if scheduler:
         executor = "dask"
@@ -414,10 +485,10 @@ def experiment(
             progress.update(bar, completed=done, total=total, rate=f"{speed * 60:.1f}/min" if speed else "")
 
         try:
-            out_dir = run_experiment(file, executor=executor, workers=workers, scheduler=scheduler, out=out,
+            out_dir = run_experiment(find_config(file, "experiments"), executor=executor, workers=workers, scheduler=scheduler, out=out,
                                      progress=update, log=lambda message: console.print(f"[yellow]{message}[/]"))
         except (ConfigError, StoreError, FileNotFoundError) as exc:
-            console.print(f"[bold red]Cannot run the experiment[/]\n{exc}")
+            _print_error(f"Cannot run the experiment: {exc}")
             raise typer.Exit(code=2) from None
     if report:
         from sim.report.experiment_report import write_experiment_report
@@ -437,7 +508,7 @@ def report_command(directory: Path = typer.Argument(..., help="an experiment res
         load_manifest(directory)
         md, html = write_experiment_report(directory)
     except (StoreError, FileNotFoundError) as exc:
-        console.print(f"[bold red]Cannot report on {directory}[/]\n{exc}")
+        _print_error(f"Cannot report on {directory}: {exc}")
         raise typer.Exit(code=2) from None
     console.print(f"[green]wrote[/] {md} and {html}")
 
@@ -459,12 +530,13 @@ def calibrate(
 ) -> None:
     """Fit assumption parameters to published targets (Optuna over replicate-averaged loss)."""
     from sim.calibration.fit import calibrate_command
+    from sim.config.overrides import find_config
 
     try:
-        result = calibrate_command(config, targets, budget, out, executor, workers, replicates,
+        result = calibrate_command(find_config(config), targets, budget, out, executor, workers, replicates,
                                    parameters.split(",") if parameters else None, seed, echo=typer.echo)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[bold red]Cannot calibrate[/]\n{exc}")
+        _print_error(f"Cannot calibrate: {exc}")
         raise typer.Exit(code=2) from None
     if ensemble_out is not None:
         from sim.calibration.ensemble import from_calibration, save_ensemble
@@ -567,16 +639,41 @@ def plan(
 
 
 @app.command()
-def params() -> None:
-    """List every parameter with unit, source and plausible range."""
+def params(
+    filter_: Optional[str] = typer.Argument(None, metavar="[FILTER]", help="show parameters whose path, meaning or source contains this text"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON (path, default, unit, meaning, source, plausible, bounds)"),
+) -> None:
+    """List the parameters: path, default, unit and meaning (sources and ranges with --json)."""
     from sim.config.params import parameter_table
 
-    table = Table(title="Parameters")
-    for column in ("path", "default", "unit", "source", "plausible"):
-        table.add_column(column)
-    for row in parameter_table(ScenarioConfig):
-        table.add_row(row["path"], str(row["default"]), row["unit"], row["source"], str(row["plausible"] or ""))
-    Console().print(table)
+    rows = parameter_table(ScenarioConfig)
+    if filter_:
+        needle = filter_.lower()
+        rows = [r for r in rows if needle in f"{r['path']} {r['meaning']} {r['source']}".lower()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1, default=str))
+        return
+    if not rows:
+        _print_error(f"no parameter matches {filter_!r}; try a section name such as `needs` or a word such as `appeal`")
+        raise typer.Exit(code=2)
+    import shutil
+    import textwrap
+
+    width = max(60, min(shutil.get_terminal_size((80, 24)).columns, 100))
+    lines = [f"{len(rows)} parameter(s){f' matching {filter_!r}' if filter_ else ''}; "
+             f"sources and ranges: sendsim params --json"]
+    section = None
+    for row in rows:
+        if row["path"].split(".")[0] != section and "." in row["path"]:
+            section = row["path"].split(".")[0]
+            lines.append(f"\n[{section}]")
+        default = row["default"]
+        shown = ", ".join(str(v) for v in default) if isinstance(default, list) else str(default)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        head = f"{row['path']} = {shown}" + (f"  ({row['unit']})" if row["unit"] else "")
+        lines.extend(textwrap.wrap(head, width=width, subsequent_indent="    ", break_on_hyphens=False))
+        lines.extend(textwrap.wrap(row["meaning"], width=width, initial_indent="    ", subsequent_indent="    "))
+    typer.echo("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -154,9 +154,19 @@ def test_malformed_files_are_rejected_with_the_reason(tmp_path: Path, text: str,
         load_config(path)
 
 
-def test_an_empty_file_means_all_defaults(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", ["", "\n# only a comment\n", "false\n", "0\n", "[]\n", "{}\n", "~\n"])
+def test_an_empty_or_falsy_file_is_refused_not_taken_as_all_defaults(tmp_path: Path, text: str) -> None:
+    """An empty file is almost always a mistake (a wrong path, an unsaved editor buffer); a full
+    default run started from it would look like a result of the file the user meant."""
     path = tmp_path / "empty.yaml"
-    path.write_text("")
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="empty|must be a mapping"):
+        load_config(path)
+
+
+def test_a_minimal_file_still_means_defaults_for_everything_it_does_not_set(tmp_path: Path) -> None:
+    path = tmp_path / "named.yaml"
+    path.write_text("name: baseline\n")
     assert load_config(path) == ScenarioConfig()
 
 

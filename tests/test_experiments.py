@@ -202,23 +202,43 @@ def test_council_blocks_split_a_multi_council_scenario(tmp_path):
 
 
 # ---- running and resuming ----------------------------------------------------------------------
-def test_an_interrupted_experiment_resumes_to_exactly_the_uninterrupted_result(tmp_path, tiny_reference):
-    spec, reference = tiny_reference
-    out = tmp_path / "out"
+def kill_points(count: int, seed: int = 20251130) -> list[int]:
+    """Tasks committed before each kill, drawn at random with a fixed seed (0 = during start-up)."""
+    import random
+
+    return sorted(random.Random(seed).sample(range(0, 11), count))
+
+
+def _start_and_kill(spec: Path, out: Path, kill_after: int, delay: float) -> None:
+    """Start the experiment in its own process group; SIGKILL the group once `kill_after` tasks
+    are committed (plus `delay` seconds, to land inside a task or a write), or when it ends."""
     code = (f"from sim.experiments.engine import run_experiment; "
             f"run_experiment({str(spec)!r}, executor='local', workers=2, out={str(out)!r})")
     process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 90
     try:
-        while time.time() < deadline and len(list(out.glob("runs/*/_*.json"))) < 3:
-            assert process.poll() is None, "the experiment finished or failed before it could be interrupted"
-            time.sleep(0.02)
+        while time.time() < deadline and process.poll() is None and len(list(out.glob("runs/*/_*.json"))) < kill_after:
+            time.sleep(0.01)
+        time.sleep(delay)
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # the whole process group we started: runner and its workers
         process.wait()
+
+
+@pytest.mark.parametrize("points", [pytest.param(2, id="2-kills"), pytest.param(6, id="6-kills", marks=pytest.mark.slow)])
+def test_an_interrupted_experiment_resumes_to_exactly_the_uninterrupted_result(tmp_path, tiny_reference, points):
+    """SIGKILL at several kill points drawn at random (fixed seed), one after another on the same
+    store, then a resume: the store equals an uninterrupted run byte for byte."""
+    import random
+
+    spec, reference = tiny_reference
+    out = tmp_path / "out"
+    delays = random.Random(points).choices([0.0, 0.05, 0.2], k=points)
+    for kill_after, delay in zip(kill_points(points), delays):
+        _start_and_kill(spec, out, kill_after, delay)
     committed = len(list(out.glob("runs/*/_*.json")))
-    assert 3 <= committed < 12, committed
+    assert committed < 12, committed
 
     run_experiment(spec, executor="serial", out=out, log=lambda m: None)
     assert sidecar_hashes(out) == sidecar_hashes(reference)
@@ -227,6 +247,85 @@ def test_an_interrupted_experiment_resumes_to_exactly_the_uninterrupted_result(t
     metrics = load_metrics(out)
     assert len(metrics) == len(load_metrics(reference))
     assert metrics.groupby(["scenario", "point_id", "replicate"]).ngroups == 12
+
+
+def _session_processes(session: int) -> list[int]:
+    """Process ids whose session is `session` (the experiment and any worker it started)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to list processes")
+def test_sigterm_stops_the_worker_processes_and_says_how_to_resume(tmp_path, tiny_reference):
+    spec, reference = tiny_reference
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "sim.cli", "experiment", str(spec), "--out", str(out),
+                                "--workers", "2", "--no-report"], start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline and process.poll() is None and not list(out.glob("runs/*/_*.json")):
+        time.sleep(0.02)
+    assert process.poll() is None, process.communicate()
+    assert len(_session_processes(process.pid)) >= 2  # the command and its workers
+    process.send_signal(signal.SIGTERM)  # to the command only, as `kill -TERM <pid>` does
+    _, stderr = process.communicate(timeout=60)
+    time.sleep(0.5)
+    leftover = _session_processes(process.pid)
+    for pid in leftover:  # clean up before failing
+        os.kill(pid, signal.SIGKILL)
+    assert leftover == []
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "run the same command again" in " ".join(stderr.split())
+    assert not list(out.rglob(".*tmp-*"))
+    run_experiment(spec, executor="serial", out=out, log=lambda m: None)
+    assert sidecar_hashes(out) == sidecar_hashes(reference)
+
+
+def test_rerunning_an_experiment_says_it_resumes(tiny_reference):
+    spec, reference = tiny_reference
+    messages = []
+    run_experiment(spec, executor="serial", out=reference, log=messages.append)
+    assert any("resuming" in m and "12 of 12" in m for m in messages), messages
+
+
+def test_another_tasks_files_copied_over_a_task_are_detected(tmp_path):
+    spec = write(tmp_path, ishigami_spec())
+    out = run_experiment(spec, executor="serial", out=tmp_path / "out")
+    original = sidecar_hashes(out)
+    first, second = sorted((out / "runs").glob("scenario=*/*.parquet"))[:2]
+    second.write_bytes(first.read_bytes())
+    second.with_name(f"_{second.stem}.json").write_bytes(first.with_name(f"_{first.stem}.json").read_bytes())
+    problems = []
+    run_experiment(spec, executor="serial", out=out, log=problems.append)
+    assert any(second.name in p and "belongs to task" in p for p in problems), problems
+    assert sidecar_hashes(out) == original
+
+
+def test_an_unreachable_scheduler_fails_fast_with_a_message(tmp_path):
+    from sim.experiments.executors import ExecutorError
+
+    started = time.time()
+    with pytest.raises(ExecutorError, match="cannot reach the dask scheduler"):
+        run_experiment(write(tmp_path, ishigami_spec()), executor="dask", scheduler="tcp://127.0.0.1:9", out=tmp_path / "out")
+    assert time.time() - started < 30
+    assert not (tmp_path / "out").exists()  # the store it created is removed: nothing to resume
+
+
+def test_workers_are_capped_by_the_cores():
+    from sim.experiments.executors import LocalExecutor, default_workers
+
+    executor = LocalExecutor(workers=1000)
+    try:
+        assert executor.workers == default_workers()
+    finally:
+        executor.close()
 
 
 def test_the_store_reads_with_plain_pandas_with_scenario_as_a_partition_column(tiny_reference):
@@ -297,6 +396,7 @@ def test_a_tampered_task_is_detected_on_resume_and_rerun(tmp_path):
     frame.to_parquet(victim, index=False)
     problems = []
     run_experiment(spec, executor="serial", out=out, log=problems.append)
+    problems = [p for p in problems if not p.startswith("resuming")]
     assert len(problems) == 1 and victim.name in problems[0] and "re-run" in problems[0]
     assert victim.read_bytes() == good
     assert sidecar_hashes(out) == original

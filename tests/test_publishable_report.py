@@ -40,8 +40,8 @@ BASE = {"run": {"end": END}, "population": {"pupils_per_council": PUPILS}}
 REFORM = {**BASE, "name": "reform_small", "run": {"end": END, "route": "tiered"},
           "transition": {"anticipation_multiplier": 1.33}}
 COMPONENTS = [Component("legal_switch", "The legal switch",
-                        {"transition.legal_switch": "2099-09", "transition.legacy_review_from": "2099-09",
-                         "transition.no_change_before": "2099-09"}),
+                        {"transition.legal_switch": "2075-09", "transition.legacy_review_from": "2075-09",
+                         "transition.no_change_before": "2075-09"}),
               Component("anticipation", "The anticipation surge", {"transition.anticipation_multiplier": None})]
 
 
@@ -222,7 +222,7 @@ def test_components_that_do_not_fit_the_reform_are_refused_naming_the_key(tmp_pa
                                            Component("y", "y", {"transition.anticipation_multiplier": 1.0})])
     with pytest.raises(DecompositionError, match="anticipation_multiplier"):
         plan_components(baseline, reform, [Component("x", "x", {"transition.anticipation_multiplier": -1.0})])
-    plan = plan_components(baseline, reform, [Component("switch", "s", {"transition.legal_switch": "2099-09"})],
+    plan = plan_components(baseline, reform, [Component("switch", "s", {"transition.legal_switch": "2075-09"})],
                            hold=("run.route",))
     remaining = [c for c in plan.components if c.name == "remaining"]
     assert remaining and remaining[0].off == {"transition.anticipation_multiplier": 1.0}

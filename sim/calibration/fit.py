@@ -380,6 +380,34 @@ def sidecar_path(out_path: str | Path) -> Path:
     return out_path.with_name(out_path.stem + ".fit.json")
 
 
+CALIBRATED_HEADER = "# Calibrated by `sendsim calibrate`"
+
+
+def check_calibration_out(out_path: str | Path) -> None:
+    """Refuse (OutputError) to overwrite a file `sendsim calibrate` did not write: the calibrated
+    YAML is recognised by its first line, its fit record by the YAML it belongs to."""
+    from sim.experiments.output_dir import OutputError
+
+    out_path = Path(out_path)
+    ours = False
+    for path in (out_path, sidecar_path(out_path)):
+        if path.is_symlink() or path.is_dir():
+            raise OutputError(f"{path} is a {'symbolic link' if path.is_symlink() else 'directory'}; "
+                              f"choose another --out for the calibrated YAML")
+    if out_path.exists():
+        try:
+            with open(out_path, encoding="utf-8", errors="replace") as handle:
+                ours = handle.readline().startswith(CALIBRATED_HEADER)
+        except OSError:
+            ours = False
+        if not ours:
+            raise OutputError(f"{out_path} exists and was not written by `sendsim calibrate`; refusing to "
+                              f"overwrite it — choose another --out")
+    if sidecar_path(out_path).exists() and not ours:
+        raise OutputError(f"{sidecar_path(out_path)} exists but {out_path.name} is not a calibrated config; "
+                          f"refusing to overwrite it — choose another --out")
+
+
 def write_calibrated_config(result: CalibrationResult, base_config_path: str | Path, out_path: str | Path,
                             name: str | None = None) -> Path:
     """Write `out_path`: a YAML that `extends:` the base with the fitted values, the fit summarised
@@ -402,7 +430,7 @@ def write_calibrated_config(result: CalibrationResult, base_config_path: str | P
         f"targets met {met_before} -> {met_after} of {n}. Fit record: {sidecar_path(out_path).name}."
     )
     header = [
-        f"# Calibrated by `sendsim calibrate` on {date.today().isoformat()} (sim/calibration/fit.py).",
+        f"{CALIBRATED_HEADER} on {date.today().isoformat()} (sim/calibration/fit.py).",
         f"# Base: {extends}. Optuna TPE (seed {result.seed}), budget {result.budget} trials x {result.replicates} replicates,",
         f"# common random numbers (root seed {result.settings.get('root_seed')}), scale {result.settings.get('scale')}, "
         f"runs {result.settings.get('start')} to {result.run_end}.",
@@ -417,9 +445,22 @@ def write_calibrated_config(result: CalibrationResult, base_config_path: str | P
     header.append(f"# Full record (history, fit table): {sidecar_path(out_path).name}")
     body = {"extends": extends, "name": name, "description": description, **nested(result.best_params)}
     text = "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, width=100)
-    out_path.write_text(text)
-    sidecar_path(out_path).write_text(json.dumps(result.to_record(), indent=2))
+    _replace_file(sidecar_path(out_path), json.dumps(result.to_record(), indent=2))
+    _replace_file(out_path, text)
     return out_path
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write a hidden temporary file beside `path`, then rename it over: never a half-written file."""
+    import os
+    import uuid
+
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def render_fit(fit: pd.DataFrame) -> str:
@@ -445,6 +486,7 @@ def calibrate_command(config_path: str | Path, targets_spec: str = "all", budget
     config = load_config(config_path)
     targets = parse_targets(targets_spec)
     out = Path(out) if out else config_path.with_name(f"{config_path.stem}_calibrated.yaml")
+    check_calibration_out(out)  # before an hour of fitting, not after it
 
     def report(done: int, total: int, best_loss: float) -> None:
         echo(f"trial {done}/{total}: best loss {best_loss:.3f}")

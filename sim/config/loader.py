@@ -11,14 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from sim.config.params import field_info
+from sim.errors import UserError
+from sim.config.safe_yaml import YamlInputError, load_mapping
 from sim.config.schema import ScenarioConfig
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A scenario file is invalid; the message names the file, field, value and allowed range."""
 
 
@@ -33,27 +34,52 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+MAX_EXTENDS_DEPTH = 16  # a reform extends a baseline; chains longer than this are mistakes (or loops)
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
 def read_yaml_with_extends(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a YAML scenario, resolving `extends:` (relative to the file) recursively."""
-    path = Path(path).resolve()
+    """Read a YAML scenario, resolving `extends:` (relative to the file) recursively.
+
+    Why the checks: `extends:` names any path, so it must not turn sendsim into a way of printing
+    files that are not scenarios (their content never appears in an error), and a mistake in it
+    is reported against the file that contains it.
+    """
+    try:
+        path = Path(path).resolve()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{_seen[-1] if _seen else path!r}: cannot use the path {_short(str(path))} ({exc})") from None
     if path in _seen:
         chain = " -> ".join(p.name for p in (*_seen, path))
         raise ConfigError(f"{path}: `extends` forms a cycle ({chain})")
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+    if len(_seen) >= MAX_EXTENDS_DEPTH:
+        raise ConfigError(f"{_seen[0]}: `extends` chain is longer than {MAX_EXTENDS_DEPTH} files; a reform extends a baseline")
+    if _seen and path.suffix.lower() not in CONFIG_SUFFIXES:
+        raise ConfigError(f"{_seen[-1]}: `extends: {path}` is not a scenario file (scenario files end in .yaml or .yml)")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+        data = load_mapping(path, "config file")
+    except YamlInputError as exc:
+        if _seen and not _exists(path):
+            raise ConfigError(f"{_seen[-1]}: `extends` file not found: {path}") from None
+        raise ConfigError(f"{_seen[-1]}: in the file it extends, {exc}" if _seen else str(exc)) from None
+    sections = {name for name, info in ScenarioConfig.model_fields.items() if hasattr(info.annotation, "model_fields")}
+    if _seen and not set(data) & (sections | {"extends"}):
+        raise ConfigError(f"{_seen[-1]}: `extends: {path}` is not a scenario config (none of its top-level keys "
+                          f"is a config section such as `run` or `population`)")
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str):
-        raise ConfigError(f"{path}: `extends` must be a file name, got {parent!r}")
+    if not isinstance(parent, str) or not parent.strip():
+        raise ConfigError(f"{path}: `extends` must be a file name such as baseline.yaml, got {_short(parent)}")
     base = read_yaml_with_extends(path.parent / parent, (*_seen, path))
     return deep_merge(base, data)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def validate_config(data: dict[str, Any], origin: str = "<config>") -> ScenarioConfig:
@@ -68,6 +94,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Sc
     """Load a scenario file (with `extends:`) and optional dotted-path-free nested overrides."""
     data = read_yaml_with_extends(Path(path))
     if overrides:
+        for section in overrides:
+            if section in data and isinstance(overrides[section], dict) and not isinstance(data[section], dict):
+                raise ConfigError(f"{path}: `{section}` must be a section (`{section}: {{...}}`), got {_short(data[section])}")
         data = deep_merge(data, overrides)
     return validate_config(data, origin=str(path))
 
@@ -75,12 +104,15 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Sc
 def explain(exc: ValidationError, origin: str) -> str:
     """One line per problem: `section.field = value`: what is wrong and the allowed range."""
     lines = [f"{origin}: invalid configuration ({exc.error_count()} problem(s))"]
-    for error in exc.errors():
+    for number, error in enumerate(exc.errors()):
+        if number == MAX_PROBLEMS_SHOWN:
+            lines.append(f"  ... and {exc.error_count() - number} more")
+            break
         loc = tuple(error["loc"])
-        dotted = ".".join(str(p) for p in loc) or "<top level>"
+        dotted = ".".join(_short_key(p) for p in loc) or "<top level>"
         value = error.get("input")
         if error["type"] == "extra_forbidden":
-            lines.append(f"  - `{dotted}` is not a known parameter (check the spelling; see docs/PARAMETERS.md)")
+            lines.append(f"  - `{dotted}` is not a known parameter{did_you_mean(loc)} (see `sendsim params` or docs/PARAMETERS.md)")
             continue
         info = field_info(ScenarioConfig, loc)
         detail = error["msg"]
@@ -97,6 +129,34 @@ def explain(exc: ValidationError, origin: str) -> str:
         shown = _short(value)
         lines.append(f"  - `{dotted}` = {shown}: {detail}{allowed}")
     return "\n".join(lines)
+
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def did_you_mean(loc: tuple[Any, ...]) -> str:
+    """'; did you mean `x`?' for a misspelt key, from the names known at that place in the schema."""
+    import difflib
+
+    parent = field_info(ScenarioConfig, loc[:-1]) if len(loc) > 1 else None
+    model = parent.annotation if parent is not None else (ScenarioConfig if len(loc) == 1 else None)
+    if not (isinstance(model, type) and hasattr(model, "model_fields")):
+        return ""
+    key = str(loc[-1])
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean `{close[0]}`?"
+    if len(loc) == 1:  # a parameter written at the top level instead of in its section
+        owners = [f"{section}.{key}" for section, info in ScenarioConfig.model_fields.items()
+                  if hasattr(info.annotation, "model_fields") and key in info.annotation.model_fields]
+        if owners:
+            return f"; did you mean `{owners[0]}`?"
+    return ""
+
+
+def _short_key(part: Any) -> str:
+    text = str(part)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _short(value: Any) -> str:

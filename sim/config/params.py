@@ -13,9 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Section(BaseModel):
-    """A config section: unknown keys are errors, values are checked on assignment too."""
+    """A config section: unknown keys are errors, values are checked on assignment too.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    NaN and infinity are refused everywhere: a NaN weight would otherwise pass every bound check
+    (all comparisons with NaN are false) and silently corrupt the draws it enters.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
 
 
 def param(

@@ -19,6 +19,22 @@ NEED_TYPES = ("ASD", "SLCN", "SEMH", "MLD", "SpLD", "SLD", "PMLD", "PD", "HI", "
 #: `population.councils: all` simulates every council of the table (or of `population.region`).
 ALL_COUNCILS_KEYWORD = "all"
 _YM = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+LATEST_END = "2075-12"  # 50 years from the latest start: month counters stay far inside their integer range
+
+
+def _year_month_value(value: str, field: str) -> str:
+    """A calendar month written YYYY-MM (how every date in a scenario is written)."""
+    if not isinstance(value, str) or not _YM.match(value):
+        raise ValueError(f"{field}: expected a month written YYYY-MM (e.g. 2029-09), got {value!r}")
+    if not "2000-01" <= value <= LATEST_END:
+        raise ValueError(f"{field}: {value} lies outside the months a scenario can cover (2000-01 to {LATEST_END})")
+    return value
+
+
+def _positive_total(values: list[float], name: str) -> list[float]:
+    if sum(values) <= 0:
+        raise ValueError(f"{name} needs at least one positive value (all are zero)")
+    return values
 
 
 def _twelve(values: list[float], name: str) -> list[float]:
@@ -46,6 +62,8 @@ class RunSection(Section):
     def _year_month(cls, value: str) -> str:
         if not _YM.match(value):
             raise ValueError(f"expected YYYY-MM (e.g. 2025-01), got {value!r}")
+        if value > LATEST_END:
+            raise ValueError(f"{value} is after {LATEST_END}, the last month a scenario can cover")
         return value
 
     @field_validator("start")
@@ -151,6 +169,12 @@ class CensusSection(Section):
             raise ValueError("needs 14 non-negative values, Reception to Year 13")
         return values
 
+    @field_validator("ehcp_age_profile", "sen_support_age_profile")
+    @classmethod
+    def _some_school_age(cls, values: list[float]) -> list[float]:
+        _positive_total(values[:12], "an age profile's Reception to Year 11 values")
+        return values
+
 
 class NeedsSection(Section):
     type_mix: list[float] = param(
@@ -179,6 +203,11 @@ class NeedsSection(Section):
     @classmethod
     def _per_type(cls, values: list[float]) -> list[float]:
         return _twelve(values, "per-need-type list")
+
+    @field_validator("type_mix")
+    @classmethod
+    def _some_need_type(cls, values: list[float]) -> list[float]:
+        return _positive_total(values, "needs.type_mix")
 
     @field_validator("deprivation_type_tilt")
     @classmethod
@@ -335,6 +364,11 @@ class FinanceSection(Section):
     gatekeeping_after_override_multiplier: float = param(1.5, unit="multiplier", meaning="gatekeeping response to deficits once they count against council reserves", source="assumption", plausible=(1.0, 2.5), ge=0.0, le=10.0)
     statutory_override_until: str = param("2028-03", unit="YYYY-MM", meaning="deficits kept off council books until", source="law (statutory override)")
 
+    @field_validator("statutory_override_until")
+    @classmethod
+    def _override_month(cls, value: str) -> str:
+        return _year_month_value(value, "finance.statutory_override_until")
+
     @field_validator("transported_share")
     @classmethod
     def _four(cls, values: list[float]) -> list[float]:
@@ -382,6 +416,12 @@ class ReformSection(Section):
     targeted_plus_base_gain: float = param(0.3, unit="severity units", meaning="extra support from inclusion-base time for Targeted Plus children in a school with a base", source="assumption", plausible=(0.1, 0.6), ge=0.0, le=3.0)
 
 
+    @field_validator("funding_start", "experts_target_date", "inclusion_base_rollout_start")
+    @classmethod
+    def _reform_month(cls, value: str, info) -> str:
+        return _year_month_value(value, f"reform.{info.field_name}")
+
+
 class TransitionSection(Section):
     """Dual running and the switch (docs/REFORM.md), every date configurable."""
 
@@ -393,6 +433,12 @@ class TransitionSection(Section):
     anticipation_multiplier: float = param(1.0, unit="multiplier", meaning="surge in EHC requests between announcement and switch (1 = none; reform scenarios set it)", source="published [reported: up to a third more]", ge=0.0, le=5.0)
     anticipation_from: str = param("2026-03", unit="YYYY-MM", meaning="first month of the anticipation surge", source="assumption (after the White Paper)")
     anticipation_to: str = param("2029-08", unit="YYYY-MM", meaning="last month of the anticipation surge", source="assumption (before the switch)")
+
+
+    @field_validator("legal_switch", "legacy_review_from", "no_change_before", "anticipation_from", "anticipation_to")
+    @classmethod
+    def _transition_month(cls, value: str, info) -> str:
+        return _year_month_value(value, f"transition.{info.field_name}")
 
 
 class MetricsSection(Section):

@@ -43,6 +43,7 @@ import pandas as pd
 
 from sim.config import ScenarioConfig, config_hash, validate_config
 from sim.config.schema import NEED_TYPES
+from sim.errors import UserError
 from sim.finance_ledger import LINES
 from sim.metrics.compute import SEVERITY_LABELS, severity_band
 from sim.metrics.gaps import gap_change_by_severity, gap_comparison
@@ -55,7 +56,7 @@ HOLDERS = ("school", "council_high_needs", "central_reform")
 PAIRING_ERROR = "runs are not paired: different populations"
 
 
-class UnpairedRunsError(ValueError):
+class UnpairedRunsError(UserError, ValueError):
     """The two runs do not hold the same children (different seeds, population or cohorts)."""
 
 
@@ -514,6 +515,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     Returns the tables, the top-level manifest and the paths written.
     """
     from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
+    from sim.experiments.output_dir import check_destination
     from sim.experiments.results import atomic_directory, write_manifest
     from sim.experiments.runner import combine, run_replicates
     from sim.report.compare_report import write_compare_report
@@ -526,7 +528,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     if (baseline.run.start, baseline.run.end) != (reform.run.start, reform.run.end):
         raise UnpairedRunsError(f"{PAIRING_ERROR}: the scenarios cover different dates "
                                 f"({baseline.run.start}..{baseline.run.end} vs {reform.run.start}..{reform.run.end})")
-    out_dir = Path(out_dir)
+    out_dir = check_destination(Path(out_dir))  # before the simulation, not after it
     command = command or command_line()
     started = now_iso()
 
@@ -648,6 +650,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
             md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps, headline=headline,
                                             value_for_money=value_for_money, transition=transition,
                                             decomposition=decomposition["table"] if decomposition else None)
+    out_dir = tmp.destination  # a sibling directory if the user's own files were in the way
     return {
         "out_dir": out_dir,
         "equity": equity,

@@ -18,9 +18,10 @@ import pandas as pd
 
 from sim.config.loader import deep_merge, validate_config
 from sim.experiments.design import Task, build_tasks, design_table, point_values
-from sim.experiments.executors import make_executor
+from sim.experiments.executors import capped_workers, make_executor
+from sim.experiments.resources import check_memory
 from sim.experiments.spec import ExperimentSpec, load_experiment, nested
-from sim.experiments.store import open_store
+from sim.experiments.store import open_store, remove_partial_writes
 from sim.experiments.testfunctions import TEST_FUNCTIONS
 
 DEFAULT_ROOT = Path("results") / "experiments"
@@ -73,6 +74,21 @@ def execute(payload: dict[str, Any]) -> tuple[str, pd.DataFrame, float]:
     return payload["task_id"], frame, time.perf_counter() - started
 
 
+def _remove_new_store(out: Path) -> None:
+    """Remove a store this run created and committed nothing to (only the files it writes)."""
+    import shutil
+
+    from sim.experiments.store import DESIGN, MANIFEST, RUNS
+
+    for name in (MANIFEST, DESIGN):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / RUNS, ignore_errors=True)
+    try:
+        out.rmdir()
+    except OSError:
+        pass
+
+
 def run_experiment(
     spec_path: str | Path,
     executor: str = "local",
@@ -92,6 +108,11 @@ def run_experiment(
     design = design_table(spec)
     tasks = build_tasks(spec, design)
     out = Path(out) if out is not None else DEFAULT_ROOT / spec.name
+    for name, scenario in spec.scenarios.items():  # one task = one replicate of one council block
+        config = validate_config(scenario, origin=name)
+        block = spec.councils_per_block or config.population.councils
+        config = config.model_copy(update={"population": config.population.model_copy(update={"councils": min(block, config.population.councils)})})
+        check_memory(config, 1, 1 if executor == "serial" else capped_workers(workers), label=f"scenario {name} of {spec.name}")
     store = open_store(out, spec, design, n_tasks=len(tasks))
     for problem in store.problems:
         log(problem)
@@ -99,22 +120,39 @@ def run_experiment(
     values = point_values(design)
     todo = [task for task in tasks if task.task_id not in store.finished]
     done = len(tasks) - len(todo)
+    if store.resumed:
+        log(f"resuming {out}: {done} of {len(tasks)} tasks already finished"
+            + (", nothing left to run" if not todo else f", running the other {len(todo)}"))
     if progress:
         progress(done, len(tasks))
     if not todo:
         return out
     payloads = (task_payload(spec, task, values[task.point_id]) for task in todo)
     seen: set[str] = set()
-    runner = make_executor(executor, workers=workers, scheduler=scheduler)
+    committed = 0
+    runner = None
     try:
+        runner = make_executor(executor, workers=workers, scheduler=scheduler)
         for task_id, frame, seconds in runner.map_unordered(execute, payloads):
             store.commit(by_id[task_id], frame, seconds)
+            committed += 1
             seen.update(frame["metric"].unique())
             done += 1
             if progress:
                 progress(done, len(tasks))
+    except BaseException as exc:
+        if runner is not None and hasattr(runner, "terminate"):
+            runner.terminate()  # stop workers now: Ctrl-C, SIGTERM or a failed task
+        remove_partial_writes(store)  # an interrupted commit leaves only its temporary file
+        if not store.resumed and committed == 0:
+            _remove_new_store(out)  # nothing to resume: a corrected experiment file can use --out
+        elif isinstance(exc, KeyboardInterrupt):
+            log(f"interrupted: {done} of {len(tasks)} tasks are safely in {out}; "
+                f"run the same command again to resume")
+        raise
     finally:
-        runner.close()
+        if runner is not None:
+            runner.close()
     missing = sorted(set(spec.outputs or ()) - seen)
     if missing:  # a misspelt output is not an error the spec can catch (metrics exist only after a run)
         log(f"outputs {missing} were not produced by any task run now; check the metric names (docs/METRICS.md)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable
@@ -18,6 +17,8 @@ from typing import Callable
 import pandas as pd
 
 from sim.config import ScenarioConfig, validate_config
+from sim.experiments.executors import capped_workers, ignore_interrupts, terminate_pool
+from sim.experiments.resources import check_memory
 
 
 def replicate_seed(root_seed: int, replicate: int) -> int:
@@ -52,10 +53,6 @@ def run_replicate(config: ScenarioConfig | dict, replicate: int, root_seed: int 
     return ReplicateOutput(replicate, seed, metrics, system, children)
 
 
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
 def run_replicates(
     config: ScenarioConfig,
     replicates: int,
@@ -64,7 +61,8 @@ def run_replicates(
     on_done: Callable[[ReplicateOutput], None] | None = None,
 ) -> list[ReplicateOutput]:
     """All replicates, ordered by replicate index; local processes unless workers == 1."""
-    workers = min(workers or default_workers(), replicates)
+    workers = min(capped_workers(workers), replicates)
+    check_memory(config, replicates, workers, label=f"{config.name} ({replicates} replicates)")
     payload = config.model_dump(mode="json")
     outputs: list[ReplicateOutput] = []
     if workers <= 1:
@@ -76,13 +74,19 @@ def run_replicates(
     else:
         # forkserver: forking a process that already runs threads (pyarrow, BLAS) can deadlock
         context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=ignore_interrupts)
+        try:
             futures = [pool.submit(run_replicate, payload, r, root_seed) for r in range(replicates)]
             for future in as_completed(futures):
                 out = future.result()
                 outputs.append(out)
                 if on_done:
                     on_done(out)
+        except BaseException:  # Ctrl-C, SIGTERM or a failed replicate: stop the others now
+            terminate_pool(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True)
     return sorted(outputs, key=lambda o: o.replicate)
 
 

@@ -35,15 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.config.loader import ConfigError, config_hash, deep_merge, read_yaml_with_extends, validate_config
 from sim.config.params import field_info, parameter_table
+from sim.config.safe_yaml import YamlInputError, parse, read_text
 from sim.config.schema import ScenarioConfig
 
 TASKS = ("simulate", "ishigami")
 METHODS = ("grid", "latin_hypercube", "morris", "sobol")
+NAME_CHARS = 100  # experiment and scenario names become directory names (at most 255 bytes)
 
 
 class _Strict(BaseModel):
@@ -69,7 +70,7 @@ class Range(_Strict):
 class ExperimentFile(_Strict):
     """The YAML as written (before paths are resolved against the schema)."""
 
-    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(..., min_length=1, max_length=NAME_CHARS, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     task: Literal["simulate", "ishigami"] = "simulate"
     scenarios: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -87,6 +88,8 @@ class ExperimentFile(_Strict):
     @classmethod
     def _scenario_names(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for name in value:
+            if len(str(name)) > NAME_CHARS:
+                raise ValueError(f"scenario name {str(name)[:20]!r}... is longer than {NAME_CHARS} characters (it names a directory)")
             if not name or any(ch in name for ch in "/\\=") or name.startswith("."):
                 raise ValueError(f"scenario name {name!r} must be a plain name (no '/', '\\', '=' or leading '.')")
         return value
@@ -163,16 +166,15 @@ class ExperimentSpec:
 
 def load_experiment(path: str | Path) -> ExperimentSpec:
     """Read and validate an experiment file; raise `ConfigError` naming the field at fault."""
-    path = Path(path).resolve()
-    if not path.is_file():
-        raise ConfigError(f"experiment file not found: {path}")
-    text = path.read_text()
     try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+        path = Path(path).resolve()
+        text = read_text(path, "experiment file")
+        data = parse(text, str(path))
+    except (YamlInputError, OSError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"{path}: an experiment file is a mapping with at least `name:` and `scenarios:`, "
+                          f"got {'an empty file' if not data else type(data).__name__}")
     try:
         raw = ExperimentFile.model_validate(data)
     except ValidationError as exc:
@@ -303,6 +305,10 @@ def _explicit_uncertainty(path: str, given: Range | None, where: str) -> Uncerta
 def _check_design(raw: ExperimentFile, uncertainties: tuple[Uncertainty, ...], where: str) -> None:
     design = raw.design
     if design.method == "grid":
+        if uncertainties:
+            raise ConfigError(f"{where}: design.method 'grid' crosses `levers` only; `uncertainties` "
+                              f"({', '.join(u.path for u in uncertainties)}) need a sampling design "
+                              f"(latin_hypercube, morris or sobol) — or list their values as levers")
         if design.samples is not None:
             raise ConfigError(f"{where}: design.samples has no meaning for a grid (levers are crossed, uncertainties stay at the scenario's values)")
         return

@@ -43,6 +43,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from sim import __version__
+from sim.errors import UserError
 from sim.experiments.design import Task, design_table
 from sim.experiments.provenance import git_state, now_iso, package_versions
 from sim.experiments.runner import replicate_seed
@@ -57,7 +58,7 @@ TASK_COLUMNS = ("task_id", "point_id", "replicate", "block")
 EXTRA_PACKAGES = ("SALib", "dask", "distributed")
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The output directory cannot be used for this experiment; nothing was written."""
 
 
@@ -106,6 +107,8 @@ def open_store(out: str | Path, spec: ExperimentSpec, design: pd.DataFrame | Non
     """
     root = Path(out)
     design = design_table(spec) if design is None else design
+    if root.is_symlink():
+        raise StoreError(f"{root} is a symbolic link; refusing to write through it — give the real directory as --out")
     if root.exists() and not root.is_dir():
         raise StoreError(f"{root} exists and is not a directory; refusing to use it")
     if not root.exists() or not any(root.iterdir()):
@@ -216,21 +219,30 @@ def _check_same_experiment(root: Path, manifest: dict[str, Any], spec: Experimen
                          f"(a different SALib version?); refusing to resume — choose another --out")
 
 
+def remove_partial_writes(store: ResultsStore) -> None:
+    """Delete task files left half-written by an interruption (their names mark them as the store's
+    own temporaries; a task counts only once its file has been renamed into place)."""
+    for leftover in (store.root / RUNS).glob("*/.*.tmp-*"):
+        leftover.unlink(missing_ok=True)
+
+
 def _scan(store: ResultsStore) -> None:
     """Find finished tasks; a sidecar whose parquet is missing or differs is reported and dropped."""
     runs = store.root / RUNS
-    for leftover in runs.glob("*/.*.tmp-*"):  # a task killed mid-write
-        leftover.unlink(missing_ok=True)
+    remove_partial_writes(store)  # a task killed mid-write
     for sidecar in sorted(runs.glob(f"scenario=*/{SIDECAR_PREFIX}*.json")):
         parquet = parquet_path(sidecar)
         problem = None
         try:
             record = json.loads(sidecar.read_text())
             expected = record["sha256"]
+            recorded_task = record["task_id"]
         except (OSError, ValueError, KeyError, TypeError):
             problem = f"{sidecar}: sidecar unreadable"
         else:
-            if not parquet.is_file():
+            if recorded_task != parquet.stem:  # another task's files copied over this one's names
+                problem = f"{parquet}: its sidecar belongs to task {str(recorded_task)[:40]!r}, not to {parquet.stem!r}"
+            elif not parquet.is_file():
                 problem = f"{parquet}: missing (sidecar says finished)"
             elif _sha256_file(parquet) != expected:
                 problem = f"{parquet}: contents differ from the sha256 recorded when it was committed"

@@ -165,9 +165,9 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
     step = (quintile - 1) / 4
     advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
     k = pop.advocacy_concentration
-    advocacy = rng.beta(advocacy_mean * k, (1 - advocacy_mean) * k).astype(np.float32)
+    advocacy = _beta_by_mean(rng, advocacy_mean, k).astype(np.float32)
     budget = _family_budget(config, quintile, rng.random(size))
-    trust = rng.beta(pop.trust_in_mainstream_mean * 5, (1 - pop.trust_in_mainstream_mean) * 5, size).astype(np.float32)
+    trust = _beta_by_mean(rng, pop.trust_in_mainstream_mean, 5, size).astype(np.float32)
     need_type, severity, onset_month = _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group)
     attainment = (
         rng.standard_normal(size)
@@ -197,6 +197,20 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
     }
 
 
+def _beta_by_mean(rng: np.random.Generator, mean, concentration: float, size=None) -> np.ndarray:
+    """Beta draws parametrised by their mean and concentration.
+
+    Why: a mean of exactly 0 or 1 is an allowed value of the schema (nobody, or everybody) but
+    leaves the beta distribution undefined; it is the point mass at that mean. Those values still
+    take one draw each, so every other random draw is the same as for any interior mean.
+    """
+    mean = np.asarray(mean, dtype=float)
+    degenerate = (mean <= 0.0) | (mean >= 1.0)
+    interior = np.where(degenerate, 0.5, mean)
+    draws = rng.beta(interior * concentration, (1 - interior) * concentration, size)
+    return np.where(degenerate, np.clip(mean, 0.0, 1.0), draws)
+
+
 def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: int, n_pupils: int) -> SchoolTable:
     pop = config.population
     plc = config.placement
@@ -213,7 +227,7 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     fsm_effect = rng.normal(0.0, pop.fsm_segregation, m)
     inclusiveness = rng.lognormal(0.0, config.identification.school_inclusiveness_sd, m)
     e = config.sen_support.expertise_mean
-    expertise = rng.beta(e * 12, (1 - e) * 12, m)
+    expertise = _beta_by_mean(rng, e, 12, m)
     expertise[phase >= SPECIAL] = 1.0
     attainment_effect = rng.normal(0.0, config.outcomes.school_effect_sd, m)
     base_places = np.zeros(m, dtype=np.int32)
@@ -299,7 +313,9 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     p_other = odds_other / (1 + odds_other)
     p_fsm = odds_other * needs.fsm_need_odds_ratio / (1 + odds_other * needs.fsm_need_odds_ratio)
     profile = np.array(census.ehcp_age_profile) * census.ehcp_share + np.array(census.sen_support_age_profile) * census.sen_support_share
-    profile = profile / profile[:CENSUS_YEAR_GROUPS].mean()
+    mean_profile = profile[:CENSUS_YEAR_GROUPS].mean()
+    # with no recorded SEN at the census there is no age gradient to borrow: need is flat by age
+    profile = profile / mean_profile if mean_profile > 0 else np.ones_like(profile)
     age_factor = np.where(initial, profile[np.clip(year_group, 0, 13)], profile[0])
     has_need = rng.random(n) < np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
 

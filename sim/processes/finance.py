@@ -64,7 +64,9 @@ def update_deficit(ctx: StepContext) -> None:
     councils.deficit += spend - councils.high_needs_income / 12
     override_over = ctx.t > ctx.timeline.month_index(f.statutory_override_until)
     sensitivity = f.gatekeeping_per_deficit * (f.gatekeeping_after_override_multiplier if override_over else 1.0)
-    pressure = sensitivity * np.maximum(councils.deficit, 0) / councils.high_needs_income
+    # a council with no high-needs income is at full pressure once in deficit (not 0/0 = NaN)
+    pressure = np.divide(sensitivity * np.maximum(councils.deficit, 0), councils.high_needs_income,
+                         out=np.where(councils.deficit > 0, np.inf, 0.0), where=councils.high_needs_income > 0)
     councils.gatekeeping[:] = councils.gatekeeping_base + np.minimum(pressure, f.gatekeeping_max)
 
 

@@ -51,7 +51,8 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
         ceiling = ceiling + (extra_capacity if np.isscalar(extra_capacity) else extra_capacity[led])
     wanted = np.minimum(c.severity[led], ceiling)
     plans_in_mainstream = np.flatnonzero(school_age & (c.support_level == EHCP) & ((c.placement == MAINSTREAM) | (c.placement == INCLUSION_BASE)))
-    demand = np.bincount(school, weights=wanted * s.cost_per_intensity_unit, minlength=len(schools))
+    # float even when no child is on school-led support (bincount of an empty selection is integer)
+    demand = np.bincount(school, weights=wanted * s.cost_per_intensity_unit, minlength=len(schools)).astype(float)
     demand += np.bincount(c.school[plans_in_mainstream], minlength=len(schools)) * s.mainstream_contribution
     # schools without a notional SEN budget (special, independent) feel no budget pressure
     schools.budget_pressure[:] = np.where(schools.sen_budget > 0, demand / np.maximum(schools.sen_budget, 1.0), 0.0)
@@ -60,7 +61,7 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
     if boost is not None:
         delivered = np.minimum(delivered + boost[led], c.severity[led])
     c.support_intensity[led] = delivered.astype(np.float32)
-    schools.sen_spend[:] = np.bincount(school, weights=c.support_intensity[led] * s.cost_per_intensity_unit, minlength=len(schools))
+    schools.sen_spend[:] = np.bincount(school, weights=c.support_intensity[led] * s.cost_per_intensity_unit, minlength=len(schools)).astype(float)
     # plans: provision up to the setting's capacity
     planned = np.flatnonzero(school_age & (c.support_level == EHCP))
     c.support_intensity[planned] = np.minimum(c.severity[planned], plan_capacity(ctx, planned))

@@ -1,0 +1,72 @@
+"""Extreme but valid inputs run with sane outputs, or are refused before starting with the reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.config import validate_config
+from sim.experiments.resources import InsufficientMemoryError, check_memory, estimate_bytes
+from sim.experiments.runner import run_replicate, run_replicates
+
+
+def _sane(output) -> None:
+    """No infinite metric, no negative count, every headline metric of the whole population present."""
+    values = output.metrics["value"].to_numpy(dtype=float)
+    assert not np.isinf(values).any()
+    system = output.system
+    for column in system.select_dtypes("integer").columns:
+        assert (system[column] >= 0).all(), column
+    children = output.children
+    assert len(children) > 0
+
+
+@pytest.mark.parametrize("overrides", [
+    {"placement": {"special_places_per_1000_pupils": 0.0}},
+    {"decision": {"refusal_intercept": 10.0}},
+    {"assessment": {"ep_hours_per_month_per_1000_pupils": 0.001}},
+    {"population": {"pupils_per_council": 500, "scale": 0.2}},  # a council of 100 pupils
+    {"census": {"latent_need_share": 0.0}, "needs": {"onset_rate_per_year": 0.0}},
+    {"census": {"ehcp_share": 0.0, "sen_support_share": 0.0}},
+    {"run": {"end": "2025-02"}},
+], ids=["no-special-places", "refusal-certain", "almost-no-ep-time", "100-pupils", "no-need", "no-census-support", "one-month"])
+def test_extreme_but_valid_scenarios_run_with_sane_outputs(overrides: dict) -> None:
+    data = {"population": {"scale": 0.02}, "run": {"end": "2025-09"}}
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    _sane(run_replicate(validate_config(data), 0))
+
+
+@pytest.mark.slow
+def test_a_thirty_year_horizon_runs() -> None:
+    output = run_replicate(validate_config({"population": {"scale": 0.01}, "run": {"end": "2055-01"}}), 0)
+    _sane(output)
+    assert output.metrics["date"].max().year >= 2054
+
+
+def test_a_run_that_cannot_fit_in_memory_is_refused_with_the_estimate() -> None:
+    config = validate_config({"population": {"councils": 200, "scale": 1.0}})
+    assert estimate_bytes(config, 4, 2) > 50 * 2**30
+    with pytest.raises(InsufficientMemoryError, match=r"would need about \d+\.\d GiB.*12,000,000 pupils"):
+        run_replicates(config, 4, workers=2)
+
+
+def test_ten_thousand_replicates_of_a_full_council_are_refused_before_starting() -> None:
+    config = validate_config({})
+    with pytest.raises(InsufficientMemoryError, match="10000 replicates"):
+        check_memory(config, 10_000, 2)
+
+
+def test_a_small_run_passes_the_memory_check() -> None:
+    check_memory(validate_config({"population": {"scale": 0.01}}), 4, 2)
+
+
+def test_a_council_without_high_needs_income_gatekeeps_at_the_maximum_not_nan() -> None:
+    from sim.model import SendModel
+
+    config = validate_config({"population": {"scale": 0.02}, "run": {"end": "2025-04"},
+                              "finance": {"high_needs_income_per_pupil": 0.0, "opening_deficit_share": 0.0}})
+    model = SendModel(config, seed=1).run()
+    gatekeeping = np.asarray(model.councils.gatekeeping, dtype=float)
+    assert np.isfinite(gatekeeping).all()
+    assert np.allclose(gatekeeping, config.finance.gatekeeping_base + config.finance.gatekeeping_max)
