@@ -317,8 +317,9 @@ def test_severity_grows_while_unmet_and_eases_while_met(fresh_model) -> None:
     assert np.all(c.severity[unmet] > 1.5) and np.all(c.severity[met] < 1.5)
 
 
-def test_only_mild_needs_that_are_met_resolve(make_model) -> None:
-    model = make_model({"needs": {"resolution_rate_per_year": 1.0}}, councils=1, pupils=24000)
+def test_only_mild_needs_resolve_and_met_ones_faster(make_model) -> None:
+    model = make_model({"needs": {"resolution_rate_per_year": 1.0, "resolution_age_profile": [1.0] * 14,
+                                  "unmet_resolution_ratio": 0.5}}, councils=1, pupils=24000)
     ctx = model.context()
     c = ctx.c
     rows = _school_age_rows(ctx, 12000)
@@ -330,7 +331,28 @@ def test_only_mild_needs_that_are_met_resolve(make_model) -> None:
     needs.step(ctx)
     resolved = c.severity == 0
     _rate_close(resolved[mild_met], np.full(len(mild_met), 1.0 / 12))
-    assert not resolved[mild_unmet].any() and not resolved[moderate_met].any()
+    _rate_close(resolved[mild_unmet], np.full(len(mild_unmet), 0.5 / 12))
+    assert not resolved[moderate_met].any()
+
+
+def test_need_onset_and_resolution_follow_the_year_group_profiles(make_model) -> None:
+    """Onset and resolution hazards are the level times the year group's multiplier."""
+    profile = [0.0] * 14
+    profile[3] = 2.0
+    model = make_model({"needs": {"onset_rate_per_year": 0.3, "onset_age_profile": profile, "fsm_need_odds_ratio": 1.0,
+                                  "resolution_rate_per_year": 0.6, "resolution_age_profile": profile}}, councils=1, pupils=24000)
+    ctx = model.context()
+    c = ctx.c
+    year3, year5 = np.flatnonzero(c.year_group == 3), np.flatnonzero(c.year_group == 5)
+    c.severity[np.r_[year3, year5]] = 0.0
+    needs.step(ctx)
+    _rate_close(c.severity[year3] > 0, np.full(len(year3), 0.6 / 12))
+    assert not (c.severity[year5] > 0).any()
+    c.severity[np.r_[year3, year5]] = 0.3
+    c.support_intensity[np.r_[year3, year5]] = 0.3
+    needs.step(ctx)
+    _rate_close(c.severity[year3] == 0, np.full(len(year3), 1.2 / 12))
+    assert not (c.severity[year5] == 0).any()
 
 
 def test_unmet_need_costs_attainment_and_matched_support_adds_it(fresh_model) -> None:

@@ -34,6 +34,7 @@ YEAR_GROUPS = 14  # Reception .. Year 13
 CENSUS_YEAR_GROUPS = 12  # Reception .. Year 11: the pupils every per-pupil rate refers to
 SPECIAL_SCHOOL_PLACES = 120  # places per state special school (layout only; capacity is per council)
 LATE_TYPES = (NEED_TYPES.index("ASD"), NEED_TYPES.index("SEMH"))
+ONSET_MONTHS_BEFORE_CENSUS = 4  # September entry to the January census
 
 
 @dataclass
@@ -282,7 +283,12 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     profile = np.array(census.ehcp_age_profile) * census.ehcp_share + np.array(census.sen_support_age_profile) * census.sen_support_share
     profile = profile / profile[:CENSUS_YEAR_GROUPS].mean()
     age_factor = np.where(initial, profile[np.clip(year_group, 0, 13)], profile[0])
-    has_need = rng.random(n) < np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
+    p_need = np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
+    # future entrants: need at entry in September, so that onset over the autumn term brings
+    # Reception to the start census's January share (the start is then a steady state)
+    autumn = ONSET_MONTHS_BEFORE_CENSUS / 12 * onset_rate_per_year(needs, np.zeros(n, dtype=np.int64), fsm)
+    p_need = np.where(initial, p_need, np.clip((p_need - autumn) / np.maximum(1 - autumn, 1e-9), 0, 0.95))
+    has_need = rng.random(n) < p_need
 
     weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
     cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
@@ -295,15 +301,33 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     raw = rng.gamma(shape, needs.severity_mean / shape, n)
     years_ahead = np.maximum(entry_year - (start_year - 1), 0)
     trend = (1 + needs.severity_trend_per_year) ** years_ahead
+    # a start pupil's need is either present since Reception entry (the Reception share of the
+    # profile) or emerged later. Later needs start milder (needs.later_onset_severity_ratio), but
+    # by the census the mild ones have resolved and unmet ones have grown: under the dynamics the
+    # survivors' severity is close to that of needs present at entry (docs/DYNAMICS.md), so both
+    # draw from the same distribution here
+    from_entry = profile[0] / profile[np.clip(year_group, 0, 13)]
+    later = initial & (rng.random(n) >= from_entry)
     severity = np.where(has_need, raw * type_sev[need_type] * np.where(fsm, needs.fsm_severity_multiplier, 1.0) * trend, 0.0)
-    # onset: within the child's school life so far (negative months = before the start census)
+    # onset: at Reception entry, or within the child's school life since (negative months = before the start census)
     months_on_roll = np.where(initial, (year_group.astype(np.int64) + 1) * 12 - 8, 0)
-    onset_month = np.where(has_need, -(rng.random(n) * months_on_roll).astype(np.int64), NEVER)
+    onset_month = np.where(has_need, -np.where(later, rng.random(n) * months_on_roll, months_on_roll).astype(np.int64), NEVER)
     # future entrants' needs present at Reception entry
     future = ~initial
     entry_month = (entry_year.astype(np.int64) - start_year) * 12 + 8  # September of the entry year
     onset_month = np.where(future & has_need, entry_month, onset_month)
     return need_type, severity, onset_month
+
+
+def onset_rate_per_year(needs, year_group: np.ndarray, fsm: np.ndarray) -> np.ndarray:
+    """Yearly hazard of new need for children without one, by year group and FSM status.
+
+    FSM children's hazard is higher by the prevalence odds ratio: with prevalence proportional to
+    the age profile within each group, that is the ratio that keeps the odds ratio of need (and
+    so the FSM share of pupils with need) where the start census put it (docs/DYNAMICS.md).
+    """
+    profile = np.asarray(needs.onset_age_profile)
+    return needs.onset_rate_per_year * profile[np.clip(year_group, 0, len(profile) - 1)] * np.where(fsm, needs.fsm_need_odds_ratio, 1.0)
 
 
 def _solve_other_odds(overall: float, fsm_share: float, odds_ratio: float) -> float:
