@@ -132,14 +132,15 @@ class NeedsSection(Section):
     severity_shape: float = param(1.6, unit="gamma shape", meaning="shape of the severity distribution among children with need", source="assumption", plausible=(1.0, 3.0), gt=0.0, le=20.0)
     severity_mean: float = param(1.0, unit="severity units", meaning="mean latent severity among children with need (1 = what good SEN support meets)", source="assumption (scale definition)", plausible=(0.8, 1.3), gt=0.0, le=5.0)
     fsm_severity_multiplier: float = param(1.3, unit="multiplier", meaning="severity of FSM children's needs relative to others", source="assumption", plausible=(1.0, 1.3), ge=0.5, le=2.0)
-    onset_rate_per_year: float = param(0.0245, unit="probability per year", meaning="new need emerging among non-FSM children without one, at onset_age_profile 1 (FSM children: times fsm_need_odds_ratio)", source="assumption derived with onset_age_profile (docs/DYNAMICS.md); T160-T161 cumulative incidence", plausible=(0.015, 0.04), ge=0.0, le=0.5)
-    resolution_rate_per_year: float = param(0.287, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met, at resolution_age_profile 1", source="assumption", plausible=(0.02, 0.3), ge=0.0, le=1.0)
+    onset_rate_per_year: float = param(0.0266, unit="probability per year", meaning="new need emerging among non-FSM children without one, at onset_age_profile 1 (FSM children: times fsm_onset_hazard_ratio)", source="assumption derived with onset_age_profile (docs/DYNAMICS.md); T160-T161 cumulative incidence", plausible=(0.015, 0.04), ge=0.0, le=0.5)
+    resolution_rate_per_year: float = param(0.286, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met, at resolution_age_profile 1", source="assumption", plausible=(0.02, 0.3), ge=0.0, le=1.0)
     onset_age_profile: list[float] = param(
-        [2.61, 1.91, 1.34, 1.53, 1.15, 1.2, 0.67, 0.19, 0.35, 0.16, 0.45, 0.45, 0.45, 0.45],
+        [2.64, 1.93, 1.34, 1.52, 1.15, 1.17, 0.66, 0.19, 0.36, 0.15, 0.44, 0.44, 0.44, 0.44],
         unit="multiplier on onset_rate_per_year, Reception..Y13", meaning="how the onset of new need varies with year group", source="assumption derived so the start census's latent-need profile is a steady state of onset and resolution (docs/DYNAMICS.md)", )
     resolution_age_profile: list[float] = param(
-        [0.48, 0.34, 0.39, 0.29, 0.53, 0.02, 2.59, 1.86, 1.46, 1.41, 1.32, 1.32, 1.32, 1.32],
+        [0.48, 0.33, 0.42, 0.26, 0.53, 0.01, 2.58, 1.87, 1.45, 1.41, 1.33, 1.33, 1.33, 1.33],
         unit="multiplier on resolution_rate_per_year, Reception..Y13", meaning="how the resolution of mild need varies with year group", source="assumption derived so the start census's latent-need profile is a steady state of onset and resolution (docs/DYNAMICS.md)", )
+    fsm_onset_hazard_ratio: float = param(2.0, unit="hazard ratio", meaning="onset of new need, FSM vs non-FSM children", source="assumption derived so the FSM share of pupils with latent need keeps its start value (docs/DYNAMICS.md)", plausible=(1.5, 2.5), ge=1.0, le=6.0)
     unmet_resolution_ratio: float = param(0.5, unit="multiplier", meaning="mild needs that are not met resolve at this fraction of the rate of met ones", source="assumption", plausible=(0.2, 1.0), ge=0.0, le=1.0)
     resolution_severity: float = param(0.5, unit="severity units", meaning="needs below this can resolve", source="assumption", plausible=(0.3, 0.8), ge=0.0, le=5.0)
     growth_when_unmet_per_year: float = param(0.12, unit="severity units per year", meaning="severity growth while need is unmet", source="assumption (MODEL.md §3: grows faster while unmet)", plausible=(0.04, 0.25), ge=0.0, le=2.0)

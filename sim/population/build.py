@@ -322,12 +322,11 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
 def onset_rate_per_year(needs, year_group: np.ndarray, fsm: np.ndarray) -> np.ndarray:
     """Yearly hazard of new need for children without one, by year group and FSM status.
 
-    FSM children's hazard is higher by the prevalence odds ratio: with prevalence proportional to
-    the age profile within each group, that is the ratio that keeps the odds ratio of need (and
-    so the FSM share of pupils with need) where the start census put it (docs/DYNAMICS.md).
+    FSM children's hazard is higher by `needs.fsm_onset_hazard_ratio`, derived so that the FSM
+    share of pupils with need stays where the start census put it (docs/DYNAMICS.md).
     """
     profile = np.asarray(needs.onset_age_profile)
-    return needs.onset_rate_per_year * profile[np.clip(year_group, 0, len(profile) - 1)] * np.where(fsm, needs.fsm_need_odds_ratio, 1.0)
+    return needs.onset_rate_per_year * profile[np.clip(year_group, 0, len(profile) - 1)] * np.where(fsm, needs.fsm_onset_hazard_ratio, 1.0)
 
 
 def _solve_other_odds(overall: float, fsm_share: float, odds_ratio: float) -> float:
