@@ -19,6 +19,7 @@ LINES = (
     ("independent_special", "council_high_needs"),
     ("transport", "council_high_needs"),
     ("assessment", "council_high_needs"),
+    ("ep_locum", "council_high_needs"),
     ("mediation", "council_high_needs"),
     ("tribunal", "council_high_needs"),
     ("targeted_plus", "central_reform"),

@@ -282,7 +282,7 @@ class MonthlyChecker:
         c = self._slice(t)
         served_by_child = np.maximum(c.ep_hours_received - self.ep_before, 0.0).astype(np.float64)
         served = np.bincount(c.council, weights=served_by_child, minlength=self.n_councils)
-        capacity = m.councils.ep_hours_per_month
+        capacity = m.councils.ep_hours_per_month + m.councils.ep_locum_hours  # own plus bought-in time
         assert np.all(served <= capacity * (1 + 1e-4) + 1e-3), f"month {t}: EP hours served {served} above capacity {capacity}"
         heard = m.events.frame("tribunal_outcome")
         heard_now = heard.loc[heard["month"] == t, "row"].to_numpy() - m.on_roll(t)[0]

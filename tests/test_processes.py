@@ -31,6 +31,7 @@ from sim.population.state import (
     SEN_SUPPORT,
     STATE_SPECIAL,
 )
+from sim.finance_ledger import LINE_INDEX
 from sim.processes import assessment, calendar, decisions, disputes, finance, identification, needs, outcomes, placement, requests, reviews, support
 from sim.step_context import rank_within_groups
 
@@ -159,6 +160,7 @@ def test_ep_time_goes_first_come_first_served_and_never_exceeds_capacity(fresh_m
     c.ep_done_month[rows] = NEVER
     capacity = 10.25 * a.ep_hours_per_assessment
     ctx.councils.ep_hours_per_month[:] = capacity
+    a.ep_locum_max_share = 0.0  # the council's own EP time only (bought-in time: the next test)
     assessment.allocate_ep_time(ctx)
     hours = c.ep_hours_received[rows]
     assert hours.sum() == pytest.approx(capacity, rel=1e-6)
@@ -182,8 +184,37 @@ def test_severity_priority_serves_the_most_severe_first(make_model) -> None:
     c.ep_done_month[rows] = NEVER
     c.severity[rows] = np.linspace(0.5, 3.5, len(rows)).astype(np.float32)[::-1]
     ctx.councils.ep_hours_per_month[:] = 5 * a.ep_hours_per_assessment
+    a.ep_locum_max_share = 0.0
     assessment.allocate_ep_time(ctx)
     assert set(rows[c.ep_done_month[rows] == ctx.t]) == set(rows[:5])
+
+
+def test_a_long_ep_backlog_buys_in_locum_time_up_to_its_limit(fresh_model) -> None:
+    """Own hours first; the backlog beyond ep_backlog_tolerance_months of them is bought in, at
+    most ep_locum_max_share of own hours, and booked to the ep_locum line at its hourly cost."""
+    ctx = fresh_model.context()
+    c, a = ctx.c, ctx.config.assessment
+    _clear_pipeline(ctx)
+    rows = _school_age_rows(ctx, 50)
+    c.pipeline[rows] = ASSESSING
+    c.request_month[rows] = -3
+    c.ep_hours_received[rows] = 0.0
+    c.ep_done_month[rows] = NEVER
+    a.ep_backlog_tolerance_months, a.ep_locum_max_share = 2.0, 0.5
+    own = 10 * a.ep_hours_per_assessment  # backlog 50 assessments = 5 months of own time
+    ctx.councils.ep_hours_per_month[:] = own
+    assessment.allocate_ep_time(ctx)
+    assert c.ep_hours_received[rows].sum() == pytest.approx(own * 1.5, rel=1e-6)  # excess 3 months, capped at 0.5
+    assert ctx.councils.ep_locum_hours.sum() == pytest.approx(own * 0.5, rel=1e-9)
+    booked = ctx.ledger.amounts[ctx.t, :, LINE_INDEX["ep_locum"]].sum()
+    assert booked == pytest.approx(own * 0.5 * a.ep_locum_cost_per_hour, rel=1e-9)
+    # a backlog within the tolerance buys nothing
+    c.ep_hours_received[rows] = 0.0
+    c.ep_done_month[rows] = NEVER
+    c.pipeline[rows[15:]] = IDLE  # 15 assessments = 1.5 months of own time
+    assessment.allocate_ep_time(ctx)
+    assert ctx.councils.ep_locum_hours.sum() == 0.0
+    assert c.ep_hours_received[rows[:15]].sum() == pytest.approx(own, rel=1e-6)
 
 
 def _assessments_within_20_weeks(model, ep_hours_per_month: float, n: int = 600, months: int = 18) -> np.ndarray:

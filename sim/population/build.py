@@ -489,8 +489,10 @@ def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
     c["pipeline_since"][chosen] = -months_ago + 1
     c["request_fraction"][chosen] = rng.random(len(chosen))
     c["request_by_parent"][chosen] = rng.random(len(chosen)) < 0.3
-    # EP work already done grows with time waited (FIFO: the oldest are nearly finished)
-    done = np.clip(months_ago / 6 + 0.2 * rng.random(len(chosen)), 0, 1)
+    # EP work already done grows with time waited (FIFO: only the last few months' requests still
+    # wait for EP advice, as in the model's own queue, whose backlog is about
+    # assessment.ep_backlog_tolerance_months of EP time)
+    done = np.clip(months_ago / (1 + config.assessment.ep_backlog_tolerance_months) + 0.2 * rng.random(len(chosen)), 0, 1)
     c["ep_hours_received"][chosen] = (done * config.assessment.ep_hours_per_assessment).astype(np.float32)
 
 
@@ -504,6 +506,7 @@ def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | 
         # EP capacity scales with the council's workload (plans) and its timeliness index
         ep_hours_per_month=np.array([config.assessment.ep_hours_per_month_per_1000_pupils * per_1000
                                      * profile["ep_capacity_index"] * profile["ehcp_index"] * profile["demand_index"]]),
+        ep_locum_hours=np.zeros(1),
         decisions_per_month=np.array([config.decision.decisions_per_month_per_1000_pupils * per_1000]),
         # special places follow the council's plans and its use of special schools
         special_places=np.array([config.placement.special_places_per_1000_pupils * per_1000

@@ -42,7 +42,8 @@ class SchoolTable:
 @dataclass
 class CouncilTable:
     pupils: np.ndarray  # int64: pupils at the start (for per-1,000 capacities)
-    ep_hours_per_month: np.ndarray  # float64: EP hours for statutory assessment
+    ep_hours_per_month: np.ndarray  # float64: EP hours for statutory assessment (the council's own)
+    ep_locum_hours: np.ndarray  # float64: EP hours bought in this month (sim/processes/assessment.py)
     decisions_per_month: np.ndarray  # float64: panel capacity
     special_places: np.ndarray  # float64: state special places commissioned
     high_needs_income: np.ndarray  # float64: £ per year (current financial year)
