@@ -373,7 +373,7 @@ def test_deficit_equals_opening_deficit_plus_ledger_spend_less_income(finished_m
 
 def test_ledger_books_only_known_lines_and_holders(finished_model) -> None:
     frame = finished_model.ledger.frame(finished_model.timeline)
-    assert set(frame["budget_holder"]) <= {"school", "council_high_needs", "central_reform"}
+    assert set(frame["budget_holder"]) <= {"school", "council_high_needs", "council_general_fund", "central_reform"}
     assert frame["amount"].ge(0).all()
     # the EHCP route books nothing to the reform's central budget
     assert frame.loc[frame["budget_holder"] == "central_reform", "amount"].sum() == 0

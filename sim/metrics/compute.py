@@ -364,7 +364,7 @@ class MetricBuilder:
             first = self.model.config.population.first_council
             self.rows.append(pd.DataFrame({"date": date, "metric": "high_needs_spend_per_pupil", "by": "council",
                                            "group": [str(first + i) for i in range(len(spend))], "value": per_council}))
-            for holder in ("school", "council_high_needs", "central_reform"):
+            for holder in ("school", "council_high_needs", "council_general_fund", "central_reform"):
                 mask = np.array([h == holder for _, h in LINES])
                 total = amounts[sel][:, :, mask].sum()
                 self.rows.append(pd.DataFrame({"date": date, "metric": "spend_per_pupil_by_holder", "by": "budget_holder",

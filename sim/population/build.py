@@ -240,6 +240,7 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
         group=np.full(m, -1, dtype=np.int32),
         sen_budget=np.zeros(m),
         sen_spend=np.zeros(m),
+        central_sen_funding=np.zeros(m),
         budget_pressure=np.zeros(m),
         fsm_share=np.zeros(m),
     )

@@ -28,6 +28,7 @@ class SchoolTable:
     group: np.ndarray  # int32: school group (reform); -1 = none
     sen_budget: np.ndarray  # float64: notional SEN budget this financial year (£)
     sen_spend: np.ndarray  # float64: notional SEN spend committed this month (£/yr rate)
+    central_sen_funding: np.ndarray  # float64: part of sen_spend paid from central reform funds (£/yr rate; the IMF)
     budget_pressure: np.ndarray  # float64: demand on the notional budget / budget (>1 = overstretched)
     fsm_share: np.ndarray  # float64: FSM share of the roll (updated at census)
 
