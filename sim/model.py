@@ -15,7 +15,7 @@ from sim.config.schema import ScenarioConfig
 from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.population.build import build_population
-from sim.processes import calendar, finance, needs, outcomes
+from sim.processes import calendar, finance, fsm, needs, outcomes
 from sim.recorder import Recorder
 from sim.random_streams import RandomStreams
 from sim.routes import make_route
@@ -84,6 +84,7 @@ class SendModel(mesa.Model):
         if ctx.month == 9:
             self.route.on_september(ctx)
         if ctx.month == 1:
+            fsm.update_eligibility(ctx)
             self.recorder.take_census(ctx)
         if ctx.month == 4 and ctx.t > 0:
             finance.new_financial_year(ctx)

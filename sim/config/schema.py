@@ -61,6 +61,14 @@ class PopulationSection(Section):
     council_table: str | None = param(None, unit="name or path", meaning="instantiate councils from a table ('england' = the packaged table of England's councils built from SEN2, sim/data/councils.csv): pupils, EHCP rate, EP capacity, gatekeeping, request and appeal propensity per council", source="sim/data/councils_PROVENANCE.md")
     first_council: int = param(0, unit="council index", meaning="index of the first council simulated: councils first..first+councils-1 of a larger run, with identical draws (blocks of a national run)", source="convention", ge=0, le=10_000)
 
+    @field_validator("fsm_share_path")
+    @classmethod
+    def _fsm_path(cls, values: dict[int, float]) -> dict[int, float]:
+        for year, share in values.items():
+            if not 2000 <= year <= 2100 or not 0.0 <= share <= 0.9:
+                raise ValueError(f"fsm_share_path needs years 2000-2100 and shares in [0, 0.9], got {year}: {share}")
+        return values
+
     @model_validator(mode="after")
     def _table_rows(self) -> "PopulationSection":
         if self.council_table is not None:
@@ -79,6 +87,7 @@ class PopulationSection(Section):
     secondary_school_size: int = param(1000, unit="pupils", meaning="average roll of a secondary school", source="T290: ~3.9m secondary pupils / 3,444 schools", ge=200, le=2500)
     school_size_spread: float = param(0.35, unit="coefficient of variation", meaning="spread of school rolls", source="assumption", plausible=(0.2, 0.5), ge=0.0, le=1.0)
     fsm_share: float = param(0.26, unit="fraction of pupils", meaning="pupils eligible for free school meals", source="T149", plausible=(0.12, 0.45), ge=0.0, le=0.9)
+    fsm_share_path: dict[int, float] = param({}, unit="year -> fraction of pupils", meaning="dated FSM eligibility: each January the share of pupils eligible is raised to this path's value (interpolated; never lowered: transitional protection); empty = held at fsm_share", source="T147, T143, T149 (15.4% in 2019, 20.8% in 2021, 26% in 2025); configs/backtest_2019.yaml")
     fsm_segregation: float = param(0.6, unit="sd of school logit FSM", meaning="how unevenly FSM pupils are spread across schools", source="assumption", plausible=(0.3, 1.0), ge=0.0, le=2.0)
     fsm_in_lowest_quintile: float = param(0.7, unit="fraction of FSM families", meaning="FSM families in income quintile 1 (rest in quintile 2)", source="assumption", plausible=(0.55, 0.9), ge=0.0, le=1.0)
     advocacy_mean_lowest_quintile: float = param(0.30, unit="0-1", meaning="mean family advocacy in income quintile 1", source="assumption", plausible=(0.15, 0.45), ge=0.0, le=1.0)

@@ -136,7 +136,7 @@ class MetricBuilder:
             u["sen_support"] = (level == SEN_SUPPORT).astype(float)
             u["targeted_plus"] = (level == TARGETED_PLUS).astype(float)
             u["isp"] = cols["isp"][pupils].astype(float)
-            u["is_fsm"] = self.children.fsm[rows].astype(float)
+            u["is_fsm"] = cols["fsm"][pupils].astype(float) if "fsm" in cols else self.children.fsm[rows].astype(float)
             u["special"] = ((level == EHCP) & ((placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL))).astype(float)
             frames.append(u)
         if not frames:
