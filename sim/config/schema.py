@@ -155,12 +155,22 @@ class NeedsSection(Section):
     growth_when_unmet_per_year: float = param(0.12, unit="severity units per year", meaning="severity growth while need is unmet", source="assumption (MODEL.md §3: grows faster while unmet)", plausible=(0.04, 0.25), ge=0.0, le=2.0)
     growth_when_met_per_year: float = param(-0.05, unit="severity units per year", meaning="severity drift while need is met (negative = improves)", source="assumption", plausible=(-0.15, 0.02), ge=-2.0, le=2.0)
     severity_trend_per_year: float = param(0.025, unit="fraction per year", meaning="secular rise in the severity of new needs (growth in recorded complex need)", source="assumption (T009, T332: plans doubled 2016-2025)", plausible=(0.0, 0.06), ge=-0.2, le=0.2)
+    pandemic_onset_multiplier: float = param(1.0, unit="multiplier", meaning="onset of new need during the pandemic window, relative to other months (1 = no shock)", source="assumption (speech, language and social-emotional needs rose after the 2020-21 school closures; magnitude to be fitted by the backtest)", plausible=(1.0, 2.0), ge=0.0, le=10.0)
+    pandemic_from: str = param("2020-03", unit="YYYY-MM", meaning="first month of the pandemic shock to the onset of need", source="the first school closures (March 2020)")
+    pandemic_to: str = param("2021-07", unit="YYYY-MM", meaning="last month of the pandemic shock to the onset of need", source="assumption (to the end of the 2020-21 school year)")
     preschool_plan_share_of_reception: float = param(0.012, unit="fraction of Reception entrants", meaning="children entering Reception already holding a plan (complex needs identified before school)", source="T127 (26,500 plans held by under-5s)", plausible=(0.006, 0.02), ge=0.0, le=0.1)
 
     @field_validator("type_mix", "type_severity")
     @classmethod
     def _per_type(cls, values: list[float]) -> list[float]:
         return _twelve(values, "per-need-type list")
+
+    @field_validator("pandemic_from", "pandemic_to")
+    @classmethod
+    def _pandemic_month(cls, value: str) -> str:
+        if not _YM.match(value):
+            raise ValueError(f"expected YYYY-MM (e.g. 2020-03), got {value!r}")
+        return value
 
     @field_validator("onset_age_profile", "resolution_age_profile")
     @classmethod

@@ -23,7 +23,7 @@ def step(ctx: StepContext) -> None:
     # onset among children without need, by year group [assume: derived to keep the start profile]
     candidates = np.flatnonzero(on_roll & ~has_need)
     u = ctx.uniform("need-onset", candidates)
-    rate = onset_rate_per_year(needs, c.year_group[candidates], c.fsm[candidates]) / 12
+    rate = onset_rate_per_year(needs, c.year_group[candidates], c.fsm[candidates]) / 12 * pandemic_multiplier(ctx)
     new = candidates[u < rate]
     if len(new):
         _emerge(ctx, new)
@@ -41,6 +41,15 @@ def step(ctx: StepContext) -> None:
     resolved = candidates[ctx.uniform("need-resolution", candidates) < rate]
     c.severity[resolved] = 0.0
     c.severity[idx[c.severity[idx] <= 0.0]] = 0.0
+
+
+def pandemic_multiplier(ctx: StepContext) -> float:
+    """Onset of new need during the pandemic's school closures and their aftermath, relative to
+    other months (`needs.pandemic_onset_multiplier` between `needs.pandemic_from` and
+    `needs.pandemic_to`; 1 = no shock, the default until a backtest fits it)."""
+    needs = ctx.config.needs
+    within = ctx.timeline.month_index(needs.pandemic_from) <= ctx.t <= ctx.timeline.month_index(needs.pandemic_to)
+    return needs.pandemic_onset_multiplier if within else 1.0
 
 
 def _emerge(ctx: StepContext, new: np.ndarray) -> None:
