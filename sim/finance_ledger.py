@@ -17,14 +17,17 @@ LINES = (
     ("inclusion_base", "council_high_needs"),
     ("state_special", "council_high_needs"),
     ("independent_special", "council_high_needs"),
-    ("transport", "council_high_needs"),
+    ("transport", "council_general_fund"),  # home-to-school transport: councils' own budgets, not the high-needs block
+    ("alternative_provision", "council_high_needs"),
     ("assessment", "council_high_needs"),
+    ("ep_locum", "council_high_needs"),
     ("mediation", "council_high_needs"),
     ("tribunal", "council_high_needs"),
     ("targeted_plus", "central_reform"),
     ("experts_at_hand", "central_reform"),
     ("inclusive_mainstream_fund", "central_reform"),
     ("teacher_training", "central_reform"),
+    ("inclusion_base_capital", "central_reform"),
 )
 LINE_INDEX = {name: i for i, (name, _) in enumerate(LINES)}
 HOLDER = np.array([holder for _, holder in LINES])

@@ -17,7 +17,7 @@ from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.month_plan import Stage, StageTimer
 from sim.population.build import build_population
-from sim.processes import calendar, family, finance, needs, outcomes
+from sim.processes import calendar, family, finance, fsm, needs, outcomes
 from sim.recorder import Recorder
 from sim.random_streams import RandomStreams
 from sim.routes import make_route
@@ -85,6 +85,7 @@ class SendModel(mesa.Model):
         """This month's plan, in order: calendar events, need, the route's stages, outcomes, money."""
         return [
             Stage("year rollover, phase transfers and their reviews", self.route.on_september, months=(9,)),
+            Stage("FSM eligibility follows its dated path", fsm.update_eligibility, months=(1,)),
             Stage("census snapshot", self.recorder.take_census, months=(1,)),
             Stage("new financial year", finance.new_financial_year, months=(4,), after_start=True),
             Stage("need onset, growth and resolution", needs.step),

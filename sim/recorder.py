@@ -111,6 +111,7 @@ class Recorder:
             "need_type": c.need_type.copy(),
             "severity": c.severity.astype(np.float16),
             "isp": c.isp.copy(),
+            "fsm": c.fsm.copy(),  # eligibility at the census (it can change: population.fsm_share_path)
         }))
 
     def close_year(self, ctx: StepContext) -> None:

@@ -282,7 +282,7 @@ class MonthlyChecker:
         c = self._slice(t)
         served_by_child = np.maximum(c.ep_hours_received - self.ep_before, 0.0).astype(np.float64)
         served = np.bincount(c.council, weights=served_by_child, minlength=self.n_councils)
-        capacity = m.councils.ep_hours_per_month
+        capacity = m.councils.ep_hours_per_month + m.councils.ep_locum_hours  # own plus bought-in time
         assert np.all(served <= capacity * (1 + 1e-4) + 1e-3), f"month {t}: EP hours served {served} above capacity {capacity}"
         heard = m.events.frame("tribunal_outcome")
         heard_now = heard.loc[heard["month"] == t, "row"].to_numpy() - m.on_roll(t)[0]
@@ -373,7 +373,7 @@ def test_deficit_equals_opening_deficit_plus_ledger_spend_less_income(finished_m
 
 def test_ledger_books_only_known_lines_and_holders(finished_model) -> None:
     frame = finished_model.ledger.frame(finished_model.timeline)
-    assert set(frame["budget_holder"]) <= {"school", "council_high_needs", "central_reform"}
+    assert set(frame["budget_holder"]) <= {"school", "council_high_needs", "council_general_fund", "central_reform"}
     assert frame["amount"].ge(0).all()
     # the EHCP route books nothing to the reform's central budget
     assert frame.loc[frame["budget_holder"] == "central_reform", "amount"].sum() == 0

@@ -31,6 +31,7 @@ from sim.population.state import (
     SEN_SUPPORT,
     STATE_SPECIAL,
 )
+from sim.finance_ledger import LINE_INDEX
 from sim.processes import assessment, calendar, decisions, disputes, finance, identification, needs, outcomes, placement, requests, reviews, support
 from sim.step_context import rank_within_groups
 
@@ -159,6 +160,7 @@ def test_ep_time_goes_first_come_first_served_and_never_exceeds_capacity(fresh_m
     c.ep_done_month[rows] = NEVER
     capacity = 10.25 * a.ep_hours_per_assessment
     ctx.councils.ep_hours_per_month[:] = capacity
+    a.ep_locum_max_share = 0.0  # the council's own EP time only (bought-in time: the next test)
     assessment.allocate_ep_time(ctx)
     hours = c.ep_hours_received[rows]
     assert hours.sum() == pytest.approx(capacity, rel=1e-6)
@@ -182,8 +184,37 @@ def test_severity_priority_serves_the_most_severe_first(make_model) -> None:
     c.ep_done_month[rows] = NEVER
     c.severity[rows] = np.linspace(0.5, 3.5, len(rows)).astype(np.float32)[::-1]
     ctx.councils.ep_hours_per_month[:] = 5 * a.ep_hours_per_assessment
+    a.ep_locum_max_share = 0.0
     assessment.allocate_ep_time(ctx)
     assert set(rows[c.ep_done_month[rows] == ctx.t]) == set(rows[:5])
+
+
+def test_a_long_ep_backlog_buys_in_locum_time_up_to_its_limit(fresh_model) -> None:
+    """Own hours first; the backlog beyond ep_backlog_tolerance_months of them is bought in, at
+    most ep_locum_max_share of own hours, and booked to the ep_locum line at its hourly cost."""
+    ctx = fresh_model.context()
+    c, a = ctx.c, ctx.config.assessment
+    _clear_pipeline(ctx)
+    rows = _school_age_rows(ctx, 50)
+    c.pipeline[rows] = ASSESSING
+    c.request_month[rows] = -3
+    c.ep_hours_received[rows] = 0.0
+    c.ep_done_month[rows] = NEVER
+    a.ep_backlog_tolerance_months, a.ep_locum_max_share = 2.0, 0.5
+    own = 10 * a.ep_hours_per_assessment  # backlog 50 assessments = 5 months of own time
+    ctx.councils.ep_hours_per_month[:] = own
+    assessment.allocate_ep_time(ctx)
+    assert c.ep_hours_received[rows].sum() == pytest.approx(own * 1.5, rel=1e-6)  # excess 3 months, capped at 0.5
+    assert ctx.councils.ep_locum_hours.sum() == pytest.approx(own * 0.5, rel=1e-9)
+    booked = ctx.ledger.amounts[ctx.t, :, LINE_INDEX["ep_locum"]].sum()
+    assert booked == pytest.approx(own * 0.5 * a.ep_locum_cost_per_hour, rel=1e-9)
+    # a backlog within the tolerance buys nothing
+    c.ep_hours_received[rows] = 0.0
+    c.ep_done_month[rows] = NEVER
+    c.pipeline[rows[15:]] = IDLE  # 15 assessments = 1.5 months of own time
+    assessment.allocate_ep_time(ctx)
+    assert ctx.councils.ep_locum_hours.sum() == 0.0
+    assert c.ep_hours_received[rows[:15]].sum() == pytest.approx(own, rel=1e-6)
 
 
 def _assessments_within_20_weeks(model, ep_hours_per_month: float, n: int = 600, months: int = 18) -> np.ndarray:
@@ -317,8 +348,9 @@ def test_severity_grows_while_unmet_and_eases_while_met(fresh_model) -> None:
     assert np.all(c.severity[unmet] > 1.5) and np.all(c.severity[met] < 1.5)
 
 
-def test_only_mild_needs_that_are_met_resolve(make_model) -> None:
-    model = make_model({"needs": {"resolution_rate_per_year": 1.0}}, councils=1, pupils=24000)
+def test_only_mild_needs_resolve_and_met_ones_faster(make_model) -> None:
+    model = make_model({"needs": {"resolution_rate_per_year": 1.0, "resolution_age_profile": [1.0] * 14,
+                                  "unmet_resolution_ratio": 0.5}}, councils=1, pupils=24000)
     ctx = model.context()
     c = ctx.c
     rows = _school_age_rows(ctx, 12000)
@@ -330,7 +362,28 @@ def test_only_mild_needs_that_are_met_resolve(make_model) -> None:
     needs.step(ctx)
     resolved = c.severity == 0
     _rate_close(resolved[mild_met], np.full(len(mild_met), 1.0 / 12))
-    assert not resolved[mild_unmet].any() and not resolved[moderate_met].any()
+    _rate_close(resolved[mild_unmet], np.full(len(mild_unmet), 0.5 / 12))
+    assert not resolved[moderate_met].any()
+
+
+def test_need_onset_and_resolution_follow_the_year_group_profiles(make_model) -> None:
+    """Onset and resolution hazards are the level times the year group's multiplier."""
+    profile = [0.0] * 14
+    profile[3] = 2.0
+    model = make_model({"needs": {"onset_rate_per_year": 0.3, "onset_age_profile": profile, "fsm_need_odds_ratio": 1.0,
+                                  "resolution_rate_per_year": 0.6, "resolution_age_profile": profile}}, councils=1, pupils=24000)
+    ctx = model.context()
+    c = ctx.c
+    year3, year5 = np.flatnonzero(c.year_group == 3), np.flatnonzero(c.year_group == 5)
+    c.severity[np.r_[year3, year5]] = 0.0
+    needs.step(ctx)
+    _rate_close(c.severity[year3] > 0, np.full(len(year3), 0.6 / 12))
+    assert not (c.severity[year5] > 0).any()
+    c.severity[np.r_[year3, year5]] = 0.3
+    c.support_intensity[np.r_[year3, year5]] = 0.3
+    needs.step(ctx)
+    _rate_close(c.severity[year3] == 0, np.full(len(year3), 1.2 / 12))
+    assert not (c.severity[year5] == 0).any()
 
 
 def test_unmet_need_costs_attainment_and_matched_support_adds_it(fresh_model) -> None:

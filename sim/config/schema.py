@@ -113,6 +113,14 @@ class PopulationSection(Section):
             data["councils"] = max(len(rows) - int(data.get("first_council", 0) or 0), 1)
         return data
 
+    @field_validator("fsm_share_path")
+    @classmethod
+    def _fsm_path(cls, values: dict[int, float]) -> dict[int, float]:
+        for year, share in values.items():
+            if not 2000 <= year <= 2100 or not 0.0 <= share <= 0.9:
+                raise ValueError(f"fsm_share_path needs years 2000-2100 and shares in [0, 0.9], got {year}: {share}")
+        return values
+
     @model_validator(mode="after")
     def _table_rows(self) -> "PopulationSection":
         if self.council_table is None and (self.council_names is not None or self.region is not None):
@@ -134,6 +142,7 @@ class PopulationSection(Section):
     secondary_school_size: int = param(1000, unit="pupils", meaning="average roll of a secondary school", source="T290: ~3.9m secondary pupils / 3,444 schools", ge=200, le=2500)
     school_size_spread: float = param(0.35, unit="coefficient of variation", meaning="spread of school rolls", source="assumption", plausible=(0.2, 0.5), ge=0.0, le=1.0)
     fsm_share: float = param(0.26, unit="fraction of pupils", meaning="pupils eligible for free school meals", source="T149", plausible=(0.12, 0.45), ge=0.0, le=0.9)
+    fsm_share_path: dict[int, float] = param({}, unit="year -> fraction of pupils", meaning="dated FSM eligibility: each January the share of pupils eligible is raised to this path's value (interpolated; never lowered: transitional protection); empty = held at fsm_share", source="T147, T143, T149 (15.4% in 2019, 20.8% in 2021, 26% in 2025); configs/backtest_2019.yaml")
     fsm_segregation: float = param(0.6, unit="sd of school logit FSM", meaning="how unevenly FSM pupils are spread across schools", source="assumption", plausible=(0.3, 1.0), ge=0.0, le=2.0)
     fsm_in_lowest_quintile: float = param(0.7, unit="fraction of FSM families", meaning="FSM families in income quintile 1 (rest in quintile 2)", source="assumption", plausible=(0.55, 0.9), ge=0.0, le=1.0)
     advocacy_mean_lowest_quintile: float = param(0.30, unit="0-1", meaning="mean family advocacy in income quintile 1", source="assumption", plausible=(0.15, 0.45), ge=0.0, le=1.0)
@@ -191,12 +200,23 @@ class NeedsSection(Section):
     severity_shape: float = param(1.6, unit="gamma shape", meaning="shape of the severity distribution among children with need", source="assumption", plausible=(1.0, 3.0), gt=0.0, le=20.0)
     severity_mean: float = param(1.0, unit="severity units", meaning="mean latent severity among children with need (1 = what good SEN support meets)", source="assumption (scale definition)", plausible=(0.8, 1.3), gt=0.0, le=5.0)
     fsm_severity_multiplier: float = param(1.3, unit="multiplier", meaning="severity of FSM children's needs relative to others", source="assumption", plausible=(1.0, 1.3), ge=0.5, le=2.0)
-    onset_rate_per_year: float = param(0.04, unit="probability per year", meaning="new need emerging among children without one", source="assumption (T160-T161 cumulative incidence)", plausible=(0.02, 0.06), ge=0.0, le=0.5)
-    resolution_rate_per_year: float = param(0.06, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met", source="assumption", plausible=(0.02, 0.15), ge=0.0, le=1.0)
+    onset_rate_per_year: float = param(0.0266, unit="probability per year", meaning="new need emerging among non-FSM children without one, at onset_age_profile 1 (FSM children: times fsm_onset_hazard_ratio)", source="assumption derived with onset_age_profile (docs/DYNAMICS.md); T160-T161 cumulative incidence", plausible=(0.015, 0.04), ge=0.0, le=0.5)
+    resolution_rate_per_year: float = param(0.286, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met, at resolution_age_profile 1", source="assumption", plausible=(0.02, 0.3), ge=0.0, le=1.0)
+    onset_age_profile: list[float] = param(
+        [2.64, 1.93, 1.34, 1.52, 1.15, 1.17, 0.66, 0.19, 0.36, 0.15, 0.44, 0.44, 0.44, 0.44],
+        unit="multiplier on onset_rate_per_year, Reception..Y13", meaning="how the onset of new need varies with year group", source="assumption derived so the start census's latent-need profile is a steady state of onset and resolution (docs/DYNAMICS.md)", )
+    resolution_age_profile: list[float] = param(
+        [0.48, 0.33, 0.42, 0.26, 0.53, 0.01, 2.58, 1.87, 1.45, 1.41, 1.33, 1.33, 1.33, 1.33],
+        unit="multiplier on resolution_rate_per_year, Reception..Y13", meaning="how the resolution of mild need varies with year group", source="assumption derived so the start census's latent-need profile is a steady state of onset and resolution (docs/DYNAMICS.md)", )
+    fsm_onset_hazard_ratio: float = param(2.0, unit="hazard ratio", meaning="onset of new need, FSM vs non-FSM children", source="assumption derived so the FSM share of pupils with latent need keeps its start value (docs/DYNAMICS.md)", plausible=(1.5, 2.5), ge=1.0, le=6.0)
+    unmet_resolution_ratio: float = param(0.5, unit="multiplier", meaning="mild needs that are not met resolve at this fraction of the rate of met ones", source="assumption", plausible=(0.2, 1.0), ge=0.0, le=1.0)
     resolution_severity: float = param(0.5, unit="severity units", meaning="needs below this can resolve", source="assumption", plausible=(0.3, 0.8), ge=0.0, le=5.0)
     growth_when_unmet_per_year: float = param(0.12, unit="severity units per year", meaning="severity growth while need is unmet", source="assumption (need grows faster while unmet)", plausible=(0.04, 0.25), ge=0.0, le=2.0)
     growth_when_met_per_year: float = param(-0.05, unit="severity units per year", meaning="severity drift while need is met (negative = improves)", source="assumption", plausible=(-0.15, 0.02), ge=-2.0, le=2.0)
     severity_trend_per_year: float = param(0.025, unit="fraction per year", meaning="secular rise in the severity of new needs (growth in recorded complex need)", source="assumption (T009, T332: plans doubled 2016-2025)", plausible=(0.0, 0.06), ge=-0.2, le=0.2)
+    pandemic_onset_multiplier: float = param(1.0, unit="multiplier", meaning="onset of new need during the pandemic window, relative to other months (1 = no shock)", source="assumption (speech, language and social-emotional needs rose after the 2020-21 school closures; magnitude to be fitted by the backtest)", plausible=(1.0, 2.0), ge=0.0, le=10.0)
+    pandemic_from: str = param("2020-03", unit="YYYY-MM", meaning="first month of the pandemic shock to the onset of need", source="the first school closures (March 2020)")
+    pandemic_to: str = param("2021-07", unit="YYYY-MM", meaning="last month of the pandemic shock to the onset of need", source="assumption (to the end of the 2020-21 school year)")
     preschool_plan_share_of_reception: float = param(0.012, unit="fraction of Reception entrants", meaning="children entering Reception already holding a plan (complex needs identified before school)", source="T127 (26,500 plans held by under-5s)", plausible=(0.006, 0.02), ge=0.0, le=0.1)
 
     @field_validator("type_mix", "type_severity")
@@ -208,6 +228,20 @@ class NeedsSection(Section):
     @classmethod
     def _some_need_type(cls, values: list[float]) -> list[float]:
         return _positive_total(values, "needs.type_mix")
+
+    @field_validator("pandemic_from", "pandemic_to")
+    @classmethod
+    def _pandemic_month(cls, value: str) -> str:
+        if not _YM.match(value):
+            raise ValueError(f"expected YYYY-MM (e.g. 2020-03), got {value!r}")
+        return value
+
+    @field_validator("onset_age_profile", "resolution_age_profile")
+    @classmethod
+    def _by_year_group(cls, values: list[float]) -> list[float]:
+        if len(values) != 14 or any(not 0 <= v <= 20 for v in values):
+            raise ValueError("needs 14 multipliers in [0, 20], Reception to Year 13")
+        return values
 
     @field_validator("deprivation_type_tilt")
     @classmethod
@@ -269,12 +303,16 @@ class DecisionSection(Section):
 class AssessmentSection(Section):
     final_weeks: float = param(20.0, unit="weeks", meaning="final plan due from request", source="law (reg. 13)", ge=1.0, le=104.0)
     ep_hours_per_assessment: float = param(20.0, unit="hours", meaning="educational psychologist time one assessment needs", source="assumption", plausible=(12.0, 30.0), gt=0.0, le=200.0)
-    ep_hours_per_month_per_1000_pupils: float = param(23.0, unit="hours per month per 1,000 pupils", meaning="council EP time available for statutory assessments (binding constraint)", source="calibrated to 46% within 20 weeks (T112); EP workforce T300", plausible=(12.0, 35.0), gt=0.0, le=500.0)
+    ep_hours_per_month_per_1000_pupils: float = param(15.0, unit="hours per month per 1,000 pupils", meaning="council EP time available for statutory assessments, before bought-in time: below the demand for it (about 20 hours), so the queue and timeliness respond to it", source="calibrated to 45% within 20 weeks (sen2 timeliness 2025, T112); EP workforce T300", plausible=(8.0, 30.0), gt=0.0, le=500.0)
+    ep_backlog_tolerance_months: float = param(2.0, unit="months of own EP hours", meaning="EP backlog a council carries before it buys in locum time", source="assumption", plausible=(1.0, 4.0), ge=0.0, le=24.0)
+    ep_locum_max_share: float = param(1.0, unit="fraction of own EP hours", meaning="most locum EP time a council can buy in a month (EP shortages limit it)", source="assumption", plausible=(0.2, 1.0), ge=0.0, le=5.0)
+    ep_locum_cost_per_hour: float = param(100.0, unit="£ per hour", meaning="cost of bought-in (locum) EP time", source="assumption (locum EP day rates of about £600-£800)", plausible=(70.0, 130.0), ge=0.0, le=1000.0)
     ep_capacity_growth_per_year: float = param(0.03, unit="fraction per year", meaning="growth of EP capacity (trainees, locums)", source="T303 (trainees up from 160 to 200 a year)", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     minimum_months: int = param(3, unit="months", meaning="fastest a plan can be issued after the decision (advice, draft, consultation)", source="law (16-week draft, 15-day consultation)", ge=1, le=12)
-    slow_advice_share: float = param(0.17, unit="fraction of assessments", meaning="assessments whose health or social care advice is slow (the long tail of waits)", source="assumption calibrated to sen2 timeliness 2025 (10.9% over a year)", plausible=(0.05, 0.3), ge=0.0, le=1.0)
+    months_after_ep_advice: int = param(2, unit="months", meaning="drafting, the 15-day consultation on the draft plan and the final plan, after the EP advice is in", source="assumption (law: 15 days to comment on a draft; advice due 6 weeks after the decision, the final plan 20 weeks after the request)", plausible=(1, 3), ge=0, le=12)
+    slow_advice_share: float = param(0.14, unit="fraction of assessments", meaning="assessments whose health or social care advice is slow (the long tail of waits)", source="assumption calibrated to sen2 timeliness 2025 (10.9% over a year)", plausible=(0.05, 0.3), ge=0.0, le=1.0)
     slow_advice_monthly_completion: float = param(0.07, unit="probability per month", meaning="completion of slow advice once EP advice is in", source="assumption", plausible=(0.05, 0.25), gt=0.0, le=1.0)
-    other_advice_monthly_completion: float = param(0.33, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 and sen2 timeliness 2025 (over a year: 7-11%)", plausible=(0.15, 0.6), gt=0.0, le=1.0)
+    other_advice_monthly_completion: float = param(0.6, unit="probability per month", meaning="health/social care advice and drafting complete once EP advice is in", source="calibrated to T121 and sen2 timeliness 2025 (over a year: 7-11%)", plausible=(0.15, 0.6), gt=0.0, le=1.0)
     council_advice_speed_elasticity: float = param(1.3, unit="exponent", meaning="how strongly a council's published timeliness (odds relative to England) speeds its advice and drafting, in table-driven runs", source="assumption calibrated to the spread of 20-week timeliness across councils (sen2 timeliness 2025)", plausible=(0.5, 2.0), ge=0.0, le=3.0)
     mild_need_plan_ratio: float = param(0.5, unit="multiplier", meaning="plans are issued less often after assessing a need below reviews.plan_needs_met_severity", source="assumption", plausible=(0.2, 0.9), ge=0.0, le=1.0)
     plan_issued_probability: float = param(0.945, unit="probability at severity 1", meaning="an assessed child gets a plan", source="T110-T111 (94-95%)", ge=0.0, le=1.0)
@@ -326,7 +364,7 @@ class OutcomesSection(Section):
     matched_gain_sd_per_year: float = param(0.05, unit="sd per year", meaning="attainment gained while support matches need (EEF +4-6 months a year)", source="published [reported: EEF toolkit]", plausible=(0.05, 0.2), ge=0.0, le=2.0)
     test_noise_sd: float = param(0.45, unit="sd", meaning="noise between latent attainment and a test result", source="assumption", plausible=(0.3, 0.7), ge=0.0, le=3.0)
     ks2_threshold: float = param(-0.78, unit="sd", meaning="latent score needed for the KS2 expected standard", source="calibrated to KS2 2023/24 (61% reading, writing and maths)", ge=-5.0, le=5.0)
-    ks4_threshold: float = param(-0.86, unit="sd", meaning="latent score needed for English and maths grade 4+", source="calibrated to T213-T215 (65%, 13%, 37%)", ge=-5.0, le=5.0)
+    ks4_threshold: float = param(-0.76, unit="sd", meaning="latent score needed for English and maths grade 4+", source="calibrated to T213-T215 (65%, 13%, 37%)", ge=-5.0, le=5.0)
     suspension_monthly_base: float = param(0.0036, unit="suspensions per pupil-month (no SEN)", meaning="base suspension rate", source="T240-T244 (7 per 100 pupils a year without SEN)", ge=0.0, le=1.0)
     suspension_need_effect: float = param(0.9, unit="log multiplier per severity unit (up to suspension_need_cap)", meaning="suspensions rise with need, then level off", source="T242-T244 (26 per 100 on SEN support)", plausible=(0.5, 1.5), ge=0.0, le=5.0)
     suspension_need_cap: float = param(1.0, unit="severity units", meaning="severity beyond which suspension risk rises no further (EHCP pupils are suspended no more than those on SEN support)", source="T242-T244 (26.7 vs 23.3 per 100)", plausible=(0.8, 2.0), ge=0.0, le=10.0)
@@ -351,10 +389,11 @@ class FinanceSection(Section):
     independent_special_cost: float = param(63000.0, unit="£ per year", meaning="independent special-school place", source="T275", ge=0.0, le=300000.0)
     transport_cost: float = param(8300.0, unit="£ per transported child per year", meaning="home-to-school transport", source="published [reported]; T286-T287", ge=0.0, le=100000.0)
     transported_share: list[float] = param([0.05, 0.1, 0.6, 0.85], unit="fraction by placement", meaning="share transported: mainstream EHCP, inclusion base, state special, independent", source="assumption (T287: 180k transported)", )
+    alternative_provision_cost: float = param(18000.0, unit="£ per pupil per year", meaning="a place in alternative provision (pupil referral unit) for an excluded pupil, with or without a plan, from the high-needs block", source="assumption (AP place funding of £10,000, as for special places (T283), plus a top-up)", plausible=(12000.0, 30000.0), ge=0.0, le=200000.0)
     assessment_cost: float = param(4500.0, unit="£ per assessment", meaning="cost of an EHC needs assessment (EP, admin, advice)", source="assumption", plausible=(2500.0, 7000.0), ge=0.0, le=50000.0)
     tribunal_cost: float = param(5200.0, unit="£ per appeal", meaning="council cost of defending an appeal", source="published [data: £4.3k-£6.1k]", plausible=(4300.0, 6100.0), ge=0.0, le=100000.0)
     mediation_cost: float = param(1200.0, unit="£ per mediation", meaning="council cost of a mediation", source="assumption", plausible=(600.0, 2000.0), ge=0.0, le=50000.0)
-    high_needs_income_per_pupil: float = param(1250.0, unit="£ per pupil per year (2025-26)", meaning="council high-needs income for school-age provision", source="T248 (£11.9bn / 9.09m pupils = £1,309), less ~5% structural overspend (T255)", plausible=(1000.0, 1500.0), ge=0.0, le=20000.0)
+    high_needs_income_per_pupil: float = param(1200.0, unit="£ per pupil per year (2024-25: the April 2025 uplift, high_needs_income_growth, gives 2025-26)", meaning="council high-needs income for school-age provision", source="T248 (£11.9bn in 2025-26 x school-age share 0.85 / 8.1m Reception-Y11 pupils = £1,249) / 1.04", plausible=(1000.0, 1500.0), ge=0.0, le=20000.0)
     high_needs_income_growth: float = param(0.04, unit="fraction per year", meaning="annual uplift in high-needs income", source="T248-T251", plausible=(0.0, 0.08), ge=-0.5, le=0.5)
     cost_inflation: float = param(0.03, unit="fraction per year", meaning="annual rise in unit costs", source="assumption", plausible=(0.0, 0.06), ge=-0.5, le=0.5)
     opening_deficit_share: float = param(0.3, unit="fraction of annual high-needs income", meaning="cumulative deficit at the start", source="T257-T258 (£3.3-4.6bn on ~£11bn)", plausible=(0.0, 0.6), ge=0.0, le=5.0)
@@ -381,14 +420,14 @@ class ReformSection(Section):
     """The tiered route (docs/REFORM.md): used when run.route is "tiered"."""
 
     funding_start: str = param("2026-04", unit="YYYY-MM", meaning="reform funds (Inclusive Mainstream Fund, Experts at Hand, training) start", source="White Paper [proposal]")
-    funding_per_pupil_imf: float = param(66.0, unit="£ per pupil per year", meaning="Inclusive Mainstream Fund to mainstream schools", source="T334 (£1.6bn over 3 years / ~8.1m pupils)", ge=0.0, le=5000.0)
-    training_cost_per_pupil: float = param(8.2, unit="£ per pupil per year", meaning="SEND training for every teacher, during the training ramp", source="T336 (£200m over 3 years / ~8.1m pupils)", ge=0.0, le=1000.0)
+    funding_per_pupil_imf: float = param(66.0, unit="£ per mainstream pupil per year (cash)", meaning="Inclusive Mainstream Fund to mainstream schools", source="T334 (£1.6bn over 3 years / ~8.1m pupils)", ge=0.0, le=5000.0)
+    training_cost_per_pupil: float = param(8.2, unit="£ per pupil per year (cash)", meaning="SEND training for every teacher, during the training ramp", source="T336 (£200m over 3 years / ~8.1m pupils)", ge=0.0, le=1000.0)
     training_ramp_months: int = param(36, unit="months", meaning="time for training uptake to reach its maximum", source="assumption", plausible=(18, 60), ge=1, le=240)
     training_uptake: float = param(0.8, unit="fraction of staff", meaning="share of staff who complete the training", source="assumption", plausible=(0.5, 1.0), ge=0.0, le=1.0)
     training_expertise_gain: float = param(0.15, unit="expertise units at full uptake", meaning="rise in school SEN expertise from training (better identification, more need met without a plan)", source="assumption", plausible=(0.05, 0.3), ge=0.0, le=1.0)
     imf_intensity_gain: float = param(0.25, unit="severity units", meaning="extra support a mainstream school can give from the Inclusive Mainstream Fund (universal provision)", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
     targeted_plus_threshold: float = param(1.2, unit="severity units", meaning="assessed need at or above which a child is placed at Targeted Plus", source="assumption (thresholds unpublished)", plausible=(0.9, 1.6), ge=0.0, le=10.0)
-    inclusion_base_package_threshold: float = param(1.3, unit="severity units", meaning="specialist package threshold: an EHCP with an inclusion-base package", source="assumption (thresholds unpublished; strict/generous scenarios; calibrated so about 1 in 8 legacy holders move to ISPs)", plausible=(0.9, 1.8), ge=0.0, le=10.0)
+    inclusion_base_package_threshold: float = param(1.3, unit="severity units", meaning="specialist package threshold: an EHCP with an inclusion-base package", source="assumption (thresholds unpublished; strict/generous scenarios). With the defaults about 2 in 5 legacy plans reviewed at a phase transfer move to ISPs, about 3 in 10 of the plans held at the switch by 2036 (the government expects about 1 in 8)", plausible=(0.9, 1.8), ge=0.0, le=10.0)
     special_school_package_threshold: float = param(2.6, unit="severity units", meaning="specialist package threshold: an EHCP with a special-school package", source="assumption (thresholds unpublished)", plausible=(2.2, 3.2), ge=0.0, le=10.0)
     assessment_noise_sd: float = param(0.2, unit="severity units", meaning="error of a specialist assessment against the thresholds", source="assumption", plausible=(0.05, 0.4), ge=0.0, le=3.0)
     school_referral_monthly_rate: float = param(0.03, unit="probability per month", meaning="school refers a child above the package threshold for specialist assessment", source="assumption", plausible=(0.01, 0.08), ge=0.0, le=1.0)
@@ -412,6 +451,7 @@ class ReformSection(Section):
     inclusion_base_primary_target: float = param(0.2, unit="fraction of primaries", meaning="primaries with an inclusion base once rolled out", source="assumption", plausible=(0.07, 0.5), ge=0.0, le=1.0)
     inclusion_base_rollout_start: str = param("2026-09", unit="YYYY-MM", meaning="first September new inclusion bases open", source="assumption (capital from 2025-26, T337)")
     inclusion_base_rollout_years: int = param(5, unit="years", meaning="years to reach the inclusion-base targets (fast 3, slow 8)", source="assumption", plausible=(3, 8), ge=1, le=30)
+    inclusion_base_capital_per_place: float = param(60000.0, unit="£ per place (2025 prices)", meaning="capital cost of a new inclusion-base place, booked when the base opens", source="T337-T338 (£3bn for 50,000 new SEND places)", plausible=(30000.0, 90000.0), ge=0.0, le=1000000.0)
     targeted_plus_base_cost: float = param(3000.0, unit="£ per child per year", meaning="inclusion-base time for a Targeted Plus child", source="assumption (a share of T284's £6k place funding)", plausible=(1500.0, 6000.0), ge=0.0, le=50000.0)
     targeted_plus_base_gain: float = param(0.3, unit="severity units", meaning="extra support from inclusion-base time for Targeted Plus children in a school with a base", source="assumption", plausible=(0.1, 0.6), ge=0.0, le=3.0)
 

@@ -52,7 +52,7 @@ from sim.metrics.intervals import t_hi, t_lo
 LEVEL = 0.95
 TAIL = (1 - LEVEL) / 2
 SMALL_CELL = 10  # children per replicate below which a cell is suppressed (disclosure and noise)
-HOLDERS = ("school", "council_high_needs", "central_reform")
+HOLDERS = ("school", "council_high_needs", "council_general_fund", "central_reform")
 PAIRING_ERROR = "runs are not paired: different populations"
 
 
@@ -381,7 +381,8 @@ def cost_table(baseline_system: pd.DataFrame, reform_system: pd.DataFrame, defla
 
     Per replicate: spend summed over councils and the year's months for each holder (school:
     SEN support and the EHCP school contribution; council_high_needs: top-ups, bases, special
-    schools, transport, assessment, mediation, tribunal; central_reform: Targeted Plus, Experts
+    schools, alternative provision, assessment, bought-in EP time, mediation, tribunal;
+    council_general_fund: home-to-school transport; central_reform: Targeted Plus, Experts
     at Hand, Inclusive Mainstream Fund, teacher training — `sim.finance_ledger.LINES`) and in
     total; the councils' cumulative high-needs deficit at each March; and total spend divided
     by the year's mean number of pupils with any support (EHCP + SEN support + Targeted Plus).

@@ -137,7 +137,7 @@ class MetricBuilder:
             u["sen_support"] = (level == SEN_SUPPORT).astype(float)
             u["targeted_plus"] = (level == TARGETED_PLUS).astype(float)
             u["isp"] = cols["isp"][pupils].astype(float)
-            u["is_fsm"] = self.children.fsm[rows].astype(float)
+            u["is_fsm"] = cols["fsm"][pupils].astype(float) if "fsm" in cols else self.children.fsm[rows].astype(float)
             u["special"] = ((level == EHCP) & ((placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL))).astype(float)
             frames.append(u)
         if not frames:
@@ -364,7 +364,7 @@ class MetricBuilder:
                                            "value": [spend.sum() / max(mean_pupils.sum(), 1)]}))
             self.rows.append(pd.DataFrame({"date": date, "metric": "high_needs_spend_per_pupil", "by": "council",
                                            "group": self.council_codes, "value": per_council}))
-            for holder in ("school", "council_high_needs", "central_reform"):
+            for holder in ("school", "council_high_needs", "council_general_fund", "central_reform"):
                 mask = np.array([h == holder for _, h in LINES])
                 total = amounts[sel][:, :, mask].sum()
                 self.rows.append(pd.DataFrame({"date": date, "metric": "spend_per_pupil_by_holder", "by": "budget_holder",

@@ -36,6 +36,7 @@ YEAR_GROUPS = 14  # Reception .. Year 13
 CENSUS_YEAR_GROUPS = 12  # Reception .. Year 11: the pupils every per-pupil rate refers to
 SPECIAL_SCHOOL_PLACES = 120  # places per state special school (layout only; capacity is per council)
 LATE_TYPES = (NEED_TYPES.index("ASD"), NEED_TYPES.index("SEMH"))
+ONSET_MONTHS_BEFORE_CENSUS = 4  # September entry to the January census
 
 
 @dataclass
@@ -259,6 +260,7 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
         group=np.full(m, -1, dtype=np.int32),
         sen_budget=np.zeros(m),
         sen_spend=np.zeros(m),
+        central_sen_funding=np.zeros(m),
         budget_pressure=np.zeros(m),
         fsm_share=np.zeros(m),
     )
@@ -317,7 +319,12 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     # with no recorded SEN at the census there is no age gradient to borrow: need is flat by age
     profile = profile / mean_profile if mean_profile > 0 else np.ones_like(profile)
     age_factor = np.where(initial, profile[np.clip(year_group, 0, 13)], profile[0])
-    has_need = rng.random(n) < np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
+    p_need = np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
+    # future entrants: need at entry in September, so that onset over the autumn term brings
+    # Reception to the start census's January share (the start is then a steady state)
+    autumn = ONSET_MONTHS_BEFORE_CENSUS / 12 * onset_rate_per_year(needs, np.zeros(n, dtype=np.int64), fsm)
+    p_need = np.where(initial, p_need, np.clip((p_need - autumn) / np.maximum(1 - autumn, 1e-9), 0, 0.95))
+    has_need = rng.random(n) < p_need
 
     weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
     cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
@@ -330,15 +337,32 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     raw = rng.gamma(shape, needs.severity_mean / shape, n)
     years_ahead = np.maximum(entry_year - (start_year - 1), 0)
     trend = (1 + needs.severity_trend_per_year) ** years_ahead
+    # a start pupil's need is either present since Reception entry (the Reception share of the
+    # profile) or emerged later. Later needs start milder (needs.later_onset_severity_ratio), but
+    # by the census the mild ones have resolved and unmet ones have grown: under the dynamics the
+    # survivors' severity is close to that of needs present at entry (docs/DYNAMICS.md), so both
+    # draw from the same distribution here
+    from_entry = profile[0] / profile[np.clip(year_group, 0, 13)]
+    later = initial & (rng.random(n) >= from_entry)
     severity = np.where(has_need, raw * type_sev[need_type] * np.where(fsm, needs.fsm_severity_multiplier, 1.0) * trend, 0.0)
-    # onset: within the child's school life so far (negative months = before the start census)
+    # onset: at Reception entry, or within the child's school life since (negative months = before the start census)
     months_on_roll = np.where(initial, (year_group.astype(np.int64) + 1) * 12 - 8, 0)
-    onset_month = np.where(has_need, -(rng.random(n) * months_on_roll).astype(np.int64), NEVER)
+    onset_month = np.where(has_need, -np.where(later, rng.random(n) * months_on_roll, months_on_roll).astype(np.int64), NEVER)
     # future entrants' needs present at Reception entry
     future = ~initial
     entry_month = (entry_year.astype(np.int64) - start_year) * 12 + 8  # September of the entry year
     onset_month = np.where(future & has_need, entry_month, onset_month)
     return need_type, severity, onset_month
+
+
+def onset_rate_per_year(needs, year_group: np.ndarray, fsm: np.ndarray) -> np.ndarray:
+    """Yearly hazard of new need for children without one, by year group and FSM status.
+
+    FSM children's hazard is higher by `needs.fsm_onset_hazard_ratio`, derived so that the FSM
+    share of pupils with need stays where the start census put it (docs/DYNAMICS.md).
+    """
+    profile = np.asarray(needs.onset_age_profile)
+    return needs.onset_rate_per_year * profile[np.clip(year_group, 0, len(profile) - 1)] * np.where(fsm, needs.fsm_onset_hazard_ratio, 1.0)
 
 
 def _solve_other_odds(overall: float, fsm_share: float, odds_ratio: float) -> float:
@@ -509,8 +533,10 @@ def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
     c["pipeline_since"][chosen] = -months_ago + 1
     c["request_fraction"][chosen] = rng.random(len(chosen))
     c["request_by_parent"][chosen] = rng.random(len(chosen)) < 0.3
-    # EP work already done grows with time waited (FIFO: the oldest are nearly finished)
-    done = np.clip(months_ago / 6 + 0.2 * rng.random(len(chosen)), 0, 1)
+    # EP work already done grows with time waited (FIFO: only the last few months' requests still
+    # wait for EP advice, as in the model's own queue, whose backlog is about
+    # assessment.ep_backlog_tolerance_months of EP time)
+    done = np.clip(months_ago / (1 + config.assessment.ep_backlog_tolerance_months) + 0.2 * rng.random(len(chosen)), 0, 1)
     c["ep_hours_received"][chosen] = (done * config.assessment.ep_hours_per_assessment).astype(np.float32)
 
 
@@ -525,6 +551,7 @@ def _build_council_table(config: ScenarioConfig, n_pupils: int, profile: dict | 
         # EP capacity scales with the council's workload (plans) and its timeliness index
         ep_hours_per_month=np.array([config.assessment.ep_hours_per_month_per_1000_pupils * per_1000
                                      * profile["ep_capacity_index"] * profile["ehcp_index"] * profile["demand_index"]]),
+        ep_locum_hours=np.zeros(1),
         decisions_per_month=np.array([config.decision.decisions_per_month_per_1000_pupils * per_1000]),
         # special places follow the council's plans and its use of special schools
         special_places=np.array([config.placement.special_places_per_1000_pupils * per_1000

@@ -28,6 +28,7 @@ class SchoolTable:
     group: np.ndarray  # int32: school group (reform); -1 = none
     sen_budget: np.ndarray  # float64: notional SEN budget this financial year (£)
     sen_spend: np.ndarray  # float64: notional SEN spend committed this month (£/yr rate)
+    central_sen_funding: np.ndarray  # float64: part of sen_spend paid from central reform funds (£/yr rate; the IMF)
     budget_pressure: np.ndarray  # float64: demand on the notional budget / budget (>1 = overstretched)
     fsm_share: np.ndarray  # float64: FSM share of the roll (updated at census)
 
@@ -43,7 +44,8 @@ class SchoolTable:
 class CouncilTable:
     global_id: np.ndarray  # int64: the council's id across runs (its council-table row; first_council + i without a table)
     pupils: np.ndarray  # int64: pupils at the start (for per-1,000 capacities)
-    ep_hours_per_month: np.ndarray  # float64: EP hours for statutory assessment
+    ep_hours_per_month: np.ndarray  # float64: EP hours for statutory assessment (the council's own)
+    ep_locum_hours: np.ndarray  # float64: EP hours bought in this month (sim/processes/assessment.py)
     decisions_per_month: np.ndarray  # float64: panel capacity
     special_places: np.ndarray  # float64: state special places commissioned
     high_needs_income: np.ndarray  # float64: £ per year (current financial year)

@@ -1,7 +1,7 @@
 """EHC needs assessment (MODEL.md §5 step 4): EP time is the binding constraint.
 
-Each month the council's EP hours go to assessments in queue order (FIFO by request date, or
-by severity). Once EP advice is in, other advice and drafting complete with a monthly hazard,
+Each month the council's EP hours (its own, near the demand for them, plus bought-in time once
+the backlog is long) go to assessments in queue order (FIFO by request date, or by severity). Once EP advice is in, other advice and drafting complete with a monthly hazard,
 no sooner than the statutory minimum; most assessed children then get a plan (94-95% [data]).
 Timeliness is measured from the request, to the week, against the 20-week limit [law].
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import ASSESSING, EHCP, IDLE, NEVER
-from sim.processes.finance import book_transaction
+from sim.processes.finance import book_transaction, inflation
 from sim.step_context import StepContext, rank_within_groups
 from sim.timeline import WEEKS_PER_MONTH
 
@@ -19,6 +19,7 @@ from sim.timeline import WEEKS_PER_MONTH
 def allocate_ep_time(ctx: StepContext) -> None:
     c, a = ctx.c, ctx.config.assessment
     queue = np.flatnonzero((c.pipeline == ASSESSING) & (c.ep_done_month == NEVER))
+    ctx.councils.ep_locum_hours[:] = 0.0
     if len(queue) == 0:
         return
     if a.priority == "severity":
@@ -33,12 +34,31 @@ def allocate_ep_time(ctx: StepContext) -> None:
     starts = np.flatnonzero(np.r_[True, council[1:] != council[:-1]])
     offset = np.repeat(cum[starts] - remaining[starts], np.diff(np.r_[starts, len(ordered)]))
     before = cum - remaining - offset  # hours ahead of this child in its council's queue
-    available = ctx.councils.ep_hours_per_month[council]
+    capacity = ep_capacity_this_month(ctx, np.bincount(council, weights=remaining, minlength=len(ctx.councils)))
+    available = capacity[council]
     served = np.clip(available - before, 0.0, remaining)
     c.ep_hours_received[ordered] += served.astype(np.float32)
     done = ordered[c.ep_hours_received[ordered] >= a.ep_hours_per_assessment - 1e-6]
     c.ep_done_month[done] = ctx.t
     ctx.log("ep_advice", done)
+
+
+def ep_capacity_this_month(ctx: StepContext, backlog_hours: np.ndarray) -> np.ndarray:
+    """Each council's EP hours for statutory assessments this month: its own EPs, plus bought-in
+    (locum) time once the backlog exceeds what its EPs clear in `ep_backlog_tolerance_months`.
+
+    Why: councils whose queues grow buy in locum EP time, but only up to a limit
+    (`ep_locum_max_share` of their own hours; EP shortages mean locums are scarce and dear).
+    With own hours near demand, the queue, and so timeliness, responds to EP capacity in both
+    directions; the locum time is booked to the assessment line at its hourly cost.
+    """
+    a = ctx.config.assessment
+    own = ctx.councils.ep_hours_per_month
+    locum = np.clip(backlog_hours - a.ep_backlog_tolerance_months * own, 0.0, a.ep_locum_max_share * own)
+    ctx.councils.ep_locum_hours[:] = locum
+    if locum.any():
+        ctx.ledger.book(ctx.t, "ep_locum", np.arange(len(own)), locum * a.ep_locum_cost_per_hour * inflation(ctx))
+    return own + locum
 
 
 def plan_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
@@ -54,8 +74,10 @@ def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None, probabilit
     `probability(ctx, idx)` is the route's rule for whether an assessment ends in a plan.
     """
     c, a = ctx.c, ctx.config.assessment
+    # drafting and consultation follow the EP advice, so a late EP report makes a late plan
     ready = np.flatnonzero(
         (c.pipeline == ASSESSING) & (c.ep_done_month != NEVER) & (ctx.t - c.request_month >= a.minimum_months)
+        & (ctx.t - c.ep_done_month >= a.months_after_ep_advice)
     )
     # a share of assessments wait long for health/social care advice: the class is fixed per request
     slow = ctx.streams.uniform("advice-class", 0, c.key[ready] ^ c.request_month[ready].astype(np.uint64)) < a.slow_advice_share

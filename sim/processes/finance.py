@@ -1,6 +1,8 @@
 """Finance (MODEL.md §4.8): book each month's costs to the right budget, update deficits.
 
-Standing costs (support, placements, transport) are booked here monthly at annual rates / 12,
+Standing costs (support, placements, alternative provision, transport) are booked here monthly
+at annual rates / 12 (transport to the council's general fund, which pays for it, not to the
+high-needs block),
 with unit costs inflating each year; transactional costs (assessments, mediations, appeals) are
 booked where they happen. Deficits accumulate high-needs spend above income; gatekeeping
 tightens with the deficit, more so once the statutory override ends [law: March 2028].
@@ -36,7 +38,9 @@ def book_month(ctx: StepContext) -> None:
     c, f = ctx.c, ctx.config.finance
     k = inflation(ctx) / 12
     schools = ctx.schools
-    ctx.ledger.book(ctx.t, "sen_support", schools.council, schools.sen_spend * k)
+    # SEN support paid for by central reform funds (the Inclusive Mainstream Fund) is booked there,
+    # by the route, and not again as the school's own spending
+    ctx.ledger.book(ctx.t, "sen_support", schools.council, np.maximum(schools.sen_spend - schools.central_sen_funding, 0.0) * k)
     plans = np.flatnonzero((c.support_level == EHCP) & (c.year_group <= 13) & (c.placement != NEET))
     placement = c.placement[plans]
     council = c.council[plans]
@@ -44,8 +48,12 @@ def book_month(ctx: StepContext) -> None:
     base = placement == INCLUSION_BASE
     contribution = ctx.config.sen_support.mainstream_contribution
     ctx.ledger.book(ctx.t, "ehcp_school_contribution", council[mainstream | base], contribution * k)
-    topped_up = mainstream | (placement == POST16) | (placement == ALTERNATIVE_PROVISION)
+    topped_up = mainstream | (placement == POST16)
     ctx.ledger.book(ctx.t, "ehcp_mainstream_topup", council[topped_up], f.ehcp_mainstream_topup * k)
+    # alternative provision (pupil referral units) is place-funded from the high-needs block for
+    # every pupil in it, with or without a plan
+    in_ap = np.flatnonzero((c.placement == ALTERNATIVE_PROVISION) & (c.year_group <= 11))
+    ctx.ledger.book(ctx.t, "alternative_provision", c.council[in_ap], f.alternative_provision_cost * k)
     ctx.ledger.book(ctx.t, "inclusion_base", council[base], f.inclusion_base_cost * k)
     ctx.ledger.book(ctx.t, "state_special", council[placement == STATE_SPECIAL], f.state_special_cost * k)
     ctx.ledger.book(ctx.t, "independent_special", council[placement == INDEPENDENT_SPECIAL], f.independent_special_cost * k)

@@ -1,4 +1,10 @@
-"""Need dynamics: onset, growth while unmet, improvement while met, resolution (MODEL.md §4.2)."""
+"""Need dynamics: onset, growth while unmet, improvement while met, resolution.
+
+Onset and resolution vary by year group (`needs.onset_age_profile`, `needs.resolution_age_profile`)
+so that, with every trend switched off, the January share of pupils with latent need in each year
+group is what the start census gives it: the start is a steady state of these rules rather than a
+state they drift away from (docs/DYNAMICS.md gives the derivation and the check).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import numpy as np
 from scipy.special import gammaincinv
 
 from sim.config.schema import NEED_TYPES
+from sim.population.build import onset_rate_per_year
 from sim.step_context import StepContext
 
 
@@ -13,11 +20,10 @@ def step(ctx: StepContext) -> None:
     c, needs = ctx.c, ctx.config.needs
     on_roll = c.year_group <= 13
     has_need = c.severity > 0
-    # onset among children without need [assume: constant hazard, FSM odds as at the start]
+    # onset among children without need, by year group [assume: derived to keep the start profile]
     candidates = np.flatnonzero(on_roll & ~has_need)
     u = ctx.uniform("need-onset", candidates)
-    # FSM children develop needs faster too (half the prevalence odds ratio, on the log scale) [assume]
-    rate = needs.onset_rate_per_year / 12 * np.where(c.fsm[candidates], np.sqrt(needs.fsm_need_odds_ratio), 1.0)
+    rate = onset_rate_per_year(needs, c.year_group[candidates], c.fsm[candidates]) / 12 * pandemic_multiplier(ctx)
     new = candidates[u < rate]
     if len(new):
         _emerge(ctx, new)
@@ -26,11 +32,24 @@ def step(ctx: StepContext) -> None:
     matched = c.support_intensity[idx] >= ctx.config.sen_support.match_fraction * c.severity[idx]
     drift = np.where(matched, needs.growth_when_met_per_year, needs.growth_when_unmet_per_year) / 12
     c.severity[idx] = np.maximum(c.severity[idx] + drift.astype(np.float32), 0.0)
-    # resolution of mild needs that are met (or mild enough to fade on their own)
-    mild = idx[(c.severity[idx] < needs.resolution_severity) & matched]
-    resolved = mild[ctx.uniform("need-resolution", mild) < needs.resolution_rate_per_year / 12]
+    # resolution of mild needs, by year group: met ones at the full rate, unmet ones more slowly
+    mild = c.severity[idx] < needs.resolution_severity
+    candidates = idx[mild]
+    resolution_profile = np.asarray(needs.resolution_age_profile)
+    rate = (needs.resolution_rate_per_year / 12 * resolution_profile[c.year_group[candidates]]
+            * np.where(matched[mild], 1.0, needs.unmet_resolution_ratio))
+    resolved = candidates[ctx.uniform("need-resolution", candidates) < rate]
     c.severity[resolved] = 0.0
     c.severity[idx[c.severity[idx] <= 0.0]] = 0.0
+
+
+def pandemic_multiplier(ctx: StepContext) -> float:
+    """Onset of new need during the pandemic's school closures and their aftermath, relative to
+    other months (`needs.pandemic_onset_multiplier` between `needs.pandemic_from` and
+    `needs.pandemic_to`; 1 = no shock, the default until a backtest fits it)."""
+    needs = ctx.config.needs
+    within = ctx.timeline.month_index(needs.pandemic_from) <= ctx.t <= ctx.timeline.month_index(needs.pandemic_to)
+    return needs.pandemic_onset_multiplier if within else 1.0
 
 
 def _emerge(ctx: StepContext, new: np.ndarray) -> None:

@@ -57,7 +57,7 @@ GROUP_LABELS = {
     ("severity_band", "severe"): "Severity: severe (2-3)",
     ("severity_band", "complex"): "Severity: complex (3+)",
 }
-HOLDER_LABELS = {"school": "Schools", "council_high_needs": "Council high-needs block",
+HOLDER_LABELS = {"school": "Schools", "council_high_needs": "Council high-needs block", "council_general_fund": "Council general fund (transport)",
                  "central_reform": "Central government (reform funds)", "total": "Total"}
 ROUTE_LOOKS = {"baseline": ("-", "o", True), "reform": ("--", "s", False)}
 
@@ -394,7 +394,7 @@ def winners_losers_figure(equity: pd.DataFrame, directory: Path) -> tuple[str, s
 
 def costs_figure(costs: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
     title = "Spending by budget holder and financial year"
-    holders = ("school", "council_high_needs", "central_reform")
+    holders = ("school", "council_high_needs", "council_general_fund", "central_reform")
     fig, axes = _new_figure(13, 4.5, ncols=len(holders))
     spend = costs[costs["measure"] == "spend"] if len(costs) else costs
     colours = sns.color_palette("colorblind", 2)

@@ -13,6 +13,7 @@ import numpy as np
 
 from sim.month_plan import Stage
 from sim.population.institutions import CouncilTable, SchoolTable
+from sim.population.institutions import SECONDARY
 from sim.population.state import EHCP, SEN_SUPPORT, TARGETED_PLUS
 from sim.processes import assessment, calendar, decisions, disputes, identification, placement, requests, reviews, support, tiers
 from sim.processes.finance import inflation
@@ -37,6 +38,7 @@ class TieredRoute(EhcpRoute):
             keys[mine] = streams.generator("inclusion-base-rollout", int(councils.global_id[council])).random(len(mine))
         self.base_order = np.lexsort((keys, schools.council))
         self.initial_base_places = schools.base_places.copy()
+        self._booked_base_places = schools.base_places.copy()  # capital is booked for places opened after the start
         self.entered_new_rules = False
         self._base_time = np.array([], dtype=np.int64)
         self.dual_running_plan = [
@@ -130,16 +132,34 @@ class TieredRoute(EhcpRoute):
         return boost
 
     def book_reform_funds(self, ctx: StepContext) -> None:
-        """Central reform funds: the IMF, training, Experts at Hand capacity, Targeted Plus base time."""
-        r = self.config.reform
+        """Central reform funds: the IMF, training, Experts at Hand capacity, Targeted Plus base
+        time, and the capital for new inclusion-base places.
+
+        The IMF and training are announced cash sums (T334, T336), so they are booked per pupil
+        in cash, not inflated. The IMF is paid to mainstream schools and pays for their SEN
+        support: the part of each school's SEN support spending it covers is central money
+        (schools.central_sen_funding), so finance books only the rest as the school's own.
+        """
+        r, schools = self.config.reform, ctx.schools
+        new_places = np.maximum(schools.base_places - self._booked_base_places, 0)
+        if new_places.any():
+            capital = np.bincount(schools.council, weights=new_places * r.inclusion_base_capital_per_place * inflation(ctx),
+                                  minlength=len(ctx.councils))
+            ctx.ledger.book(ctx.t, "inclusion_base_capital", np.arange(len(ctx.councils)), capital)
+        self._booked_base_places = np.maximum(self._booked_base_places, schools.base_places)
         if not self.transition.funded(ctx.t):
             return
         k = inflation(ctx) / 12
-        pupils = np.bincount(ctx.c.council[ctx.c.year_group <= 11], minlength=len(ctx.councils))
+        c = ctx.c
+        school_age = c.year_group <= 11
+        pupils = np.bincount(c.council[school_age], minlength=len(ctx.councils))
         councils = np.arange(len(ctx.councils))
-        ctx.ledger.book(ctx.t, "inclusive_mainstream_fund", councils, pupils * r.funding_per_pupil_imf * k)
+        roll = np.bincount(c.school[school_age], minlength=len(schools))
+        imf = np.where(schools.phase <= SECONDARY, roll, 0) * r.funding_per_pupil_imf  # mainstream schools, £ per year, cash
+        schools.central_sen_funding[:] = np.minimum(imf, schools.sen_spend / inflation(ctx))
+        ctx.ledger.book(ctx.t, "inclusive_mainstream_fund", schools.council, imf / 12)
         if ctx.t < self.transition.funding_start + r.training_ramp_months:
-            ctx.ledger.book(ctx.t, "teacher_training", councils, pupils * r.training_cost_per_pupil * k)
+            ctx.ledger.book(ctx.t, "teacher_training", councils, pupils * r.training_cost_per_pupil / 12)
         ctx.ledger.book(ctx.t, "experts_at_hand", councils, ctx.councils.experts_days_capacity * r.experts_cost_per_day * inflation(ctx))
         base_time = self._base_time
         if len(base_time):
