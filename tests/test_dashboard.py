@@ -249,23 +249,23 @@ def test_a_bad_value_shows_the_loaders_error_and_runs_nothing(page):
 def test_downloads_give_png_csv_and_yaml_that_reproduces_the_run(page, tmp_path):
     _finished_run(page)
     shown_hash = page.locator(".reform-hash").inner_text().strip()
-    with page.expect_download() as png:
+    with page.expect_download(timeout=30_000) as png:
         page.locator(".downloads-change_by_income_quintile_unmet_need_months").get_by_text("PNG").click()
     assert Path(png.value.path()).read_bytes().startswith(PNG_MAGIC)
-    with page.expect_download() as csv:
+    with page.expect_download(timeout=30_000) as csv:
         page.locator(".downloads-change_by_income_quintile_unmet_need_months").get_by_text("CSV").click()
     table = pd.read_csv(csv.value.path())
     assert list(table["group"]) == [1, 2, 3, 4, 5] and {"change", "change_lo", "change_hi"} <= set(table.columns)
     for path in default_config_dir().glob("*.yaml"):
         shutil.copy(path, tmp_path / path.name)
-    with page.expect_download() as reform_file:
+    with page.expect_download(timeout=30_000) as reform_file:
         page.get_by_text("Reform YAML").click()
     target = tmp_path / reform_file.value.suggested_filename
     target.write_bytes(Path(reform_file.value.path()).read_bytes())
     assert config_hash(load_config(target)) == shown_hash
     page.get_by_text("Over time", exact=True).click()
     page.wait_for_selector(".chart-ehcp_share_over_time img")
-    with page.expect_download() as stock_csv:
+    with page.expect_download(timeout=30_000) as stock_csv:
         page.locator(".downloads-ehcp_share_over_time").get_by_text("CSV").click()
     assert set(pd.read_csv(stock_csv.value.path())["route"]) == {"baseline", "reform"}
     page.get_by_text("Equity", exact=True).click()

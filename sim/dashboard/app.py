@@ -216,12 +216,15 @@ def Page() -> None:
         error = str(exc)
     key = cache_key(baseline, reform, current.replicates, baseline.metrics.small_cell_threshold) if baseline else None
 
-    def start() -> None:
-        if key is not None:
-            status.value = "starting"
-            comparison(baseline, reform, current.replicates)
+    shown = comparison.value if comparison.finished else comparison.latest
 
-    solara.use_effect(lambda: start() if auto_run.value else None, [key, auto_run.value])
+    def start(force: bool = True) -> None:
+        if key is None or (not force and shown is not None and shown.key == key and not comparison.pending):
+            return  # already on screen (e.g. a bad value was corrected back): nothing to rerun
+        status.value = "starting"
+        comparison(baseline, reform, current.replicates)
+
+    solara.use_effect(lambda: start(force=False) if auto_run.value else None, [key, auto_run.value])
 
     with solara.Sidebar():
         Controls(error)
@@ -250,8 +253,7 @@ def Page() -> None:
             solara.Warning("Cancelled: nothing was written. Press Run to start again.", classes=["run-cancelled"])
         elif comparison.error:
             solara.Error(f"The comparison failed: {comparison.exception}", classes=["run-error"])
-        result = comparison.value if comparison.finished else comparison.latest
-        if result is not None:
-            Results(result)
+        if shown is not None:
+            Results(shown)
         elif not comparison.pending and error is None:
             solara.Info("Press Run to start the comparison.")
