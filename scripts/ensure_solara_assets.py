@@ -26,7 +26,7 @@ def required_packages() -> list[str]:
     import ipyvue
     import solara
     import solara.server
-    import solara.server.settings as settings
+    from solara.server import settings
 
     template = (Path(solara.server.__file__).parent / "templates" / "solara.html.j2").read_text()
     specs = set(re.findall(r"\{\{cdn\}\}/((?:@[\w.-]+/)?[\w.-]+@\d+\.\d+\.\d+[\w.+-]*)/", template))
@@ -43,7 +43,7 @@ def required_packages() -> list[str]:
 
 
 def cache_dir() -> Path:
-    import solara.server.settings as settings
+    from solara.server import settings
 
     return Path(settings.assets.proxy_cache_dir)
 

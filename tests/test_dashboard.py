@@ -25,8 +25,16 @@ from sim.config.schema import ScenarioConfig
 from sim.dashboard import charts
 from sim.dashboard.engine import Cancelled, run_comparison
 from sim.dashboard.levers import LEVERS, parameter_spec
-from sim.dashboard.scenario import (ENGLAND, Selection, baseline_yaml, council_names, default_config_dir,
-                                    pupils_estimate, reform_yaml, resolve)
+from sim.dashboard.scenario import (
+    ENGLAND,
+    Selection,
+    baseline_yaml,
+    council_names,
+    default_config_dir,
+    pupils_estimate,
+    reform_yaml,
+    resolve,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(scale=0.02, end="2026-08", replicates=1)
@@ -79,6 +87,15 @@ def test_downloaded_yaml_reproduces_exactly_the_configs_that_ran(tmp_path):
     assert config_hash(load_config(tmp_path / "dashboard_baseline.yaml")) == config_hash(baseline)
     assert reform.reform.experts_capacity_multiplier == 0.4 and reform.transition.legal_switch == "2030-09"
     assert baseline.reform.experts_capacity_multiplier == 1.0  # levers change the reform only
+
+
+def test_a_lever_set_back_to_the_files_value_is_the_files_own_config():
+    _, as_filed = resolve(Selection())
+    _, set_back = resolve(Selection(levers={"reform.experts_capacity_multiplier": 1.0}))
+    _, changed = resolve(Selection(levers={"reform.experts_capacity_multiplier": 0.5}))
+    assert config_hash(set_back) == config_hash(as_filed) and as_filed.name == "reform_white_paper"
+    assert changed.name == "reform_white_paper_custom" and config_hash(changed) != config_hash(as_filed)
+    assert "experts_capacity_multiplier" not in reform_yaml(Selection(levers={"reform.experts_capacity_multiplier": 1.0}))
 
 
 def test_councils_are_chosen_by_name_and_england_takes_them_all():

@@ -18,14 +18,23 @@ import os
 from pathlib import Path
 
 import solara
-import solara.lab  # noqa: F401  (solara.lab.task)
+import solara.lab
 
 from sim.config import ConfigError
 from sim.dashboard import charts as chart_module
 from sim.dashboard.engine import Cancelled, ComparisonResult, cache_key, default_cache_dir, run_comparison
 from sim.dashboard.levers import LEVERS, Lever
-from sim.dashboard.scenario import (Selection, baseline_yaml, council_choices, default_config_dir, lever_values,
-                                    pupils_estimate, reform_yaml, resolve, scenario_files)
+from sim.dashboard.scenario import (
+    Selection,
+    baseline_yaml,
+    council_choices,
+    default_config_dir,
+    lever_values,
+    pupils_estimate,
+    reform_yaml,
+    resolve,
+    scenario_files,
+)
 
 CONFIG_DIR_ENV = "SENDSIM_CONFIG_DIR"
 DEFAULT_ENV = "SENDSIM_DASHBOARD_DEFAULTS"  # "scale=0.02,end=2030-08,replicates=2": quick runs (tests, screenshots)
@@ -97,7 +106,7 @@ def Controls(error: str | None) -> None:
     current = selection.value
     files = scenario_files(config_dir())
     solara.Markdown("### Scenarios")
-    solara.Select("Baseline", values=files, value=current.baseline, on_value=lambda v: set_field(baseline=v, levers={}),
+    solara.Select("Baseline", values=files, value=current.baseline, on_value=lambda v: set_field(baseline=v),
                   classes=["choose-baseline"])
     solara.Select("Reform", values=files, value=current.reform, on_value=lambda v: set_field(reform=v, levers={}),
                   classes=["choose-reform"])
@@ -140,7 +149,7 @@ def Downloads(chart: chart_module.Chart) -> None:
 def ChartView(chart: chart_module.Chart) -> None:
     png = solara.use_memo(chart.png, dependencies=[id(chart)])
     with solara.Div(classes=["chart", f"chart-{chart.name}"]):
-        solara.Image(png, width="100%")
+        solara.Image(png, width="min(100%, 720px)")
     Downloads(chart)
 
 

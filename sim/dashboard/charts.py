@@ -47,7 +47,7 @@ class Chart:
         return self.data.to_csv(index=False).encode()
 
 
-def _figure(width: float = 7.0, height: float = 3.8) -> tuple[Figure, object]:
+def _figure(width: float = 5.6, height: float = 3.6) -> tuple[Figure, object]:
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -72,7 +72,7 @@ def ehcp_share_chart(stock: pd.DataFrame, baseline_name: str = "baseline", refor
         if rows.empty:
             continue
         years = rows["date"].dt.year
-        ax.plot(years, rows["mean"], style, marker=marker, color=colour, label=f"{name} ({route})")
+        ax.plot(years, rows["mean"], style, marker=marker, color=colour, label=name if name == route else f"{route}: {name}")
         ax.fill_between(years, rows["lo"], rows["hi"], color=colour, alpha=0.18, linewidth=0)
     if data.empty:
         _empty(ax, "no census dates in this run")
@@ -116,7 +116,7 @@ def quintile_change_chart(equity: pd.DataFrame, metric: str) -> Chart:
         ax.set_xticks(range(1, 6), ["1\n(lowest income)", "2", "3", "4", "5\n(highest income)"])
         ax.set_ylabel(f"reform minus baseline\n({unit})")
         direction = "lower" if better == "lower" else "higher"
-        ax.set_xlabel(f"income quintile   (green: children gain, {direction} is better; purple: children lose)")
+        ax.set_xlabel(f"income quintile\n(green: children gain, {direction} is better; purple: children lose)")
     ax.set_title(f"{title}\n(bars: mean paired change; {INTERVAL_NOTE})", fontsize=10)
     return Chart(f"change_by_income_quintile_{metric}", title, fig, rows.reset_index(drop=True))
 
@@ -127,7 +127,7 @@ def winners_losers_chart(equity: pd.DataFrame, metric: str) -> Chart:
     rows = rows[~rows["suppressed"].astype(bool)]
     label = rows["label"].iloc[0] if len(rows) else metric
     title = f"Winners and losers: {label}"
-    fig, ax = _figure(height=3.6)
+    fig, ax = _figure(height=3.4)
     if rows.empty:
         _empty(ax, "every group is suppressed (too few children)")
     else:
@@ -170,7 +170,7 @@ def gaps_chart(equity: pd.DataFrame, standardised: pd.DataFrame | None) -> Chart
                  for label, by in zip(data["label"], data["by"])]
         title = "Disadvantage gaps (raw, not need-standardised): change under the reform"
         note = "raw gaps: also reflect differences in need"
-    fig, ax = _figure(width=7.5, height=max(2.5, 0.38 * len(data) + 1.4))
+    fig, ax = _figure(width=6.5, height=max(2.5, 0.38 * len(data) + 1.4))
     if data.empty:
         _empty(ax, "no gap estimates in this comparison")
     else:

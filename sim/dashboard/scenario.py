@@ -64,7 +64,7 @@ class Selection:
     replicates: int = 2
     levers: dict[str, Any] = field(default_factory=dict)
 
-    def with_lever(self, path: str, value: Any) -> "Selection":
+    def with_lever(self, path: str, value: Any) -> Selection:
         return _replace(self, levers={**self.levers, path: value})
 
 
@@ -93,9 +93,24 @@ def shared_overrides(selection: Selection) -> dict[str, Any]:
     return {"population": population_overrides(selection), "run": {"end": selection.end, "seed": selection.seed}}
 
 
+def changed_levers(selection: Selection, file_data: dict[str, Any]) -> dict[str, Any]:
+    """The levers whose screen value differs from the reform file's: a lever set back is no change,
+    so the config (and its cache entry) is the file's own again."""
+    resolved = validate_config(file_data, origin=selection.reform).model_dump(mode="json")
+    changed = {}
+    for path, value in selection.levers.items():
+        try:
+            same = value_at(resolved, path) == value
+        except KeyError:
+            same = False
+        if not same:
+            changed[path] = value
+    return changed
+
+
 def reform_name(selection: Selection, file_data: dict[str, Any]) -> str:
     base = str(file_data.get("name", Path(selection.reform).stem))
-    return f"{base}_custom" if selection.levers else base
+    return f"{base}_custom" if changed_levers(selection, file_data) else base
 
 
 def _check_levers(levers: dict[str, Any]) -> None:
@@ -112,7 +127,7 @@ def resolve(selection: Selection, config_dir: Path | None = None) -> tuple[Scena
     base_data = deep_merge(read_yaml_with_extends(config_dir / selection.baseline), shared)
     baseline = validate_config(base_data, origin=f"baseline ({selection.baseline} with the dashboard's settings)")
     reform_file = read_yaml_with_extends(config_dir / selection.reform)
-    reform_data = deep_merge(deep_merge(reform_file, shared), nested(selection.levers))
+    reform_data = deep_merge(deep_merge(reform_file, shared), nested(changed_levers(selection, reform_file)))
     reform_data["name"] = reform_name(selection, reform_file)
     reform = validate_config(reform_data, origin=f"reform ({selection.reform} with the dashboard's levers)")
     return baseline, reform
@@ -139,7 +154,7 @@ def reform_yaml(selection: Selection, config_dir: Path | None = None) -> str:
     reform_file = read_yaml_with_extends(config_dir / selection.reform)
     body: dict[str, Any] = {"extends": selection.reform, "name": reform_name(selection, reform_file)}
     body = deep_merge(body, shared_overrides(selection))
-    body = deep_merge(body, nested(selection.levers))
+    body = deep_merge(body, nested(changed_levers(selection, reform_file)))
     header = (f"# Reform from the sendsim dashboard: {selection.reform} with the levers changed on screen.\n"
               f"# Save next to {selection.reform} (in configs/) as e.g. dashboard_reform.yaml, then:\n"
               "#   sendsim compare configs/dashboard_baseline.yaml configs/dashboard_reform.yaml\n")
