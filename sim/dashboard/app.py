@@ -155,7 +155,9 @@ def ChartView(chart: chart_module.Chart) -> None:
 
 def equity_table_html(result: ComparisonResult, name: str) -> str:
     rows = result.equity[(result.equity["metric"] == name) & result.equity["by"].isin(["all", "income_quintile", "fsm"])]
-    lines = ["<table class='equity-table'><thead><tr><th>group</th><th>baseline</th><th>reform</th>"
+    lines = ["<style>.equity-table td, .equity-table th {padding: 2px 14px; text-align: right}"
+             " .equity-table td:first-child, .equity-table th:first-child {text-align: left}</style>"
+             "<table class='equity-table'><thead><tr><th>group</th><th>baseline</th><th>reform</th>"
              "<th>change [95% interval]</th><th>better / unchanged / worse off</th></tr></thead><tbody>"]
     for _, row in rows.iterrows():
         group = "all children" if row["by"] == "all" else (f"income quintile {row['group']}" if row["by"] == "income_quintile"
