@@ -676,5 +676,26 @@ def params(
     typer.echo("\n".join(lines))
 
 
+@app.command()
+def dashboard(
+    port: int = typer.Option(8765, min=0, max=65535, help="port to serve on"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"),
+    open_browser: bool = typer.Option(True, "--open/--no-open", help="open the page in a web browser"),
+    cache: Optional[Path] = typer.Option(None, help="where comparisons are kept (default results/dashboard)"),
+    configs: Optional[Path] = typer.Option(None, help="scenario folder to choose from (default: this checkout's configs/)"),
+) -> None:
+    """Explore a reform in the browser: levers, paired comparisons, equity, costs; PNG/CSV/YAML downloads."""
+    import subprocess
+
+    from sim.dashboard import serve
+
+    console.print(f"[green]sendsim dashboard[/] on http://{host}:{port}/ (Ctrl+C to stop)")
+    env = serve.environment(cache_dir=cache, config_dir=configs)
+    try:
+        raise typer.Exit(code=subprocess.call(serve.command(port, host, open_browser), env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(code=0) from None
+
+
 if __name__ == "__main__":
     app()

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+YEAR_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 class Section(BaseModel):
@@ -20,6 +24,17 @@ class Section(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _year_month_fields(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every parameter whose unit is YYYY-MM must be a real month: a typo such as 2029-13
+        would otherwise pass validation and fail (or silently never match) deep inside a run."""
+        field = cls.model_fields.get(info.field_name or "")
+        extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+        if extra.get("unit") == "YYYY-MM" and isinstance(value, str) and not YEAR_MONTH.match(value):
+            raise ValueError(f"expected a month as YYYY-MM (e.g. 2029-09), got {value!r}")
+        return value
 
 
 def param(

@@ -1,0 +1,331 @@
+"""The dashboard: levers described by parameter metadata, configs that reproduce what ran, a
+cached and cancellable comparison engine, charts that carry their data, and — in a real headless
+Chromium driven by Playwright — the page loading, a lever change rerunning and redrawing, a bad
+value showing the loader's error, and every download working.
+
+The browser tests need Debian's `chromium` (installed by `scripts/ensure_chromium.sh`, which
+`make test` runs first) and the page's assets (`scripts/ensure_solara_assets.py`); they are
+skipped, saying why, only where no Chromium exists.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.config import ConfigError, config_hash, load_config
+from sim.config.params import parameter_table
+from sim.config.schema import ScenarioConfig
+from sim.dashboard import charts
+from sim.dashboard.engine import Cancelled, run_comparison
+from sim.dashboard.levers import LEVERS, parameter_spec
+from sim.dashboard.scenario import (
+    ENGLAND,
+    Selection,
+    baseline_yaml,
+    council_names,
+    default_config_dir,
+    pupils_estimate,
+    reform_yaml,
+    resolve,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = dict(scale=0.02, end="2026-08", replicates=1)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# ---- levers and configs ------------------------------------------------------------------------
+def test_every_lever_is_described_by_its_parameter_metadata():
+    rows = {row["path"]: row for row in parameter_table(ScenarioConfig)}
+    for lever in LEVERS:
+        row = rows[lever.path]
+        assert lever.spec["unit"] == row["unit"] and lever.spec["meaning"] == row["meaning"]
+        assert row["meaning"] in lever.hint() and row["source"] in lever.hint()
+        if row["plausible"]:
+            lo, hi = row["plausible"]
+            assert f"plausible {lo:g} to {hi:g}" in lever.hint()
+        expected = {bool: "bool", int: "int", float: "float"}.get(type(row["default"]), "month")
+        assert lever.kind == expected
+    with pytest.raises(KeyError, match="not a parameter"):
+        parameter_spec("reform.no_such_lever")
+
+
+def test_a_bad_lever_gets_the_loaders_error_naming_field_value_and_range():
+    with pytest.raises(ConfigError) as error:
+        resolve(Selection().with_lever("reform.experts_capacity_multiplier", 9.0))
+    message = str(error.value)
+    assert "`reform.experts_capacity_multiplier` = 9.0" in message and "allowed range [0.0, 5.0]" in message
+    with pytest.raises(ConfigError, match="transition.legal_switch.*YYYY-MM"):
+        resolve(Selection().with_lever("transition.legal_switch", "2029-13"))
+    with pytest.raises(ConfigError, match="population.scale"):
+        resolve(Selection(scale=2.0))
+
+
+def test_impossible_months_are_refused_by_the_schema_itself():
+    with pytest.raises(ConfigError, match="reform.funding_start"):
+        load_config(REPO / "configs" / "reform_white_paper.yaml", {"reform": {"funding_start": "2026-4"}})
+
+
+def test_downloaded_yaml_reproduces_exactly_the_configs_that_ran(tmp_path):
+    for path in default_config_dir().glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    selection = Selection(council="Hartlepool", scale=0.1, end="2031-08", seed=7, levers={
+        "reform.experts_capacity_multiplier": 0.4, "transition.protect_older_pupils": False,
+        "transition.legal_switch": "2030-09"})
+    baseline, reform = resolve(selection)
+    (tmp_path / "dashboard_reform.yaml").write_text(reform_yaml(selection))
+    (tmp_path / "dashboard_baseline.yaml").write_text(baseline_yaml(selection))
+    assert yaml.safe_load((tmp_path / "dashboard_reform.yaml").read_text())["extends"] == "reform_white_paper.yaml"
+    assert config_hash(load_config(tmp_path / "dashboard_reform.yaml")) == config_hash(reform)
+    assert config_hash(load_config(tmp_path / "dashboard_baseline.yaml")) == config_hash(baseline)
+    assert reform.reform.experts_capacity_multiplier == 0.4 and reform.transition.legal_switch == "2030-09"
+    assert baseline.reform.experts_capacity_multiplier == 1.0  # levers change the reform only
+
+
+def test_a_lever_set_back_to_the_files_value_is_the_files_own_config():
+    _, as_filed = resolve(Selection())
+    _, set_back = resolve(Selection(levers={"reform.experts_capacity_multiplier": 1.0}))
+    _, changed = resolve(Selection(levers={"reform.experts_capacity_multiplier": 0.5}))
+    assert config_hash(set_back) == config_hash(as_filed) and as_filed.name == "reform_white_paper"
+    assert changed.name == "reform_white_paper_custom" and config_hash(changed) != config_hash(as_filed)
+    assert "experts_capacity_multiplier" not in reform_yaml(Selection(levers={"reform.experts_capacity_multiplier": 1.0}))
+
+
+def test_councils_are_chosen_by_name_and_england_takes_them_all():
+    names = council_names()
+    baseline, reform = resolve(Selection(council="Hartlepool"))
+    for config in (baseline, reform):
+        assert config.population.council_table == "england" and config.population.councils == 1
+        assert names[config.population.first_council] == "Hartlepool"
+    england, _ = resolve(Selection(council=ENGLAND, scale=0.01))
+    assert england.population.councils == len(names) == 153
+    assert pupils_estimate(Selection(council=ENGLAND, scale=0.01)) > 50 * pupils_estimate(Selection(council="Hartlepool", scale=0.01))
+    with pytest.raises(ConfigError, match="not in the council table"):
+        resolve(Selection(council="Atlantis"))
+
+
+# ---- the engine and the charts -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quick_result(tmp_path_factory):
+    baseline, reform = resolve(Selection(**QUICK))
+    cache = tmp_path_factory.mktemp("dashboard_cache")
+    return run_comparison(baseline, reform, QUICK["replicates"], cache_dir=cache), (baseline, reform, cache)
+
+
+def test_a_comparison_is_cached_by_its_resolved_configs(quick_result):
+    first, (baseline, reform, cache) = quick_result
+    assert not first.from_cache and (first.out_dir / "manifest.json").is_file()
+    assert first.manifest["reform"]["config_sha256"] == config_hash(reform)
+    again = run_comparison(baseline, reform, QUICK["replicates"], cache_dir=cache)
+    assert again.from_cache and again.out_dir == first.out_dir
+    pd.testing.assert_frame_equal(again.equity, first.equity)
+    # a changed lever is another comparison: not served from this one's cache entry
+    _, other = resolve(Selection(**QUICK, levers={"reform.experts_capacity_multiplier": 0.5}))
+    with pytest.raises(Cancelled):
+        run_comparison(baseline, other, QUICK["replicates"], cache_dir=cache, should_stop=lambda: True)
+
+
+def test_a_cancelled_comparison_stops_and_writes_nothing(tmp_path):
+    baseline, reform = resolve(Selection(**{**QUICK, "replicates": 2}))
+    seen = []
+
+    def stop_after_first() -> bool:
+        return len(seen) >= 1
+
+    with pytest.raises(Cancelled, match="cancelled after 1 of 2 baseline replicates"):
+        run_comparison(baseline, reform, 2, cache_dir=tmp_path, progress=lambda f, m: seen.append((f, m)),
+                       should_stop=stop_after_first)
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_every_chart_is_a_png_with_the_table_it_draws(quick_result):
+    result, _ = quick_result
+    drawn = [charts.ehcp_share_chart(result.stock), charts.quintile_change_chart(result.equity, "unmet_need_months"),
+             charts.winners_losers_chart(result.equity, "unmet_need_months"),
+             charts.gaps_chart(result.equity, result.standardised_gaps), charts.costs_chart(result.costs)]
+    for chart in drawn:
+        assert chart.png().startswith(PNG_MAGIC)
+        assert len(pd.read_csv(io.BytesIO(chart.csv()))) == len(chart.data) > 0
+    quintiles = drawn[1].data
+    assert list(quintiles["group"]) == ["1", "2", "3", "4", "5"]
+    assert set(drawn[0].data["route"]) == {"baseline", "reform"}
+
+
+def test_need_standardised_gaps_are_drawn_when_the_comparison_has_them(quick_result):
+    result, _ = quick_result
+    table = pd.DataFrame({
+        "metric": ["unmet_need_months"], "contrast": ["fsm_minus_non_fsm"], "component": ["need_standardised"],
+        "unit": ["months"], "better": ["lower"], "baseline": [2.0], "baseline_lo": [1.5], "baseline_hi": [2.5],
+        "reform": [1.0], "reform_lo": [0.5], "reform_hi": [1.5], "change": [-1.0], "change_lo": [-1.4],
+        "change_hi": [-0.6], "replicates": [4]})
+    chart = charts.gaps_chart(result.equity, table)
+    assert chart.title.startswith("Need-standardised") and len(chart.data) == 1
+    assert charts.gaps_chart(result.equity, None).title.startswith("Disadvantage gaps (raw")
+
+
+# ---- in a real browser -------------------------------------------------------------------------
+BROWSER_DEFAULTS = "scale=0.02,end=2030-08,replicates=2"
+LEVER = ".lever-reform-experts-capacity-multiplier input"
+QUINTILE_CHART = ".chart-change_by_income_quintile_unmet_need_months img"
+WAIT_MS = 240_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from sim.dashboard import serve
+
+    cache = tmp_path_factory.mktemp("dashboard_server_cache")
+    port = serve.free_port()
+    log = tmp_path_factory.mktemp("dashboard_log") / "server.log"
+    process = serve.start(port, cache_dir=cache, defaults=BROWSER_DEFAULTS, log=log)
+    try:
+        serve.wait_until_up(port, process)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        serve.stop(process)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from sim.dashboard.browser import chromium_path, launch
+
+    if chromium_path() is None:
+        pytest.skip("no system Chromium (/usr/bin/chromium): run scripts/ensure_chromium.sh "
+                    "(apt-get install chromium) to run the dashboard's browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from sim.dashboard import assets
+
+    if assets.missing() and assets.ensure() != 0:
+        pytest.skip(f"the page's assets {assets.missing()} are not in Solara's cache and npm could not fetch them "
+                    "(run scripts/ensure_solara_assets.py where the npm registry is reachable)")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        tab = context.new_page()
+        tab.set_default_timeout(WAIT_MS)
+        started = time.perf_counter()
+        tab.goto(server)
+        tab.wait_for_selector(QUINTILE_CHART)
+        tab.first_chart_seconds = time.perf_counter() - started
+        yield tab
+        context.close()
+        browser.close()
+
+
+def _set_lever(page, value: str, condition: str, attempts: int = 4) -> None:
+    """Type a lever value and press Enter until the page shows `condition` (a JS expression).
+
+    Under load the server's echo of the previous value can reach the field after the new value
+    was typed and overwrite it, so the value is typed again until the page has acted on it.
+    """
+    for attempt in range(attempts):
+        page.locator(LEVER).fill(value)
+        page.locator(LEVER).press("Enter")
+        try:
+            page.wait_for_function(condition, timeout=30_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+
+
+def _download(page, target, attempts: int = 3):
+    """Click a download button and return the download; click again if none started (see _set_lever)."""
+    for attempt in range(attempts):
+        try:
+            with page.expect_download(timeout=40_000) as download:
+                target.click()
+            return download.value
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+
+
+def _finished_run(page, previous_hash: str | None = None) -> str:
+    """Wait until a comparison is shown whose reform hash differs from `previous_hash`."""
+    page.wait_for_function(
+        "prev => { const el = document.querySelector('.reform-hash');"
+        " return el && el.textContent.trim().length === 64 && el.textContent.trim() !== prev"
+        " && !document.querySelector('.run-status'); }", arg=previous_hash or "")
+    page.wait_for_selector(QUINTILE_CHART)
+    return page.locator(".reform-hash").inner_text().strip()
+
+
+def test_the_page_loads_and_draws_the_equity_view(page):
+    assert page.title() == "sendsim dashboard"
+    _finished_run(page)
+    assert page.locator(".lever-reform-targeted-plus-threshold input").input_value() == "1.2"
+    assert "plausible 0.5 to 1.2" in page.content()  # the Experts at Hand lever's range, from the schema
+    assert page.locator(".equity-table tbody tr").count() >= 6
+    assert page.first_chart_seconds < 200
+
+
+def test_a_lever_change_reruns_and_redraws_chart_and_table(page):
+    before_hash = _finished_run(page)
+    before_chart = page.locator(QUINTILE_CHART).screenshot()
+    before_table = page.locator(".equity-table").inner_text()
+    value = 0.4 if float(page.locator(LEVER).input_value()) == 0.3 else 0.3  # a value not on screen yet
+    started = ("() => !!document.querySelector('.run-status') || "
+               f"document.querySelector('.reform-hash')?.textContent.trim() !== '{before_hash}'")
+    _set_lever(page, str(value), started)
+    after_hash = _finished_run(page, before_hash)
+    assert after_hash != before_hash
+    resolved = resolve(Selection(scale=0.02, end="2030-08", replicates=2,
+                                 levers={"reform.experts_capacity_multiplier": value}))[1]
+    assert after_hash == config_hash(resolved)  # the page ran exactly the config the YAML describes
+    page.wait_for_function("prev => { const el = document.querySelector('.equity-table');"
+                           " return el && el.innerText !== prev; }", arg=before_table)
+    assert page.locator(QUINTILE_CHART).screenshot() != before_chart
+
+
+def test_a_bad_value_shows_the_loaders_error_and_runs_nothing(page):
+    _set_lever(page, "9", "() => !!document.querySelector('.config-error')")
+    text = page.locator(".config-error").inner_text()
+    assert "reform.experts_capacity_multiplier" in text and "allowed range [0.0, 5.0]" in text
+    assert page.locator(".run-status").count() == 0
+    _set_lever(page, "0.3", "() => !document.querySelector('.config-error')")
+
+
+def test_downloads_give_png_csv_and_yaml_that_reproduces_the_run(page, tmp_path):
+    # the comparison on screen must be the one for the lever as it stands (a rerun may be pending)
+    value = float(page.locator(LEVER).input_value())
+    expected = config_hash(resolve(Selection(scale=0.02, end="2030-08", replicates=2,
+                                             levers={"reform.experts_capacity_multiplier": value}))[1])
+    page.wait_for_function(f"() => document.querySelector('.reform-hash')?.textContent.trim() === '{expected}'"
+                           " && !document.querySelector('.run-status')")
+    shown_hash = page.locator(".reform-hash").inner_text().strip()
+    buttons = page.locator(".downloads-change_by_income_quintile_unmet_need_months")
+    png = _download(page, buttons.get_by_text("PNG"))
+    assert Path(png.path()).read_bytes().startswith(PNG_MAGIC)
+    table = pd.read_csv(_download(page, buttons.get_by_text("CSV")).path())
+    assert list(table["group"]) == [1, 2, 3, 4, 5] and {"change", "change_lo", "change_hi"} <= set(table.columns)
+    for path in default_config_dir().glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    reform_file = _download(page, page.get_by_text("Reform YAML"))
+    target = tmp_path / reform_file.suggested_filename
+    target.write_bytes(Path(reform_file.path()).read_bytes())
+    assert config_hash(load_config(target)) == shown_hash
+    page.get_by_text("Over time", exact=True).click()
+    page.wait_for_selector(".chart-ehcp_share_over_time img")
+    stock = _download(page, page.locator(".downloads-ehcp_share_over_time").get_by_text("CSV"))
+    assert set(pd.read_csv(stock.path())["route"]) == {"baseline", "reform"}
+    page.get_by_text("Equity", exact=True).click()
+
+
+def test_the_cli_offers_the_dashboard_command():
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, ["dashboard", "--help"])
+    assert result.exit_code == 0
+    for option in ("--port", "--host", "--open", "--cache", "--configs"):
+        assert option in result.output
