@@ -309,6 +309,10 @@ def test_downloads_give_png_csv_and_yaml_that_reproduces_the_run(page, tmp_path)
     assert list(table["group"]) == [1, 2, 3, 4, 5] and {"change", "change_lo", "change_hi"} <= set(table.columns)
     for path in default_config_dir().glob("*.yaml"):
         shutil.copy(path, tmp_path / path.name)
+    # the YAML must reproduce the comparison on screen when it is downloaded (a slow echo of an
+    # earlier lever value can start a rerun meanwhile: wait for it and read the hash then)
+    page.wait_for_function("() => !document.querySelector('.run-status')")
+    shown_hash = page.locator(".reform-hash").inner_text().strip()
     reform_file = _download(page, page.get_by_text("Reform YAML"))
     target = tmp_path / reform_file.suggested_filename
     target.write_bytes(Path(reform_file.path()).read_bytes())
