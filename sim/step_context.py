@@ -58,7 +58,7 @@ def rank_within_groups(groups: np.ndarray, priority: np.ndarray) -> tuple[np.nda
     """Order items by (group, priority) and give each its 0-based rank inside its group.
 
     The vectorised way to hand out scarce places: accept where rank < capacity[group]
-    (STYLE.md: lexsort by target and priority, rank within target).
+    (lexsort by target and priority, rank within target).
     """
     order = np.lexsort((priority, groups))
     sorted_groups = groups[order]

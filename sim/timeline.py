@@ -1,7 +1,7 @@
 """Months as integers: month 0 is the start census (a January); helpers name the calendar.
 
 Why integers: every clock in the model (statutory weeks, waits, cohorts) is arithmetic on months,
-and arrays of int16 months are small and fast. 4.33 weeks make a month (MODEL.md §2).
+and arrays of int16 months are small and fast. 4.33 weeks make a month (docs/MODEL.md).
 """
 
 from __future__ import annotations

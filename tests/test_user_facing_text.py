@@ -53,8 +53,6 @@ def test_docs_configs_and_templates_refer_only_to_the_repository(path):
     assert offences(text) == []
 
 
-@pytest.mark.xfail(strict=True, reason="README still points at the shared design documents: the lead applies the "
-                                       "replacement text from the report branch, then removes this mark")
 def test_readme_refers_only_to_the_repository():
     assert offences((ROOT / "README.md").read_text(encoding="utf-8")) == []
 

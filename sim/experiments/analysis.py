@@ -8,7 +8,7 @@ group, value, plus task_id, scenario, point_id, replicate, block) and answers fo
 - `paired_outcomes`: what the reform changes, relative to the baseline run with the same
   replicate seed (common random numbers, `sim.experiments.compare`): the change in the FSM
   gap in unmet need and in KS4 English and maths, and in spending per pupil. Each change is
-  computed inside a replicate and only then summarised (MODEL.md §6).
+  computed inside a replicate and only then summarised (docs/MODEL.md).
 - `replicate_check`: are there enough replicates? The t-based 95% half-width of each outcome's
   mean, and the replicates needed to reach a requested half-width.
 - `sensitivity`: which uncertain parameters drive the result — Morris elementary effects
@@ -33,7 +33,7 @@ from sim.metrics.summarise import KEYS
 
 LEVEL = 0.95
 # The first calendar year the tiered route is fully in force: the legal switch is September 2029
-# (configs/reform_white_paper.yaml, POLICY.md [proposal]), so 2030 is the first whole post-switch year.
+# (configs/reform_white_paper.yaml, White Paper [proposal]), so 2030 is the first whole post-switch year.
 POST_SWITCH_YEAR = 2030
 MIN_REPLICATES = 2  # a spread, and so an interval, needs at least two replicates
 ID_COLUMNS = ("task_id", "scenario", "point_id", "replicate", "block")

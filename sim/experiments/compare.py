@@ -1,4 +1,4 @@
-"""Baseline against reform, child by child: who wins, who loses, what it costs (MODEL.md §1 Q3-4, §6).
+"""Baseline against reform, child by child: who wins, who loses, what it costs (docs/MODEL.md).
 
 Why paired: replicate r of every scenario run with the same root seed uses the same seed
 (`sim.experiments.runner.replicate_seed`), and every random draw is keyed on the child, so a

@@ -1,6 +1,6 @@
 """Every metric of one replicate, in tidy long form: (date, metric, by, group, value).
 
-Metrics are ratios computed inside the replicate (MODEL.md §6); summaries across replicates
+Metrics are ratios computed inside the replicate (docs/MODEL.md); summaries across replicates
 come later and never combine summaries. Each metric is built from "units" — one row per
 child-event or child-snapshot with its numerator and denominator — so every breakdown is the
 same group-by. Definitions, units and breakdowns are documented in docs/METRICS.md.
@@ -299,7 +299,7 @@ class MetricBuilder:
             self.add_ratio(v, metric, "months", "one", 1.0)
 
     def concentration(self, units: pd.DataFrame) -> None:
-        """Need-adjusted concentration index of matched support by income rank (MODEL.md §6).
+        """Need-adjusted concentration index of matched support by income rank (docs/MODEL.md).
 
         Among pupils with need in the year: y = share of need-months with matched support,
         indirectly standardised for need (y - mean(y | severity band) + mean(y)); rank = fractional

@@ -1,4 +1,4 @@
-"""Across replicates: mean and 95% interval of each per-replicate metric (MODEL.md §6).
+"""Across replicates: mean and 95% interval of each per-replicate metric (docs/MODEL.md).
 
 Summaries are always computed from per-replicate values, never by combining summaries.
 """

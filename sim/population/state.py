@@ -1,6 +1,6 @@
 """Children and families as a structure of arrays: one row per child for the whole run.
 
-Why arrays: the monthly step evaluates every rule for all children at once (STYLE.md). A child's
+Why arrays: the monthly step evaluates every rule for all children at once. A child's
 row is its identity for its whole life. Rows are ordered by the year the child entered
 Reception, so the children on roll in any month are one contiguous slice `[lo, hi)` and the
 monthly step works on views of that slice only. Every column is documented once, here.

@@ -1,1 +1,1 @@
-"""One module per mechanism (MODEL.md §4). Each exposes functions of a StepContext."""
+"""One module per mechanism (docs/MODEL.md). Each exposes functions of a StepContext."""

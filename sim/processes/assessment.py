@@ -1,4 +1,4 @@
-"""EHC needs assessment (MODEL.md §5 step 4): EP time is the binding constraint.
+"""EHC needs assessment (docs/MODEL.md): EP time is the binding constraint.
 
 Each month the council's EP hours (its own, near the demand for them, plus bought-in time once
 the backlog is long) go to assessments in queue order (FIFO by request date, or by severity). Once EP advice is in, other advice and drafting complete with a monthly hazard,

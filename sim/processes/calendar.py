@@ -1,4 +1,4 @@
-"""The school calendar (MODEL.md §4.1): September moves everyone up a year.
+"""The school calendar (docs/MODEL.md): September moves everyone up a year.
 
 New Reception cohorts arrive (their rows enter the on-roll slice), Year 6 move to their
 secondary school, Year 11 move to post-16 education, training or NEET; plan holders changing
@@ -35,7 +35,7 @@ def september(ctx: StepContext, on_disputed=None) -> tuple[np.ndarray, np.ndarra
 
 def support_may_lapse(ctx: StepContext, movers) -> None:
     """Without a portable plan (ISP or EHCP), school-led support may lapse at a school move and
-    take months to re-establish (MODEL.md §5: the digital passport)."""
+    take months to re-establish (docs/MODEL.md: the digital passport)."""
     c, s = ctx.c, ctx.config.sen_support
     school_led = movers[(c.support_level[movers] == SEN_SUPPORT) | (c.support_level[movers] == TARGETED_PLUS)]
     without_passport = school_led[~c.isp[school_led]]

@@ -1,4 +1,4 @@
-"""The council's decision whether to assess (MODEL.md §5 step 3): due within 6 weeks [law].
+"""The council's decision whether to assess (docs/MODEL.md): due within 6 weeks [law].
 
 The panel decides requests in arrival order up to its monthly capacity (overload delays
 decisions). Refusal is likelier for parent requests, weaker evidence, no private report, and

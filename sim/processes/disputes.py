@@ -1,4 +1,4 @@
-"""Mediation and the SEND Tribunal (MODEL.md §3 national services, §5 step 6).
+"""Mediation and the SEND Tribunal (docs/MODEL.md).
 
 Refusals (to assess, to issue a plan), placements and plan contents are appealable [law]. Whether
 a family appeals rises with advocacy, private evidence and whether it can afford representation;

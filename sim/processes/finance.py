@@ -1,4 +1,4 @@
-"""Finance (MODEL.md §4.8): book each month's costs to the right budget, update deficits.
+"""Finance (docs/MODEL.md): book each month's costs to the right budget, update deficits.
 
 Standing costs (support, placements, alternative provision, transport) are booked here monthly
 at annual rates / 12 (transport to the council's general fund, which pays for it, not to the

@@ -1,4 +1,4 @@
-"""Identification: does the school notice a child's need this month? (MODEL.md §4.3)
+"""Identification: does the school notice a child's need this month? (docs/MODEL.md)
 
 Faster for severe and early-showing needs, in inclusive and expert schools, for families who
 push; slower in schools serving deprived areas [reported: rationing]. Identified children start

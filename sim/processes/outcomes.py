@@ -1,4 +1,4 @@
-"""Outcomes: attainment progress, KS2 and KS4 results, suspensions, exclusions, NEET (MODEL.md §4.7).
+"""Outcomes: attainment progress, KS2 and KS4 results, suspensions, exclusions, NEET (docs/MODEL.md).
 
 Monthly progress = gain while support matches need (EEF-anchored) - loss while need is unmet
 (scaled by severity). Tests read the latent score with noise against thresholds calibrated to

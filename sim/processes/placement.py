@@ -1,4 +1,4 @@
-"""Naming a setting in a plan (MODEL.md §5 step 5).
+"""Naming a setting in a plan (docs/MODEL.md).
 
 Parents state a preference shaped by severity, trust in mainstream and advocacy (families who know
 the system ask for special schools more often at the same need); the council names a

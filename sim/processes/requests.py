@@ -1,4 +1,4 @@
-"""Requests for an EHC needs assessment, from schools and from parents (MODEL.md §5 step 2).
+"""Requests for an EHC needs assessment, from schools and from parents (docs/MODEL.md).
 
 School requests follow two assess-plan-do-review cycles and rise with budget pressure; parent
 requests rise with advocacy, private evidence (a report the family bought for an earlier request),

@@ -1,4 +1,4 @@
-"""Annual reviews and phase-transfer reviews of plans (MODEL.md §5 step 7).
+"""Annual reviews and phase-transfer reviews of plans (docs/MODEL.md).
 
 At each anniversary a plan is maintained, amended (a growing need may now call for a special
 school) or ceased (needs met, or other reasons). At phase transfer (Year 6 to 7, Year 11 to

@@ -1,4 +1,4 @@
-"""Support delivered this month, and whether it matches need (MODEL.md §5 EHCP route step 1).
+"""Support delivered this month, and whether it matches need (docs/MODEL.md).
 
 SEN support comes from the school's notional SEN budget: when demand exceeds it, every
 supported child gets a thinner share and the school feels budget pressure (which drives

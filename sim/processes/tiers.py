@@ -1,4 +1,4 @@
-"""The tiered route's own mechanisms (MODEL.md §5, tiered route and transition).
+"""The tiered route's own mechanisms (docs/MODEL.md).
 
 Universal offer (training, Inclusive Mainstream Fund), Targeted and Targeted Plus with an ISP
 for every child, Experts at Hand days shared through school groups, inclusion-base rollout,

@@ -4,7 +4,7 @@ Before the legal switch the current EHCP route keeps running (with the anticipat
 while reform funding already raises school expertise and universal provision and Experts at
 Hand ramp up. From the switch, identified children enter the tier matching their need with an
 ISP; specialist EHCPs need an assessment against package thresholds; legacy plans are
-reassessed at phase transfer under the configured protections (MODEL.md §5).
+reassessed at phase transfer under the configured protections (docs/MODEL.md).
 """
 
 from __future__ import annotations
