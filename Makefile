@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow test-all bench validate clean-venv dashboard screenshots lab notebooks-html browser-deps
+.PHONY: lint run test test-slow test-all bench validate clean-venv dashboard screenshots lab notebooks-html browser-deps
 
 $(STAMP): pyproject.toml
 	@PY=$$(scripts/find_python.sh) || exit 1; \
@@ -62,3 +62,8 @@ validate: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+## Lint: ruff (pyflakes, pycodestyle, import order) and the layer contract (import-linter, .importlinter)
+lint: $(STAMP)
+	$(BIN)/ruff check sim tests scripts benchmarks notebooks
+	$(BIN)/lint-imports

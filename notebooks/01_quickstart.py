@@ -47,7 +47,6 @@ SEED = 20250101   # the root random seed: the same seed gives exactly the same r
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 

@@ -31,7 +31,7 @@
 # EHCPs only for the most complex needs, with a legal switch in September 2029.
 # `configs/reform_white_paper.yaml` describes it as a diff against the baseline.
 #
-# `compare_scenarios` runs the baseline and the reform on **the same simulated children with the
+# `compare_with_reports` runs the baseline and the reform on **the same simulated children with the
 # same luck** and writes a comparison folder with tables, figures and a report.
 #
 # ### Why "the same luck"? Common random numbers
@@ -65,7 +65,6 @@ SEED = 20250101
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -76,7 +75,7 @@ sns.set_theme(style="whitegrid", palette="colorblind")
 import tempfile
 
 from sim.config import load_config
-from sim.experiments.compare import compare_scenarios
+from sim.report.comparison import compare_with_reports
 
 # %%
 settings = {"population": {"scale": SCALE}, "run": {"end": END, "seed": SEED}}
@@ -84,7 +83,7 @@ baseline = load_config(REPO / "configs" / "baseline.yaml", settings)
 reform = load_config(REPO / "configs" / "reform_white_paper.yaml", settings)
 
 out_dir = Path(tempfile.mkdtemp(prefix="sendsim_compare_")) / "white_paper"
-result = compare_scenarios(baseline, reform, replicates=REPLICATES, out_dir=out_dir, workers=1)
+result = compare_with_reports(baseline, reform, replicates=REPLICATES, out_dir=out_dir, workers=1)
 print("Comparison written to", out_dir)
 print("Report:", result["report"][0])
 
@@ -155,7 +154,7 @@ EXPERTS_CAPACITY = 0.5   # change me: share of planned Experts at Hand capacity 
 
 shortfall = load_config(REPO / "configs" / "reform_white_paper.yaml",
                         {**settings, "reform": {"experts_capacity_multiplier": EXPERTS_CAPACITY}})
-shortfall_result = compare_scenarios(baseline, shortfall, replicates=REPLICATES,
+shortfall_result = compare_with_reports(baseline, shortfall, replicates=REPLICATES,
                                      out_dir=out_dir.parent / "shortfall", workers=1)
 shortfall_equity = shortfall_result["equity"]
 pick = (shortfall_equity["metric"] == "unmet_need_months") & (shortfall_equity["by"] == "income_quintile")
@@ -191,7 +190,7 @@ pd.DataFrame({
 # ```python
 # weaker = load_config(REPO / "configs" / "reform_white_paper.yaml",
 #                      {**settings, "reform": {"family_pressure_strength": 0.2}})
-# weaker_result = compare_scenarios(baseline, weaker, replicates=REPLICATES,
+# weaker_result = compare_with_reports(baseline, weaker, replicates=REPLICATES,
 #                                   out_dir=out_dir.parent / "weaker_pressure", workers=1)
 # eq = weaker_result["equity"]
 # eq[(eq["metric"] == "unmet_need_months") & (eq["by"] == "income_gap")]

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim import __version__
-from sim.config import ConfigError, ScenarioConfig, config_hash, load_config
+from sim.config import ConfigError, ScenarioConfig, load_config
 from sim.errors import guarded, set_debug, stop_on_sigterm
 
 console = Console(stderr=True)
@@ -97,26 +97,6 @@ def run_scenario(config: ScenarioConfig, replicates: int, workers: int | None, l
     return outputs, combine(outputs)
 
 
-def build_manifest(config: ScenarioConfig, config_path: Path, outputs, started: str, command: str) -> dict:
-    from sim.experiments.provenance import git_state, now_iso, package_versions
-
-    return {
-        "sendsim_version": __version__,
-        "scenario": config.name,
-        "config_file": str(config_path),
-        "config": config.model_dump(mode="json"),
-        "config_sha256": config_hash(config),
-        "seed": config.run.seed,
-        "replicates": len(outputs),
-        "replicate_seeds": {str(o.replicate): o.seed for o in outputs},
-        "packages": package_versions(),
-        "git": git_state(),
-        "started": started,
-        "finished": now_iso(),
-        "command": command,
-    }
-
-
 @app.command()
 def run(
     config: Path = typer.Argument(..., help="scenario YAML (may `extends:` another)"),
@@ -130,8 +110,8 @@ def run(
     end: Optional[str] = typer.Option(None, help=END_HELP),
 ) -> None:
     """Run a scenario and write manifest, metrics, system and children tables, figures and summary."""
-    from sim.experiments.provenance import command_line, now_iso
     from sim.experiments.output_dir import check_destination, default_name, output_lock
+    from sim.experiments.provenance import command_line, now_iso, run_manifest
     from sim.experiments.results import atomic_directory, write_manifest
     from sim.metrics import summarise
 
@@ -143,7 +123,7 @@ def run(
     with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
         started = now_iso()
         outputs, (metrics, system, children) = run_scenario(cfg, replicates, workers, cfg.name)
-        manifest = build_manifest(cfg, config, outputs, started, command_line())
+        manifest = run_manifest(cfg, config, outputs, started, command_line())
         with atomic_directory(out) as tmp:
             metrics.to_parquet(tmp / "metrics.parquet", index=False)
             system.to_parquet(tmp / "system.parquet", index=False)
@@ -168,7 +148,7 @@ def _load_ensemble(path: Path):
 
 def _run_with_ensemble(cfg: ScenarioConfig, config_path: Path, ensemble_path: Path, replicates: int, out: Path,
                        workers: int | None) -> None:
-    from sim.experiments.ensemble import run_ensemble
+    from sim.calibration.ensemble_runs import run_ensemble
     from sim.experiments.provenance import command_line
 
     ens = _load_ensemble(ensemble_path)
@@ -246,9 +226,9 @@ def compare(
     end: Optional[str] = typer.Option(None, help=END_HELP + ", both scenarios"),
 ) -> None:
     """Run baseline and reform with common random numbers; write equity, costs, stocks and a report."""
-    from sim.experiments.compare import compare_scenarios
     from sim.experiments.output_dir import check_destination, default_name, output_lock
     from sim.experiments.provenance import command_line
+    from sim.report.comparison import compare_with_reports
 
     if prices not in (None, "cash", "real"):
         console.print(f"[bold red]--prices must be cash or real, not {prices!r}[/]")
@@ -273,7 +253,7 @@ def compare(
         tasks = {route: progress.add_task(f"{route}", total=replicates) for route in ("baseline", "reform")}
         if parts:
             tasks["decomposition"] = progress.add_task("decomposition (sub-runs)", total=None)
-        result = compare_scenarios(
+        result = compare_with_reports(
             base_cfg, reform_cfg, replicates, out, workers=workers,
             progress=lambda route, done, total: progress.update(tasks[route], completed=done, total=total),
             components=parts, hold=hold, price_base={"real": "real_2025_26"}.get(prices, prices),
@@ -300,7 +280,7 @@ def compare(
 
 def _compare_with_ensemble(base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig, baseline: Path, reform: Path,
                            ensemble_path: Path, replicates: int, out: Path, workers: int | None, small_cell: int) -> None:
-    from sim.experiments.ensemble import compare_ensemble
+    from sim.calibration.ensemble_runs import compare_ensemble
     from sim.experiments.provenance import command_line
 
     ens = _load_ensemble(ensemble_path)
@@ -385,9 +365,8 @@ def decompose(
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
 ) -> None:
     """Split a reform into components and measure what each does (common random numbers)."""
-    from sim.experiments.decompose import DecompositionError, load_components
+    from sim.experiments.decompose import DecompositionError, load_components, write_decomposition
     from sim.experiments.decompose import decompose as run_decomposition
-    from sim.experiments.decompose import write_decomposition
     from sim.experiments.results import atomic_directory
     from sim.report.decomposition_report import write_decomposition_report
     from sim.report.document import england_factor

@@ -11,15 +11,14 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim.agents import Council, School
 from sim.config.schema import ScenarioConfig
 from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.month_plan import Stage, StageTimer
 from sim.population.build import build_population
 from sim.processes import calendar, family, finance, fsm, needs, outcomes
-from sim.recorder import Recorder
 from sim.random_streams import RandomStreams
+from sim.recorder import Recorder
 from sim.routes import make_route
 from sim.step_context import StepContext
 from sim.timeline import Timeline
@@ -39,8 +38,6 @@ class SendModel(mesa.Model):
         self.children = population.children
         self.schools = population.schools
         self.councils = population.councils
-        self.council_agents = [Council(self, i) for i in range(len(self.councils))]
-        self.school_agents = [School(self, j) for j in range(len(self.schools))]
         self.route = make_route(config.run.route, config, self.timeline, self.schools, self.councils, self.streams)
         self.events = EventLog()
         self.ledger = Ledger(self.timeline.n_months, len(self.councils))

@@ -68,5 +68,5 @@ class RandomStreams:
 
     def generator(self, *labels: object) -> np.random.Generator:
         """A classic numpy Generator for one-off structural draws (schools, population layout)."""
-        words = [int.from_bytes(hashlib.blake2b(str(l).encode(), digest_size=4).digest(), "little") for l in labels]
+        words = [int.from_bytes(hashlib.blake2b(str(label).encode(), digest_size=4).digest(), "little") for label in labels]
         return np.random.default_rng(np.random.SeedSequence([self.seed & 0xFFFFFFFF, self.seed >> 32, *words]))

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.schema import ScenarioConfig
-from sim.finance_ledger import Ledger
 from sim.event_log import EventLog
+from sim.finance_ledger import Ledger
 from sim.population.institutions import CouncilTable, SchoolTable
 from sim.population.state import ChildArrays
 from sim.random_streams import RandomStreams

@@ -18,12 +18,12 @@ from sim.config import validate_config
 from sim.experiments.compare import (
     PAIRED_METRICS,
     UnpairedRunsError,
-    compare_scenarios,
     cost_table,
     paired_equity,
     stock_table,
 )
 from sim.experiments.runner import combine, run_replicates
+from sim.report.comparison import compare_with_reports
 
 PUPILS = 3000
 END = "2027-08"
@@ -118,7 +118,7 @@ def test_compare_scenarios_writes_both_runs_the_tables_and_a_report_with_the_equ
     out = tmp_path / "comparison"
     reform_other_seed = {**FEWER_REFUSALS, "run": {"end": END, "seed": 99}}  # run with the baseline's seed
     calls = []
-    result = compare_scenarios(BASE, reform_other_seed, REPLICATES, out, workers=1,
+    result = compare_with_reports(BASE, reform_other_seed, REPLICATES, out, workers=1,
                                progress=lambda route, done, total: calls.append((route, done, total)))
     assert calls[-1] == ("reform", REPLICATES, REPLICATES)
     for route in ("baseline", "reform"):

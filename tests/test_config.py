@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import BaseModel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from sim.config import ConfigError, ScenarioConfig, config_hash, load_config, validate_config
 from sim.config.loader import deep_merge, read_yaml_with_extends

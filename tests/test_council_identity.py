@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from sim.config import ConfigError, load_config
+from sim.config.council_table import council_identity
 from sim.metrics import children_table, compute_metrics, system_table
 from sim.model import SendModel
-from sim.population.council_table import council_identity
 from sim.report.population_text import describe_simulated
 
 SHORT = {"run": {"end": "2025-12"}}
@@ -79,7 +79,7 @@ def test_a_region_by_name_simulates_its_councils(north_east) -> None:
 def test_councils_by_code_and_old_code_in_table_order() -> None:
     config = _england({"councils": ["manchester", BIRMINGHAM, "202"]})  # 202 = Camden
     identity = council_identity("england")
-    from sim.population.council_table import simulated_councils
+    from sim.config.council_table import simulated_councils
 
     chosen = simulated_councils(config.population)
     assert list(chosen["la_name"]) == sorted(["Manchester", "Birmingham", "Camden"], key=lambda n: identity.set_index("la_name").loc[n, "la_code"])

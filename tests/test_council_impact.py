@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from sim.config import load_config
-from sim.experiments.compare import compare_scenarios
 from sim.experiments.council_impact import VALUE_COLUMNS, deprivation_deciles
+from sim.report.comparison import compare_with_reports
 from sim.report.maps import hex_layout
 
 # four North West councils from the most and least deprived (FSM 47% to 12%): one region, so the
@@ -25,7 +25,7 @@ def comparison(tmp_path_factory):
     out = tmp_path_factory.mktemp("england") / "comparison"
     baseline = load_config("configs/england.yaml", overrides=OVERRIDES)
     reform = load_config("configs/england.yaml", overrides={**OVERRIDES, **REFORM, "name": "fewer_refusals"})
-    return out, compare_scenarios(baseline, reform, 2, out, workers=1, run_summaries=False)
+    return out, compare_with_reports(baseline, reform, 2, out, workers=1, run_summaries=False)
 
 
 def test_the_comparison_writes_council_tables_and_maps(comparison) -> None:

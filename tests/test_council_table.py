@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.population.council_table import (
+from sim.config.council_table import (
     DEFAULT_PATH,
     INDEX_COLUMNS,
     KEY_COLUMNS,
@@ -142,7 +142,7 @@ def test_special_places_index_centred_and_clipped(table):
 
 
 def test_council_profiles_carry_the_special_places_index(table):
-    from sim.population.council_table import council_profiles
+    from sim.config.council_table import council_profiles
 
     profiles = council_profiles("england")
     assert "special_places_index" in profiles.columns

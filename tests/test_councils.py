@@ -67,7 +67,7 @@ def test_council_timeliness_keeps_the_published_order(england_metrics) -> None:
 
 def test_a_deprived_council_has_more_fsm_families_and_more_need(tmp_path) -> None:
     """The council table's deprivation index shifts FSM log-odds; need follows FSM, income quintiles stay national."""
-    from sim.population.council_table import load_council_table
+    from sim.config.council_table import load_council_table
 
     table = load_council_table()
     table = table.iloc[:2].copy()

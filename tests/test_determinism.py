@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SEED, build_model
 from sim.model import SendModel
 from sim.population.state import ChildArrays
 from sim.recorder import SYSTEM_COLUMNS
+
+from conftest import SEED, build_model
 
 # family and need columns fixed when the population is built (policy cannot change them)
 POPULATION_COLUMNS = (

@@ -26,11 +26,11 @@ from sim.calibration.ensemble import (
     save_ensemble,
     validate_ensemble,
 )
+from sim.calibration.ensemble_runs import combine_cell, compare_ensemble, weighted_quantile
 from sim.calibration.fit import calibrate
 from sim.calibration.targets import Target
 from sim.cli import app
 from sim.config import validate_config
-from sim.experiments.ensemble import combine_cell, compare_ensemble, weighted_quantile
 
 PUPILS = 2000
 TINY = {"population": {"pupils_per_council": PUPILS}, "run": {"end": "2025-12"}}
@@ -216,7 +216,7 @@ def test_run_with_an_ensemble_writes_a_summary_with_both_intervals(tmp_path):
 
 
 def test_a_reform_keeps_its_own_value_of_a_lever_it_changes_and_takes_the_members_other_values():
-    from sim.experiments.ensemble import reform_for_member
+    from sim.calibration.ensemble_runs import reform_for_member
 
     ensemble = validate_ensemble(_ensemble_dict())
     member = ensemble.members[1]

@@ -17,7 +17,6 @@ from scipy import stats
 
 from sim.cli import _print_need_standardised_gaps
 from sim.config import validate_config
-from sim.experiments.compare import compare_scenarios
 from sim.experiments.runner import combine, run_replicates
 from sim.metrics import children_table, compute_metrics
 from sim.metrics.gaps import (
@@ -35,6 +34,7 @@ from sim.metrics.gaps import (
 )
 from sim.model import SendModel
 from sim.population.state import EHCP
+from sim.report.comparison import compare_with_reports
 
 END = "2027-08"
 SMALL = {"run": {"end": END}, "population": {"scale": 0.1}}
@@ -218,7 +218,7 @@ def test_paired_gap_tables_summarise_both_routes_and_the_change_per_replicate(ba
 
 def test_compare_writes_the_gap_tables_and_a_no_op_reform_changes_no_gap(tmp_path: Path, capsys):
     out = tmp_path / "comparison"
-    result = compare_scenarios({"name": "base", **SMALL}, {"name": "same", **SMALL}, REPLICATES, out, workers=1,
+    result = compare_with_reports({"name": "base", **SMALL}, {"name": "same", **SMALL}, REPLICATES, out, workers=1,
                                run_summaries=False)
     for name in ("need_standardised_gaps.csv", "need_standardised_gaps.parquet", "gap_change_by_severity.csv"):
         assert name in result["manifest"]["files"]

@@ -8,11 +8,9 @@ is made after every step, so a failure names the month where the rule first brok
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
-from conftest import build_model
 from sim.finance_ledger import HIGH_NEEDS, LINE_INDEX
 from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL
 from sim.population.state import (
@@ -32,6 +30,8 @@ from sim.population.state import (
     STATE_SPECIAL,
     ChildArrays,
 )
+
+from conftest import build_model
 
 # columns that describe who a child and family are: fixed for life
 IDENTITY_COLUMNS = ("council", "key", "entry_year", "fsm", "income_quintile", "advocacy", "family_budget", "trust", "ties")

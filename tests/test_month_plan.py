@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from conftest import build_model
 from sim.cli import app
 from sim.population.institutions import PRIMARY, SECONDARY
+
+from conftest import build_model
 
 
 def names(stages) -> list[str]:

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import binomial_se, run_to
 from sim.config.schema import NEED_TYPES
+from sim.finance_ledger import LINE_INDEX
 from sim.population.institutions import PRIMARY, SECONDARY, SPECIAL
 from sim.population.state import (
     APPEAL_PLACEMENT,
@@ -31,9 +31,23 @@ from sim.population.state import (
     SEN_SUPPORT,
     STATE_SPECIAL,
 )
-from sim.finance_ledger import LINE_INDEX
-from sim.processes import assessment, calendar, decisions, disputes, finance, identification, needs, outcomes, placement, requests, reviews, support
+from sim.processes import (
+    assessment,
+    calendar,
+    decisions,
+    disputes,
+    finance,
+    identification,
+    needs,
+    outcomes,
+    placement,
+    requests,
+    reviews,
+    support,
+)
 from sim.step_context import rank_within_groups
+
+from conftest import binomial_se, run_to
 
 Z = 4.0  # tolerance in standard errors
 
@@ -559,7 +573,7 @@ def test_inclusion_base_places_are_never_overfilled(fresh_model) -> None:
 
 def test_tribunal_wins_lead_to_assessment(fresh_model) -> None:
     ctx = fresh_model.context()
-    c, d = ctx.c, ctx.config.disputes
+    c = ctx.c
     _clear_pipeline(ctx)
     rows = _school_age_rows(ctx, 3000)
     c.support_level[rows] = SEN_SUPPORT

@@ -20,7 +20,6 @@ import pytest
 import yaml
 
 from sim.config import validate_config
-from sim.experiments.compare import compare_scenarios
 from sim.experiments.decompose import (
     Component,
     DecompositionError,
@@ -32,6 +31,7 @@ from sim.experiments.decompose import (
 from sim.experiments.headline import cost_effectiveness
 from sim.metrics.intervals import t_bounds, t_half_width
 from sim.report.compare_report import write_compare_report
+from sim.report.comparison import compare_with_reports
 
 END = "2031-08"  # past the legal switch (September 2029) and the first legacy moves (September 2030)
 PUPILS = 2000
@@ -48,7 +48,7 @@ COMPONENTS = [Component("legal_switch", "The legal switch",
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory):
     out = tmp_path_factory.mktemp("publishable") / "comparison"
-    result = compare_scenarios(BASE, REFORM, REPLICATES, out, workers=1, components=COMPONENTS, shapley=True)
+    result = compare_with_reports(BASE, REFORM, REPLICATES, out, workers=1, components=COMPONENTS, shapley=True)
     return out, result
 
 

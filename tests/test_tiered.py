@@ -23,7 +23,6 @@ import pytest
 from pydantic import ValidationError
 from scipy.special import ndtr
 
-from conftest import SEED, binomial_se, small_config
 from sim.config.loader import deep_merge, load_config, read_yaml_with_extends, validate_config
 from sim.config.schema import ScenarioConfig
 from sim.finance_ledger import HIGH_NEEDS, HOLDER, LINE_INDEX
@@ -42,6 +41,8 @@ from sim.population.state import (
     TARGETED_PLUS,
 )
 from sim.processes import calendar, disputes, requests, reviews, tiers
+
+from conftest import SEED, binomial_se, small_config
 
 Z = 4.0  # tolerance in standard errors
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

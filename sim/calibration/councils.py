@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.population.council_table import (
+from sim.config.council_table import (
     council_profiles,
     load_council_table,
     resolve_path,

@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.config.params import field_info
-from sim.errors import UserError
 from sim.config.safe_yaml import YamlInputError, load_mapping
 from sim.config.schema import ScenarioConfig
+from sim.errors import UserError
 
 
 class ConfigError(UserError, ValueError):

@@ -7,9 +7,8 @@ ranges from here rather than from a second list that could drift.
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
+from sim.config.council_table import resolve_selection
 from sim.config.params import Section, param
 
 NEED_TYPES = ("ASD", "SLCN", "SEMH", "MLD", "SpLD", "SLD", "PMLD", "PD", "HI", "VI", "MSI", "OTH")
@@ -107,8 +108,6 @@ class PopulationSection(Section):
         if councils == ALL_COUNCILS_KEYWORD or (selecting and "councils" not in data):
             if data.get("council_table") is None:
                 raise ValueError("population.councils: 'all' needs population.council_table (e.g. england)")
-            from sim.population.council_table import resolve_selection
-
             rows = resolve_selection(str(data["council_table"]), data.get("council_names"), data.get("region"))
             data["councils"] = max(len(rows) - int(data.get("first_council", 0) or 0), 1)
         return data
@@ -126,8 +125,6 @@ class PopulationSection(Section):
         if self.council_table is None and (self.council_names is not None or self.region is not None):
             raise ValueError("population.council_names and population.region need population.council_table")
         if self.council_table is not None:
-            from sim.population.council_table import resolve_selection
-
             rows = len(resolve_selection(self.council_table, self.council_names, self.region))
             if self.first_council + self.councils > rows:
                 what = (f"the {rows} councils in the table {self.council_table!r}" if self.council_names is None and self.region is None

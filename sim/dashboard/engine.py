@@ -95,7 +95,7 @@ def run_comparison(baseline: ScenarioConfig, reform: ScenarioConfig, replicates:
     `progress(fraction_done, message)` is called as replicates finish; `should_stop()` is polled
     after each replicate and, when true, the run stops with `Cancelled` and writes nothing.
     """
-    from sim.experiments.compare import compare_scenarios
+    from sim.report.comparison import compare_with_reports
 
     small_cell = baseline.metrics.small_cell_threshold
     key = cache_key(baseline, reform, replicates, small_cell)
@@ -115,6 +115,6 @@ def run_comparison(baseline: ScenarioConfig, reform: ScenarioConfig, replicates:
         raise Cancelled("cancelled before the first replicate")
     if progress is not None:
         progress(0.0, f"baseline: 0 of {replicates} replicates")
-    compare_scenarios(baseline, reform, replicates, directory, workers=1, progress=on_replicate,
+    compare_with_reports(baseline, reform, replicates, directory, workers=1, progress=on_replicate,
                       small_cell=small_cell, command="sendsim dashboard", run_summaries=False)
     return load_comparison(directory, key, time.perf_counter() - started, from_cache=False)

@@ -42,7 +42,7 @@ def scenario_files(config_dir: Path) -> list[str]:
 @cache
 def council_names() -> tuple[str, ...]:
     """England's councils in the order of the packaged council table (row i = first_council i)."""
-    from sim.population.council_table import load_council_table
+    from sim.config.council_table import load_council_table
 
     return tuple(load_council_table()["la_name"].astype(str))
 
@@ -167,7 +167,7 @@ def pupils_estimate(selection: Selection) -> int:
 
     if selection.council == TYPICAL:
         return int(PopulationSection().pupils_per_council * selection.scale)
-    from sim.population.council_table import load_council_table
+    from sim.config.council_table import load_council_table
 
     table = load_council_table()
     pupils = table["pupils_est"].astype(float)

@@ -475,32 +475,12 @@ def _with_seed(config: ScenarioConfig, seed: int) -> ScenarioConfig:
     return validate_config(data)
 
 
-def _run_manifest(config: ScenarioConfig, config_path, outputs, started: str, command: str) -> dict:
-    """The same manifest `sendsim run` writes (sim.cli.build_manifest), with a fallback."""
-    try:
-        from sim.cli import build_manifest
-    except ImportError:  # the CLI's optional dependencies are missing: same keys, built here
-        build_manifest = None
-    if build_manifest is not None:
-        return build_manifest(config, Path(config_path) if config_path else Path("<in memory>"), outputs, started, command)
-    from sim import __version__
-    from sim.experiments.provenance import git_state, now_iso, package_versions
-
-    return {
-        "sendsim_version": __version__, "scenario": config.name,
-        "config_file": str(config_path) if config_path else "<in memory>",
-        "config": config.model_dump(mode="json"), "config_sha256": config_hash(config), "seed": config.run.seed,
-        "replicates": len(outputs), "replicate_seeds": {str(o.replicate): o.seed for o in outputs},
-        "packages": package_versions(), "git": git_state(), "started": started, "finished": now_iso(),
-        "command": command,
-    }
-
-
 def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioConfig | dict, replicates: int,
                       out_dir: Path | str, workers: int | None = None,
                       progress: Callable[[str, int, int], None] | None = None, *, small_cell: int = SMALL_CELL,
                       baseline_path: Path | str | None = None, reform_path: Path | str | None = None,
-                      command: str | None = None, run_summaries: bool = True, report: bool = True,
+                      command: str | None = None, run_summaries: bool = True,
+                      write_reports: Callable[[Path, dict], dict] | None = None,
                       components: list | None = None, hold: tuple[str, ...] = ("run.route",),
                       shapley: bool | None = None, price_base: str | None = None) -> dict:
     """Run baseline and reform with the same root seed and write the comparison directory atomically.
@@ -508,19 +488,21 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     The root seed is the baseline's `run.seed`; the reform is run with its `run.seed` set to it
     (so `reform/manifest.json` holds the config that actually ran and `sendsim run` on it
     reproduces it; the hash of the reform config as given is kept in the top manifest).
-    `progress(route, done, total)` is called after each replicate of each route. `report=False`
-    skips report.md/.html and figures (an ensemble comparison writes one report over all members).
+    `progress(route, done, total)` is called after each replicate of each route.
+    `write_reports(directory, result)` writes the human-readable pages into the directory before it
+    is committed (the report layer's `sim.report.comparison.compare_with_reports` passes it; this
+    layer writes tables only, so it never imports the report layer); `run_summaries` asks it for
+    each route's summary.md too.
     `components` (from `sim.experiments.decompose.load_components`) also takes the reform apart
     (`decomposition.csv`; the two runs made here are reused). `price_base` ("cash" or
     "real_2025_26") overrides the baseline's `report.price_base` for every money table.
     Returns the tables, the top-level manifest and the paths written.
     """
-    from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
+    from sim import __version__
     from sim.experiments.output_dir import check_destination
+    from sim.experiments.provenance import command_line, git_state, now_iso, package_versions, run_manifest
     from sim.experiments.results import atomic_directory, write_manifest
     from sim.experiments.runner import combine, run_replicates
-    from sim.report.compare_report import write_compare_report
-    from sim import __version__
 
     baseline = _as_config(baseline_cfg)
     reform_given = _as_config(reform_cfg)
@@ -545,7 +527,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         run_started = now_iso()
         outputs = run_replicates(config, replicates, root_seed=root_seed, workers=workers, on_done=on_done)
         metrics, system, children = combine(outputs)
-        manifest = _run_manifest(config, path, outputs, run_started, command)
+        manifest = run_manifest(config, path, outputs, run_started, command)
         manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
         runs[route] = (metrics, system, children, manifest, outputs)
 
@@ -605,10 +587,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                   "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
                   "gap_change_by_severity.csv", "headline_by_replicate.csv", "cost_effectiveness.csv",
                   TRANSITION_CSV,
-                  *(["decomposition.csv"] if decomposition else []), "report.md", "report.html", "figures/"],
+                  *(["decomposition.csv"] if decomposition else [])],
     }
-    if not report:
-        top_manifest["files"] = [f for f in top_manifest["files"] if f not in ("report.md", "report.html", "figures/")]
     with atomic_directory(out_dir) as tmp:
         for route, (metrics, system, children, manifest, _) in runs.items():
             directory = tmp / route
@@ -617,8 +597,6 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
             system.to_parquet(directory / "system.parquet", index=False)
             children.to_parquet(directory / "children.parquet", index=False)
             write_manifest(directory, manifest)
-            if run_summaries:
-                _write_run_summary(directory, metrics, system, manifest)
         equity.to_parquet(tmp / "equity.parquet", index=False)
         equity.to_csv(tmp / "equity.csv", index=False)
         costs.to_parquet(tmp / "costs.parquet", index=False)
@@ -637,39 +615,36 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
             write_decomposition(tmp, decomposition, manifest=False)
             top_manifest["decomposition"] = decomposition["manifest"]
         if councils is not None:
-            from sim.report.council_report import write_council_report
-            from sim.report.maps import council_maps
-
             for name, frame in councils.items():
                 frame.to_csv(tmp / f"{name}.csv", index=False)
-            council_maps(councils["council_impact"], tmp / "figures")
-            write_council_report(tmp, councils, baseline.population.scale)
-            top_manifest["files"] += [f"{name}.csv" for name in councils] + ["councils.md", "figures/council_map_*.png"]
+            top_manifest["files"] += [f"{name}.csv" for name in councils]
+        result = {
+            "equity": equity,
+            "costs": costs,
+            "stock": stock,
+            "gaps": gaps,
+            "need_standardised_gaps": standardised_gaps,
+            "gap_change_by_severity": gaps_by_severity,
+            "headline": headline,
+            "cost_effectiveness": value_for_money,
+            "transition": transition,
+            "decomposition": decomposition["table"] if decomposition else None,
+            "councils": councils,
+            "manifest": top_manifest,
+            "config": baseline,
+            "run_summaries": run_summaries,
+            "baseline": {"metrics": bm, "system": bs, "children": bc, "manifest": bman},
+            "reform": {"metrics": rm, "system": rs, "children": rc, "manifest": rman},
+        }
         top_manifest["finished"] = now_iso()
+        written = write_reports(tmp, result) if write_reports is not None else {}
+        top_manifest["files"] += written.get("files", [])
         write_manifest(tmp, top_manifest)
-        if report:
-            md, html = write_compare_report(tmp, equity, costs, stock, top_manifest, gaps=gaps, headline=headline,
-                                            value_for_money=value_for_money, transition=transition,
-                                            decomposition=decomposition["table"] if decomposition else None)
     out_dir = tmp.destination  # a sibling directory if the user's own files were in the way
-    return {
-        "out_dir": out_dir,
-        "equity": equity,
-        "costs": costs,
-        "stock": stock,
-        "gaps": gaps,
-        "need_standardised_gaps": standardised_gaps,
-        "gap_change_by_severity": gaps_by_severity,
-        "headline": headline,
-        "cost_effectiveness": value_for_money,
-        "transition": transition,
-        "decomposition": decomposition["table"] if decomposition else None,
-        "councils": councils,
-        "manifest": top_manifest,
-        "report": (out_dir / Path(md).name, out_dir / Path(html).name) if report else None,
-        "baseline": {"metrics": bm, "system": bs, "children": bc, "manifest": bman},
-        "reform": {"metrics": rm, "system": rs, "children": rc, "manifest": rman},
-    }
+    pages = written.get("report")
+    result["out_dir"] = out_dir
+    result["report"] = tuple(out_dir / Path(page).name for page in pages) if pages else None
+    return result
 
 
 def _simulated_scale(config: ScenarioConfig, system: pd.DataFrame, children: pd.DataFrame) -> dict:
@@ -690,12 +665,3 @@ def _assumption_count() -> dict:
     table = parameter_table(ScenarioConfig)
     assumed = [row["path"] for row in table if str(row["source"]).startswith("assumption")]
     return {"assumption": len(assumed), "total": len(table)}
-
-
-def _write_run_summary(directory: Path, metrics, system, manifest) -> None:
-    """summary.md and figures for one route, as `sendsim run` writes them (if the module exists)."""
-    try:
-        from sim.report.summary import write_summary
-    except ImportError:
-        return
-    write_summary(directory, metrics, system, manifest)

@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.config.council_table import load_council_table, resolve_path
 from sim.finance_ledger import LINES
-from sim.population.council_table import load_council_table, resolve_path
 from sim.metrics.intervals import t_hi, t_lo
 
 CENSUS_YEARS = (2030, 2035)

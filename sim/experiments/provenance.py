@@ -13,6 +13,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from sim import __version__
+from sim.config import ScenarioConfig, config_hash
+
 PACKAGES = ("sendsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "networkx", "seaborn", "matplotlib")
 
 
@@ -43,3 +46,23 @@ def now_iso() -> str:
 
 def command_line() -> str:
     return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def run_manifest(config: ScenarioConfig, config_path: Path | str | None, outputs, started: str, command: str) -> dict:
+    """The manifest of one scenario's replicates (`sendsim run`, and each side of a comparison):
+    the resolved config and its hash, seeds, versions, git state, times and the command."""
+    return {
+        "sendsim_version": __version__,
+        "scenario": config.name,
+        "config_file": str(config_path) if config_path else "<in memory>",
+        "config": config.model_dump(mode="json"),
+        "config_sha256": config_hash(config),
+        "seed": config.run.seed,
+        "replicates": len(outputs),
+        "replicate_seeds": {str(o.replicate): o.seed for o in outputs},
+        "packages": package_versions(),
+        "git": git_state(),
+        "started": started,
+        "finished": now_iso(),
+        "command": command,
+    }

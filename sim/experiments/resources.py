@@ -33,7 +33,7 @@ def simulated_pupils(config: ScenarioConfig) -> float:
     """Pupils at the start census over every simulated council (before growth)."""
     population = config.population
     if population.council_table is not None:
-        from sim.population.council_table import council_profiles
+        from sim.config.council_table import council_profiles
 
         profiles = council_profiles(population.council_table)
         chosen = profiles.iloc[population.first_council:population.first_council + population.councils]

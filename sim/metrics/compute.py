@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.config.council_table import simulated_councils
 from sim.config.schema import NEED_TYPES
 from sim.finance_ledger import LINES
 from sim.metrics.family import add_family_metrics, family_columns
-from sim.population.council_table import simulated_councils
 from sim.population.state import (
     APPEAL_REFUSAL,
     EHCP,

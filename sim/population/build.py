@@ -12,12 +12,13 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from sim.config.council_table import simulated_councils
 from sim.config.schema import NEED_TYPES, ScenarioConfig
-from sim.population.council_table import simulated_councils
 from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL, CouncilTable, SchoolTable
 from sim.population.network import small_world_ties
 from sim.population.school_groups import assign_school_groups
 from sim.population.state import (
+    ASSESSING,
     EHCP,
     INCLUSION_BASE,
     INDEPENDENT_SPECIAL,
@@ -26,7 +27,6 @@ from sim.population.state import (
     NONE,
     SEN_SUPPORT,
     STATE_SPECIAL,
-    ASSESSING,
     ChildArrays,
 )
 from sim.random_streams import RandomStreams, child_key
@@ -60,7 +60,7 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     school_offset = 0
     profiles = None
     if config.population.council_table is not None:
-        from sim.population.council_table import council_profiles
+        from sim.config.council_table import council_profiles
 
         profiles = council_profiles(config.population.council_table)
     # each council's id across runs (its table row): its random streams and child keys follow it

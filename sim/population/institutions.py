@@ -1,7 +1,10 @@
-"""Schools and councils as tables of numbers (the Mesa agents in sim/agents.py wrap them).
+"""Schools and councils as tables of numbers: one row per institution, every rule vectorised over rows.
 
 Why tables: the monthly step needs per-school and per-council values for every child at once
-(`table.value[child.school]`), while per-council decisions are taken by the Council agents.
+(`table.value[child.school]`), and per-council decisions (gatekeeping, panel capacity, EP time,
+places) are vectorised over council rows. The simulation is a Mesa model (time, random streams,
+DataCollector); councils and schools were once also wrapped as Mesa agents, but the wrappers
+carried no behaviour of their own, so they were removed rather than kept as decoration.
 """
 
 from __future__ import annotations

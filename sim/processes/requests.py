@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.network import peer_plan_share
-from sim.processes import family
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
+from sim.processes import family
 from sim.step_context import StepContext
 
 

@@ -13,14 +13,14 @@ from sim.population.state import (
     APPEAL_PLACEMENT,
     EHCP,
     IDLE,
-    INDEPENDENT_SPECIAL,
-    POST16,
-    STATE_SPECIAL,
     INCLUSION_BASE,
+    INDEPENDENT_SPECIAL,
     MAINSTREAM,
     NEVER,
     NONE,
+    POST16,
     SEN_SUPPORT,
+    STATE_SPECIAL,
 )
 from sim.processes import placement as placement_process
 from sim.step_context import StepContext

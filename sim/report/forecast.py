@@ -101,7 +101,7 @@ FORECAST_COLUMNS = ["key", "quantity", "unit", "forecast", "lo_combined", "hi_co
 
 
 def forecast_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The forecast quantities from an ensemble summary (`sim.experiments.ensemble.ensemble_summary`)."""
+    """The forecast quantities from an ensemble summary (`sim.calibration.ensemble_runs.ensemble_summary`)."""
     summary = summary.copy()
     summary["date"] = pd.to_datetime(summary["date"])
     rows = []
@@ -198,8 +198,8 @@ def write_forecast(config, config_path: str | Path, out: str | Path, replicates:
                    on_done=None) -> tuple[Path, pd.DataFrame]:
     """Run the config (cut at December 2026) at every ensemble member, or at its own values, and
     write the forecast document. Returns the path and the forecast table."""
+    from sim.calibration.ensemble_runs import ensemble_metrics, ensemble_summary, single_member
     from sim.config import validate_config
-    from sim.experiments.ensemble import ensemble_metrics, ensemble_summary, single_member
 
     data = config.model_dump(mode="json")
     if data["run"]["start"] > CENSUS_DATE[:7]:

@@ -22,7 +22,7 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import RegularPolygon
 
-from sim.population.council_table import load_council_table
+from sim.config.council_table import load_council_table
 
 SOURCES = Path(__file__).resolve().parent.parent / "data" / "council_sources"
 LAYOUT = SOURCES / "england_councils.hexjson"

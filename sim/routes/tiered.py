@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.month_plan import Stage
-from sim.population.institutions import CouncilTable, SchoolTable
-from sim.population.institutions import SECONDARY
+from sim.population.institutions import SECONDARY, CouncilTable, SchoolTable
 from sim.population.state import EHCP, SEN_SUPPORT, TARGETED_PLUS
-from sim.processes import assessment, calendar, decisions, disputes, identification, placement, requests, reviews, support, tiers
+from sim.processes import assessment, calendar, disputes, identification, placement, requests, support, tiers
 from sim.processes.finance import inflation
 from sim.random_streams import RandomStreams
 from sim.routes.ehcp import EhcpRoute

@@ -185,7 +185,7 @@ def compare_ensemble(baseline: ScenarioConfig, reform: ScenarioConfig, ensemble:
             result = compare_scenarios(
                 b_cfg, r_cfg, replicates, tmp / "members" / member.name, workers=workers, small_cell=small_cell,
                 baseline_path=baseline_path, reform_path=reform_path, command=command or command_line(),
-                run_summaries=False, report=False,
+                run_summaries=False,
                 progress=(lambda route, done, total, i=i: progress(f"member {i + 1}/{len(ensemble.members)} {route}", done, total))
                 if progress else None)
             children[member.name] = (result["baseline"]["children"], result["reform"]["children"])
@@ -334,7 +334,7 @@ def single_member(config: ScenarioConfig, paths: list[str] | None = None) -> Ens
     goes through the same code; its combined interval equals the stochastic one)."""
     from datetime import date
 
-    from sim.calibration.ensemble import FORMAT, DEFAULT_CUTOFF
+    from sim.calibration.ensemble import DEFAULT_CUTOFF, FORMAT
     from sim.calibration.fit import DEFAULT_PARAMETERS, get_value
 
     data = config.model_dump(mode="json")
