@@ -563,9 +563,10 @@ def read_this_first(doc: Document, manifest: dict, headline: pd.DataFrame | None
                      "its own assumptions (source `assumption` in docs/PARAMETERS.md), among them the reform's "
                      "unpublished details: specialist package thresholds, Experts at Hand delivery, how strongly "
                      "families still press for assessment under the new route, and the anticipation surge.")
-    items.append("**Known limitations:** docs/VALIDATION.md, section \"Known failures\": part of the baseline's growth in "
-                 "need after 2025 is a start-up transient, so quote reform-minus-baseline changes rather than levels "
-                 "after 2025. One primary need per child; councils do not exchange pupils; attainment is a latent score.")
+    items.append("**Known limitations:** docs/VALIDATION.md, section \"Known failures\", and docs/DYNAMICS.md: latent "
+                 "need keeps its start profile, but the EHCP stock by year group still drifts after 2025 and the "
+                 "rolling backtest misses 2023-25, so quote reform-minus-baseline changes rather than levels after "
+                 "2025. One primary need per child; councils do not exchange pupils; attainment is a latent score.")
     items.append("**Need codes** (ASD, SLCN, SEMH, …) and abbreviations are spelled out in the glossary at the end.")
     doc.box("Read this first", items)
 
