@@ -42,6 +42,7 @@ from sim.calibration.targets import (
     school_age_sum,
 )
 from sim.config import ScenarioConfig, validate_config
+from sim.config.loader import nest_dotted
 
 IN_SAMPLE_YEARS = (2019, 2022)
 OUT_OF_SAMPLE_YEARS = (2023, 2025)
@@ -234,7 +235,7 @@ def out_of_sample(config: ScenarioConfig, budget: int = 20, replicates: int = 2,
                   progress=None):
     """Calibrate on 2019-2022, then backtest the calibrated config: (result, calibrated config,
     backtest frame before fitting, backtest frame after)."""
-    from sim.calibration.fit import calibrate, nested
+    from sim.calibration.fit import calibrate
     from sim.config.loader import deep_merge
     from sim.experiments.executors import make_executor
 
@@ -243,7 +244,7 @@ def out_of_sample(config: ScenarioConfig, budget: int = 20, replicates: int = 2,
         before = run_backtest(config, replicates, pool)
         result = calibrate(config, in_sample_targets(), parameters=parameters, budget=budget, replicates=replicates,
                            executor=pool, seed=seed, progress=progress)
-        calibrated = validate_config(deep_merge(config.model_dump(mode="json"), nested(result.best_params)))
+        calibrated = validate_config(deep_merge(config.model_dump(mode="json"), nest_dotted(result.best_params)))
         after = run_backtest(calibrated, replicates, pool)
     finally:
         pool.close()

@@ -35,6 +35,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.config import ConfigError, ScenarioConfig, validate_config
+from sim.config.loader import nest_dotted
 from sim.config.params import parameter_table
 
 FORMAT = "sendsim-ensemble/1"
@@ -112,23 +113,12 @@ def _parameter_paths() -> set[str]:
     return {row["path"] for row in parameter_table(ScenarioConfig)}
 
 
-def _nested(values: dict[str, Any]) -> dict:
-    out: dict = {}
-    for path, value in values.items():
-        node = out
-        *head, last = path.split(".")
-        for part in head:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return out
-
-
 def apply_member(config: ScenarioConfig | dict, member: Member) -> ScenarioConfig:
     """The config with the member's overrides set (a ConfigError names any value out of range)."""
     from sim.config.loader import deep_merge
 
     data = config.model_dump(mode="json") if isinstance(config, ScenarioConfig) else json.loads(json.dumps(config))
-    return validate_config(deep_merge(data, _nested(member.overrides)), origin=f"ensemble member {member.name!r}")
+    return validate_config(deep_merge(data, nest_dotted(member.overrides)), origin=f"ensemble member {member.name!r}")
 
 
 def _explain(exc: ValidationError, origin: str) -> str:

@@ -39,6 +39,7 @@ import pandas as pd
 
 from sim.calibration.targets import TARGETS, Target
 from sim.config import ScenarioConfig, validate_config
+from sim.config.loader import deep_merge, nest_dotted
 from sim.config.params import parameter_table
 
 #: The main levers, in the order they are reported. Each must have a `plausible` range.
@@ -96,19 +97,7 @@ def get_value(data: dict, path: str) -> Any:
 
 def set_values(data: dict, values: dict[str, Any]) -> dict:
     """A copy of a config dict with dotted-path values set."""
-    out = json.loads(json.dumps(data))
-    for path, value in values.items():
-        node = out
-        *head, last = path.split(".")
-        for part in head:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return out
-
-
-def nested(values: dict[str, Any]) -> dict:
-    """{"a.b": 1} -> {"a": {"b": 1}} (the shape of a YAML override)."""
-    return set_values({}, values)
+    return deep_merge(json.loads(json.dumps(data)), nest_dotted(values))
 
 
 # ---- targets ------------------------------------------------------------------------------------
@@ -443,7 +432,7 @@ def write_calibrated_config(result: CalibrationResult, base_config_path: str | P
     for p in result.parameters:
         header.append(f"#   {p.path}: {result.start_params[p.path]} -> {result.best_params[p.path]}  [{p.low}, {p.high}]")
     header.append(f"# Full record (history, fit table): {sidecar_path(out_path).name}")
-    body = {"extends": extends, "name": name, "description": description, **nested(result.best_params)}
+    body = {"extends": extends, "name": name, "description": description, **nest_dotted(result.best_params)}
     text = "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, width=100)
     _replace_file(sidecar_path(out_path), json.dumps(result.to_record(), indent=2))
     _replace_file(out_path, text)

@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.backtest import _POINTS, NEW_PLAN_FACTOR, REQUEST_FACTOR, SERIES
-from sim.calibration.fit import calibrate, evaluate_many, nested, required_end
+from sim.calibration.fit import calibrate, evaluate_many, required_end
 from sim.calibration.targets import HIGH_NEEDS_SCHOOL_AGE_SHARE, SCHOOL_AGE_PUPILS, Target
 from sim.config import ScenarioConfig, validate_config
-from sim.config.loader import deep_merge
+from sim.config.loader import deep_merge, nest_dotted
 
 #: The last year scored (the January 2025 census, calendar-2025 flows, financial year 2025-26).
 LAST_YEAR = 2025
@@ -196,7 +196,7 @@ def rolling_backtest(config: ScenarioConfig, origins: Sequence[int] = DEFAULT_OR
             result = calibrate(config, fitted_on, parameters=parameters, budget=budget, replicates=replicates,
                                executor=pool, seed=seed,
                                progress=lambda d, b, loss, origin=origin: say(f"origin {origin}: trial {d}/{b}, best loss {loss:.2f}"))
-            calibrated = deep_merge(base, nested(result.best_params))
+            calibrated = deep_merge(base, nest_dotted(result.best_params))
             values = evaluate_many({0: calibrated}, every, replicates, int(base["run"]["seed"]), pool)[0]
             point_frames.append(score(values, every, origin))
             fit_rows.append({"origin": origin, "targets_fitted": len(fitted_on), "loss_before": result.initial_loss,

@@ -34,6 +34,20 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+def nest_dotted(values: dict[str, Any]) -> dict[str, Any]:
+    """{"reform.x": 1, "needs.y": 2} -> {"reform": {"x": 1}, "needs": {"y": 2}}: dotted parameter
+    paths in the nested shape of a YAML config diff (deep-merge it onto a config). The one place
+    that turns `--set`, lever, design and ensemble values into config data."""
+    out: dict[str, Any] = {}
+    for path, value in values.items():
+        node = out
+        *head, last = path.split(".")
+        for part in head:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
 MAX_EXTENDS_DEPTH = 16  # a reform extends a baseline; chains longer than this are mistakes (or loops)
 CONFIG_SUFFIXES = (".yaml", ".yml")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.config.loader import ConfigError, deep_merge, did_you_mean
+from sim.config.loader import ConfigError, deep_merge, did_you_mean, nest_dotted
 from sim.config.params import parameter_table
 from sim.config.safe_yaml import YamlInputError, parse
 from sim.config.schema import ScenarioConfig
@@ -49,10 +49,7 @@ def overrides_from(assignments: list[str] | None = None, **named: Any) -> dict[s
     pairs = [parse_assignment(text) for text in assignments or ()]
     pairs += [(path, value) for path, value in named.items() if value is not None]
     for path, value in pairs:
-        nested: Any = value
-        for part in reversed(path.split(".")):
-            nested = {part: nested}
-        merged = deep_merge(merged, nested)
+        merged = deep_merge(merged, nest_dotted({path: value}))
     return merged
 
 

@@ -110,16 +110,6 @@ def value_at(data: dict[str, Any], path: str) -> Any:
     return current
 
 
-def nested(values: dict[str, Any]) -> dict[str, Any]:
-    """{"reform.x": 1} -> {"reform": {"x": 1}}: lever values as a config diff."""
-    out: dict[str, Any] = {}
-    for path, value in values.items():
-        *sections, name = path.split(".")
-        target = out
-        for section in sections:
-            target = target.setdefault(section, {})
-        target[name] = value
-    return out
 
 
 def _number(value: float) -> str:

@@ -21,8 +21,8 @@ import yaml
 
 import sim
 from sim.config import ConfigError, ScenarioConfig, validate_config
-from sim.config.loader import deep_merge, read_yaml_with_extends
-from sim.dashboard.levers import LEVER_BY_PATH, nested, value_at
+from sim.config.loader import deep_merge, nest_dotted, read_yaml_with_extends
+from sim.dashboard.levers import LEVER_BY_PATH, value_at
 
 TYPICAL = "Typical council"
 ENGLAND = "England (all councils)"
@@ -127,7 +127,7 @@ def resolve(selection: Selection, config_dir: Path | None = None) -> tuple[Scena
     base_data = deep_merge(read_yaml_with_extends(config_dir / selection.baseline), shared)
     baseline = validate_config(base_data, origin=f"baseline ({selection.baseline} with the dashboard's settings)")
     reform_file = read_yaml_with_extends(config_dir / selection.reform)
-    reform_data = deep_merge(deep_merge(reform_file, shared), nested(changed_levers(selection, reform_file)))
+    reform_data = deep_merge(deep_merge(reform_file, shared), nest_dotted(changed_levers(selection, reform_file)))
     reform_data["name"] = reform_name(selection, reform_file)
     reform = validate_config(reform_data, origin=f"reform ({selection.reform} with the dashboard's levers)")
     return baseline, reform
@@ -154,7 +154,7 @@ def reform_yaml(selection: Selection, config_dir: Path | None = None) -> str:
     reform_file = read_yaml_with_extends(config_dir / selection.reform)
     body: dict[str, Any] = {"extends": selection.reform, "name": reform_name(selection, reform_file)}
     body = deep_merge(body, shared_overrides(selection))
-    body = deep_merge(body, nested(changed_levers(selection, reform_file)))
+    body = deep_merge(body, nest_dotted(changed_levers(selection, reform_file)))
     header = (f"# Reform from the sendsim dashboard: {selection.reform} with the levers changed on screen.\n"
               f"# Save next to {selection.reform} (in configs/) as e.g. dashboard_reform.yaml, then:\n"
               "#   sendsim compare configs/dashboard_baseline.yaml configs/dashboard_reform.yaml\n")

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sim.config.loader import ConfigError, config_hash, deep_merge, read_yaml_with_extends, validate_config
+from sim.config.loader import ConfigError, config_hash, deep_merge, nest_dotted, read_yaml_with_extends, validate_config
 from sim.config.params import field_info, parameter_table
 from sim.config.safe_yaml import YamlInputError, parse, read_text
 from sim.config.schema import ScenarioConfig
@@ -324,10 +324,7 @@ def _check_design(raw: ExperimentFile, uncertainties: tuple[Uncertainty, ...], w
 # ---- helpers ----------------------------------------------------------------------------------
 def nested(path: str, value: Any) -> dict[str, Any]:
     """`a.b.c`, v -> {"a": {"b": {"c": v}}} (to deep-merge a design value into a config)."""
-    out: Any = value
-    for part in reversed(path.split(".")):
-        out = {part: out}
-    return out
+    return nest_dotted({path: value})
 
 
 def _explain(exc: ValidationError, path: Path) -> str:
