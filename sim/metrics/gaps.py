@@ -42,10 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.config.schema import NEED_TYPES
 from sim.metrics.compute import SEVERITY_LABELS, severity_band
+from sim.metrics.intervals import t_half_width
 
 LEVEL = 0.95
 COMPONENTS = ("raw", "at_equal_need", "different_needs")
@@ -272,23 +272,16 @@ def gap_metric_rows(children: pd.DataFrame, date) -> pd.DataFrame:
 
 # ---- across replicates -----------------------------------------------------------------------
 def t_interval(values, level: float = LEVEL) -> tuple[float, float, float, int]:
-    """(mean, lo, hi, n) of per-replicate values: Student t interval for the mean over replicates.
-
-    Why t and not percentiles: with the handful of replicates a comparison can afford, the 2.5th
-    and 97.5th percentiles are just the extremes; the t interval is the interval for the mean
-    the replicates estimate. NaN values are dropped; with fewer than two values lo and hi are NaN
-    (no spread to measure), and with zero spread lo = hi = mean.
-    """
+    """(mean, lo, hi, n) of per-replicate values: the Student t interval for the mean over
+    replicates (`sim.metrics.intervals`, the project's one interval). NaN values are dropped;
+    with fewer than two values lo and hi are NaN (no spread to measure)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
-    n = len(v)
-    if n == 0:
+    if len(v) == 0:
         return np.nan, np.nan, np.nan, 0
     mean = float(v.mean())
-    if n < 2:
-        return mean, np.nan, np.nan, n
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
-    return mean, mean - half, mean + half, n
+    half = t_half_width(v, level)
+    return mean, mean - half, mean + half, len(v)
 
 
 GAP_COLUMNS = ["metric", "contrast", "component", "unit", "better", "baseline", "baseline_lo", "baseline_hi",
