@@ -70,3 +70,17 @@ def test_a_council_without_high_needs_income_gatekeeps_at_the_maximum_not_nan() 
     gatekeeping = np.asarray(model.councils.gatekeeping, dtype=float)
     assert np.isfinite(gatekeeping).all()
     assert np.allclose(gatekeeping, config.finance.gatekeeping_base + config.finance.gatekeeping_max)
+
+
+def test_empty_groups_are_reported_as_empty_not_as_zero_percent() -> None:
+    """With no need at all, nobody is requested, refused or placed: those rates have no denominator,
+    so their rows are absent (empty), never a 0% or a NaN standing in for 'no children'."""
+    data = {"population": {"scale": 0.02}, "run": {"end": "2026-03"},
+            "census": {"latent_need_share": 0.0}, "needs": {"onset_rate_per_year": 0.0}}
+    metrics = run_replicate(validate_config(data), 0).metrics
+    assert not metrics["value"].isna().any()
+    for rate in ("refusal_rate", "within_20_weeks_share", "special_school_rate", "tribunal_family_win_rate"):
+        assert metrics[metrics["metric"] == rate].empty, rate
+    # a count per pupil with pupils but no events is a real zero, and is reported
+    requests = metrics[(metrics["metric"] == "request_rate") & (metrics["by"] == "all")]
+    assert len(requests) and (requests["value"] == 0).all()

@@ -381,7 +381,8 @@ class MetricBuilder:
         from sim.metrics.gaps import gap_metric_rows  # gaps builds on this module's severity bands
 
         end = self.timeline.timestamp(self.timeline.n_months - 1)
-        self.rows.append(gap_metric_rows(children_table(self.model), end))
+        rows = gap_metric_rows(children_table(self.model), end)
+        self.rows.append(rows[rows["value"].notna()])  # a gap with no children on one side is empty, not NaN
 
     def build(self) -> pd.DataFrame:
         self.census()
