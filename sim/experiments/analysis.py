@@ -53,6 +53,8 @@ class Outcome:
 HEADLINE_OUTCOMES: tuple[Outcome, ...] = (
     Outcome("change_access_gap", "Change in the FSM gap in unmet-need months",
             "months per child with need per year", "lower"),
+    Outcome("change_access_gap_at_equal_need", "Change in the FSM gap in unmet-need months at equal need (whole run)",
+            "months per child with need over the run", "lower"),
     Outcome("change_ks4_gap", "Change in the FSM gap in KS4 English and maths grade 4+",
             "percentage points", "higher"),
     Outcome("change_cost", "Change in high-needs plus central reform spending",
@@ -63,7 +65,8 @@ OUTCOME_BY_NAME = {o.name: o for o in HEADLINE_OUTCOMES}
 # Half-widths worth resolving, used when a report has no requested precision: a twentieth of a
 # month of unmet need per child a year, half a percentage point of KS4 pass rate, £10 per pupil
 # a year (under 1% of high-needs spend per pupil). Judgements, stated so they can be changed.
-DEFAULT_PRECISION: dict[str, float] = {"change_access_gap": 0.05, "change_ks4_gap": 0.5, "change_cost": 10.0}
+DEFAULT_PRECISION: dict[str, float] = {"change_access_gap": 0.05, "change_access_gap_at_equal_need": 0.1,
+                                       "change_ks4_gap": 0.5, "change_cost": 10.0}
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -146,6 +149,17 @@ def _fsm_gap_by_year(frame: pd.DataFrame, metric: str) -> pd.Series:
     return (wide["fsm"] - wide["non_fsm"]).dropna().rename("value")
 
 
+def _gap_at_equal_need(frame: pd.DataFrame, metric: str) -> pd.Series:
+    """The whole-run FSM gap at equal need per run (`sim.metrics.gaps`: within the severity band x
+    need type of each child's first need, weighted to one reference need mix), keyed by the year
+    of the run's last month."""
+    rows = frame[(frame["metric"] == metric) & (frame["by"] == "fsm_gap") & (frame["group"].astype(str) == "at_equal_need")]
+    if rows.empty:
+        return pd.Series(dtype=float, name="value")
+    rows = rows.assign(year=rows["date"].dt.year)
+    return rows.set_index([*RUN_KEYS, "year"])["value"].rename("value")
+
+
 def _reform_spend_by_year(frame: pd.DataFrame) -> pd.Series:
     """High-needs plus central reform spending per pupil, per run and financial year (April date)."""
     high_needs = frame[(frame["metric"] == "high_needs_spend_per_pupil") & (frame["by"] == "all")]
@@ -194,6 +208,9 @@ def paired_outcomes(metrics: pd.DataFrame, baseline: str = "baseline", reform: s
     - `change_access_gap`: change in the FSM minus non-FSM gap in `unmet_need_months`, per
       calendar year, averaged over the post-switch years present (`first_year` on; if the run
       ends before then, all years). Negative: the reform narrows the access gap.
+    - `change_access_gap_at_equal_need`: change in the whole-run FSM gap in unmet-need months
+      among children with the same first need (the need-standardised gap): different treatment
+      at equal need, not different needs.
     - `change_ks4_gap`: the same for `ks4_em4_rate` (percentage points, by exam year).
       Positive: FSM pupils catch up.
     - `change_cost`: change in `high_needs_spend_per_pupil` plus `spend_per_pupil_by_holder`
@@ -226,6 +243,8 @@ def paired_outcomes(metrics: pd.DataFrame, baseline: str = "baseline", reform: s
     changes = [
         _paired_change(_fsm_gap_by_year(frame, "unmet_need_months"), baseline, reform, broadcast, first_year,
                        last_full_year, "change_access_gap"),
+        _paired_change(_gap_at_equal_need(frame, "unmet_need_months"), baseline, reform, broadcast, None, None,
+                       "change_access_gap_at_equal_need"),
         _paired_change(_fsm_gap_by_year(frame, "ks4_em4_rate"), baseline, reform, broadcast, first_year,
                        last_full_year, "change_ks4_gap"),
         # financial-year metrics only exist for complete years (sim.metrics.compute): no cut needed
