@@ -3,14 +3,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lint run test test-slow test-all bench validate clean-venv dashboard screenshots lab notebooks-html browser-deps
+.PHONY: lint run test test-slow test-all bench validate clean-venv dashboard screenshots lab notebooks-html browser-deps lock
 
-$(STAMP): pyproject.toml
+## Installs are reproducible: every package at the version and sha256 pinned in requirements/dev.lock
+## (dependencies and the dev, distributed, calibration and dashboard extras), then sendsim itself
+## without resolving anything again. `make lock` regenerates the pins from pyproject.toml.
+LOCK := requirements/dev.lock
+NB_LOCK := requirements/notebooks.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	@PY=$$(scripts/find_python.sh) || exit 1; \
 	  [ -x $(BIN)/python ] || $$PY -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+## Regenerate the lock files from pyproject.toml (pip-tools; keeps existing pins unless
+## pyproject.toml needs others: `make lock UPGRADE=--upgrade` moves everything to the newest)
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links $(UPGRADE) \
+	  --extra dev --extra distributed --extra calibration --extra dashboard --output-file $(LOCK) pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links $(UPGRADE) --constraint $(LOCK) \
+	  --extra dev --extra distributed --extra calibration --extra dashboard --extra notebooks --output-file $(NB_LOCK) pyproject.toml
 
 ## The main job: today's system vs the White Paper reform on the default council, paired per child,
 ## with the reform taken apart into its components (configs/components/white_paper.yaml)
@@ -35,8 +52,8 @@ screenshots: $(STAMP) browser-deps
 	$(BIN)/python scripts/dashboard_screenshots.py
 
 NB_STAMP := $(VENV)/.notebooks-installed
-$(NB_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'
+$(NB_STAMP): $(STAMP) pyproject.toml $(NB_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(NB_LOCK)
 	@touch $(NB_STAMP)
 
 ## JupyterLab on the teaching notebooks (open the .py or .ipynb: they are paired by Jupytext)

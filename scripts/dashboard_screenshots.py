@@ -1,9 +1,10 @@
-"""Screenshots of the dashboard's equity and time-series views (docs/images/), and its timings.
+"""Screenshots of the dashboard's equity, time-series and England map views (docs/images/), and its timings.
 
 Starts the dashboard exactly as `sendsim dashboard` does (with an empty cache, so the first
 comparison is computed, not read back), drives it in headless Chromium, and reports the seconds
 from starting the server to the first chart, for a lever change to redraw (a new comparison),
-and for a lever set back to redraw (read from the cache).
+for a lever set back to redraw (read from the cache), and for a comparison of all of England at
+a small scale (`ENGLAND_SCALE`) to show its hex maps.
 
     python scripts/dashboard_screenshots.py [--out docs/images]
 """
@@ -25,6 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CHART = ".chart-change_by_income_quintile_unmet_need_months img"
 LEVER = ".lever-reform-experts-capacity-multiplier input"
 WAIT_MS = 600_000
+ENGLAND_SCALE = "0.005"  # about 40,000 pupils over England's 153 councils: a map in minutes, not hours
+MAP = ".chart-council_map_unmet_need_change img"
+
+
+def choose(page, select: str, option: str) -> None:
+    """Pick `option` in the Vuetify select with class `select`."""
+    page.locator(f"{select} .v-field").click()
+    page.get_by_role("option", name=option, exact=True).click()
 
 
 def new_hash(page, previous: str) -> str:
@@ -71,11 +80,25 @@ def main() -> None:
                 page.locator(LEVER).press("Enter")
                 new_hash(page, current)
                 timings["lever_back_to_redraw_from_cache_s"] = time.perf_counter() - t0
+                current = page.locator(".reform-hash").inner_text().strip()
+                page.locator(".setting-scale input").fill(ENGLAND_SCALE)
+                page.locator(".setting-scale input").press("Enter")
+                current = new_hash(page, current)  # the typical council at that scale, before England
+                t0 = time.perf_counter()
+                choose(page, ".choose-council", "England (all councils)")
+                new_hash(page, current)
+                timings["england_comparison_s"] = time.perf_counter() - t0
+                page.get_by_text("Map", exact=True).click()
+                page.wait_for_selector(MAP, timeout=WAIT_MS)
+                page.wait_for_function("el => el.complete && el.naturalWidth > 0",
+                                       arg=page.locator(MAP).element_handle(), timeout=WAIT_MS)
+                page.screenshot(path=str(args.out / "dashboard_map.png"))
                 browser.close()
         finally:
             serve.stop(process)
     print(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=2))
-    print(f"wrote {args.out / 'dashboard_equity.png'} and {args.out / 'dashboard_time_series.png'}")
+    names = ("dashboard_equity.png", "dashboard_time_series.png", "dashboard_map.png")
+    print("wrote " + ", ".join(str(args.out / name) for name in names))
 
 
 if __name__ == "__main__":

@@ -117,3 +117,26 @@ def guarded(command: Callable[..., Any], echo: Callable[[str], None] | None = No
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+class MissingExtra(UserError, ImportError):
+    """A feature needs an optional group of packages (a pyproject "extra") that is not installed."""
+
+
+def require_extra(module: str, extra: str, feature: str) -> Any:
+    """Import `module`, or stop with a message naming the extra that provides it.
+
+    Why: dask and Optuna are large and only some commands use them, so they are extras
+    (`sendsim[distributed]`, `sendsim[calibration]`), installed by `make` from the lock file but
+    not by a bare `pip install sendsim`. A user who reaches for such a feature gets one message
+    saying what to install, not an ImportError traceback.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtra(
+            f"{feature} needs the optional '{extra}' extra ({module} is not installed: {exc.name or module}). "
+            f"Install it with: pip install 'sendsim[{extra}]' (from a clone: pip install -e '.[{extra}]'; "
+            f"`make run` and `make test` install every extra from requirements/dev.lock).") from None

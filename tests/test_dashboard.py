@@ -11,6 +11,7 @@ skipped, saying why, only where no Chromium exists.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from sim.dashboard.engine import Cancelled, run_comparison
 from sim.dashboard.levers import LEVERS, parameter_spec
 from sim.dashboard.scenario import (
     ENGLAND,
+    REGION_PREFIX,
     Selection,
     baseline_yaml,
     council_names,
@@ -35,6 +37,7 @@ from sim.dashboard.scenario import (
     reform_yaml,
     resolve,
 )
+from sim.report.maps import COUNCIL_MAPS
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(scale=0.02, end="2026-08", replicates=1)
@@ -111,6 +114,20 @@ def test_councils_are_chosen_by_name_and_england_takes_them_all():
         resolve(Selection(council="Atlantis"))
 
 
+def test_a_region_simulates_every_council_of_that_region():
+    from sim.config.council_table import load_council_table
+
+    table = load_council_table()
+    north_east = list(table.loc[table["region_name"] == "North East", "la_name"])
+    baseline, reform = resolve(Selection(council=REGION_PREFIX + "North East", scale=0.01))
+    for config in (baseline, reform):
+        assert config.population.region == "North East" and config.population.councils == len(north_east) >= 2
+    assert pupils_estimate(Selection(council=REGION_PREFIX + "North East", scale=0.01)) == int(
+        table.loc[table["region_name"] == "North East", "pupils_est"].astype(float).sum() * 0.01)
+    with pytest.raises(ConfigError, match="region 'Atlantis' is not in the council table"):
+        resolve(Selection(council=REGION_PREFIX + "Atlantis"))
+
+
 # ---- the engine and the charts -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def quick_result(tmp_path_factory):
@@ -171,6 +188,29 @@ def test_need_standardised_gaps_are_drawn_when_the_comparison_has_them(quick_res
     assert charts.gaps_chart(result.equity, None).title.startswith("Disadvantage gaps (raw")
 
 
+def test_a_region_comparison_shows_the_comparisons_own_hex_maps_with_their_council_values(tmp_path):
+    region = "North East"
+    baseline, reform = resolve(Selection(**{**QUICK, "council": REGION_PREFIX + region}))
+    result = run_comparison(baseline, reform, QUICK["replicates"], cache_dir=tmp_path)
+    assert result.several_councils and len(result.councils) == baseline.population.councils
+    maps = charts.council_map_charts(result.councils, result.maps)
+    assert [m.name for m in maps] == [stem for _, stem, *_ in COUNCIL_MAPS]
+    assert {m.route for m in maps} == {"baseline", "change"} and len({m.measure for m in maps}) == 2
+    for chart in maps:
+        # the very file the comparison drew with sim.report.maps: no second drawing of the map
+        assert chart.png() == (result.out_dir / "figures" / f"{chart.name}.png").read_bytes()
+        assert chart.png().startswith(PNG_MAGIC)
+        data = pd.read_csv(io.BytesIO(chart.csv()))
+        assert len(data) == len(result.councils) and set(data["region_name"]) == {region}
+        column = next(column for column, stem, *_ in COUNCIL_MAPS if stem == chart.name)
+        assert data[column].notna().all()
+        if chart.route == "change" and "unmet_need" in column:
+            assert (data["unmet_need_months_change_lo"] <= data["unmet_need_months_change_hi"]).all()
+    # one council has no map worth drawing: the dashboard does not offer it
+    single, single_reform = resolve(Selection(**{**QUICK, "council": "Hartlepool"}))
+    assert not run_comparison(single, single_reform, QUICK["replicates"], cache_dir=tmp_path).several_councils
+
+
 # ---- in a real browser -------------------------------------------------------------------------
 BROWSER_DEFAULTS = "scale=0.02,end=2030-08,replicates=2"
 LEVER = ".lever-reform-experts-capacity-multiplier input"
@@ -179,7 +219,8 @@ WAIT_MS = 240_000
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server_process(tmp_path_factory):
+    """(url, server process, its cache directory)."""
     from sim.dashboard import serve
 
     cache = tmp_path_factory.mktemp("dashboard_server_cache")
@@ -188,9 +229,14 @@ def server(tmp_path_factory):
     process = serve.start(port, cache_dir=cache, defaults=BROWSER_DEFAULTS, log=log)
     try:
         serve.wait_until_up(port, process)
-        yield f"http://127.0.0.1:{port}/"
+        yield f"http://127.0.0.1:{port}/", process, cache
     finally:
         serve.stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(server_process):
+    return server_process[0]
 
 
 @pytest.fixture(scope="module")
@@ -220,15 +266,16 @@ def page(server):
         browser.close()
 
 
-def _set_lever(page, value: str, condition: str, attempts: int = 4) -> None:
-    """Type a lever value and press Enter until the page shows `condition` (a JS expression).
+def _set_lever(page, value: str, condition: str, attempts: int = 4, field: str = LEVER) -> None:
+    """Type a lever value (or another field's) and press Enter until the page shows `condition`
+    (a JS expression).
 
     Under load the server's echo of the previous value can reach the field after the new value
     was typed and overwrite it, so the value is typed again until the page has acted on it.
     """
     for attempt in range(attempts):
-        page.locator(LEVER).fill(value)
-        page.locator(LEVER).press("Enter")
+        page.locator(field).fill(value)
+        page.locator(field).press("Enter")
         try:
             page.wait_for_function(condition, timeout=30_000)
             return
@@ -322,6 +369,91 @@ def test_downloads_give_png_csv_and_yaml_that_reproduces_the_run(page, tmp_path)
     stock = _download(page, page.locator(".downloads-ehcp_share_over_time").get_by_text("CSV"))
     assert set(pd.read_csv(stock.path())["route"]) == {"baseline", "reform"}
     page.get_by_text("Equity", exact=True).click()
+
+
+def _choose(page, select: str, option: str) -> None:
+    """Pick `option` in the (Vuetify) select with class `select`."""
+    page.locator(f"{select} .v-field").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_region_shows_the_hex_maps_of_england_for_baseline_and_change(page):
+    from sim.config.council_table import load_council_table
+
+    table = load_council_table()
+    region = "North East"
+    before = _finished_run(page)
+    assert page.get_by_text("Map", exact=True).count() == 0  # one council: no map offered
+    _choose(page, ".choose-council", REGION_PREFIX + region)
+    _finished_run(page, before)
+    page.get_by_text("Map", exact=True).click()
+    for stem in ("council_map_unmet_need_baseline", "council_map_unmet_need_change"):
+        image = page.locator(f".chart-{stem} img")
+        image.wait_for()
+        page.wait_for_function("el => el.complete && el.naturalWidth > 300", arg=image.element_handle())
+    change = page.locator(".downloads-council_map_unmet_need_change")
+    png = Path(_download(page, change.get_by_text("PNG")).path()).read_bytes()
+    shown_dir = Path(page.locator("code", has_text="dashboard_server_cache").first.inner_text().strip())
+    assert png == (shown_dir / "figures" / "council_map_unmet_need_change.png").read_bytes()  # the report's own map
+    data = pd.read_csv(_download(page, change.get_by_text("CSV")).path())
+    assert sorted(data["la_name"]) == sorted(table.loc[table["region_name"] == region, "la_name"])
+    assert data["unmet_need_months_change"].notna().all()
+    _choose(page, ".choose-map", "High-needs spending per pupil per year")
+    page.locator(".chart-council_map_high_needs_spend_change img").wait_for()
+    assert page.locator(".chart-council_map_unmet_need_change img").count() == 0
+    _choose(page, ".choose-council", "Typical council")  # back to the state the other tests expect
+    page.wait_for_function(f"() => document.querySelector('.reform-hash')?.textContent.trim() === '{before}'"
+                           " && !document.querySelector('.run-status')")
+    page.wait_for_selector(QUINTILE_CHART)  # the Map view is gone with the region; Equity is shown
+    assert page.get_by_text("Map", exact=True).count() == 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_rate(pid: int, seconds: float) -> float:
+    before = _cpu_seconds(pid)
+    time.sleep(seconds)
+    return (_cpu_seconds(pid) - before) / seconds
+
+
+def test_cancel_stops_the_comparison_and_leaves_the_page_usable(page, server_process):
+    if not Path("/proc/self/stat").is_file():
+        pytest.skip("measuring the server's CPU time needs Linux /proc")
+    _, process, cache = server_process
+    replicates = ".setting-replicates input"
+    shown = _finished_run(page)
+    entries = sorted(p.name for p in cache.iterdir())
+    _set_lever(page, "9", "() => !!document.querySelector('.run-status')", field=replicates)
+    page.wait_for_function("() => /baseline: [1-8] of 9 replicates/.test("
+                           "document.querySelector('.run-status')?.textContent || '')")
+    running = _cpu_rate(process.pid, 2.0)  # the worker thread computing replicates
+    page.locator(".cancel-button").click()
+    page.wait_for_function("() => /cancelling/.test(document.querySelector('.run-status')?.textContent || '')")
+    assert page.locator(".cancel-button").is_disabled()
+    # it stops after the replicate it is running, then says how far it got
+    page.wait_for_selector(".run-cancelled")
+    message = page.locator(".run-cancelled").inner_text()
+    assert "cancelled after" in message and "of 9 baseline replicates" in message and "nothing was written" in message
+    assert page.locator(".run-status").count() == 0 and page.locator(".run-progress").count() == 0
+    # no further progress: the worker is gone (the server idles) and nothing reached the cache
+    idle = _cpu_rate(process.pid, 3.0)
+    assert idle < max(0.35 * running, 0.15), f"server still busy after Cancel: {idle:.2f} CPU s/s (running: {running:.2f})"
+    assert page.locator(".run-cancelled").inner_text() == message and page.locator(".run-status").count() == 0
+    assert sorted(p.name for p in cache.iterdir()) == entries
+    # the page is usable again: Run is offered, and a new comparison runs to the end and is drawn
+    assert page.locator(".run-button").is_enabled()
+    _set_lever(page, "1", "() => !document.querySelector('.run-cancelled')", field=replicates)
+    page.wait_for_function("() => !document.querySelector('.run-status') && "
+                           "document.body.innerText.includes('1 paired replicates')")
+    assert "computed in" in page.locator("text=1 paired replicates").first.inner_text()
+    page.wait_for_selector(QUINTILE_CHART)
+    _set_lever(page, "2", "() => document.body.innerText.includes('2 paired replicates')"
+               " && !document.querySelector('.run-status')", field=replicates)  # back to the cached comparison
+    assert page.locator(".reform-hash").inner_text().strip() == shown
 
 
 def test_the_cli_offers_the_dashboard_command():

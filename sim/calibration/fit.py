@@ -293,9 +293,10 @@ def calibrate(
     `make_executor` or an executor object (not closed here). `progress(done, budget, best_loss)`
     is called after every trial. The config's run is cut at the last target date.
     """
-    import optuna
-
+    from sim.errors import require_extra
     from sim.experiments.executors import make_executor
+
+    optuna = require_extra("optuna", "calibration", "Calibration (sendsim calibrate)")
 
     targets = tuple(targets)
     if not targets:

@@ -6,7 +6,8 @@ whose answer only exists once both runs finish. So the page is a control panel â
 council, run size and the reform's levers, each widget described by its parameter metadata â€”
 driving `sim.dashboard.engine.run_comparison` in a background thread (progress, cancel, cache),
 and views drawn from the comparison's own tables: equity by income quintile with winners and
-losers, the EHCP share over time, disadvantage gaps and costs by budget holder. Every chart has
+losers, the EHCP share over time, disadvantage gaps, costs by budget holder and, when a region or
+England was simulated, the comparison's own hex maps of England (baseline and change). Every chart has
 PNG and CSV downloads; the configs on screen download as YAML diffs.
 
 Run with `sendsim dashboard` (or `solara run sim.dashboard.app`).
@@ -55,7 +56,10 @@ selection = solara.reactive(initial_selection())
 metric = solara.reactive("unmet_need_months")
 auto_run = solara.reactive(True)
 status = solara.reactive("")
+stopped = solara.reactive("")  # how far a cancelled comparison got
 VIEWS = ("Equity", "Over time", "Gaps", "Costs")
+MAP_VIEW = "Map"  # offered when the comparison covers several councils (a region or England)
+map_measure = solara.reactive("")
 view = solara.reactive(VIEWS[0])
 
 
@@ -66,12 +70,20 @@ def comparison(baseline, reform, replicates: int) -> ComparisonResult:
         comparison.progress = 100 * fraction
         status.value = message
 
+    stopped.value = ""
     try:
         return run_comparison(baseline, reform, replicates, cache_dir=default_cache_dir(), progress=progress,
                               should_stop=lambda: not comparison.is_current())
     except Cancelled as exc:
-        status.value = str(exc)
+        stopped.value = str(exc)  # shown once the task reports cancelled, i.e. after this thread has returned
         raise
+
+
+def cancel() -> None:
+    """Ask the running comparison to stop; it stops after the replicate it is running (a replicate
+    cannot be interrupted half-way without losing its pairing), so say so until it has."""
+    status.value = "cancelling: stopping after the current replicate"
+    comparison.cancel()
 
 
 def set_field(**changes) -> None:
@@ -146,11 +158,28 @@ def Downloads(chart: chart_module.Chart) -> None:
 
 
 @solara.component
-def ChartView(chart: chart_module.Chart) -> None:
+def ChartView(chart: chart_module.Chart | chart_module.MapChart) -> None:
     png = solara.use_memo(chart.png, dependencies=[id(chart)])
     with solara.Div(classes=["chart", f"chart-{chart.name}"]):
         solara.Image(png, width="min(100%, 720px)")
     Downloads(chart)
+
+
+@solara.component
+def MapView(result: ComparisonResult) -> None:
+    """The comparison's hex maps of England, baseline beside change, for one measure at a time."""
+    maps = chart_module.council_map_charts(result.councils, result.maps)
+    measures = list(dict.fromkeys(chart.measure for chart in maps))
+    chosen = map_measure.value if map_measure.value in measures else measures[0]
+    solara.Select("Council measure", values=measures, value=chosen, on_value=map_measure.set, classes=["choose-map"])
+    simulated = len(result.councils)
+    solara.Markdown(f"One hexagon per council; the {simulated} simulated councils are coloured, the others grey. "
+                    "Council values at a small scale rest on few children (`children_with_need` in the CSV).",
+                    style="font-size: 0.85em")
+    with solara.Columns([1, 1]):
+        for chart in maps:
+            if chart.measure == chosen:
+                ChartView(chart)
 
 
 def equity_table_html(result: ComparisonResult, name: str) -> str:
@@ -195,18 +224,22 @@ def Results(result: ComparisonResult) -> None:
                               dependencies=[result.key, metric.value])
     gaps = solara.use_memo(lambda: chart_module.gaps_chart(result.equity, result.standardised_gaps), dependencies=[result.key])
     costs = solara.use_memo(lambda: chart_module.costs_chart(result.costs), dependencies=[result.key])
+    views = [*VIEWS, MAP_VIEW] if result.several_councils else list(VIEWS)
+    shown_view = view.value if view.value in views else VIEWS[0]
     with solara.Div(classes=["choose-view"]):
-        solara.ToggleButtonsSingle(value=view, values=list(VIEWS))
-    if view.value == "Equity":
+        solara.ToggleButtonsSingle(value=shown_view, values=views, on_value=view.set)
+    if shown_view == MAP_VIEW:
+        MapView(result)
+    elif shown_view == "Equity":
         solara.Select("Outcome", values=list(labels), value=names[metric.value],
                       on_value=lambda v: metric.set(labels[v]), classes=["choose-metric"])
         with solara.Columns([1, 1]):
             ChartView(quintiles)
             ChartView(winners)
         solara.HTML(tag="div", unsafe_innerHTML=equity_table_html(result, metric.value), classes=["equity"])
-    elif view.value == "Over time":
+    elif shown_view == "Over time":
         ChartView(stock)
-    elif view.value == "Gaps":
+    elif shown_view == "Gaps":
         if result.standardised_gaps is None:
             solara.Info("This comparison's output has no need-standardised gaps; the raw gaps below also "
                         "reflect differences in need between groups.", dense=True)
@@ -248,7 +281,8 @@ def Page() -> None:
         with solara.Row():
             solara.Button("Run", on_click=start, disabled=key is None or comparison.pending, color="primary",
                           classes=["run-button"])
-            solara.Button("Cancel", on_click=comparison.cancel, disabled=not comparison.pending, classes=["cancel-button"])
+            solara.Button("Cancel", on_click=cancel, disabled=not comparison.pending or status.value.startswith("cancelling"),
+                          classes=["cancel-button"])
             solara.Checkbox(label="rerun when a setting changes", value=auto_run)
             if error is None:
                 solara.FileDownload(lambda: reform_yaml(current, config_dir()), filename="dashboard_reform.yaml",
@@ -258,10 +292,11 @@ def Page() -> None:
         if error:
             solara.Error(error, classes=["config-error"], style="white-space: pre-wrap")
         if comparison.pending:
-            solara.ProgressLinear(comparison.progress if comparison.progress is not None else True)
+            solara.ProgressLinear(comparison.progress if comparison.progress is not None else True, classes=["run-progress"])
             solara.Text(status.value or "running", classes=["run-status"])
-        elif comparison.cancelled:
-            solara.Warning("Cancelled: nothing was written. Press Run to start again.", classes=["run-cancelled"])
+        elif comparison.cancelled and not (shown is not None and shown.key == key):
+            how_far = f" ({stopped.value})" if stopped.value else ""
+            solara.Warning(f"Cancelled{how_far}: nothing was written. Press Run to start again.", classes=["run-cancelled"])
         elif comparison.error:
             solara.Error(f"The comparison failed: {comparison.exception}", classes=["run-error"])
         if shown is not None:

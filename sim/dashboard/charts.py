@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from sim.report.maps import COUNCIL_MAPS
 
 DPI = 110
 BASELINE_COLOUR = "#0072B2"  # Okabe-Ito blue
@@ -214,3 +217,47 @@ def costs_chart(costs: pd.DataFrame) -> Chart:
     ax.set_title(f"{title}\n(mean paired change; {INTERVAL_NOTE})", fontsize=10)
     data["date"] = pd.to_datetime(data["date"]).dt.date
     return Chart("spending_by_budget_holder", title, fig, data.reset_index(drop=True))
+
+
+#: Columns that say which council a map's row is (from council_impact.csv)
+COUNCIL_IDENTITY = ["la_code", "la_name", "region_name", "deprivation_decile", "children_with_need"]
+
+
+@dataclass
+class MapChart:
+    """A hex map of England drawn by the comparison itself (`sim.report.maps`, the same PNG as in
+    the comparison's `figures/`), with the per-council values it shows.
+
+    Why not redraw: the map in the dashboard must be the map of the report, pixel for pixel, and
+    there must be one drawing of it; the comparison writes it once, the dashboard shows that file.
+    """
+
+    name: str
+    title: str
+    path: Path
+    data: pd.DataFrame
+    measure: str  # what the map shows, without the route (e.g. "Unmet-need months per child with need")
+    route: str    # "baseline" or "change"
+
+    def png(self) -> bytes:
+        return Path(self.path).read_bytes()
+
+    def csv(self) -> bytes:
+        return self.data.to_csv(index=False).encode()
+
+
+def council_map_charts(councils: pd.DataFrame, maps: dict[str, Path]) -> list[MapChart]:
+    """The comparison's hex maps (baseline and change of each measure) with the council values
+    each one colours: identity columns, the value and, for a change with an interval, its bounds."""
+    charts = []
+    for column, stem, title, _label, diverging in COUNCIL_MAPS:
+        if stem not in maps or column not in councils.columns:
+            continue
+        route = "change" if diverging else "baseline"
+        measure = column.removesuffix(f"_{route}")
+        bounds = [c for c in (f"{measure}_change_lo", f"{measure}_change_hi") if route == "change" and c in councils.columns]
+        identity = [c for c in COUNCIL_IDENTITY if c in councils.columns]
+        data = councils[identity + [column] + bounds].reset_index(drop=True)
+        described = title.split(" (reform - baseline)")[0].removeprefix("Change in ").removesuffix(", baseline")
+        charts.append(MapChart(stem, title, Path(maps[stem]), data, described[:1].upper() + described[1:], route))
+    return charts

@@ -19,15 +19,17 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from sim.config import ScenarioConfig, config_hash
+from sim.report.maps import COUNCIL_MAPS
 
 CACHE_ENV = "SENDSIM_DASHBOARD_CACHE"
 STANDARDISED_GAPS = "need_standardised_gaps.csv"
+COUNCIL_IMPACT = "council_impact.csv"  # written when the comparison runs from a council table
 
 
 class Cancelled(Exception):
@@ -47,6 +49,13 @@ class ComparisonResult:
     manifest: dict
     seconds: float
     from_cache: bool
+    councils: pd.DataFrame | None = None  # per-council results (council_impact.csv) when run from a council table
+    maps: dict[str, Path] = field(default_factory=dict)  # the comparison's hex maps: file stem -> PNG
+
+    @property
+    def several_councils(self) -> bool:
+        """A map is worth drawing only when the comparison covers more than one council."""
+        return self.councils is not None and len(self.councils) > 1 and bool(self.maps)
 
 
 def default_cache_dir() -> Path:
@@ -69,7 +78,11 @@ def load_comparison(directory: Path, key: str = "", seconds: float = 0.0, from_c
     gaps_path = directory / STANDARDISED_GAPS
     gaps = pd.read_csv(gaps_path) if gaps_path.is_file() else None
     manifest = json.loads((directory / "manifest.json").read_text())
-    return ComparisonResult(key, directory, stock, equity, costs, gaps, manifest, seconds, from_cache)
+    councils_path = directory / COUNCIL_IMPACT
+    councils = pd.read_csv(councils_path, dtype={"la_code": str}) if councils_path.is_file() else None
+    maps = {stem: directory / "figures" / f"{stem}.png" for _, stem, *_ in COUNCIL_MAPS
+            if (directory / "figures" / f"{stem}.png").is_file()}
+    return ComparisonResult(key, directory, stock, equity, costs, gaps, manifest, seconds, from_cache, councils, maps)
 
 
 def _cached(directory: Path, baseline: ScenarioConfig, reform: ScenarioConfig, replicates: int) -> bool:

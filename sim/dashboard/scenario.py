@@ -26,6 +26,7 @@ from sim.dashboard.levers import LEVER_BY_PATH, value_at
 
 TYPICAL = "Typical council"
 ENGLAND = "England (all councils)"
+REGION_PREFIX = "Region: "  # a choice "Region: North East" simulates every council of that region
 COUNCIL_TABLE = "england"
 
 
@@ -47,8 +48,22 @@ def council_names() -> tuple[str, ...]:
     return tuple(load_council_table()["la_name"].astype(str))
 
 
+@cache
+def region_names() -> tuple[str, ...]:
+    """England's regions (sorted), each a choice that simulates all of its councils."""
+    from sim.config.council_table import load_council_table
+
+    return tuple(sorted(load_council_table()["region_name"].astype(str).unique()))
+
+
+def region_of(choice: str) -> str | None:
+    """The region a council choice stands for, or None when it is not a region."""
+    return choice[len(REGION_PREFIX):] if choice.startswith(REGION_PREFIX) else None
+
+
 def council_choices() -> list[str]:
-    return [TYPICAL, ENGLAND, *sorted(council_names())]
+    return [TYPICAL, ENGLAND, *(REGION_PREFIX + region for region in region_names()), *sorted(council_names())]
+
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,12 @@ def population_overrides(selection: Selection) -> dict[str, Any]:
         return {"scale": selection.scale}
     if selection.council == ENGLAND:
         return {"council_table": COUNCIL_TABLE, "first_council": 0, "councils": len(council_names()),
+                "scale": selection.scale}
+    region = region_of(selection.council)
+    if region is not None:
+        if region not in region_names():
+            raise ConfigError(f"region {region!r} is not in the council table (choose one of {list(region_names())})")
+        return {"council_table": COUNCIL_TABLE, "region": region, "first_council": 0, "councils": "all",
                 "scale": selection.scale}
     names = council_names()
     if selection.council not in names:
@@ -173,4 +194,7 @@ def pupils_estimate(selection: Selection) -> int:
     pupils = table["pupils_est"].astype(float)
     if selection.council == ENGLAND:
         return int(pupils.sum() * selection.scale)
+    region = region_of(selection.council)
+    if region is not None:
+        return int(pupils[table["region_name"] == region].sum() * selection.scale)
     return int(pupils[table["la_name"] == selection.council].iloc[0] * selection.scale)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-from sim.errors import UserError
+from sim.errors import UserError, require_extra
 
 IN_FLIGHT_PER_WORKER = 2
 EXECUTORS = ("serial", "local", "dask")
@@ -121,7 +121,8 @@ class DaskExecutor:
     """A dask.distributed cluster: an existing one (`scheduler` address) or a new LocalCluster."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
-        from dask.distributed import Client, LocalCluster
+        distributed = require_extra("dask.distributed", "distributed", "The dask executor (--executor dask)")
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
         self._cluster = None
         if scheduler:
