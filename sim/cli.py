@@ -667,7 +667,9 @@ def dashboard(
     import subprocess
 
     from sim.dashboard import serve
+    from sim.errors import require_extra
 
+    require_extra("solara", "dashboard", "The dashboard (sendsim dashboard)")
     console.print(f"[green]sendsim dashboard[/] on http://{host}:{port}/ (Ctrl+C to stop)")
     env = serve.environment(cache_dir=cache, config_dir=configs)
     try:

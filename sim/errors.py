@@ -139,4 +139,4 @@ def require_extra(module: str, extra: str, feature: str) -> Any:
         raise MissingExtra(
             f"{feature} needs the optional '{extra}' extra ({module} is not installed: {exc.name or module}). "
             f"Install it with: pip install 'sendsim[{extra}]' (from a clone: pip install -e '.[{extra}]'; "
-            f"`make run` and `make test` install every extra from requirements/dev.lock).") from None
+            f"`make run` and `make test` install it, pinned, from requirements/dev.lock).") from None

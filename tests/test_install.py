@@ -123,3 +123,14 @@ def test_the_dask_executor_without_its_extra_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if dask.distributed were not installed
     with pytest.raises(MissingExtra, match=r"--executor dask.*'distributed' extra.*sendsim\[distributed\]"):
         make_executor("dask", workers=1)
+
+
+def test_the_dashboard_without_its_extra_names_the_extra(monkeypatch):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    monkeypatch.setitem(sys.modules, "solara", None)  # as if solara were not installed
+    result = CliRunner().invoke(app, ["dashboard", "--no-open", "--port", "0"])
+    assert result.exit_code == 2
+    assert "'dashboard' extra" in result.output and "sendsim[dashboard]" in result.output
