@@ -173,7 +173,8 @@ def MapView(result: ComparisonResult) -> None:
     chosen = map_measure.value if map_measure.value in measures else measures[0]
     solara.Select("Council measure", values=measures, value=chosen, on_value=map_measure.set, classes=["choose-map"])
     simulated = len(result.councils)
-    solara.Markdown(f"One hexagon per council; the {simulated} simulated councils are coloured, the others grey. "
+    solara.Markdown(f"One hexagon per council; the {simulated} simulated councils are coloured (any council not "
+                    "simulated, or with too few children, is grey). "
                     "Council values at a small scale rest on few children (`children_with_need` in the CSV).",
                     style="font-size: 0.85em")
     with solara.Columns([1, 1]):
