@@ -13,6 +13,7 @@ from scipy.special import gammaincinv
 
 from sim.config.schema import NEED_TYPES
 from sim.population.build import onset_rate_per_year
+from sim.processes import support
 from sim.step_context import StepContext
 
 
@@ -29,7 +30,7 @@ def step(ctx: StepContext) -> None:
         _emerge(ctx, new)
     # growth and improvement [assume]: unmet need grows, met need eases
     idx = np.flatnonzero(on_roll & has_need & (c.year_group <= 11))  # post-16 support is not modelled
-    matched = c.support_intensity[idx] >= ctx.config.sen_support.match_fraction * c.severity[idx]
+    matched = support.is_matched(ctx, idx)
     drift = np.where(matched, needs.growth_when_met_per_year, needs.growth_when_unmet_per_year) / 12
     c.severity[idx] = np.maximum(c.severity[idx] + drift.astype(np.float32), 0.0)
     # resolution of mild needs, by year group: met ones at the full rate, unmet ones more slowly

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import ALTERNATIVE_PROVISION, INDEPENDENT_SPECIAL, NEET, POST16, STATE_SPECIAL
+from sim.processes import support
 from sim.step_context import StepContext
 
 SEMH = 2  # index of SEMH in NEED_TYPES
@@ -20,7 +21,7 @@ def progress(ctx: StepContext) -> None:
     c, o = ctx.c, ctx.config.outcomes
     idx = np.flatnonzero((c.year_group <= 11) & (c.severity > 0))
     sev = c.severity[idx]
-    matched = c.support_intensity[idx] >= ctx.config.sen_support.match_fraction * sev
+    matched = support.is_matched(ctx, idx)
     shortfall = np.maximum(sev - c.support_intensity[idx], 0.0)
     delta = np.where(matched, o.matched_gain_sd_per_year, -o.unmet_loss_sd_per_year * shortfall) / 12
     c.attainment[idx] += delta.astype(np.float32)
@@ -30,7 +31,7 @@ def suspensions(ctx: StepContext) -> None:
     c, o = ctx.c, ctx.config.outcomes
     idx = np.flatnonzero((c.year_group <= 11) & ~c.excluded)
     sev = np.minimum(c.severity[idx], o.suspension_need_cap)
-    unmet = (c.severity[idx] > 0) & (c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx])
+    unmet = (c.severity[idx] > 0) & ~support.is_matched(ctx, idx)
     phase = np.where(c.year_group[idx] >= 7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
     rate = (
         o.suspension_monthly_base

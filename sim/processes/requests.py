@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.population.network import peer_plan_share
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
-from sim.processes import family
+from sim.processes import family, support
 from sim.step_context import StepContext
 
 
@@ -34,7 +34,7 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     """Monthly request hazards (school, parent) for the children at view indices `idx`."""
     c, r = ctx.c, ctx.config.requests
     severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
-    unmet = c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx]
+    unmet = ~support.is_matched(ctx, idx)
     common = (
         severity * np.exp(r.unmet_effect * unmet) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start()
         * anticipation(ctx) * ctx.councils.request_multiplier[c.council[idx]]

@@ -22,6 +22,21 @@ from sim.population.state import (
 from sim.step_context import StepContext
 
 
+def is_matched(ctx: StepContext, idx: np.ndarray | None = None) -> np.ndarray:
+    """Whether support matches need this month, for the children at view indices `idx` (all on roll
+    if None): support received of at least `sen_support.match_fraction` of severity.
+
+    Why one rule: "matched" drives need growth and resolution, attainment progress, suspensions,
+    requests, complaints, tutoring and the access metrics; with one definition they cannot drift
+    apart. The threshold is a judgement of when support is good enough to count (see the parameter).
+    A child without need (severity 0) counts as matched; callers that mean "need met" also test need.
+    """
+    c = ctx.c
+    intensity = c.support_intensity if idx is None else c.support_intensity[idx]
+    severity = c.severity if idx is None else c.severity[idx]
+    return intensity >= ctx.config.sen_support.match_fraction * severity
+
+
 def plan_capacity(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     """Most support a plan can deliver in the child's setting."""
     s = ctx.config.sen_support
@@ -72,7 +87,7 @@ def _accumulate(ctx: StepContext, school_age: np.ndarray) -> None:
     """Count months of need, of unmet need and of matched support (the access metrics)."""
     c = ctx.c
     need = school_age & (c.severity > 0)
-    matched = need & (c.support_intensity >= ctx.config.sen_support.match_fraction * c.severity)
+    matched = need & is_matched(ctx)
     unmet = need & ~matched
     c.need_months += need
     c.unmet_months += unmet

@@ -22,7 +22,7 @@ from sim.population.state import (
     TARGETED,
     TARGETED_PLUS,
 )
-from sim.processes import family
+from sim.processes import family, support
 from sim.processes import placement as placement_process
 from sim.processes import requests as requests_process
 from sim.processes import reviews as reviews_process
@@ -163,7 +163,7 @@ def isp_reviews(ctx: StepContext) -> None:
 def complaints(ctx: StepContext) -> None:
     """Families whose Targeted support falls short complain to the school (no tribunal)."""
     c, r = ctx.c, ctx.config.reform
-    idx = np.flatnonzero((c.support_level == TARGETED) & c.isp & (c.support_intensity < ctx.config.sen_support.match_fraction * c.severity))
+    idx = np.flatnonzero((c.support_level == TARGETED) & c.isp & ~support.is_matched(ctx))
     advocacy_effect = ctx.config.requests.advocacy_effect * r.family_pressure_strength
     # the same family channels as an appeal: advocacy, a private report, affording representation
     p = (r.complaint_monthly_rate * np.exp(advocacy_effect * (c.advocacy[idx] - 0.5))

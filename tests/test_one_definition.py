@@ -1,0 +1,40 @@
+"""One definition per concept: each rule the model uses in several places is written once.
+
+Why: a concept copied into several processes can drift (one copy changed, the others not) and the
+model would then disagree with itself, e.g. need counted as met by the access metrics while the
+same child's need grows as unmet. These tests check the single definitions and that no process
+writes its own copy.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from sim.processes import support
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_support_matches_need_at_the_match_fraction_of_severity(fresh_model) -> None:
+    ctx = fresh_model.context()
+    c = ctx.c
+    fraction = ctx.config.sen_support.match_fraction
+    rows = np.arange(4)
+    c.severity[rows] = np.float32(2.0)
+    c.support_intensity[rows] = np.float32(2.0) * np.float32(fraction) * np.array([0.5, 0.999, 1.0, 1.5], dtype=np.float32)
+    assert support.is_matched(ctx, rows).tolist() == [False, False, True, True]
+    whole = support.is_matched(ctx)
+    assert whole.shape == c.severity.shape
+    assert np.array_equal(whole[rows], support.is_matched(ctx, rows))
+
+
+def test_no_process_writes_its_own_match_rule() -> None:
+    """Only `support.is_matched` reads `match_fraction`: every other use goes through it."""
+    readers = sorted(
+        str(path.relative_to(ROOT)) for path in (ROOT / "sim").rglob("*.py")
+        if re.search(r"\.match_fraction\b", path.read_text()) and path.name != "schema.py"
+    )
+    assert readers == ["sim/processes/support.py"]
