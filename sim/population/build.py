@@ -168,7 +168,7 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
     k = pop.advocacy_concentration
     advocacy = _beta_by_mean(rng, advocacy_mean, k).astype(np.float32)
     budget = _family_budget(config, quintile, rng.random(size))
-    trust = _beta_by_mean(rng, pop.trust_in_mainstream_mean, 5, size).astype(np.float32)
+    trust = _beta_by_mean(rng, pop.trust_in_mainstream_mean, pop.trust_concentration, size).astype(np.float32)
     need_type, severity, onset_month = _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group)
     attainment = (
         rng.standard_normal(size)
@@ -228,7 +228,7 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     fsm_effect = rng.normal(0.0, pop.fsm_segregation, m)
     inclusiveness = rng.lognormal(0.0, config.identification.school_inclusiveness_sd, m)
     e = config.sen_support.expertise_mean
-    expertise = _beta_by_mean(rng, e, 12, m)
+    expertise = _beta_by_mean(rng, e, config.sen_support.expertise_concentration, m)
     expertise[phase >= SPECIAL] = 1.0
     attainment_effect = rng.normal(0.0, config.outcomes.school_effect_sd, m)
     base_places = np.zeros(m, dtype=np.int32)
@@ -240,7 +240,7 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     secondaries = np.flatnonzero(phase == SECONDARY)
     feeder = np.full(m, -1, dtype=np.int32)
     primaries = np.flatnonzero(phase == PRIMARY)
-    order_p = primaries[np.argsort(fsm_effect[primaries] + rng.normal(0, 0.3, len(primaries)))]
+    order_p = primaries[np.argsort(fsm_effect[primaries] + rng.normal(0, pop.feeder_mix_noise_sd, len(primaries)))]
     order_s = secondaries[np.argsort(fsm_effect[secondaries])]
     feeder[order_p] = order_s[np.minimum(np.arange(len(order_p)) * len(order_s) // len(order_p), len(order_s) - 1)]
     for s in secondaries:  # a secondary's social mix is its feeders'
@@ -319,11 +319,11 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     # with no recorded SEN at the census there is no age gradient to borrow: need is flat by age
     profile = profile / mean_profile if mean_profile > 0 else np.ones_like(profile)
     age_factor = np.where(initial, profile[np.clip(year_group, 0, 13)], profile[0])
-    p_need = np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
+    p_need = np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, census.latent_need_probability_cap)
     # future entrants: need at entry in September, so that onset over the autumn term brings
     # Reception to the start census's January share (the start is then a steady state)
     autumn = ONSET_MONTHS_BEFORE_CENSUS / 12 * onset_rate_per_year(needs, np.zeros(n, dtype=np.int64), fsm)
-    p_need = np.where(initial, p_need, np.clip((p_need - autumn) / np.maximum(1 - autumn, 1e-9), 0, 0.95))
+    p_need = np.where(initial, p_need, np.clip((p_need - autumn) / np.maximum(1 - autumn, 1e-9), 0, census.latent_need_probability_cap))
     has_need = rng.random(n) < p_need
 
     weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
@@ -528,15 +528,17 @@ def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
         return
     chosen = candidates[np.argsort(-c["severity"][candidates])[: min(n, len(candidates))]]
     c["pipeline"][chosen] = ASSESSING
-    months_ago = np.minimum(rng.geometric(0.15, len(chosen)), 24).astype(np.int16)  # most recent, a long tail of waits
+    census = config.census
+    months_ago = np.minimum(rng.geometric(census.in_flight_wait_monthly_hazard, len(chosen)),
+                            census.in_flight_max_wait_months).astype(np.int16)  # most recent, a long tail of waits
     c["request_month"][chosen] = -months_ago
     c["pipeline_since"][chosen] = -months_ago + 1
     c["request_fraction"][chosen] = rng.random(len(chosen))
-    c["request_by_parent"][chosen] = rng.random(len(chosen)) < 0.3
+    c["request_by_parent"][chosen] = rng.random(len(chosen)) < census.in_flight_parent_request_share
     # EP work already done grows with time waited (FIFO: only the last few months' requests still
     # wait for EP advice, as in the model's own queue, whose backlog is about
     # assessment.ep_backlog_tolerance_months of EP time)
-    done = np.clip(months_ago / (1 + config.assessment.ep_backlog_tolerance_months) + 0.2 * rng.random(len(chosen)), 0, 1)
+    done = np.clip(months_ago / (1 + config.assessment.ep_backlog_tolerance_months) + census.in_flight_ep_progress_noise * rng.random(len(chosen)), 0, 1)
     c["ep_hours_received"][chosen] = (done * config.assessment.ep_hours_per_assessment).astype(np.float32)
 
 

@@ -29,7 +29,7 @@ def appeal_probability(ctx: StepContext, idx: np.ndarray, kind: str, strength: f
             "placement": d.appeal_placement_base, "content": d.appeal_content_base}[kind]
     odds = (base * np.exp(strength * d.advocacy_effect * (c.advocacy[idx] - 0.5)) * np.exp(d.private_report_effect * c.private_report[idx])
             * np.exp(ctx.config.family.representation_appeal_effect * family.can_afford_representation(ctx, idx)))
-    return np.minimum(scale * odds * ctx.councils.appeal_multiplier[c.council[idx]], 0.95)
+    return np.minimum(scale * odds * ctx.councils.appeal_multiplier[c.council[idx]], d.appeal_probability_cap)
 
 
 def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0, scale: float = 1.0) -> None:

@@ -24,7 +24,7 @@ def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boos
         * np.power(np.maximum(c.severity[idx], 1e-3), p.severity_elasticity)
         * np.where(late, p.late_types_multiplier, 1.0)
         * ctx.schools.inclusiveness[school]
-        * (0.5 + ctx.schools.expertise[school] + expertise_boost)
+        * (p.expertise_floor + ctx.schools.expertise[school] + expertise_boost)
         * np.exp(p.advocacy_effect * (c.advocacy[idx] - 0.5))
         * np.exp(-p.deprived_school_under_identification * (ctx.schools.fsm_share[school] - mean_fsm))
     )

@@ -89,7 +89,7 @@ def neet_at_16(ctx: StepContext, idx: np.ndarray) -> None:
     unmet_share = c.unmet_months[idx] / np.maximum(c.need_months[idx], 1)
     p = (o.neet_base * np.exp(o.neet_need_effect * np.log1p(c.severity[idx])) * np.exp(o.neet_unmet_effect * unmet_share)
          * np.where(no_pass, o.neet_no_ks4_multiplier, 1.0) * np.where(c.fsm[idx], o.neet_fsm_multiplier, 1.0))
-    neet = ctx.uniform("neet", idx) < np.minimum(p, 0.9)
+    neet = ctx.uniform("neet", idx) < np.minimum(p, o.neet_probability_cap)
     c.neet[idx] = neet.astype(np.int8)
     stays_special = np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))  # special schools have sixth forms
     c.placement[idx] = np.where(neet, NEET, np.where(stays_special, c.placement[idx], POST16))

@@ -41,7 +41,7 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     )
     months_on_support = ctx.t - c.support_since[idx]
     ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
-    pressure = np.clip(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0, 4.0)  # overstretch beyond 5x adds nothing
+    pressure = np.clip(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0, r.budget_pressure_cap)  # overstretch beyond the cap adds nothing
     school = np.where(ready, r.school_monthly_rate * common * np.exp(r.budget_pressure_effect * pressure), 0.0)
     has_plan = np.zeros(len(ctx.children), dtype=bool)  # only children on roll count as peers
     has_plan[ctx.lo : ctx.hi] = c.support_level == EHCP

@@ -48,7 +48,7 @@ def expertise_gain(ctx: StepContext) -> float:
 def universal_provision_gain(ctx: StepContext) -> float:
     r = ctx.config.reform
     start = ctx.timeline.month_index(r.funding_start)
-    return r.imf_intensity_gain * ramp(ctx.t, start, start + 12)
+    return r.imf_intensity_gain * ramp(ctx.t, start, start + r.imf_ramp_months)
 
 
 # ---- Experts at Hand --------------------------------------------------------------------------
