@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from scipy.special import expit
 
 from sim.config.council_table import simulated_councils
 from sim.config.schema import NEED_TYPES, ScenarioConfig
@@ -48,10 +49,6 @@ class Population:
 
 def _logit(p: np.ndarray | float) -> np.ndarray | float:
     return np.log(p / (1 - p))
-
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline) -> Population:
@@ -124,7 +121,7 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
     # deprivation: the council's FSM log-odds differ from England's by its deprivation index
     deprivation = 0.0 if profile is None else float(profile["deprivation_index"])
-    fsm_share = float(_expit(_logit(pop.fsm_share) + deprivation)) if 0.0 < pop.fsm_share < 1.0 else pop.fsm_share
+    fsm_share = float(expit(_logit(pop.fsm_share) + deprivation)) if 0.0 < pop.fsm_share < 1.0 else pop.fsm_share
     parts = [_draw_cohort(config, streams.generator("cohort", global_council, year), schools, cohort_size, year, start_year,
                           fsm_share) for year in entry_years]
     columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
@@ -161,7 +158,7 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
     primary = primaries[rng.choice(len(primaries), size=size, p=weights)]
     secondary = schools.feeder[primary]
     # family resources
-    fsm = rng.random(size) < _expit(_calibrated_logit(fsm_share, schools.fsm_effect[primary]))
+    fsm = rng.random(size) < expit(_calibrated_logit(fsm_share, schools.fsm_effect[primary]))
     quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile, pop.fsm_share)
     step = (quintile - 1) / 4
     advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
@@ -271,7 +268,7 @@ def _calibrated_logit(share: float, effects: np.ndarray) -> np.ndarray:
     lo, hi = -10.0, 10.0
     for _ in range(50):
         mid = (lo + hi) / 2
-        if _expit(mid + effects).mean() > share:
+        if expit(mid + effects).mean() > share:
             hi = mid
         else:
             lo = mid

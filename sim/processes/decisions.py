@@ -8,9 +8,10 @@ when the council gatekeeps to protect its budget.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from sim.population.state import ASSESSING, IDLE, REQUESTED
-from sim.step_context import StepContext, expit, rank_within_groups
+from sim.step_context import StepContext, rank_within_groups
 from sim.timeline import WEEKS_PER_MONTH
 
 

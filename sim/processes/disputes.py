@@ -13,12 +13,13 @@ apart without changing results.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from sim.population.state import APPEAL_PLACEMENT, APPEAL_REFUSAL, ASSESSING, EHCP, IDLE, NEVER
 from sim.processes import family
 from sim.processes import placement as placement_process
 from sim.processes.finance import book_transaction
-from sim.step_context import StepContext, expit, rank_within_groups
+from sim.step_context import StepContext, rank_within_groups
 
 KINDS = ("refusal_to_assess", "refusal_to_issue", "placement", "content")
 

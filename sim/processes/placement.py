@@ -10,6 +10,7 @@ inclusion base where the school has one with room.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from sim.population.institutions import INDEPENDENT, SPECIAL
 from sim.population.state import (
@@ -19,7 +20,7 @@ from sim.population.state import (
     POST16,
     STATE_SPECIAL,
 )
-from sim.step_context import StepContext, expit, rank_within_groups
+from sim.step_context import StepContext, rank_within_groups
 
 
 def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndarray:
