@@ -42,23 +42,29 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def yearly_table(section: str) -> str:
-    rows = [[f"`{m.name}`", m.label, m.definition, m.unit, m.population, _better(m), ", ".join(m.breakdowns)]
-            for m in YEARLY_METRICS if m.section == section]
+    rows = [
+        [f"`{m.name}`", m.label, m.definition, m.unit, m.population, _better(m), ", ".join(m.breakdowns)]
+        for m in YEARLY_METRICS
+        if m.section == section
+    ]
     if not rows:
-        raise SystemExit(f"docs/METRICS.md asks for metric section {section!r}, which has no metrics; "
-                         f"sections: {', '.join(SECTIONS)}, {WHOLE_RUN}")
+        raise SystemExit(
+            f"docs/METRICS.md asks for metric section {section!r}, which has no metrics; sections: {', '.join(SECTIONS)}, {WHOLE_RUN}"
+        )
     return _table(["metric", "label", "definition", "unit", "counted over", "better", "breakdowns"], rows)
 
 
 def whole_run_table() -> str:
-    rows = [[f"`{m.name}`", m.label, m.definition, m.population, m.unit, _better(m), m.section,
-             m.paired_population or "not paired"] for m in RUN_METRICS]
-    return _table(["metric", "label", "per-child value", "defined for", "unit", "better", "measures",
-                   "paired comparison counts"], rows)
+    rows = [
+        [f"`{m.name}`", m.label, m.definition, m.population, m.unit, _better(m), m.section, m.paired_population or "not paired"]
+        for m in RUN_METRICS
+    ]
+    return _table(["metric", "label", "per-child value", "defined for", "unit", "better", "measures", "paired comparison counts"], rows)
 
 
 def render(text: str) -> str:
     """`text` with every marked block replaced by the registry's table for it."""
+
     def replace(match: re.Match) -> str:
         name = match.group("name")
         table = whole_run_table() if name == WHOLE_RUN else yearly_table(name)
@@ -75,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     found = {m.group("name") for m in BLOCK.finditer(text)}
     missing = [name for name in (*SECTIONS, WHOLE_RUN) if name not in found]
     if missing:
-        print(f"{METRICS_MD.relative_to(REPO)} has no table for {', '.join(missing)}: add "
-              f"<!-- metrics:NAME --> ... <!-- /metrics:NAME --> markers", file=sys.stderr)
+        print(
+            f"{METRICS_MD.relative_to(REPO)} has no table for {', '.join(missing)}: add "
+            f"<!-- metrics:NAME --> ... <!-- /metrics:NAME --> markers",
+            file=sys.stderr,
+        )
         return 1
     new = render(text)
     if args.check:

@@ -81,6 +81,5 @@ def test_a_direction_must_be_lower_higher_or_none() -> None:
 
 
 def test_metrics_doc_matches_the_registry() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "metrics_doc.py"), "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "metrics_doc.py"), "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, f"run scripts/metrics_doc.py: {result.stdout}{result.stderr}"

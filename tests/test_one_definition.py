@@ -34,7 +34,8 @@ def test_support_matches_need_at_the_match_fraction_of_severity(fresh_model) -> 
 def test_no_process_writes_its_own_match_rule() -> None:
     """Only `support.is_matched` reads `match_fraction`: every other use goes through it."""
     readers = sorted(
-        str(path.relative_to(ROOT)) for path in (ROOT / "sim").rglob("*.py")
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "sim").rglob("*.py")
         if re.search(r"\.match_fraction\b", path.read_text()) and path.name != "schema.py"
     )
     assert readers == ["sim/processes/support.py"]
