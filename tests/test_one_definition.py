@@ -8,7 +8,7 @@ writes its own copy.
 
 from __future__ import annotations
 
-import re
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,16 @@ def test_no_process_writes_its_own_match_rule() -> None:
     readers = sorted(
         str(path.relative_to(ROOT))
         for path in (ROOT / "sim").rglob("*.py")
-        if re.search(r"\.match_fraction\b", path.read_text()) and path.name != "schema.py"
+        if any(isinstance(node, ast.Attribute) and node.attr == "match_fraction" for node in ast.walk(ast.parse(path.read_text())))
     )
     assert readers == ["sim/processes/support.py"]
+
+
+def test_every_public_process_function_says_what_it_encodes() -> None:
+    """Each public function of a process has a docstring (what the rule does and on what evidence)."""
+    missing = []
+    for path in sorted((ROOT / "sim" / "processes").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and not ast.get_docstring(node):
+                missing.append(f"{path.name}:{node.name}")
+    assert missing == []

@@ -25,6 +25,10 @@ KINDS = ("refusal_to_assess", "refusal_to_issue", "placement", "content")
 
 
 def appeal_probability(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0, scale: float = 1.0) -> np.ndarray:
+    """Chance a family appeals an appealable decision of this `kind`: base rates calibrated to the
+    published share of decisions appealed and the mix of appeal types; rises with advocacy
+    [reported], a private report and the means to pay for representation (assumptions), and with
+    the council's appeal multiplier; never above `disputes.appeal_probability_cap`."""
     c, d = ctx.c, ctx.config.disputes
     base = {"refusal_to_assess": d.appeal_refusal_base, "refusal_to_issue": d.appeal_refusal_base,
             "placement": d.appeal_placement_base, "content": d.appeal_content_base}[kind]

@@ -37,6 +37,8 @@ def buy_reports(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
 
 
 def can_afford_representation(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """Whether the families at view indices `idx` have enough of their budget left for
+    representation and expert evidence (`family.representation_cost`, from reported fees)."""
     return _affordable(ctx, idx, ctx.config.family.representation_cost)
 
 

@@ -26,15 +26,18 @@ from sim.step_context import StepContext
 
 
 def inflation(ctx: StepContext) -> float:
+    """Unit costs' growth since the start: (1 + `finance.cost_inflation`) per year, monthly compounding."""
     return (1 + ctx.config.finance.cost_inflation) ** (ctx.t / 12)
 
 
 def book_transaction(ctx: StepContext, line: str, idx: np.ndarray, unit_cost: float) -> None:
+    """Book one unit cost per child at view indices `idx` to the ledger `line` of each child's council, at this month's prices."""
     if len(idx):
         ctx.ledger.book(ctx.t, line, ctx.c.council[idx], unit_cost * inflation(ctx))
 
 
 def book_month(ctx: StepContext) -> None:
+    """Book this month's standing costs (annual rates / 12) to each budget, then update deficits (see the module docstring)."""
     c, f = ctx.c, ctx.config.finance
     k = inflation(ctx) / 12
     schools = ctx.schools
@@ -66,6 +69,9 @@ def book_month(ctx: StepContext) -> None:
 
 
 def update_deficit(ctx: StepContext) -> None:
+    """Add this month's high-needs spend less income to each council's deficit; gatekeeping rises with the
+    deficit relative to income, more steeply once the statutory override ends [law: March 2028], up to
+    `finance.gatekeeping_max` (the sensitivity is an assumption)."""
     f, councils = ctx.config.finance, ctx.councils
     spend = ctx.ledger.high_needs_spend(ctx.t)
     councils.spend_this_year += spend

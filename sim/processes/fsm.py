@@ -25,6 +25,8 @@ def target_share(path: dict[int, float], year: int) -> float | None:
 
 
 def update_eligibility(ctx: StepContext) -> None:
+    """January: make the lowest-income non-eligible pupils eligible until each council's share of
+    Reception-Year 11 pupils reaches the published path's value (see the module docstring)."""
     c = ctx.c
     target = target_share(ctx.config.population.fsm_share_path, ctx.year)
     if target is None:

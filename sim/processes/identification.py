@@ -15,6 +15,10 @@ from sim.step_context import StepContext
 
 
 def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:
+    """Monthly chance the school notices the need: rises with severity, school inclusiveness and
+    SEN expertise (plus the reform's training) and family advocacy; lower for needs that show late
+    (ASD, SEMH) in primary and in schools serving deprived areas [reported: rationing]. The base
+    rate, severity elasticity and advocacy effect are assumptions."""
     c, p = ctx.c, ctx.config.identification
     school = c.home_school[idx]
     late = np.isin(c.need_type[idx], LATE_TYPES) & (c.year_group[idx] <= 6)

@@ -18,6 +18,9 @@ from sim.step_context import StepContext
 
 
 def step(ctx: StepContext) -> None:
+    """One month of need: onset among children without need (by year group and FSM, derived so the
+    start census is a steady state), growth while unmet and easing while met (assumptions), and
+    resolution of mild needs, faster when met."""
     c, needs = ctx.c, ctx.config.needs
     on_roll = c.year_group <= 13
     has_need = c.severity > 0

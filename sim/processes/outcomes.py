@@ -18,6 +18,8 @@ SEMH = 2  # index of SEMH in NEED_TYPES
 
 
 def progress(ctx: StepContext) -> None:
+    """Attainment moves each month: a gain while support matches need (EEF toolkit effect sizes
+    [reported]) and a loss in proportion to the shortfall while it does not (an assumption)."""
     c, o = ctx.c, ctx.config.outcomes
     idx = np.flatnonzero((c.year_group <= 11) & (c.severity > 0))
     sev = c.severity[idx]
@@ -28,6 +30,10 @@ def progress(ctx: StepContext) -> None:
 
 
 def suspensions(ctx: StepContext) -> None:
+    """Monthly suspensions and permanent exclusions in term time: base rate and need effect from the
+    published suspension rates by SEN status; raised by unmet need, SEMH and FSM, lower in primary,
+    lower for families who challenge (assumptions); a fixed share of suspensions become exclusions
+    (published ratio)."""
     c, o = ctx.c, ctx.config.outcomes
     idx = np.flatnonzero((c.year_group <= 11) & ~c.excluded)
     sev = np.minimum(c.severity[idx], o.suspension_need_cap)

@@ -24,6 +24,9 @@ from sim.step_context import StepContext, rank_within_groups
 
 
 def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndarray:
+    """Whether the family asks for a special school: a logistic rule in severity (centred at 2),
+    trust in mainstream and advocacy (centred at 0.5), its intercept calibrated to the published
+    share of EHCP pupils in mainstream (56%); the slopes are assumptions."""
     c, p = ctx.c, ctx.config.placement
     logit = (p.special_preference_intercept + p.special_preference_severity * (c.severity[idx] - 2.0)
              + p.special_preference_trust * (c.trust[idx] - 0.5) + ctx.config.family.special_preference_advocacy * (c.advocacy[idx] - 0.5))
@@ -31,11 +34,13 @@ def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndar
 
 
 def free_special_places(ctx: StepContext) -> np.ndarray:
+    """State special-school places each council has free now (its places less the pupils in them)."""
     occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= 13)], minlength=len(ctx.councils))
     return np.floor(ctx.councils.special_places) - occupied
 
 
 def free_base_places(ctx: StepContext) -> np.ndarray:
+    """Inclusion-base places each school has free now."""
     in_base = np.bincount(ctx.c.school[ctx.c.placement == INCLUSION_BASE], minlength=len(ctx.schools))
     return ctx.schools.base_places - in_base
 
@@ -87,6 +92,8 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
 
 
 def move_to(ctx: StepContext, idx: np.ndarray, placement: int, phase: int) -> None:
+    """Place the children at view indices `idx` in a setting of `phase`, at one of their own
+    council's schools of that phase chosen at random (independent: the council's out-of-area school)."""
     c = ctx.c
     c.placement[idx] = placement
     options = np.flatnonzero(ctx.schools.phase == phase)

@@ -25,6 +25,8 @@ def anticipation(ctx: StepContext) -> float:
 
 
 def eligible(ctx: StepContext) -> np.ndarray:
+    """Children who could be the subject of a request this month: school age, with need, without
+    a plan, not already in the statutory process, and past the cooldown after a refusal."""
     c, r = ctx.c, ctx.config.requests
     cooled = (c.last_refusal_month == NEVER) | (ctx.t - c.last_refusal_month >= r.cooldown_months)
     return np.flatnonzero((c.year_group <= 11) & (c.severity > 0) & (c.support_level < EHCP) & (c.pipeline == IDLE) & cooled)
@@ -58,6 +60,7 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
 
 
 def step(ctx: StepContext) -> None:
+    """Requests this month from schools and parents (competing hazards from `hazards`)."""
     idx = eligible(ctx)
     school, parent = hazards(ctx, idx)
     total = school + parent

@@ -27,6 +27,8 @@ from sim.step_context import StepContext
 
 
 def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
+    """End the plans at view indices `idx` for `reason`: the child returns to SEN support if need
+    remains, to mainstream if of school age, to post-16 education if past 16 in special provision."""
     c = ctx.c
     if len(idx) == 0:
         return
@@ -49,6 +51,10 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
 
 
 def annual_reviews(ctx: StepContext, on_disputed=None) -> None:
+    """Plans are reviewed every 12 months [law]; reviews are completed at the published rate
+    (sen2: 57% of those due). A review may cease the plan (needs met: calibrated to sen2 ceased
+    plans; other reasons at the published rate), and in mainstream may move a child whose need has
+    grown past `reviews.transfer_to_special_severity` (an assumption) to a special-school placement."""
     c, r = ctx.c, ctx.config.reviews
     plans = np.flatnonzero((c.support_level == EHCP) & (c.plan_start_month != NEVER) & (c.pipeline == IDLE))
     age = ctx.t - c.plan_start_month[plans]

@@ -40,12 +40,16 @@ def ramp(t: int, start: int, end: int) -> float:
 
 # ---- universal offer -------------------------------------------------------------------------
 def expertise_gain(ctx: StepContext) -> float:
+    """Extra school SEN expertise from the reform's training this month: gain x uptake, ramped in
+    from the funding start (assumptions: the reform publishes the funding, not the effect)."""
     r = ctx.config.reform
     start = ctx.timeline.month_index(r.funding_start)
     return r.training_expertise_gain * r.training_uptake * ramp(ctx.t, start, start + r.training_ramp_months)
 
 
 def universal_provision_gain(ctx: StepContext) -> float:
+    """Extra support a mainstream school can give from the Inclusive Mainstream Fund this month,
+    ramped in over `reform.imf_ramp_months` from the funding start (assumptions)."""
     r = ctx.config.reform
     start = ctx.timeline.month_index(r.funding_start)
     return r.imf_intensity_gain * ramp(ctx.t, start, start + r.imf_ramp_months)
@@ -109,6 +113,8 @@ def rollout_inclusion_bases(ctx: StepContext, order: np.ndarray, initial_places:
 
 # ---- tiers ------------------------------------------------------------------------------------
 def assessed_severity(ctx: StepContext, idx: np.ndarray, process: str) -> np.ndarray:
+    """Need as an assessment sees it: true severity plus assessment noise
+    (`reform.assessment_noise_sd`, an assumption), drawn from the `process` stream."""
     return ctx.c.severity[idx] + ctx.config.reform.assessment_noise_sd * ctx.normal(process, idx)
 
 
@@ -250,6 +256,8 @@ def review_legacy_plans(ctx: StepContext, candidates: np.ndarray) -> None:
 
 
 def apply_legacy_moves(ctx: StepContext) -> None:
+    """Legacy plans due to move this month cease and the child moves to the school-led tier its need
+    matches (with an ISP), or to no support if the need has resolved."""
     c = ctx.c
     due = np.flatnonzero((c.legacy_move_month != NEVER) & (c.legacy_move_month <= ctx.t) & (c.support_level == EHCP))
     if len(due) == 0:
