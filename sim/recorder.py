@@ -23,6 +23,7 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
+from sim.population.year_groups import YEAR_11
 from sim.processes import support
 from sim.step_context import StepContext
 
@@ -67,7 +68,7 @@ class Recorder:
     def record_month(self, ctx: StepContext) -> None:
         c, t = ctx.c, ctx.t
         n = len(ctx.councils)
-        pupils = c.year_group <= 11
+        pupils = c.year_group <= YEAR_11
         council = c.council
 
         def count(mask: np.ndarray) -> np.ndarray:

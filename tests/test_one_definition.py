@@ -49,3 +49,24 @@ def test_every_public_process_function_says_what_it_encodes() -> None:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and not ast.get_docstring(node):
                 missing.append(f"{path.name}:{node.name}")
     assert missing == []
+
+
+def _mentions_year_group(node: ast.AST) -> bool:
+    return any(
+        (isinstance(n, ast.Attribute) and n.attr == "year_group")
+        or (isinstance(n, ast.Name) and n.id == "year_group")
+        or (isinstance(n, ast.Constant) and n.value == "year_group")
+        for n in ast.walk(node)
+    )
+
+
+def test_year_group_thresholds_are_named() -> None:
+    """A rule comparing a year group with a number uses `sim.population.year_groups` (no bare 7, 11, 13)."""
+    bare = []
+    for path in sorted((ROOT / "sim").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and _mentions_year_group(node):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(side, ast.Constant) and isinstance(side.value, int) and side.value > 0 for side in sides):
+                    bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert bare == []

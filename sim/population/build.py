@@ -30,11 +30,19 @@ from sim.population.state import (
     STATE_SPECIAL,
     ChildArrays,
 )
+from sim.population.year_groups import (
+    CENSUS_YEAR_GROUPS,
+    PRIMARY_YEAR_GROUPS,
+    RECEPTION,
+    SECONDARY_YEAR_GROUPS,
+    YEAR_7,
+    YEAR_11,
+    YEAR_13,
+    YEAR_GROUPS,
+)
 from sim.random_streams import RandomStreams, child_key
 from sim.timeline import Timeline
 
-YEAR_GROUPS = 14  # Reception .. Year 13
-CENSUS_YEAR_GROUPS = 12  # Reception .. Year 11: the pupils every per-pupil rate refers to
 SPECIAL_SCHOOL_PLACES = 120  # places per state special school (layout only; capacity is per council)
 LATE_TYPES = (NEED_TYPES.index("ASD"), NEED_TYPES.index("SEMH"))
 ONSET_MONTHS_BEFORE_CENSUS = 4  # September entry to the January census
@@ -174,7 +182,7 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
         + schools.attainment_effect[primary]
         + out.fsm_attainment_gap_sd * pop.fsm_share  # centre the population near 0
     )
-    home = np.where(year_group >= 7, secondary, primary).astype(np.int32)
+    home = np.where(year_group >= YEAR_7, secondary, primary).astype(np.int32)
     return {
         "entry_year": entry_year,
         "year_group": year_group,
@@ -212,8 +220,8 @@ def _beta_by_mean(rng: np.random.Generator, mean, concentration: float, size=Non
 def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: int, n_pupils: int) -> SchoolTable:
     pop = config.population
     plc = config.placement
-    n_primary = max(1, int(round(n_pupils * 7 / CENSUS_YEAR_GROUPS / pop.primary_school_size)))
-    n_secondary = max(1, int(round(n_pupils * 5 / CENSUS_YEAR_GROUPS / pop.secondary_school_size)))
+    n_primary = max(1, int(round(n_pupils * PRIMARY_YEAR_GROUPS / CENSUS_YEAR_GROUPS / pop.primary_school_size)))
+    n_secondary = max(1, int(round(n_pupils * SECONDARY_YEAR_GROUPS / CENSUS_YEAR_GROUPS / pop.secondary_school_size)))
     places = n_pupils / 1000 * plc.special_places_per_1000_pupils
     n_special = max(1, int(round(places / SPECIAL_SCHOOL_PLACES)))
     phase = np.concatenate([
@@ -315,7 +323,7 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     mean_profile = profile[:CENSUS_YEAR_GROUPS].mean()
     # with no recorded SEN at the census there is no age gradient to borrow: need is flat by age
     profile = profile / mean_profile if mean_profile > 0 else np.ones_like(profile)
-    age_factor = np.where(initial, profile[np.clip(year_group, 0, 13)], profile[0])
+    age_factor = np.where(initial, profile[np.clip(year_group, RECEPTION, YEAR_13)], profile[0])
     p_need = np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, census.latent_need_probability_cap)
     # future entrants: need at entry in September, so that onset over the autumn term brings
     # Reception to the start census's January share (the start is then a steady state)
@@ -339,7 +347,7 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     # by the census the mild ones have resolved and unmet ones have grown: under the dynamics the
     # survivors' severity is close to that of needs present at entry (docs/DYNAMICS.md), so both
     # draw from the same distribution here
-    from_entry = profile[0] / profile[np.clip(year_group, 0, 13)]
+    from_entry = profile[0] / profile[np.clip(year_group, RECEPTION, YEAR_13)]
     later = initial & (rng.random(n) >= from_entry)
     severity = np.where(has_need, raw * type_sev[need_type] * np.where(fsm, needs.fsm_severity_multiplier, 1.0) * trend, 0.0)
     # onset: at Reception entry, or within the child's school life since (negative months = before the start census)
@@ -518,7 +526,7 @@ def _initialise_preschool_plans(config, streams, council, c, schools, initial, s
 def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
     """Children already in the statutory process at the start census (so 2025 is not a cold start)."""
     per_1000 = config.census.assessments_in_progress_per_1000
-    on_roll = np.flatnonzero(initial & (c["year_group"] <= 11))
+    on_roll = np.flatnonzero(initial & (c["year_group"] <= YEAR_11))
     n = int(round(per_1000 * len(on_roll) / 1000))
     candidates = on_roll[(c["support_level"][on_roll] == SEN_SUPPORT)]
     if n == 0 or len(candidates) == 0:

@@ -22,6 +22,7 @@ from sim.population.state import (
     POST16,
     STATE_SPECIAL,
 )
+from sim.population.year_groups import YEAR_11, YEAR_13
 from sim.step_context import StepContext
 
 
@@ -44,10 +45,10 @@ def book_month(ctx: StepContext) -> None:
     # SEN support paid for by central reform funds (the Inclusive Mainstream Fund) is booked there,
     # by the route, and not again as the school's own spending
     ctx.ledger.book(ctx.t, "sen_support", schools.council, np.maximum(schools.sen_spend - schools.central_sen_funding, 0.0) * k)
-    plans = np.flatnonzero((c.support_level == EHCP) & (c.year_group <= 13) & (c.placement != NEET))
+    plans = np.flatnonzero((c.support_level == EHCP) & (c.year_group <= YEAR_13) & (c.placement != NEET))
     placement = c.placement[plans]
     council = c.council[plans]
-    mainstream = (placement == MAINSTREAM) & (c.year_group[plans] <= 11)
+    mainstream = (placement == MAINSTREAM) & (c.year_group[plans] <= YEAR_11)
     base = placement == INCLUSION_BASE
     contribution = ctx.config.sen_support.mainstream_contribution
     ctx.ledger.book(ctx.t, "ehcp_school_contribution", council[mainstream | base], contribution * k)
@@ -55,7 +56,7 @@ def book_month(ctx: StepContext) -> None:
     ctx.ledger.book(ctx.t, "ehcp_mainstream_topup", council[topped_up], f.ehcp_mainstream_topup * k)
     # alternative provision (pupil referral units) is place-funded from the high-needs block for
     # every pupil in it, with or without a plan
-    in_ap = np.flatnonzero((c.placement == ALTERNATIVE_PROVISION) & (c.year_group <= 11))
+    in_ap = np.flatnonzero((c.placement == ALTERNATIVE_PROVISION) & (c.year_group <= YEAR_11))
     ctx.ledger.book(ctx.t, "alternative_provision", c.council[in_ap], f.alternative_provision_cost * k)
     ctx.ledger.book(ctx.t, "inclusion_base", council[base], f.inclusion_base_cost * k)
     ctx.ledger.book(ctx.t, "state_special", council[placement == STATE_SPECIAL], f.state_special_cost * k)

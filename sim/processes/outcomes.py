@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import ALTERNATIVE_PROVISION, INDEPENDENT_SPECIAL, NEET, POST16, STATE_SPECIAL
+from sim.population.year_groups import KS2_YEAR, KS4_YEAR, YEAR_7, YEAR_11
 from sim.processes import support
 from sim.step_context import StepContext
 
@@ -21,7 +22,7 @@ def progress(ctx: StepContext) -> None:
     """Attainment moves each month: a gain while support matches need (EEF toolkit effect sizes
     [reported]) and a loss in proportion to the shortfall while it does not (an assumption)."""
     c, o = ctx.c, ctx.config.outcomes
-    idx = np.flatnonzero((c.year_group <= 11) & (c.severity > 0))
+    idx = np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0))
     sev = c.severity[idx]
     matched = support.is_matched(ctx, idx)
     shortfall = np.maximum(sev - c.support_intensity[idx], 0.0)
@@ -35,10 +36,10 @@ def suspensions(ctx: StepContext) -> None:
     lower for families who challenge (assumptions); a fixed share of suspensions become exclusions
     (published ratio)."""
     c, o = ctx.c, ctx.config.outcomes
-    idx = np.flatnonzero((c.year_group <= 11) & ~c.excluded)
+    idx = np.flatnonzero((c.year_group <= YEAR_11) & ~c.excluded)
     sev = np.minimum(c.severity[idx], o.suspension_need_cap)
     unmet = (c.severity[idx] > 0) & ~support.is_matched(ctx, idx)
-    phase = np.where(c.year_group[idx] >= 7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
+    phase = np.where(c.year_group[idx] >= YEAR_7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
     rate = (
         o.suspension_monthly_base
         * phase
@@ -74,9 +75,9 @@ def key_stage_tests(ctx: StepContext) -> None:
     if ctx.month != 7:
         return
     c, o = ctx.c, ctx.config.outcomes
-    y6 = np.flatnonzero(c.year_group == 6)
+    y6 = np.flatnonzero(c.year_group == KS2_YEAR)
     c.ks2_expected[y6] = (test_score(ctx, y6) + o.test_noise_sd * ctx.normal("ks2", y6) > o.ks2_threshold).astype(np.int8)
-    y11 = np.flatnonzero(c.year_group == 11)
+    y11 = np.flatnonzero(c.year_group == KS4_YEAR)
     c.ks4_em4[y11] = (test_score(ctx, y11) + o.test_noise_sd * ctx.normal("ks4", y11) > o.ks4_threshold).astype(np.int8)
     ctx.log("ks2", y6, expected=c.ks2_expected[y6], sen=c.support_level[y6])
     ctx.log("ks4", y11, em4=c.ks4_em4[y11], sen=c.support_level[y11])

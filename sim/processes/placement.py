@@ -20,6 +20,7 @@ from sim.population.state import (
     POST16,
     STATE_SPECIAL,
 )
+from sim.population.year_groups import YEAR_11, YEAR_12, YEAR_13
 from sim.step_context import StepContext, rank_within_groups
 
 
@@ -35,7 +36,7 @@ def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndar
 
 def free_special_places(ctx: StepContext) -> np.ndarray:
     """State special-school places each council has free now (its places less the pupils in them)."""
-    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= 13)], minlength=len(ctx.councils))
+    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= YEAR_13)], minlength=len(ctx.councils))
     return np.floor(ctx.councils.special_places) - occupied
 
 
@@ -80,9 +81,9 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
     c = ctx.c
     idx = idx[~c.excluded[idx]]  # permanently excluded pupils stay in alternative provision
     c.school[idx] = c.home_school[idx]
-    post16 = idx[c.year_group[idx] >= 12]  # a plan made after Year 11 is delivered in post-16 education
+    post16 = idx[c.year_group[idx] >= YEAR_12]  # a plan made after Year 11 is delivered in post-16 education
     c.placement[post16] = POST16
-    idx = idx[c.year_group[idx] <= 11]
+    idx = idx[c.year_group[idx] <= YEAR_11]
     c.placement[idx] = MAINSTREAM
     free = free_base_places(ctx)
     severe = idx[c.severity[idx] >= ctx.config.placement.inclusion_base_min_severity]

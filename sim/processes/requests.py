@@ -13,6 +13,7 @@ import numpy as np
 
 from sim.population.network import peer_plan_share
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
+from sim.population.year_groups import YEAR_11
 from sim.processes import family, support
 from sim.step_context import StepContext
 
@@ -29,7 +30,7 @@ def eligible(ctx: StepContext) -> np.ndarray:
     a plan, not already in the statutory process, and past the cooldown after a refusal."""
     c, r = ctx.c, ctx.config.requests
     cooled = (c.last_refusal_month == NEVER) | (ctx.t - c.last_refusal_month >= r.cooldown_months)
-    return np.flatnonzero((c.year_group <= 11) & (c.severity > 0) & (c.support_level < EHCP) & (c.pipeline == IDLE) & cooled)
+    return np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0) & (c.support_level < EHCP) & (c.pipeline == IDLE) & cooled)
 
 
 def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from sim.population.state import (
     SEN_SUPPORT,
     STATE_SPECIAL,
 )
+from sim.population.year_groups import YEAR_11, YEAR_12
 from sim.processes import placement as placement_process
 from sim.step_context import StepContext
 
@@ -41,11 +42,11 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
     c.plan_start_month[idx] = NEVER
     c.plan_uplift[idx] = 0.0
     c.legacy_ehcp[idx] = False
-    school_age = idx[c.year_group[idx] <= 11]
+    school_age = idx[c.year_group[idx] <= YEAR_11]
     c.school[school_age] = c.home_school[school_age]  # excluded pupils stay in alternative provision
     c.placement[school_age[~c.excluded[school_age]]] = MAINSTREAM
     # young people past 16 leave special provision with their plan and continue in post-16 education
-    post16 = idx[(c.year_group[idx] >= 12) & np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
+    post16 = idx[(c.year_group[idx] >= YEAR_12) & np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
     c.placement[post16] = POST16
     c.school[post16] = c.home_school[post16]
 

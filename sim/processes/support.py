@@ -19,6 +19,7 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
+from sim.population.year_groups import YEAR_11
 from sim.step_context import StepContext
 
 
@@ -55,7 +56,7 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
     `boost` adds support on top for particular children (Experts at Hand, inclusion-base time).
     """
     c, s, schools = ctx.c, ctx.config.sen_support, ctx.schools
-    school_age = c.year_group <= 11
+    school_age = c.year_group <= YEAR_11
     c.support_intensity[:] = 0.0
     # school-led support, limited by expertise and by the notional SEN budget
     lapsed = (c.support_resume_month != NEVER) & (c.support_resume_month > ctx.t)

@@ -22,6 +22,7 @@ from sim.population.state import (
     TARGETED,
     TARGETED_PLUS,
 )
+from sim.population.year_groups import YEAR_7, YEAR_11, YEAR_12
 from sim.processes import family, support
 from sim.processes import placement as placement_process
 from sim.processes import requests as requests_process
@@ -141,7 +142,7 @@ def give_isps(ctx: StepContext) -> None:
     """Every child at Targeted or above holds an ISP once the tiered route runs."""
     c = ctx.c
     school_led = (c.support_level == TARGETED) | (c.support_level == TARGETED_PLUS)
-    new = np.flatnonzero(school_led & ~c.isp & (c.year_group <= 11))
+    new = np.flatnonzero(school_led & ~c.isp & (c.year_group <= YEAR_11))
     c.isp[new] = True
     c.support_since[new] = ctx.t
     ctx.log("isp_opened", new, targeted_plus=c.support_level[new] == TARGETED_PLUS)
@@ -244,8 +245,8 @@ def review_legacy_plans(ctx: StepContext, candidates: np.ndarray) -> None:
         legacy = legacy[~np.isin(c.placement[legacy], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
     if tr.protect_older_pupils:
         switch = ctx.timeline.month_index(tr.legal_switch)
-        in_secondary_at_switch = c.entry_year[legacy] <= ctx.timeline.academic_year(switch) - 7
-        legacy = legacy[~in_secondary_at_switch | (c.year_group[legacy] >= 12)]
+        in_secondary_at_switch = c.entry_year[legacy] <= ctx.timeline.academic_year(switch) - YEAR_7
+        legacy = legacy[~in_secondary_at_switch | (c.year_group[legacy] >= YEAR_12)]
     keeps = assessed_severity(ctx, legacy, "legacy-review") >= r.inclusion_base_package_threshold
     kept, moves = legacy[keeps], legacy[~keeps]
     c.legacy_ehcp[kept] = False  # now a specialist plan under the new rules
