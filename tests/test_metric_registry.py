@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 
 from sim.config.loader import deep_merge, load_config
+from sim.experiments import analysis, decompose
 from sim.experiments.compare import METRIC_BY_NAME
 from sim.experiments.runner import run_replicate
+from sim.metrics import registry
 from sim.metrics.gaps import GAP_METRICS
 from sim.metrics.registry import (
     GAP_BREAKDOWNS,
@@ -69,6 +71,7 @@ def test_reports_and_tables_read_the_registry() -> None:
     assert GAP_METRICS is RUN_METRICS
     assert all(RUN_BY_NAME[m.name] is m and m.paired_population for m in PAIRED_METRICS)
     assert METRIC_BY_NAME == {m.name: m for m in PAIRED_METRICS}
+    assert analysis.HEADLINE_OUTCOMES is registry.EXPERIMENT_OUTCOMES and decompose.OUTCOMES is registry.DECOMPOSITION_OUTCOMES
     assert label_and_unit("unmet_need_months") == (yearly("unmet_need_months").label, yearly("unmet_need_months").unit)
     assert label_and_unit("not_a_metric") == ("not_a_metric", "model units")
     with pytest.raises(KeyError, match="unknown metric 'not_a_metric'"):

@@ -618,6 +618,103 @@ RUN_METRICS: tuple[Metric, ...] = (
     ),
 )
 
+
+def _change(name: str, label: str, unit: str, better: str, section: str, definition: str, population: str) -> Metric:
+    return Metric(name, label, unit, better, population, ("all",), section, definition)
+
+
+#: changes a reform makes, reform minus baseline inside each replicate (same seed, same children):
+#: the outcomes experiments screen and sample (`experiment`) and those a reform's decomposition
+#: attributes to its components (`decomposition`, also in `headline_by_replicate.csv`)
+CHANGE_METRICS: tuple[Metric, ...] = (
+    _change(
+        "change_access_gap",
+        "Change in the FSM gap in unmet-need months",
+        "months per child with need per year",
+        "lower",
+        "experiment",
+        "change in the FSM minus not-FSM gap in yearly `unmet_need_months`, averaged over the calendar "
+        "years after the legal switch present in the run (all years if the run ends before it)",
+        "pupils with need in each calendar year",
+    ),
+    _change(
+        "change_access_gap_at_equal_need",
+        "Change in the FSM gap in unmet-need months at equal need (whole run)",
+        "months per child with need over the run",
+        "lower",
+        "experiment",
+        "change in the whole-run FSM gap in unmet-need months among children with the same first need (the "
+        "need-standardised gap: different treatment at equal need)",
+        "children with need",
+    ),
+    _change(
+        "change_ks4_gap",
+        "Change in the FSM gap in KS4 English and maths grade 4+",
+        "percentage points",
+        "higher",
+        "experiment",
+        "change in the FSM minus not-FSM gap in `ks4_em4_rate`, averaged over the exam years after the legal switch present in the run",
+        "pupils sitting KS4",
+    ),
+    _change(
+        "change_cost",
+        "Change in high-needs plus central reform spending",
+        "£ per pupil per year",
+        "lower",
+        "experiment",
+        "change in `high_needs_spend_per_pupil` plus the central reform funds' spending per pupil, "
+        "averaged over every complete financial year of the run",
+        "mean pupils over each financial year",
+    ),
+    _change(
+        "unmet_need_months",
+        "Unmet-need months per child with need",
+        "months per child over the run",
+        "lower",
+        "decomposition",
+        "mean per-child change in unmet-need months over the run",
+        "children with need in either run",
+    ),
+    _change(
+        "fsm_gap_unmet_need_months",
+        "FSM minus not-FSM gap in unmet-need months",
+        "months per child",
+        "lower",
+        "decomposition",
+        "change in the FSM minus not-FSM difference in mean unmet-need months over the run",
+        "children with need in either run",
+    ),
+    _change(
+        "share_worse_off",
+        "Children with need worse off (more unmet-need months)",
+        "% of children with need",
+        "lower",
+        "decomposition",
+        "children with more unmet-need months under the reform than in the baseline",
+        "children with need in either run",
+    ),
+    _change(
+        "share_better_off",
+        "Children with need better off (fewer unmet-need months)",
+        "% of children with need",
+        "higher",
+        "decomposition",
+        "children with fewer unmet-need months under the reform than in the baseline",
+        "children with need in either run",
+    ),
+    _change(
+        "spend",
+        "Total spending over the run's complete financial years",
+        "£ (simulated councils)",
+        "lower",
+        "decomposition",
+        "change in spending by every budget holder over the run's complete financial years",
+        "the simulated councils",
+    ),
+)
+EXPERIMENT_OUTCOMES: tuple[Metric, ...] = tuple(m for m in CHANGE_METRICS if m.section == "experiment")
+DECOMPOSITION_OUTCOMES: tuple[Metric, ...] = tuple(m for m in CHANGE_METRICS if m.section == "decomposition")
+
 #: the yearly metrics the run summary and `sendsim run` show first, in this order
 HEADLINE_METRICS: tuple[str, ...] = (
     "ehcp_share_pupils",
