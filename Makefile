@@ -84,3 +84,15 @@ clean-venv:
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests scripts benchmarks notebooks
 	$(BIN)/lint-imports
+
+.PHONY: format-check precommit
+
+## Format check: new files, and files already formatted, follow `ruff format` (older files are listed in
+## ruff-format.toml until each is formatted in a change of its own)
+format-check: $(STAMP)
+	$(BIN)/ruff format --check --config ruff-format.toml sim tests scripts benchmarks notebooks
+
+## The pre-commit hooks (ruff, the format check, the layer contract) on every file; `.venv/bin/pre-commit install`
+## runs them on the files of each commit
+precommit: $(STAMP)
+	$(BIN)/pre-commit run --all-files

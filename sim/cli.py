@@ -14,6 +14,7 @@ from rich.table import Table
 from sim import __version__
 from sim.config import ConfigError, ScenarioConfig, load_config
 from sim.errors import guarded, set_debug, stop_on_sigterm
+from sim.metrics.registry import HEADLINE_METRICS, yearly
 
 console = Console(stderr=True)
 
@@ -56,14 +57,6 @@ def main(
     """sendsim: England's SEND system, EHCP route vs tiered route."""
     set_debug(debug)
     stop_on_sigterm()
-
-
-HEADLINE = (
-    "ehcp_share_pupils", "sen_support_share_pupils", "request_rate", "refusal_rate", "request_success_rate",
-    "appeal_rate", "tribunal_success_after_refusal", "within_20_weeks_share", "special_school_rate",
-    "months_to_support", "unmet_need_months", "ks2_expected_rate", "ks4_em4_rate", "ks4_em4_rate_ehcp",
-    "suspension_rate", "exclusion_rate", "neet_rate", "high_needs_spend_per_pupil",
-)
 
 
 def _load(path: Path, seed: int | None = None, end: str | None = None, sets: list[str] | None = None,
@@ -161,7 +154,7 @@ def _run_with_ensemble(cfg: ScenarioConfig, config_path: Path, ensemble_path: Pa
     table = Table(title=f"Headline metrics over {len(ens.members)} plausible parameter sets (latest full period)")
     for column in ("metric", "date", "mean", "chance [95%]", "chance + parameters [95%]"):
         table.add_column(column)
-    for metric in HEADLINE:
+    for metric in HEADLINE_METRICS:
         rows = summary[(summary["metric"] == metric) & (summary["by"] == "all")]
         if rows.empty:
             continue
@@ -182,14 +175,15 @@ def _write_report(directory: Path, metrics, system, manifest) -> None:
 
 def _print_headline(summary) -> None:
     table = Table(title="Headline metrics (latest full period, mean and 95% replicate interval)")
-    for column in ("metric", "date", "mean", "95% interval"):
+    for column in ("metric", "unit", "date", "mean", "95% interval"):
         table.add_column(column)
-    for metric in HEADLINE:
+    for metric in HEADLINE_METRICS:
         rows = summary[summary["metric"] == metric]
         if rows.empty:
             continue
         last = rows.sort_values("date").iloc[-1]
-        table.add_row(metric, str(last["date"].date()), f"{last['mean']:.2f}", f"[{last['lo']:.2f}, {last['hi']:.2f}]")
+        table.add_row(metric, yearly(metric).unit, str(last["date"].date()), f"{last['mean']:.2f}",
+                      f"[{last['lo']:.2f}, {last['hi']:.2f}]")
     Console().print(table)
 
 

@@ -16,6 +16,7 @@ from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.month_plan import Stage, StageTimer
 from sim.population.build import build_population
+from sim.population.year_groups import YEAR_13
 from sim.processes import calendar, family, finance, fsm, needs, outcomes
 from sim.random_streams import RandomStreams
 from sim.recorder import Recorder
@@ -64,7 +65,7 @@ class SendModel(mesa.Model):
         """The contiguous rows on roll in month t (Reception to Year 13)."""
         academic_year = self.timeline.academic_year(t)
         entry = self.children.entry_year
-        lo = int(np.searchsorted(entry, academic_year - 13, side="left"))
+        lo = int(np.searchsorted(entry, academic_year - YEAR_13, side="left"))
         hi = int(np.searchsorted(entry, academic_year, side="right"))
         return lo, hi
 

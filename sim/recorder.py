@@ -23,6 +23,8 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
+from sim.population.year_groups import YEAR_11
+from sim.processes import support
 from sim.step_context import StepContext
 
 SYSTEM_COLUMNS = (
@@ -66,7 +68,7 @@ class Recorder:
     def record_month(self, ctx: StepContext) -> None:
         c, t = ctx.c, ctx.t
         n = len(ctx.councils)
-        pupils = c.year_group <= 11
+        pupils = c.year_group <= YEAR_11
         council = c.council
 
         def count(mask: np.ndarray) -> np.ndarray:
@@ -91,7 +93,7 @@ class Recorder:
         self.system["independent_special"][t] = count(pupils & (c.placement == INDEPENDENT_SPECIAL))
         need = pupils & (c.severity > 0)
         self.system["need"][t] = count(need)
-        self.system["unmet_need"][t] = count(need & (c.support_intensity < ctx.config.sen_support.match_fraction * c.severity))
+        self.system["unmet_need"][t] = count(need & ~support.is_matched(ctx))
         self.system["ep_hours"][t] = ctx.councils.ep_hours_per_month
         self.system["gatekeeping"][t] = ctx.councils.gatekeeping
         self.system["deficit"][t] = ctx.councils.deficit

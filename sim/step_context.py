@@ -68,7 +68,3 @@ def rank_within_groups(groups: np.ndarray, priority: np.ndarray) -> tuple[np.nda
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = ranks_sorted
     return order, ranks
-
-
-def expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))

@@ -146,8 +146,10 @@ class PopulationSection(Section):
     advocacy_mean_highest_quintile: float = param(0.70, unit="0-1", meaning="mean family advocacy in income quintile 5", source="assumption", plausible=(0.55, 0.85), ge=0.0, le=1.0)
     advocacy_concentration: float = param(6.0, unit="beta concentration", meaning="higher = advocacy tied more tightly to income", source="assumption", plausible=(3.0, 12.0), gt=0.0, le=100.0)
     trust_in_mainstream_mean: float = param(0.6, unit="0-1", meaning="mean trust that mainstream can meet the child's needs", source="assumption", plausible=(0.4, 0.8), ge=0.0, le=1.0)
+    trust_concentration: float = param(5.0, unit="beta concentration", meaning="higher = families' trust in mainstream spread less around its mean", source="assumption", plausible=(2.0, 10.0), gt=0.0, le=100.0)
     family_ties: int = param(4, unit="ties per family", meaning="families each family knows well (network degree, within school)", source="assumption", plausible=(2, 8), ge=0, le=20)
     family_tie_rewiring: float = param(0.1, unit="probability", meaning="share of ties that reach another school (small-world rewiring)", source="assumption", plausible=(0.0, 0.3), ge=0.0, le=1.0)
+    feeder_mix_noise_sd: float = param(0.3, unit="sd of school logit FSM", meaning="chance in which secondary a primary school feeds, beyond closeness in social mix (0 = every primary feeds the secondary nearest its FSM mix)", source="assumption", plausible=(0.0, 0.6), ge=0.0, le=3.0)
 
 
 class CensusSection(Section):
@@ -167,6 +169,11 @@ class CensusSection(Section):
     advocacy_weight: float = param(0.6, unit="log-severity units per unit advocacy", meaning="at the start census, how much family advocacy (beyond severity) decides who already holds support", source="assumption calibrated to FSM shares by SEN status (T133-T135)", plausible=(0.0, 1.2), ge=0.0, le=5.0)
     support_noise_sd: float = param(0.25, unit="log-severity units", meaning="at the start census, chance in who holds support at a given severity", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
     latent_need_share: float = param(0.27, unit="fraction of pupils", meaning="pupils with some latent special educational need at the start (identified or not)", source="assumption (T160-T161: up to 40-44% ever recorded)", plausible=(0.22, 0.35), ge=0.0, le=0.8)
+    latent_need_probability_cap: float = param(0.95, unit="probability", meaning="highest chance a child has latent need at the start, whatever its year group and FSM status (a guard: binds only for extreme prevalence settings)", source="assumption", plausible=(0.9, 1.0), ge=0.0, le=1.0)
+    in_flight_wait_monthly_hazard: float = param(0.15, unit="per month", meaning="assessments in flight at the start census were requested a geometric number of months earlier with this monthly hazard (most recent, a long tail of waits)", source="assumption", plausible=(0.08, 0.3), gt=0.0, le=1.0)
+    in_flight_max_wait_months: int = param(24, unit="months", meaning="longest time an assessment in flight at the start census has been waiting", source="assumption", plausible=(12, 36), ge=1, le=120)
+    in_flight_parent_request_share: float = param(0.3, unit="fraction", meaning="assessments in flight at the start census that parents requested (the rest schools)", source="assumption", plausible=(0.2, 0.5), ge=0.0, le=1.0)
+    in_flight_ep_progress_noise: float = param(0.2, unit="fraction of the EP hours", meaning="at the start census, spread in how much of an in-flight assessment's EP work is done beyond what its wait implies", source="assumption", plausible=(0.0, 0.4), ge=0.0, le=1.0)
 
     @field_validator("ehcp_age_profile", "sen_support_age_profile")
     @classmethod
@@ -255,6 +262,7 @@ class IdentificationSection(Section):
     school_inclusiveness_sd: float = param(0.5, unit="sd of log multiplier", meaning="school fixed effect on identification (school explains over half the variation)", source="published [reported]", plausible=(0.3, 0.8), ge=0.0, le=2.0)
     advocacy_effect: float = param(1.2, unit="log multiplier per unit advocacy", meaning="families who push get needs noticed sooner", source="assumption", plausible=(0.3, 1.5), ge=0.0, le=5.0)
     deprived_school_under_identification: float = param(1.5, unit="log multiplier per unit school FSM share", meaning="schools in deprived areas under-identify relative to need (rationing)", source="published [reported]", plausible=(0.0, 2.0), ge=0.0, le=5.0)
+    expertise_floor: float = param(0.5, unit="multiplier", meaning="identification in a school with no SEN expertise, against 1.5 where expertise is 1 (the rate scales with this plus the school's expertise)", source="assumption", plausible=(0.25, 1.0), ge=0.0, le=5.0)
     removal_severity: float = param(0.25, unit="severity units", meaning="SEN support ends at review when severity falls below this", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
 
 
@@ -263,6 +271,7 @@ class SenSupportSection(Section):
     cost_per_intensity_unit: float = param(2200.0, unit="£ per year per unit intensity", meaning="cost of SEN support delivering one unit of support intensity", source="assumption", plausible=(1500.0, 3500.0), gt=0.0, le=20000.0)
     max_intensity: float = param(1.3, unit="severity units", meaning="most support a mainstream school can give without a plan, at full expertise", source="assumption (the 'cliff edge')", plausible=(0.9, 1.8), ge=0.0, le=5.0)
     expertise_mean: float = param(0.7, unit="0-1", meaning="mean share of staff with SEN expertise (scales support quality)", source="assumption", plausible=(0.5, 0.85), ge=0.0, le=1.0)
+    expertise_concentration: float = param(12.0, unit="beta concentration", meaning="higher = mainstream schools' SEN expertise spread less around its mean", source="assumption", plausible=(5.0, 25.0), gt=0.0, le=100.0)
     match_fraction: float = param(0.8, unit="fraction of need", meaning="support at or above this fraction of severity counts as matched to need", source="assumption", plausible=(0.7, 1.0), gt=0.0, le=1.5)
     plan_mainstream_max_intensity: float = param(2.0, unit="severity units", meaning="most support an EHCP delivers in a mainstream class", source="assumption", plausible=(1.6, 2.6), ge=0.0, le=10.0)
     inclusion_base_max_intensity: float = param(2.8, unit="severity units", meaning="most support an inclusion-base place delivers", source="assumption", plausible=(2.2, 3.5), ge=0.0, le=10.0)
@@ -285,6 +294,7 @@ class RequestsSection(Section):
     peer_effect: float = param(1.5, unit="log multiplier per share of ties with plans", meaning="families who know families with plans request more", source="assumption", plausible=(0.0, 3.0), ge=0.0, le=10.0)
     propensity_trend_per_year: float = param(0.04, unit="fraction per year", meaning="secular rise in request propensity (awareness, diagnoses)", source="assumption (T089-T094: requests +10%/yr)", plausible=(0.0, 0.1), ge=-0.5, le=0.5)
     cooldown_months: int = param(6, unit="months", meaning="months after a refusal before the same family or school requests again", source="assumption", plausible=(3, 12), ge=0, le=36)
+    budget_pressure_cap: float = param(4.0, unit="demand / notional SEN budget - 1", meaning="overstretch of a school's SEN budget beyond which its requests rise no further (4 = demand five times the budget)", source="assumption", plausible=(2.0, 8.0), ge=0.0, le=50.0)
 
 
 class DecisionSection(Section):
@@ -341,6 +351,7 @@ class DisputesSection(Section):
     family_win_rate: float = param(0.99, unit="probability", meaning="decided appeals won by the family", source="T167, T178", ge=0.0, le=1.0)
     min_months_to_hearing: float = param(5.0, unit="months", meaning="earliest hearing after registration (paper hearings ~5 months)", source="published [reported]", plausible=(3.0, 8.0), ge=0.0, le=36.0)
     hearings_per_month_per_10000_pupils: float = param(2.6, unit="hearings per month per 10,000 pupils", meaning="the tribunal's capacity for this council's appeals (a share of national capacity; oral hearings wait 10-12 months when it binds)", source="assumption calibrated to T166 (open caseload ~15,000 on ~25,000 appeals a year: waits of ~7 months)", plausible=(1.8, 4.0), gt=0.0, le=100.0)
+    appeal_probability_cap: float = param(0.95, unit="probability", meaning="highest chance a family appeals an appealable decision, however strong its advocacy, evidence and means (some families always accept the decision)", source="assumption", plausible=(0.8, 1.0), ge=0.0, le=1.0)
 
 
 class ReviewsSection(Section):
@@ -377,6 +388,7 @@ class OutcomesSection(Section):
     neet_unmet_effect: float = param(0.3, unit="log multiplier per share of need-months unmet", meaning="NEET risk rises with the share of the young person's months with need in which support fell short", source="assumption (unmet need in school predicts disengagement)", plausible=(0.0, 1.2), ge=0.0, le=5.0)
     neet_no_ks4_multiplier: float = param(1.8, unit="multiplier", meaning="NEET risk without English and maths 4+", source="assumption", plausible=(1.3, 2.5), ge=0.0, le=10.0)
     neet_fsm_multiplier: float = param(1.4, unit="multiplier", meaning="NEET risk for FSM pupils", source="assumption", plausible=(1.1, 2.0), ge=0.0, le=10.0)
+    neet_probability_cap: float = param(0.9, unit="probability", meaning="highest chance a young person is NEET at 16-17, however many risk factors combine", source="assumption", plausible=(0.6, 1.0), ge=0.0, le=1.0)
 
 
 class FinanceSection(Section):
@@ -451,6 +463,7 @@ class ReformSection(Section):
     inclusion_base_capital_per_place: float = param(60000.0, unit="£ per place (2025 prices)", meaning="capital cost of a new inclusion-base place, booked when the base opens", source="T337-T338 (£3bn for 50,000 new SEND places)", plausible=(30000.0, 90000.0), ge=0.0, le=1000000.0)
     targeted_plus_base_cost: float = param(3000.0, unit="£ per child per year", meaning="inclusion-base time for a Targeted Plus child", source="assumption (a share of T284's £6k place funding)", plausible=(1500.0, 6000.0), ge=0.0, le=50000.0)
     targeted_plus_base_gain: float = param(0.3, unit="severity units", meaning="extra support from inclusion-base time for Targeted Plus children in a school with a base", source="assumption", plausible=(0.1, 0.6), ge=0.0, le=3.0)
+    imf_ramp_months: int = param(12, unit="months", meaning="months from funding start for Inclusive Mainstream Fund provision to reach full strength", source="assumption", plausible=(6, 24), ge=0, le=60)
 
 
     @field_validator("funding_start", "experts_target_date", "inclusion_base_rollout_start")

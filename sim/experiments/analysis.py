@@ -23,12 +23,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.metrics.registry import EXPERIMENT_OUTCOMES
 from sim.metrics.summarise import KEYS
 
 LEVEL = 0.95
@@ -40,26 +40,9 @@ ID_COLUMNS = ("task_id", "scenario", "point_id", "replicate", "block")
 RUN_KEYS = ["scenario", "point_id", "replicate"]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A headline outcome of a reform: reform minus baseline inside one replicate."""
-
-    name: str
-    label: str
-    unit: str
-    better: str  # "lower" or "higher": the direction that is good for children or the public purse
-
-
-HEADLINE_OUTCOMES: tuple[Outcome, ...] = (
-    Outcome("change_access_gap", "Change in the FSM gap in unmet-need months",
-            "months per child with need per year", "lower"),
-    Outcome("change_access_gap_at_equal_need", "Change in the FSM gap in unmet-need months at equal need (whole run)",
-            "months per child with need over the run", "lower"),
-    Outcome("change_ks4_gap", "Change in the FSM gap in KS4 English and maths grade 4+",
-            "percentage points", "higher"),
-    Outcome("change_cost", "Change in high-needs plus central reform spending",
-            "£ per pupil per year", "lower"),
-)
+# The headline outcomes of a reform (reform minus baseline inside one replicate): name, label,
+# unit and the direction good for children or the public purse come from the metric registry.
+HEADLINE_OUTCOMES = EXPERIMENT_OUTCOMES
 OUTCOME_BY_NAME = {o.name: o for o in HEADLINE_OUTCOMES}
 
 # Half-widths worth resolving, used when a report has no requested precision: a twentieth of a

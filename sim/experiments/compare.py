@@ -34,7 +34,6 @@ Outputs of `compare_scenarios` (one directory, written atomically):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -48,6 +47,7 @@ from sim.finance_ledger import LINES
 from sim.metrics.compute import SEVERITY_LABELS, severity_band
 from sim.metrics.gaps import gap_change_by_severity, gap_comparison
 from sim.metrics.intervals import t_hi, t_lo
+from sim.metrics.registry import PAIRED_METRICS
 
 LEVEL = 0.95
 TAIL = (1 - LEVEL) / 2
@@ -61,32 +61,8 @@ class UnpairedRunsError(UserError, ValueError):
 
 
 # ---- metric definitions ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class PairedMetric:
-    """A per-child outcome compared between runs; `better` is the direction of improvement."""
-
-    name: str
-    label: str
-    unit: str
-    better: str  # "lower" or "higher"
-    population: str  # which children count, stated in the report
-
-
-PAIRED_METRICS: tuple[PairedMetric, ...] = (
-    PairedMetric("unmet_need_months", "Unmet-need months", "months per child over the run", "lower",
-                 "children with need in either run"),
-    PairedMetric("matched_support_share", "Need-months with support matched to need", "% of the child's need-months",
-                 "higher", "children with need in both runs"),
-    PairedMetric("months_to_matched_support", "Months from need onset to matched support", "months", "lower",
-                 "children reaching matched support in both runs (onset during the run)"),
-    PairedMetric("matched_within_a_year", "Support matched to need within a year of onset", "% of children", "higher",
-                 "children whose need began during the run, at least a year before its end (the same children in both runs)"),
-    PairedMetric("ks4_em4_rate", "KS4 English and maths grade 4+", "% of pupils tested", "higher",
-                 "children who sat KS4 in both runs"),
-    PairedMetric("suspensions", "Suspensions", "suspensions per child over the run", "lower", "all children on roll"),
-    PairedMetric("excluded", "Permanently excluded", "% of children", "lower", "all children on roll"),
-    PairedMetric("neet_rate", "NEET at 16-17", "% of young people", "lower", "children who reached 16 in both runs"),
-)
+# the per-child outcomes compared between runs (label, unit, better direction and the children
+# counted: `paired_population`) are the registry's whole-run metrics
 METRIC_BY_NAME = {m.name: m for m in PAIRED_METRICS}
 
 # Breakdowns: groups come from the baseline run (need type and severity band at its end), so a

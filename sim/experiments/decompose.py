@@ -46,6 +46,7 @@ import yaml
 from sim.config import ConfigError, ScenarioConfig, config_hash, validate_config
 from sim.experiments.headline import paired_outcomes
 from sim.metrics.intervals import t_bounds
+from sim.metrics.registry import DECOMPOSITION_OUTCOMES
 
 DECOMPOSITION_CSV = "decomposition.csv"
 REMAINING = "remaining"
@@ -56,21 +57,8 @@ SHAPLEY_AUTO_MAX = 4  # components up to which Shapley values are computed by de
 IGNORED_KEYS = ("name", "description", "run.seed")
 
 
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    label: str
-    unit: str
-    better: str
-
-
-OUTCOMES: tuple[Outcome, ...] = (
-    Outcome("unmet_need_months", "Unmet-need months per child with need", "months per child over the run", "lower"),
-    Outcome("fsm_gap_unmet_need_months", "FSM minus not-FSM gap in unmet-need months", "months per child", "lower"),
-    Outcome("share_worse_off", "Children with need worse off (more unmet-need months)", "% of children with need", "lower"),
-    Outcome("share_better_off", "Children with need better off (fewer unmet-need months)", "% of children with need", "higher"),
-    Outcome("spend", "Total spending over the run's complete financial years", "£ (simulated councils)", "lower"),
-)
+# what the decomposition attributes to components (label, unit, direction: the metric registry)
+OUTCOMES = DECOMPOSITION_OUTCOMES
 OUTCOME_BY_NAME = {o.name: o for o in OUTCOMES}
 COLUMNS = ["method", "component", "label", "order", "outcome", "unit", "value", "lo", "hi", "replicates"]
 

@@ -24,6 +24,7 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
+from sim.population.year_groups import YEAR_11
 
 BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "council", "sen_status", "severity_band")
 FLOW_BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "severity_band", "council")  # need at the event
@@ -119,14 +120,14 @@ class MetricBuilder:
             return frame
         academic = np.array([self.timeline.academic_year(t) for t in range(self.timeline.n_months)])
         year_group = academic[frame["month"].to_numpy()] - self.children.entry_year[frame["row"].to_numpy()]
-        return frame[year_group <= 11]
+        return frame[year_group <= YEAR_11]
 
     # ---- metric families ----------------------------------------------------------------------
     def census(self) -> None:
         frames = []
         for snap in self.model.recorder.census:
             cols = snap.columns
-            pupils = cols["year_group"] <= 11
+            pupils = cols["year_group"] <= YEAR_11
             rows = np.arange(snap.lo, snap.hi)[pupils]
             level = cols["support_level"][pupils]
             placement = cols["placement"][pupils]
@@ -164,7 +165,7 @@ class MetricBuilder:
         """Pupil denominators per calendar year and group, from each January census."""
         frames = []
         for snap in self.model.recorder.census:
-            pupils = snap.columns["year_group"] <= 11
+            pupils = snap.columns["year_group"] <= YEAR_11
             rows = np.arange(snap.lo, snap.hi)[pupils]
             u = self.units(rows, severity=snap.columns["severity"][pupils], need_type=snap.columns["need_type"][pupils])
             u["date"] = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
@@ -265,7 +266,7 @@ class MetricBuilder:
         for snap in self.model.recorder.years:
             cols = snap.columns
             keep = cols["need_months"] > 0
-            pupils = cols["year_group"] <= 11
+            pupils = cols["year_group"] <= YEAR_11
             rows = np.arange(snap.lo, snap.hi)
             u = self.units(rows[pupils], support_level=cols["support_level"][pupils], severity=cols["severity"][pupils],
                            need_type=cols["need_type"][pupils])

@@ -38,14 +38,13 @@ enter and leave.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from sim.config.schema import NEED_TYPES
 from sim.metrics.compute import SEVERITY_LABELS, severity_band
 from sim.metrics.intervals import t_half_width
+from sim.metrics.registry import RUN_BY_NAME, RUN_METRICS
 
 LEVEL = 0.95
 COMPONENTS = ("raw", "at_equal_need", "different_needs")
@@ -58,35 +57,10 @@ CONTRASTS = {
 NEED_BANDS = [label for label in SEVERITY_LABELS if label != "none"]
 
 
-@dataclass(frozen=True)
-class GapMetric:
-    """A per-child outcome among children with need; `better` is the direction better for children."""
-
-    name: str
-    label: str
-    unit: str
-    better: str  # "lower" or "higher"
-    kind: str  # "access" or "outcome"
-
-
-GAP_METRICS: tuple[GapMetric, ...] = (
-    GapMetric("unmet_need_months", "Unmet-need months", "months per child with need over the run", "lower", "access"),
-    GapMetric("matched_support_share", "Need-months with support matched to need", "% of the child's need-months",
-              "higher", "access"),
-    GapMetric("matched_within_a_year", "Support matched to need within a year of onset", "% of children", "higher", "access"),
-    GapMetric("months_to_matched_support", "Months from need onset to matched support", "months", "lower", "access"),
-    GapMetric("ehcp_receipt", "Held an EHCP during the run", "% of children with need", "higher", "access"),
-    GapMetric("special_school_placement", "Placed in a special school during the run", "% of children with need", "higher",
-              "access"),
-    GapMetric("request_made", "An EHC needs assessment was requested during the run", "% of children with need", "higher",
-              "access"),
-    GapMetric("ks2_expected_rate", "KS2 expected standard", "% of pupils tested", "higher", "outcome"),
-    GapMetric("ks4_em4_rate", "KS4 English and maths grade 4+", "% of pupils tested", "higher", "outcome"),
-    GapMetric("suspensions", "Suspensions", "suspensions per child over the run", "lower", "outcome"),
-    GapMetric("excluded", "Permanently excluded", "% of children", "lower", "outcome"),
-    GapMetric("neet_rate", "NEET at 16-17", "% of young people", "lower", "outcome"),
-)
-GAP_METRIC_BY_NAME = {m.name: m for m in GAP_METRICS}
+#: every whole-run metric of the registry has a gap at equal need; `better` is the direction
+#: better for children, `section` whether it measures access or an outcome
+GAP_METRICS = RUN_METRICS
+GAP_METRIC_BY_NAME = RUN_BY_NAME
 
 
 def metric_values(children: pd.DataFrame, metric: str) -> pd.Series:

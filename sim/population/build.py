@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from scipy.special import expit
 
 from sim.config.council_table import simulated_councils
 from sim.config.schema import NEED_TYPES, ScenarioConfig
@@ -29,11 +30,19 @@ from sim.population.state import (
     STATE_SPECIAL,
     ChildArrays,
 )
+from sim.population.year_groups import (
+    CENSUS_YEAR_GROUPS,
+    PRIMARY_YEAR_GROUPS,
+    RECEPTION,
+    SECONDARY_YEAR_GROUPS,
+    YEAR_7,
+    YEAR_11,
+    YEAR_13,
+    YEAR_GROUPS,
+)
 from sim.random_streams import RandomStreams, child_key
 from sim.timeline import Timeline
 
-YEAR_GROUPS = 14  # Reception .. Year 13
-CENSUS_YEAR_GROUPS = 12  # Reception .. Year 11: the pupils every per-pupil rate refers to
 SPECIAL_SCHOOL_PLACES = 120  # places per state special school (layout only; capacity is per council)
 LATE_TYPES = (NEED_TYPES.index("ASD"), NEED_TYPES.index("SEMH"))
 ONSET_MONTHS_BEFORE_CENSUS = 4  # September entry to the January census
@@ -48,10 +57,6 @@ class Population:
 
 def _logit(p: np.ndarray | float) -> np.ndarray | float:
     return np.log(p / (1 - p))
-
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline) -> Population:
@@ -124,7 +129,7 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
     # deprivation: the council's FSM log-odds differ from England's by its deprivation index
     deprivation = 0.0 if profile is None else float(profile["deprivation_index"])
-    fsm_share = float(_expit(_logit(pop.fsm_share) + deprivation)) if 0.0 < pop.fsm_share < 1.0 else pop.fsm_share
+    fsm_share = float(expit(_logit(pop.fsm_share) + deprivation)) if 0.0 < pop.fsm_share < 1.0 else pop.fsm_share
     parts = [_draw_cohort(config, streams.generator("cohort", global_council, year), schools, cohort_size, year, start_year,
                           fsm_share) for year in entry_years]
     columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
@@ -161,14 +166,14 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
     primary = primaries[rng.choice(len(primaries), size=size, p=weights)]
     secondary = schools.feeder[primary]
     # family resources
-    fsm = rng.random(size) < _expit(_calibrated_logit(fsm_share, schools.fsm_effect[primary]))
+    fsm = rng.random(size) < expit(_calibrated_logit(fsm_share, schools.fsm_effect[primary]))
     quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile, pop.fsm_share)
     step = (quintile - 1) / 4
     advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
     k = pop.advocacy_concentration
     advocacy = _beta_by_mean(rng, advocacy_mean, k).astype(np.float32)
     budget = _family_budget(config, quintile, rng.random(size))
-    trust = _beta_by_mean(rng, pop.trust_in_mainstream_mean, 5, size).astype(np.float32)
+    trust = _beta_by_mean(rng, pop.trust_in_mainstream_mean, pop.trust_concentration, size).astype(np.float32)
     need_type, severity, onset_month = _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group)
     attainment = (
         rng.standard_normal(size)
@@ -177,7 +182,7 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
         + schools.attainment_effect[primary]
         + out.fsm_attainment_gap_sd * pop.fsm_share  # centre the population near 0
     )
-    home = np.where(year_group >= 7, secondary, primary).astype(np.int32)
+    home = np.where(year_group >= YEAR_7, secondary, primary).astype(np.int32)
     return {
         "entry_year": entry_year,
         "year_group": year_group,
@@ -215,8 +220,8 @@ def _beta_by_mean(rng: np.random.Generator, mean, concentration: float, size=Non
 def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: int, n_pupils: int) -> SchoolTable:
     pop = config.population
     plc = config.placement
-    n_primary = max(1, int(round(n_pupils * 7 / CENSUS_YEAR_GROUPS / pop.primary_school_size)))
-    n_secondary = max(1, int(round(n_pupils * 5 / CENSUS_YEAR_GROUPS / pop.secondary_school_size)))
+    n_primary = max(1, int(round(n_pupils * PRIMARY_YEAR_GROUPS / CENSUS_YEAR_GROUPS / pop.primary_school_size)))
+    n_secondary = max(1, int(round(n_pupils * SECONDARY_YEAR_GROUPS / CENSUS_YEAR_GROUPS / pop.secondary_school_size)))
     places = n_pupils / 1000 * plc.special_places_per_1000_pupils
     n_special = max(1, int(round(places / SPECIAL_SCHOOL_PLACES)))
     phase = np.concatenate([
@@ -228,7 +233,7 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     fsm_effect = rng.normal(0.0, pop.fsm_segregation, m)
     inclusiveness = rng.lognormal(0.0, config.identification.school_inclusiveness_sd, m)
     e = config.sen_support.expertise_mean
-    expertise = _beta_by_mean(rng, e, 12, m)
+    expertise = _beta_by_mean(rng, e, config.sen_support.expertise_concentration, m)
     expertise[phase >= SPECIAL] = 1.0
     attainment_effect = rng.normal(0.0, config.outcomes.school_effect_sd, m)
     base_places = np.zeros(m, dtype=np.int32)
@@ -240,7 +245,7 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     secondaries = np.flatnonzero(phase == SECONDARY)
     feeder = np.full(m, -1, dtype=np.int32)
     primaries = np.flatnonzero(phase == PRIMARY)
-    order_p = primaries[np.argsort(fsm_effect[primaries] + rng.normal(0, 0.3, len(primaries)))]
+    order_p = primaries[np.argsort(fsm_effect[primaries] + rng.normal(0, pop.feeder_mix_noise_sd, len(primaries)))]
     order_s = secondaries[np.argsort(fsm_effect[secondaries])]
     feeder[order_p] = order_s[np.minimum(np.arange(len(order_p)) * len(order_s) // len(order_p), len(order_s) - 1)]
     for s in secondaries:  # a secondary's social mix is its feeders'
@@ -271,7 +276,7 @@ def _calibrated_logit(share: float, effects: np.ndarray) -> np.ndarray:
     lo, hi = -10.0, 10.0
     for _ in range(50):
         mid = (lo + hi) / 2
-        if _expit(mid + effects).mean() > share:
+        if expit(mid + effects).mean() > share:
             hi = mid
         else:
             lo = mid
@@ -318,12 +323,12 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     mean_profile = profile[:CENSUS_YEAR_GROUPS].mean()
     # with no recorded SEN at the census there is no age gradient to borrow: need is flat by age
     profile = profile / mean_profile if mean_profile > 0 else np.ones_like(profile)
-    age_factor = np.where(initial, profile[np.clip(year_group, 0, 13)], profile[0])
-    p_need = np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, 0.95)
+    age_factor = np.where(initial, profile[np.clip(year_group, RECEPTION, YEAR_13)], profile[0])
+    p_need = np.clip(np.where(fsm, p_fsm, p_other) * age_factor, 0, census.latent_need_probability_cap)
     # future entrants: need at entry in September, so that onset over the autumn term brings
     # Reception to the start census's January share (the start is then a steady state)
     autumn = ONSET_MONTHS_BEFORE_CENSUS / 12 * onset_rate_per_year(needs, np.zeros(n, dtype=np.int64), fsm)
-    p_need = np.where(initial, p_need, np.clip((p_need - autumn) / np.maximum(1 - autumn, 1e-9), 0, 0.95))
+    p_need = np.where(initial, p_need, np.clip((p_need - autumn) / np.maximum(1 - autumn, 1e-9), 0, census.latent_need_probability_cap))
     has_need = rng.random(n) < p_need
 
     weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
@@ -342,7 +347,7 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     # by the census the mild ones have resolved and unmet ones have grown: under the dynamics the
     # survivors' severity is close to that of needs present at entry (docs/DYNAMICS.md), so both
     # draw from the same distribution here
-    from_entry = profile[0] / profile[np.clip(year_group, 0, 13)]
+    from_entry = profile[0] / profile[np.clip(year_group, RECEPTION, YEAR_13)]
     later = initial & (rng.random(n) >= from_entry)
     severity = np.where(has_need, raw * type_sev[need_type] * np.where(fsm, needs.fsm_severity_multiplier, 1.0) * trend, 0.0)
     # onset: at Reception entry, or within the child's school life since (negative months = before the start census)
@@ -521,22 +526,24 @@ def _initialise_preschool_plans(config, streams, council, c, schools, initial, s
 def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
     """Children already in the statutory process at the start census (so 2025 is not a cold start)."""
     per_1000 = config.census.assessments_in_progress_per_1000
-    on_roll = np.flatnonzero(initial & (c["year_group"] <= 11))
+    on_roll = np.flatnonzero(initial & (c["year_group"] <= YEAR_11))
     n = int(round(per_1000 * len(on_roll) / 1000))
     candidates = on_roll[(c["support_level"][on_roll] == SEN_SUPPORT)]
     if n == 0 or len(candidates) == 0:
         return
     chosen = candidates[np.argsort(-c["severity"][candidates])[: min(n, len(candidates))]]
     c["pipeline"][chosen] = ASSESSING
-    months_ago = np.minimum(rng.geometric(0.15, len(chosen)), 24).astype(np.int16)  # most recent, a long tail of waits
+    census = config.census
+    months_ago = np.minimum(rng.geometric(census.in_flight_wait_monthly_hazard, len(chosen)),
+                            census.in_flight_max_wait_months).astype(np.int16)  # most recent, a long tail of waits
     c["request_month"][chosen] = -months_ago
     c["pipeline_since"][chosen] = -months_ago + 1
     c["request_fraction"][chosen] = rng.random(len(chosen))
-    c["request_by_parent"][chosen] = rng.random(len(chosen)) < 0.3
+    c["request_by_parent"][chosen] = rng.random(len(chosen)) < census.in_flight_parent_request_share
     # EP work already done grows with time waited (FIFO: only the last few months' requests still
     # wait for EP advice, as in the model's own queue, whose backlog is about
     # assessment.ep_backlog_tolerance_months of EP time)
-    done = np.clip(months_ago / (1 + config.assessment.ep_backlog_tolerance_months) + 0.2 * rng.random(len(chosen)), 0, 1)
+    done = np.clip(months_ago / (1 + config.assessment.ep_backlog_tolerance_months) + census.in_flight_ep_progress_noise * rng.random(len(chosen)), 0, 1)
     c["ep_hours_received"][chosen] = (done * config.assessment.ep_hours_per_assessment).astype(np.float32)
 
 

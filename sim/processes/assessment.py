@@ -17,6 +17,9 @@ from sim.timeline import WEEKS_PER_MONTH
 
 
 def allocate_ep_time(ctx: StepContext) -> None:
+    """Give this month's EP hours to assessments in queue order (FIFO by request, or most severe
+    first with `assessment.priority`): EP time is what delays plans past the 20-week limit in this
+    model, and councils' own hours are calibrated to the 2025 share of plans issued within 20 weeks."""
     c, a = ctx.c, ctx.config.assessment
     queue = np.flatnonzero((c.pipeline == ASSESSING) & (c.ep_done_month == NEVER))
     ctx.councils.ep_locum_hours[:] = 0.0

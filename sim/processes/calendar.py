@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import INCLUSION_BASE, MAINSTREAM, SEN_SUPPORT, TARGETED_PLUS
+from sim.population.year_groups import YEAR_7, YEAR_12, YEAR_13
 from sim.processes import outcomes, reviews
 from sim.step_context import StepContext
 
@@ -20,13 +21,13 @@ def september(ctx: StepContext, on_disputed=None) -> tuple[np.ndarray, np.ndarra
     c = ctx.c
     academic_year = ctx.timeline.academic_year(ctx.t)
     c.year_group[:] = (academic_year - c.entry_year).astype(np.int8)
-    to_secondary = np.flatnonzero(c.year_group == 7)
+    to_secondary = np.flatnonzero(c.year_group == YEAR_7)
     c.home_school[to_secondary] = ctx.schools.feeder[c.home_school[to_secondary]]
     in_mainstream = to_secondary[(c.placement[to_secondary] == MAINSTREAM) | (c.placement[to_secondary] == INCLUSION_BASE)]
     c.school[in_mainstream] = c.home_school[in_mainstream]
     c.placement[in_mainstream] = MAINSTREAM
     support_may_lapse(ctx, to_secondary)
-    to_post16 = np.flatnonzero(c.year_group == 12)
+    to_post16 = np.flatnonzero(c.year_group == YEAR_12)
     outcomes.neet_at_16(ctx, to_post16)
     reviews.phase_transfer(ctx, to_secondary, to_post16, on_disputed)
     refresh_schools(ctx)
@@ -47,7 +48,7 @@ def support_may_lapse(ctx: StepContext, movers) -> None:
 def refresh_schools(ctx: StepContext) -> None:
     """Rolls, FSM shares and notional SEN budgets (per pupil, inflating with costs)."""
     c, schools = ctx.c, ctx.schools
-    in_school = c.year_group <= 13
+    in_school = c.year_group <= YEAR_13
     roll = np.bincount(c.school[in_school], minlength=len(schools)).astype(float)
     fsm = np.bincount(c.school[in_school], weights=c.fsm[in_school], minlength=len(schools))
     schools.fsm_share[:] = np.where(roll > 0, fsm / np.maximum(roll, 1), ctx.config.population.fsm_share)

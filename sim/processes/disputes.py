@@ -13,23 +13,28 @@ apart without changing results.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from sim.population.state import APPEAL_PLACEMENT, APPEAL_REFUSAL, ASSESSING, EHCP, IDLE, NEVER
 from sim.processes import family
 from sim.processes import placement as placement_process
 from sim.processes.finance import book_transaction
-from sim.step_context import StepContext, expit, rank_within_groups
+from sim.step_context import StepContext, rank_within_groups
 
 KINDS = ("refusal_to_assess", "refusal_to_issue", "placement", "content")
 
 
 def appeal_probability(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0, scale: float = 1.0) -> np.ndarray:
+    """Chance a family appeals an appealable decision of this `kind`: base rates calibrated to the
+    published share of decisions appealed and the mix of appeal types; rises with advocacy
+    [reported], a private report and the means to pay for representation (assumptions), and with
+    the council's appeal multiplier; never above `disputes.appeal_probability_cap`."""
     c, d = ctx.c, ctx.config.disputes
     base = {"refusal_to_assess": d.appeal_refusal_base, "refusal_to_issue": d.appeal_refusal_base,
             "placement": d.appeal_placement_base, "content": d.appeal_content_base}[kind]
     odds = (base * np.exp(strength * d.advocacy_effect * (c.advocacy[idx] - 0.5)) * np.exp(d.private_report_effect * c.private_report[idx])
             * np.exp(ctx.config.family.representation_appeal_effect * family.can_afford_representation(ctx, idx)))
-    return np.minimum(scale * odds * ctx.councils.appeal_multiplier[c.council[idx]], 0.95)
+    return np.minimum(scale * odds * ctx.councils.appeal_multiplier[c.council[idx]], d.appeal_probability_cap)
 
 
 def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0, scale: float = 1.0) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.population.year_groups import YEAR_11
+from sim.processes import support
 from sim.step_context import StepContext
 
 
@@ -36,6 +38,8 @@ def buy_reports(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
 
 
 def can_afford_representation(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """Whether the families at view indices `idx` have enough of their budget left for
+    representation and expert evidence (`family.representation_cost`, from reported fees)."""
     return _affordable(ctx, idx, ctx.config.family.representation_cost)
 
 
@@ -55,8 +59,7 @@ def tutoring(ctx: StepContext) -> None:
     """While a school-age child's need is unmet, families who can pay buy tutoring or therapy this
     month: attainment beyond what school support gives (it does not count as matched support)."""
     c, f = ctx.c, ctx.config.family
-    idx = np.flatnonzero((c.year_group <= 11) & (c.severity > 0)
-                         & (c.support_intensity < ctx.config.sen_support.match_fraction * c.severity))
+    idx = np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0) & ~support.is_matched(ctx))
     can = idx[_affordable(ctx, idx, f.tutoring_cost_per_month)]
     tutored = can[ctx.uniform("family-tutoring", can) < f.tutoring_at_full_advocacy * c.advocacy[can]]
     c.spent_tutoring[tutored] += np.float32(f.tutoring_cost_per_month)

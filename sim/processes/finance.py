@@ -22,29 +22,33 @@ from sim.population.state import (
     POST16,
     STATE_SPECIAL,
 )
+from sim.population.year_groups import YEAR_11, YEAR_13
 from sim.step_context import StepContext
 
 
 def inflation(ctx: StepContext) -> float:
+    """Unit costs' growth since the start: (1 + `finance.cost_inflation`) per year, monthly compounding."""
     return (1 + ctx.config.finance.cost_inflation) ** (ctx.t / 12)
 
 
 def book_transaction(ctx: StepContext, line: str, idx: np.ndarray, unit_cost: float) -> None:
+    """Book one unit cost per child at view indices `idx` to the ledger `line` of each child's council, at this month's prices."""
     if len(idx):
         ctx.ledger.book(ctx.t, line, ctx.c.council[idx], unit_cost * inflation(ctx))
 
 
 def book_month(ctx: StepContext) -> None:
+    """Book this month's standing costs (annual rates / 12) to each budget, then update deficits (see the module docstring)."""
     c, f = ctx.c, ctx.config.finance
     k = inflation(ctx) / 12
     schools = ctx.schools
     # SEN support paid for by central reform funds (the Inclusive Mainstream Fund) is booked there,
     # by the route, and not again as the school's own spending
     ctx.ledger.book(ctx.t, "sen_support", schools.council, np.maximum(schools.sen_spend - schools.central_sen_funding, 0.0) * k)
-    plans = np.flatnonzero((c.support_level == EHCP) & (c.year_group <= 13) & (c.placement != NEET))
+    plans = np.flatnonzero((c.support_level == EHCP) & (c.year_group <= YEAR_13) & (c.placement != NEET))
     placement = c.placement[plans]
     council = c.council[plans]
-    mainstream = (placement == MAINSTREAM) & (c.year_group[plans] <= 11)
+    mainstream = (placement == MAINSTREAM) & (c.year_group[plans] <= YEAR_11)
     base = placement == INCLUSION_BASE
     contribution = ctx.config.sen_support.mainstream_contribution
     ctx.ledger.book(ctx.t, "ehcp_school_contribution", council[mainstream | base], contribution * k)
@@ -52,7 +56,7 @@ def book_month(ctx: StepContext) -> None:
     ctx.ledger.book(ctx.t, "ehcp_mainstream_topup", council[topped_up], f.ehcp_mainstream_topup * k)
     # alternative provision (pupil referral units) is place-funded from the high-needs block for
     # every pupil in it, with or without a plan
-    in_ap = np.flatnonzero((c.placement == ALTERNATIVE_PROVISION) & (c.year_group <= 11))
+    in_ap = np.flatnonzero((c.placement == ALTERNATIVE_PROVISION) & (c.year_group <= YEAR_11))
     ctx.ledger.book(ctx.t, "alternative_provision", c.council[in_ap], f.alternative_provision_cost * k)
     ctx.ledger.book(ctx.t, "inclusion_base", council[base], f.inclusion_base_cost * k)
     ctx.ledger.book(ctx.t, "state_special", council[placement == STATE_SPECIAL], f.state_special_cost * k)
@@ -66,6 +70,9 @@ def book_month(ctx: StepContext) -> None:
 
 
 def update_deficit(ctx: StepContext) -> None:
+    """Add this month's high-needs spend less income to each council's deficit; gatekeeping rises with the
+    deficit relative to income, more steeply once the statutory override ends [law: March 2028], up to
+    `finance.gatekeeping_max` (the sensitivity is an assumption)."""
     f, councils = ctx.config.finance, ctx.councils
     spend = ctx.ledger.high_needs_spend(ctx.t)
     councils.spend_this_year += spend

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.population.year_groups import YEAR_11
 from sim.step_context import StepContext
 
 
@@ -25,11 +26,13 @@ def target_share(path: dict[int, float], year: int) -> float | None:
 
 
 def update_eligibility(ctx: StepContext) -> None:
+    """January: make the lowest-income non-eligible pupils eligible until each council's share of
+    Reception-Year 11 pupils reaches the published path's value (see the module docstring)."""
     c = ctx.c
     target = target_share(ctx.config.population.fsm_share_path, ctx.year)
     if target is None:
         return
-    pupils = np.flatnonzero(c.year_group <= 11)
+    pupils = np.flatnonzero(c.year_group <= YEAR_11)
     if len(pupils) == 0:
         return
     for council in range(len(ctx.councils)):

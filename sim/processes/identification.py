@@ -11,20 +11,25 @@ import numpy as np
 
 from sim.population.build import LATE_TYPES
 from sim.population.state import NONE, SEN_SUPPORT
+from sim.population.year_groups import YEAR_6, YEAR_11
 from sim.step_context import StepContext
 
 
 def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:
+    """Monthly chance the school notices the need: rises with severity, school inclusiveness and
+    SEN expertise (plus the reform's training) and family advocacy; lower for needs that show late
+    (ASD, SEMH) in primary and in schools serving deprived areas [reported: rationing]. The base
+    rate, severity elasticity and advocacy effect are assumptions."""
     c, p = ctx.c, ctx.config.identification
     school = c.home_school[idx]
-    late = np.isin(c.need_type[idx], LATE_TYPES) & (c.year_group[idx] <= 6)
+    late = np.isin(c.need_type[idx], LATE_TYPES) & (c.year_group[idx] <= YEAR_6)
     mean_fsm = ctx.config.population.fsm_share
     rate = (
         p.monthly_rate
         * np.power(np.maximum(c.severity[idx], 1e-3), p.severity_elasticity)
         * np.where(late, p.late_types_multiplier, 1.0)
         * ctx.schools.inclusiveness[school]
-        * (0.5 + ctx.schools.expertise[school] + expertise_boost)
+        * (p.expertise_floor + ctx.schools.expertise[school] + expertise_boost)
         * np.exp(p.advocacy_effect * (c.advocacy[idx] - 0.5))
         * np.exp(-p.deprived_school_under_identification * (ctx.schools.fsm_share[school] - mean_fsm))
     )
@@ -34,7 +39,7 @@ def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boos
 def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:
     """Identify new needs; return the view indices identified this month."""
     c = ctx.c
-    idx = np.flatnonzero((c.severity > 0) & ~c.identified & (c.year_group <= 11))
+    idx = np.flatnonzero((c.severity > 0) & ~c.identified & (c.year_group <= YEAR_11))
     p = identification_probability(ctx, idx, expertise_boost if np.isscalar(expertise_boost) else expertise_boost[idx])
     found = idx[ctx.uniform("identification", idx) < p]
     c.identified[found] = True

@@ -13,12 +13,17 @@ from scipy.special import gammaincinv
 
 from sim.config.schema import NEED_TYPES
 from sim.population.build import onset_rate_per_year
+from sim.population.year_groups import YEAR_11, YEAR_13
+from sim.processes import support
 from sim.step_context import StepContext
 
 
 def step(ctx: StepContext) -> None:
+    """One month of need: onset among children without need (by year group and FSM, derived so the
+    start census is a steady state), growth while unmet and easing while met (assumptions), and
+    resolution of mild needs, faster when met."""
     c, needs = ctx.c, ctx.config.needs
-    on_roll = c.year_group <= 13
+    on_roll = c.year_group <= YEAR_13
     has_need = c.severity > 0
     # onset among children without need, by year group [assume: derived to keep the start profile]
     candidates = np.flatnonzero(on_roll & ~has_need)
@@ -28,8 +33,8 @@ def step(ctx: StepContext) -> None:
     if len(new):
         _emerge(ctx, new)
     # growth and improvement [assume]: unmet need grows, met need eases
-    idx = np.flatnonzero(on_roll & has_need & (c.year_group <= 11))  # post-16 support is not modelled
-    matched = c.support_intensity[idx] >= ctx.config.sen_support.match_fraction * c.severity[idx]
+    idx = np.flatnonzero(on_roll & has_need & (c.year_group <= YEAR_11))  # post-16 support is not modelled
+    matched = support.is_matched(ctx, idx)
     drift = np.where(matched, needs.growth_when_met_per_year, needs.growth_when_unmet_per_year) / 12
     c.severity[idx] = np.maximum(c.severity[idx] + drift.astype(np.float32), 0.0)
     # resolution of mild needs, by year group: met ones at the full rate, unmet ones more slowly

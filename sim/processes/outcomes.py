@@ -11,27 +11,35 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import ALTERNATIVE_PROVISION, INDEPENDENT_SPECIAL, NEET, POST16, STATE_SPECIAL
+from sim.population.year_groups import KS2_YEAR, KS4_YEAR, YEAR_7, YEAR_11
+from sim.processes import support
 from sim.step_context import StepContext
 
 SEMH = 2  # index of SEMH in NEED_TYPES
 
 
 def progress(ctx: StepContext) -> None:
+    """Attainment moves each month: a gain while support matches need (EEF toolkit effect sizes
+    [reported]) and a loss in proportion to the shortfall while it does not (an assumption)."""
     c, o = ctx.c, ctx.config.outcomes
-    idx = np.flatnonzero((c.year_group <= 11) & (c.severity > 0))
+    idx = np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0))
     sev = c.severity[idx]
-    matched = c.support_intensity[idx] >= ctx.config.sen_support.match_fraction * sev
+    matched = support.is_matched(ctx, idx)
     shortfall = np.maximum(sev - c.support_intensity[idx], 0.0)
     delta = np.where(matched, o.matched_gain_sd_per_year, -o.unmet_loss_sd_per_year * shortfall) / 12
     c.attainment[idx] += delta.astype(np.float32)
 
 
 def suspensions(ctx: StepContext) -> None:
+    """Monthly suspensions and permanent exclusions in term time: base rate and need effect from the
+    published suspension rates by SEN status; raised by unmet need, SEMH and FSM, lower in primary,
+    lower for families who challenge (assumptions); a fixed share of suspensions become exclusions
+    (published ratio)."""
     c, o = ctx.c, ctx.config.outcomes
-    idx = np.flatnonzero((c.year_group <= 11) & ~c.excluded)
+    idx = np.flatnonzero((c.year_group <= YEAR_11) & ~c.excluded)
     sev = np.minimum(c.severity[idx], o.suspension_need_cap)
-    unmet = (c.severity[idx] > 0) & (c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx])
-    phase = np.where(c.year_group[idx] >= 7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
+    unmet = (c.severity[idx] > 0) & ~support.is_matched(ctx, idx)
+    phase = np.where(c.year_group[idx] >= YEAR_7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
     rate = (
         o.suspension_monthly_base
         * phase
@@ -67,9 +75,9 @@ def key_stage_tests(ctx: StepContext) -> None:
     if ctx.month != 7:
         return
     c, o = ctx.c, ctx.config.outcomes
-    y6 = np.flatnonzero(c.year_group == 6)
+    y6 = np.flatnonzero(c.year_group == KS2_YEAR)
     c.ks2_expected[y6] = (test_score(ctx, y6) + o.test_noise_sd * ctx.normal("ks2", y6) > o.ks2_threshold).astype(np.int8)
-    y11 = np.flatnonzero(c.year_group == 11)
+    y11 = np.flatnonzero(c.year_group == KS4_YEAR)
     c.ks4_em4[y11] = (test_score(ctx, y11) + o.test_noise_sd * ctx.normal("ks4", y11) > o.ks4_threshold).astype(np.int8)
     ctx.log("ks2", y6, expected=c.ks2_expected[y6], sen=c.support_level[y6])
     ctx.log("ks4", y11, em4=c.ks4_em4[y11], sen=c.support_level[y11])
@@ -88,7 +96,7 @@ def neet_at_16(ctx: StepContext, idx: np.ndarray) -> None:
     unmet_share = c.unmet_months[idx] / np.maximum(c.need_months[idx], 1)
     p = (o.neet_base * np.exp(o.neet_need_effect * np.log1p(c.severity[idx])) * np.exp(o.neet_unmet_effect * unmet_share)
          * np.where(no_pass, o.neet_no_ks4_multiplier, 1.0) * np.where(c.fsm[idx], o.neet_fsm_multiplier, 1.0))
-    neet = ctx.uniform("neet", idx) < np.minimum(p, 0.9)
+    neet = ctx.uniform("neet", idx) < np.minimum(p, o.neet_probability_cap)
     c.neet[idx] = neet.astype(np.int8)
     stays_special = np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))  # special schools have sixth forms
     c.placement[idx] = np.where(neet, NEET, np.where(stays_special, c.placement[idx], POST16))

@@ -10,6 +10,7 @@ inclusion base where the school has one with room.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from sim.population.institutions import INDEPENDENT, SPECIAL
 from sim.population.state import (
@@ -19,10 +20,14 @@ from sim.population.state import (
     POST16,
     STATE_SPECIAL,
 )
-from sim.step_context import StepContext, expit, rank_within_groups
+from sim.population.year_groups import YEAR_11, YEAR_12, YEAR_13
+from sim.step_context import StepContext, rank_within_groups
 
 
 def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndarray:
+    """Whether the family asks for a special school: a logistic rule in severity (centred at 2),
+    trust in mainstream and advocacy (centred at 0.5), its intercept calibrated to the published
+    share of EHCP pupils in mainstream (56%); the slopes are assumptions."""
     c, p = ctx.c, ctx.config.placement
     logit = (p.special_preference_intercept + p.special_preference_severity * (c.severity[idx] - 2.0)
              + p.special_preference_trust * (c.trust[idx] - 0.5) + ctx.config.family.special_preference_advocacy * (c.advocacy[idx] - 0.5))
@@ -30,11 +35,13 @@ def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndar
 
 
 def free_special_places(ctx: StepContext) -> np.ndarray:
-    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= 13)], minlength=len(ctx.councils))
+    """State special-school places each council has free now (its places less the pupils in them)."""
+    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= YEAR_13)], minlength=len(ctx.councils))
     return np.floor(ctx.councils.special_places) - occupied
 
 
 def free_base_places(ctx: StepContext) -> np.ndarray:
+    """Inclusion-base places each school has free now."""
     in_base = np.bincount(ctx.c.school[ctx.c.placement == INCLUSION_BASE], minlength=len(ctx.schools))
     return ctx.schools.base_places - in_base
 
@@ -74,9 +81,9 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
     c = ctx.c
     idx = idx[~c.excluded[idx]]  # permanently excluded pupils stay in alternative provision
     c.school[idx] = c.home_school[idx]
-    post16 = idx[c.year_group[idx] >= 12]  # a plan made after Year 11 is delivered in post-16 education
+    post16 = idx[c.year_group[idx] >= YEAR_12]  # a plan made after Year 11 is delivered in post-16 education
     c.placement[post16] = POST16
-    idx = idx[c.year_group[idx] <= 11]
+    idx = idx[c.year_group[idx] <= YEAR_11]
     c.placement[idx] = MAINSTREAM
     free = free_base_places(ctx)
     severe = idx[c.severity[idx] >= ctx.config.placement.inclusion_base_min_severity]
@@ -86,6 +93,8 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
 
 
 def move_to(ctx: StepContext, idx: np.ndarray, placement: int, phase: int) -> None:
+    """Place the children at view indices `idx` in a setting of `phase`, at one of their own
+    council's schools of that phase chosen at random (independent: the council's out-of-area school)."""
     c = ctx.c
     c.placement[idx] = placement
     options = np.flatnonzero(ctx.schools.phase == phase)

@@ -13,7 +13,8 @@ import numpy as np
 
 from sim.population.network import peer_plan_share
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
-from sim.processes import family
+from sim.population.year_groups import YEAR_11
+from sim.processes import family, support
 from sim.step_context import StepContext
 
 
@@ -25,23 +26,25 @@ def anticipation(ctx: StepContext) -> float:
 
 
 def eligible(ctx: StepContext) -> np.ndarray:
+    """Children who could be the subject of a request this month: school age, with need, without
+    a plan, not already in the statutory process, and past the cooldown after a refusal."""
     c, r = ctx.c, ctx.config.requests
     cooled = (c.last_refusal_month == NEVER) | (ctx.t - c.last_refusal_month >= r.cooldown_months)
-    return np.flatnonzero((c.year_group <= 11) & (c.severity > 0) & (c.support_level < EHCP) & (c.pipeline == IDLE) & cooled)
+    return np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0) & (c.support_level < EHCP) & (c.pipeline == IDLE) & cooled)
 
 
 def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Monthly request hazards (school, parent) for the children at view indices `idx`."""
     c, r = ctx.c, ctx.config.requests
     severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
-    unmet = c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx]
+    unmet = ~support.is_matched(ctx, idx)
     common = (
         severity * np.exp(r.unmet_effect * unmet) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start()
         * anticipation(ctx) * ctx.councils.request_multiplier[c.council[idx]]
     )
     months_on_support = ctx.t - c.support_since[idx]
     ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
-    pressure = np.clip(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0, 4.0)  # overstretch beyond 5x adds nothing
+    pressure = np.clip(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0, r.budget_pressure_cap)  # overstretch beyond the cap adds nothing
     school = np.where(ready, r.school_monthly_rate * common * np.exp(r.budget_pressure_effect * pressure), 0.0)
     has_plan = np.zeros(len(ctx.children), dtype=bool)  # only children on roll count as peers
     has_plan[ctx.lo : ctx.hi] = c.support_level == EHCP
@@ -58,6 +61,7 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
 
 
 def step(ctx: StepContext) -> None:
+    """Requests this month from schools and parents (competing hazards from `hazards`)."""
     idx = eligible(ctx)
     school, parent = hazards(ctx, idx)
     total = school + parent

@@ -22,11 +22,14 @@ from sim.population.state import (
     SEN_SUPPORT,
     STATE_SPECIAL,
 )
+from sim.population.year_groups import YEAR_11, YEAR_12
 from sim.processes import placement as placement_process
 from sim.step_context import StepContext
 
 
 def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
+    """End the plans at view indices `idx` for `reason`: the child returns to SEN support if need
+    remains, to mainstream if of school age, to post-16 education if past 16 in special provision."""
     c = ctx.c
     if len(idx) == 0:
         return
@@ -39,16 +42,20 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
     c.plan_start_month[idx] = NEVER
     c.plan_uplift[idx] = 0.0
     c.legacy_ehcp[idx] = False
-    school_age = idx[c.year_group[idx] <= 11]
+    school_age = idx[c.year_group[idx] <= YEAR_11]
     c.school[school_age] = c.home_school[school_age]  # excluded pupils stay in alternative provision
     c.placement[school_age[~c.excluded[school_age]]] = MAINSTREAM
     # young people past 16 leave special provision with their plan and continue in post-16 education
-    post16 = idx[(c.year_group[idx] >= 12) & np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
+    post16 = idx[(c.year_group[idx] >= YEAR_12) & np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
     c.placement[post16] = POST16
     c.school[post16] = c.home_school[post16]
 
 
 def annual_reviews(ctx: StepContext, on_disputed=None) -> None:
+    """Plans are reviewed every 12 months [law]; reviews are completed at the published rate
+    (sen2: 57% of those due). A review may cease the plan (needs met: calibrated to sen2 ceased
+    plans; other reasons at the published rate), and in mainstream may move a child whose need has
+    grown past `reviews.transfer_to_special_severity` (an assumption) to a special-school placement."""
     c, r = ctx.c, ctx.config.reviews
     plans = np.flatnonzero((c.support_level == EHCP) & (c.plan_start_month != NEVER) & (c.pipeline == IDLE))
     age = ctx.t - c.plan_start_month[plans]

@@ -19,7 +19,23 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
+from sim.population.year_groups import YEAR_11
 from sim.step_context import StepContext
+
+
+def is_matched(ctx: StepContext, idx: np.ndarray | None = None) -> np.ndarray:
+    """Whether support matches need this month, for the children at view indices `idx` (all on roll
+    if None): support received of at least `sen_support.match_fraction` of severity.
+
+    Why one rule: "matched" drives need growth and resolution, attainment progress, suspensions,
+    requests, complaints, tutoring and the access metrics; with one definition they cannot drift
+    apart. The threshold is a judgement of when support is good enough to count (see the parameter).
+    A child without need (severity 0) counts as matched; callers that mean "need met" also test need.
+    """
+    c = ctx.c
+    intensity = c.support_intensity if idx is None else c.support_intensity[idx]
+    severity = c.severity if idx is None else c.severity[idx]
+    return intensity >= ctx.config.sen_support.match_fraction * severity
 
 
 def plan_capacity(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
@@ -40,7 +56,7 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
     `boost` adds support on top for particular children (Experts at Hand, inclusion-base time).
     """
     c, s, schools = ctx.c, ctx.config.sen_support, ctx.schools
-    school_age = c.year_group <= 11
+    school_age = c.year_group <= YEAR_11
     c.support_intensity[:] = 0.0
     # school-led support, limited by expertise and by the notional SEN budget
     lapsed = (c.support_resume_month != NEVER) & (c.support_resume_month > ctx.t)
@@ -72,7 +88,7 @@ def _accumulate(ctx: StepContext, school_age: np.ndarray) -> None:
     """Count months of need, of unmet need and of matched support (the access metrics)."""
     c = ctx.c
     need = school_age & (c.severity > 0)
-    matched = need & (c.support_intensity >= ctx.config.sen_support.match_fraction * c.severity)
+    matched = need & is_matched(ctx)
     unmet = need & ~matched
     c.need_months += need
     c.unmet_months += unmet

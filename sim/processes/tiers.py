@@ -22,7 +22,8 @@ from sim.population.state import (
     TARGETED,
     TARGETED_PLUS,
 )
-from sim.processes import family
+from sim.population.year_groups import YEAR_7, YEAR_11, YEAR_12
+from sim.processes import family, support
 from sim.processes import placement as placement_process
 from sim.processes import requests as requests_process
 from sim.processes import reviews as reviews_process
@@ -40,15 +41,19 @@ def ramp(t: int, start: int, end: int) -> float:
 
 # ---- universal offer -------------------------------------------------------------------------
 def expertise_gain(ctx: StepContext) -> float:
+    """Extra school SEN expertise from the reform's training this month: gain x uptake, ramped in
+    from the funding start (assumptions: the reform publishes the funding, not the effect)."""
     r = ctx.config.reform
     start = ctx.timeline.month_index(r.funding_start)
     return r.training_expertise_gain * r.training_uptake * ramp(ctx.t, start, start + r.training_ramp_months)
 
 
 def universal_provision_gain(ctx: StepContext) -> float:
+    """Extra support a mainstream school can give from the Inclusive Mainstream Fund this month,
+    ramped in over `reform.imf_ramp_months` from the funding start (assumptions)."""
     r = ctx.config.reform
     start = ctx.timeline.month_index(r.funding_start)
-    return r.imf_intensity_gain * ramp(ctx.t, start, start + 12)
+    return r.imf_intensity_gain * ramp(ctx.t, start, start + r.imf_ramp_months)
 
 
 # ---- Experts at Hand --------------------------------------------------------------------------
@@ -109,6 +114,8 @@ def rollout_inclusion_bases(ctx: StepContext, order: np.ndarray, initial_places:
 
 # ---- tiers ------------------------------------------------------------------------------------
 def assessed_severity(ctx: StepContext, idx: np.ndarray, process: str) -> np.ndarray:
+    """Need as an assessment sees it: true severity plus assessment noise
+    (`reform.assessment_noise_sd`, an assumption), drawn from the `process` stream."""
     return ctx.c.severity[idx] + ctx.config.reform.assessment_noise_sd * ctx.normal(process, idx)
 
 
@@ -135,7 +142,7 @@ def give_isps(ctx: StepContext) -> None:
     """Every child at Targeted or above holds an ISP once the tiered route runs."""
     c = ctx.c
     school_led = (c.support_level == TARGETED) | (c.support_level == TARGETED_PLUS)
-    new = np.flatnonzero(school_led & ~c.isp & (c.year_group <= 11))
+    new = np.flatnonzero(school_led & ~c.isp & (c.year_group <= YEAR_11))
     c.isp[new] = True
     c.support_since[new] = ctx.t
     ctx.log("isp_opened", new, targeted_plus=c.support_level[new] == TARGETED_PLUS)
@@ -163,7 +170,7 @@ def isp_reviews(ctx: StepContext) -> None:
 def complaints(ctx: StepContext) -> None:
     """Families whose Targeted support falls short complain to the school (no tribunal)."""
     c, r = ctx.c, ctx.config.reform
-    idx = np.flatnonzero((c.support_level == TARGETED) & c.isp & (c.support_intensity < ctx.config.sen_support.match_fraction * c.severity))
+    idx = np.flatnonzero((c.support_level == TARGETED) & c.isp & ~support.is_matched(ctx))
     advocacy_effect = ctx.config.requests.advocacy_effect * r.family_pressure_strength
     # the same family channels as an appeal: advocacy, a private report, affording representation
     p = (r.complaint_monthly_rate * np.exp(advocacy_effect * (c.advocacy[idx] - 0.5))
@@ -238,8 +245,8 @@ def review_legacy_plans(ctx: StepContext, candidates: np.ndarray) -> None:
         legacy = legacy[~np.isin(c.placement[legacy], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
     if tr.protect_older_pupils:
         switch = ctx.timeline.month_index(tr.legal_switch)
-        in_secondary_at_switch = c.entry_year[legacy] <= ctx.timeline.academic_year(switch) - 7
-        legacy = legacy[~in_secondary_at_switch | (c.year_group[legacy] >= 12)]
+        in_secondary_at_switch = c.entry_year[legacy] <= ctx.timeline.academic_year(switch) - YEAR_7
+        legacy = legacy[~in_secondary_at_switch | (c.year_group[legacy] >= YEAR_12)]
     keeps = assessed_severity(ctx, legacy, "legacy-review") >= r.inclusion_base_package_threshold
     kept, moves = legacy[keeps], legacy[~keeps]
     c.legacy_ehcp[kept] = False  # now a specialist plan under the new rules
@@ -250,6 +257,8 @@ def review_legacy_plans(ctx: StepContext, candidates: np.ndarray) -> None:
 
 
 def apply_legacy_moves(ctx: StepContext) -> None:
+    """Legacy plans due to move this month cease and the child moves to the school-led tier its need
+    matches (with an ISP), or to no support if the need has resolved."""
     c = ctx.c
     due = np.flatnonzero((c.legacy_move_month != NEVER) & (c.legacy_move_month <= ctx.t) & (c.support_level == EHCP))
     if len(due) == 0:

@@ -24,6 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from sim.metrics.registry import RUN_BY_NAME
 from sim.report.document import DASH, Document, is_missing, money, need_label, num
 
 REPORT_MD = "report.md"
@@ -194,12 +195,8 @@ def _equity(doc: Document, equity: pd.DataFrame, small_cell: int, min_share: flo
 
 
 def _population_note(metric: str) -> str:
-    try:
-        from sim.experiments.compare import METRIC_BY_NAME
-    except ImportError:
-        return ""
-    spec = METRIC_BY_NAME.get(metric)
-    return spec.population if spec else ""
+    spec = RUN_BY_NAME.get(metric)
+    return spec.paired_population if spec else ""
 
 
 def _costs(doc: Document, costs: pd.DataFrame, prices: str = "cash", min_share: float = 0.05,

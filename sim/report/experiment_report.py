@@ -36,9 +36,10 @@ from sim.experiments.analysis import (
     sensitivity,
     summarise_runs,
 )
+from sim.metrics.registry import YEARLY_BY_NAME, label_and_unit
 from sim.report.document import Document
 from sim.report.figures import CALENDAR_YEAR_METRICS, FINANCIAL_YEAR_METRICS
-from sim.report.summary import METRIC_LABELS, period_label
+from sim.report.summary import period_label
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -156,12 +157,12 @@ def _metric_label(metric: str) -> tuple[str, str]:
     if metric in OUTCOME_BY_NAME:
         o = OUTCOME_BY_NAME[metric]
         return o.label, o.unit
-    return METRIC_LABELS.get(metric, (metric, "model units"))
+    return label_and_unit(metric)
 
 
 def _period(metric: str, date) -> str:
     """What a dated value covers; metrics the model does not define (test functions) show the date."""
-    if metric in METRIC_LABELS or metric in FINANCIAL_YEAR_METRICS or metric in CALENDAR_YEAR_METRICS:
+    if metric in YEARLY_BY_NAME or metric in FINANCIAL_YEAR_METRICS or metric in CALENDAR_YEAR_METRICS:
         return period_label(metric, date)
     return pd.Timestamp(date).strftime("%Y-%m-%d")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.metrics.registry import HEADLINE_METRICS, yearly
 from sim.metrics.summarise import summarise
 from sim.report.figures import (
     CALENDAR_YEAR_METRICS,
@@ -28,34 +29,6 @@ from sim.report.population_text import describe_simulated
 
 SUMMARY_FILE = "summary.md"
 
-# metric -> (what it measures, unit). Definitions in docs/METRICS.md.
-METRIC_LABELS: dict[str, tuple[str, str]] = {
-    "ehcp_share_pupils": ("Pupils with an EHCP", "% of pupils"),
-    "sen_support_share_pupils": ("Pupils on SEN support", "% of pupils"),
-    "request_rate": ("Requests for an EHC needs assessment", "per 1,000 pupils"),
-    "refusal_rate": ("Requests refused (decision not to assess)", "% of decisions"),
-    "request_success_rate": ("Requests that end in a plan", "% of requests"),
-    "appeal_rate": ("Appealable decisions taken to tribunal", "% of appealable decisions"),
-    "tribunal_success_after_refusal": ("Tribunal appeals against refusal won by the family", "% of outcomes"),
-    "within_20_weeks_share": ("New plans issued within 20 weeks", "% of new plans"),
-    "special_school_rate": ("EHCP pupils placed in special schools", "% of EHCP pupils"),
-    "months_to_support": ("Time from need onset to first support", "months (children first supported in the period)"),
-    "unmet_need_months": ("Unmet-need months", "months per child with need"),
-    "ks2_expected_rate": ("KS2 expected standard", "% of pupils"),
-    "ks4_em4_rate": ("KS4 English and maths grade 4+", "% of pupils"),
-    "ks4_em4_rate_ehcp": ("KS4 English and maths grade 4+, pupils with an EHCP", "% of EHCP pupils"),
-    "suspension_rate": ("Suspensions", "per 100 pupils"),
-    "exclusion_rate": ("Permanent exclusions", "per 100 pupils"),
-    "neet_rate": ("Not in education, employment or training at 16-17", "% of young people"),
-    "high_needs_spend_per_pupil": ("Council high-needs spend per pupil", "£ per pupil"),
-    "matched_support_share": ("Need-months with support matched to need", "% of need-months"),
-}
-HEADLINE_METRICS = (
-    "ehcp_share_pupils", "sen_support_share_pupils", "request_rate", "refusal_rate", "request_success_rate",
-    "appeal_rate", "tribunal_success_after_refusal", "within_20_weeks_share", "special_school_rate",
-    "months_to_support", "unmet_need_months", "ks2_expected_rate", "ks4_em4_rate", "ks4_em4_rate_ehcp",
-    "suspension_rate", "exclusion_rate", "neet_rate", "high_needs_spend_per_pupil",
-)
 EQUITY_METRICS = ("unmet_need_months", "matched_support_share", "ks4_em4_rate")
 EQUITY_GROUPS = (
     ("fsm", "fsm", "Free school meals (FSM)"),
@@ -148,7 +121,7 @@ def _provenance(manifest: dict, replicates_in_data: int, system: pd.DataFrame | 
 def _headline(summary: pd.DataFrame) -> list[str]:
     rows = []
     for metric in HEADLINE_METRICS:
-        label, unit = METRIC_LABELS[metric]
+        label, unit = yearly(metric).label, yearly(metric).unit
         found = summary[(summary["metric"] == metric) & (summary["by"] == "all")]
         if found.empty:
             rows.append([f"{label} (`{metric}`)", unit, "not produced by this run", "–", "–", "0"])
@@ -172,7 +145,7 @@ def _equity(metrics: pd.DataFrame, replicates: int, small_cell_threshold) -> lis
     header = ["Group"]
     latest: dict[str, pd.Timestamp | None] = {}
     for metric in EQUITY_METRICS:
-        label, unit = METRIC_LABELS[metric]
+        label, unit = yearly(metric).label, yearly(metric).unit
         dates = summary.loc[(summary["metric"] == metric) & (summary["by"] != "fsm_gap"), "date"]
         latest[metric] = dates.max() if len(dates) else None
         when = period_label(metric, latest[metric]) if latest[metric] is not None else "no data"

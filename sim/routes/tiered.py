@@ -14,6 +14,7 @@ import numpy as np
 from sim.month_plan import Stage
 from sim.population.institutions import SECONDARY, CouncilTable, SchoolTable
 from sim.population.state import EHCP, SEN_SUPPORT, TARGETED_PLUS
+from sim.population.year_groups import YEAR_11
 from sim.processes import assessment, calendar, disputes, identification, placement, requests, support, tiers
 from sim.processes.finance import inflation
 from sim.random_streams import RandomStreams
@@ -84,7 +85,7 @@ class TieredRoute(EhcpRoute):
         if self.entered_new_rules or not self.switched(ctx):
             return
         c = ctx.c
-        stock = np.flatnonzero((c.year_group <= 11) & (c.support_level == SEN_SUPPORT))
+        stock = np.flatnonzero((c.year_group <= YEAR_11) & (c.support_level == SEN_SUPPORT))
         tiers.place_in_tiers(ctx, stock)
         if self.transition.switch <= 0:
             tiers.review_legacy_plans(ctx, np.flatnonzero((c.support_level == EHCP) & c.legacy_ehcp))
@@ -114,7 +115,7 @@ class TieredRoute(EhcpRoute):
         """Extra support from Experts at Hand (group-allocated) and inclusion-base time."""
         c, r = ctx.c, self.config.reform
         boost = np.zeros(len(c.severity), dtype=np.float64)
-        school_age = c.year_group <= 11
+        school_age = c.year_group <= YEAR_11
         if new_rules:
             candidates = np.flatnonzero(school_age & (c.support_level == TARGETED_PLUS))
         else:  # during dual running Experts at Hand serve children on SEN support with higher needs
@@ -150,7 +151,7 @@ class TieredRoute(EhcpRoute):
             return
         k = inflation(ctx) / 12
         c = ctx.c
-        school_age = c.year_group <= 11
+        school_age = c.year_group <= YEAR_11
         pupils = np.bincount(c.council[school_age], minlength=len(ctx.councils))
         councils = np.arange(len(ctx.councils))
         roll = np.bincount(c.school[school_age], minlength=len(schools))
@@ -172,7 +173,7 @@ class TieredRoute(EhcpRoute):
         candidates = np.concatenate([to_secondary, to_post16])
         if not self.config.transition.protect_older_pupils:  # without protection, every legacy plan is reassessed
             c = ctx.c
-            candidates = np.flatnonzero((c.support_level == EHCP) & c.legacy_ehcp & (c.year_group <= 11))
+            candidates = np.flatnonzero((c.support_level == EHCP) & c.legacy_ehcp & (c.year_group <= YEAR_11))
         tiers.review_legacy_plans(ctx, candidates)
 
     def name_setting(self, ctx: StepContext, idx) -> None:
