@@ -496,7 +496,13 @@ def _assign_special_schools(rng, c, schools, rows, phase) -> None:
 
 
 def _initialise_preschool_plans(config, streams, council, c, schools, initial, start_year) -> None:
-    """Future Reception entrants with the most complex needs arrive holding a plan (T127)."""
+    """Future Reception entrants with complex needs arrive holding a plan (T127, T330).
+
+    Who holds one is chosen as the start census chooses its plan holders (severity first, then
+    advocacy, with chance), so that each Reception class's plan holders are like the start's
+    (by severity alone, FSM children's more severe needs gave them a larger share of entrants'
+    plans than of the census's, and the FSM share of pupils with plans drifted up).
+    """
     future = np.flatnonzero(~initial)
     if len(future) == 0:
         return
@@ -504,7 +510,9 @@ def _initialise_preschool_plans(config, streams, council, c, schools, initial, s
     for year in np.unique(c["entry_year"][future]):
         rows = future[c["entry_year"][future] == year]
         n_plan = int(round(share * len(rows)))
-        top = rows[np.argsort(-c["severity"][rows])[:n_plan]]
+        score = _support_propensity(config, streams.generator("preschool-plan-holders", council, int(year)),
+                                    {k: c[k][rows] for k in ("severity", "advocacy")})
+        top = rows[np.argsort(-score, kind="stable")[:n_plan]]
         top = top[c["severity"][top] > 0]
         entry_month = np.int16((int(year) - start_year) * 12 + 8)
         c["support_level"][top] = EHCP
