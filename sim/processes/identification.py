@@ -39,7 +39,8 @@ def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boos
 
 def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:
     """Identify new needs; return the view indices identified this month (with Reception
-    entrants who arrive this month on support from an early-years setting)."""
+    entrants who arrive this month on support from an early-years setting, and known needs
+    back on support), so a route can give them its own school-led level."""
     c = ctx.c
     arrived = np.flatnonzero((c.year_group == 0) & (c.support_level == SEN_SUPPORT) & (c.first_support_month == ctx.t))
     idx = np.flatnonzero((c.severity > 0) & ~c.identified & (c.year_group <= 11))
@@ -50,12 +51,13 @@ def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndar
     c.support_level[start] = SEN_SUPPORT
     c.support_since[start] = ctx.t
     ctx.log("identified", found)
-    _end_support_when_need_resolves(ctx)
-    return np.union1d(found, arrived)
+    back = _end_support_when_need_resolves(ctx)
+    return np.union1d(np.union1d(found, arrived), back)
 
 
-def _end_support_when_need_resolves(ctx: StepContext) -> None:
-    """At a support review (once a cycle), support ends if the need has (nearly) resolved."""
+def _end_support_when_need_resolves(ctx: StepContext) -> np.ndarray:
+    """At a support review (once a cycle), support ends if the need has (nearly) resolved, and
+    restarts for a known need that has grown back; returns the restarted."""
     c = ctx.c
     cycle = ctx.config.requests.review_cycle_months
     idx = np.flatnonzero((c.support_level == SEN_SUPPORT) & (c.severity < ctx.config.identification.removal_severity))
@@ -72,3 +74,4 @@ def _end_support_when_need_resolves(ctx: StepContext) -> None:
     c.support_level[back] = SEN_SUPPORT
     c.support_since[back] = ctx.t
     ctx.log("support_restarted", back)
+    return back
