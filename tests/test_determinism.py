@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sim.model import SendModel
-from sim.population.state import ChildArrays
+from sim.population.state import NEVER, ChildArrays
 from sim.recorder import SYSTEM_COLUMNS
 
 from conftest import SEED, build_model
@@ -152,7 +152,10 @@ def test_refusal_policy_leaves_children_without_need_untouched(finished_model) -
     variant = build_model({"decision": {"refusal_intercept": 0.5}}, seed=finished_model.seed).run()
     rows = _ever_on_roll(finished_model)
     same = _unchanged_children(finished_model, variant)[rows]
-    never_need = (finished_model.children.need_months[rows] == 0) & (variant.children.need_months[rows] == 0)
+    # no need-months at school age and no need at all (a young person past Year 11 at the start
+    # can hold a plan without counting need-months)
+    never_need = ((finished_model.children.need_months[rows] == 0) & (variant.children.need_months[rows] == 0)
+                  & (finished_model.children.onset_month[rows] == NEVER) & (variant.children.onset_month[rows] == NEVER))
     assert never_need.sum() > 0.5 * len(never_need)
     assert same[never_need].all()
     assert not same.all(), "a refusal policy change should change someone's trajectory"
@@ -170,7 +173,10 @@ def test_a_rare_event_parameter_leaves_most_children_unchanged(finished_model) -
     # a child who never has a need and is never suspended cannot meet the changed rule, directly or
     # through system-wide feedback (deficit, capacity), so with common random numbers nothing changes
     never_suspended = (finished_model.children.suspensions[rows] == 0) & (variant.children.suspensions[rows] == 0)
-    never_need = (finished_model.children.need_months[rows] == 0) & (variant.children.need_months[rows] == 0)
+    # no need-months at school age and no need at all (a young person past Year 11 at the start
+    # can hold a plan without counting need-months)
+    never_need = ((finished_model.children.need_months[rows] == 0) & (variant.children.need_months[rows] == 0)
+                  & (finished_model.children.onset_month[rows] == NEVER) & (variant.children.onset_month[rows] == NEVER))
     assert (never_suspended & never_need).sum() > 0.3 * len(same)
     assert same[never_suspended & never_need].all()
 

@@ -46,6 +46,13 @@ def _twelve(values: list[float], name: str) -> list[float]:
     return values
 
 
+def _year_group_multipliers(values: list[float]) -> list[float]:
+    """A multiplier per year group, Reception to Year 13 (an age profile of a rate)."""
+    if len(values) != 14 or any(not 0 <= v <= 20 for v in values):
+        raise ValueError("needs 14 multipliers in [0, 20], Reception to Year 13")
+    return values
+
+
 #: The earliest January census a run can start from: 2015 is the first year with both the census
 #: shares and the plan series (new plans, caseload) published, which the rolling-origin backtest
 #: needs (docs/BACKTEST.md).
@@ -165,7 +172,7 @@ class CensusSection(Section):
         unit="relative to mean, Reception..Y13", meaning="SEN support prevalence by year group", source="T328-T329 (15.2% at 10, 11.4% at 15)", )
     special_school_share_of_ehcp: float = param(0.40, unit="fraction of EHCP pupils", meaning="EHCP pupils in special schools (state and independent)", source="T065 (56.2% mainstream); T293; T294", ge=0.0, le=1.0)
     independent_share_of_special: float = param(0.14, unit="fraction of special-school EHCP pupils", meaning="special-school EHCP pupils in independent special schools", source="T293-T294 (26k of ~182k)", ge=0.0, le=1.0)
-    assessments_in_progress_per_1000: float = param(7.5, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight)", plausible=(3.0, 10.0), ge=0.0, le=100.0)
+    assessments_in_progress_per_1000: float = param(6.5, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight), calibrated to new plans in 2025 (sen2:newplans_national) with 2025's requests", plausible=(3.0, 10.0), ge=0.0, le=100.0)
     advocacy_weight: float = param(0.6, unit="log-severity units per unit advocacy", meaning="at the start census, how much family advocacy (beyond severity) decides who already holds support", source="assumption calibrated to FSM shares by SEN status (T133-T135)", plausible=(0.0, 1.2), ge=0.0, le=5.0)
     support_noise_sd: float = param(0.25, unit="log-severity units", meaning="at the start census, chance in who holds support at a given severity", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
     latent_need_share: float = param(0.27, unit="fraction of pupils", meaning="pupils with some latent special educational need at the start (identified or not)", source="assumption (T160-T161: up to 40-44% ever recorded)", plausible=(0.22, 0.35), ge=0.0, le=0.8)
@@ -204,13 +211,13 @@ class NeedsSection(Section):
     severity_shape: float = param(1.6, unit="gamma shape", meaning="shape of the severity distribution among children with need", source="assumption", plausible=(1.0, 3.0), gt=0.0, le=20.0)
     severity_mean: float = param(1.0, unit="severity units", meaning="mean latent severity among children with need (1 = what good SEN support meets)", source="assumption (scale definition)", plausible=(0.8, 1.3), gt=0.0, le=5.0)
     fsm_severity_multiplier: float = param(1.3, unit="multiplier", meaning="severity of FSM children's needs relative to others", source="assumption", plausible=(1.0, 1.3), ge=0.5, le=2.0)
-    onset_rate_per_year: float = param(0.0266, unit="probability per year", meaning="new need emerging among non-FSM children without one, at onset_age_profile 1 (FSM children: times fsm_onset_hazard_ratio)", source="assumption derived with onset_age_profile (docs/DYNAMICS.md); T160-T161 cumulative incidence", plausible=(0.015, 0.04), ge=0.0, le=0.5)
-    resolution_rate_per_year: float = param(0.286, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met, at resolution_age_profile 1", source="assumption", plausible=(0.02, 0.3), ge=0.0, le=1.0)
+    onset_rate_per_year: float = param(0.0265, unit="probability per year", meaning="new need emerging among non-FSM children without one, at onset_age_profile 1 (FSM children: times fsm_onset_hazard_ratio)", source="assumption derived with onset_age_profile (docs/DYNAMICS.md); T160-T161 cumulative incidence", plausible=(0.015, 0.04), ge=0.0, le=0.5)
+    resolution_rate_per_year: float = param(0.206, unit="probability per year", meaning="mild need (severity < resolution_severity) resolving when met, at resolution_age_profile 1", source="assumption", plausible=(0.02, 0.3), ge=0.0, le=1.0)
     onset_age_profile: list[float] = param(
-        [2.64, 1.93, 1.34, 1.52, 1.15, 1.17, 0.66, 0.19, 0.36, 0.15, 0.44, 0.44, 0.44, 0.44],
+        [2.66, 2.01, 1.27, 1.56, 1.13, 1.15, 0.65, 0.19, 0.34, 0.15, 0.45, 0.45, 0.45, 0.45],
         unit="multiplier on onset_rate_per_year, Reception..Y13", meaning="how the onset of new need varies with year group", source="assumption derived so the start census's latent-need profile is a steady state of onset and resolution (docs/DYNAMICS.md)", )
     resolution_age_profile: list[float] = param(
-        [0.48, 0.33, 0.42, 0.26, 0.53, 0.01, 2.58, 1.87, 1.45, 1.41, 1.33, 1.33, 1.33, 1.33],
+        [0.44, 0.29, 0.34, 0.21, 0.45, 0.0, 2.28, 1.57, 1.41, 1.51, 1.75, 1.75, 1.75, 1.75],
         unit="multiplier on resolution_rate_per_year, Reception..Y13", meaning="how the resolution of mild need varies with year group", source="assumption derived so the start census's latent-need profile is a steady state of onset and resolution (docs/DYNAMICS.md)", )
     fsm_onset_hazard_ratio: float = param(2.0, unit="hazard ratio", meaning="onset of new need, FSM vs non-FSM children", source="assumption derived so the FSM share of pupils with latent need keeps its start value (docs/DYNAMICS.md)", plausible=(1.5, 2.5), ge=1.0, le=6.0)
     unmet_resolution_ratio: float = param(0.5, unit="multiplier", meaning="mild needs that are not met resolve at this fraction of the rate of met ones", source="assumption", plausible=(0.2, 1.0), ge=0.0, le=1.0)
@@ -221,7 +228,7 @@ class NeedsSection(Section):
     pandemic_onset_multiplier: float = param(1.0, unit="multiplier", meaning="onset of new need during the pandemic window, relative to other months (1 = no shock)", source="assumption (speech, language and social-emotional needs rose after the 2020-21 school closures; magnitude to be fitted by the backtest)", plausible=(1.0, 2.0), ge=0.0, le=10.0)
     pandemic_from: str = param("2020-03", unit="YYYY-MM", meaning="first month of the pandemic shock to the onset of need", source="the first school closures (March 2020)")
     pandemic_to: str = param("2021-07", unit="YYYY-MM", meaning="last month of the pandemic shock to the onset of need", source="assumption (to the end of the 2020-21 school year)")
-    preschool_plan_share_of_reception: float = param(0.012, unit="fraction of Reception entrants", meaning="children entering Reception already holding a plan (complex needs identified before school)", source="T127 (26,500 plans held by under-5s)", plausible=(0.006, 0.02), ge=0.0, le=0.1)
+    preschool_plan_share_of_reception: float = param(0.0259, unit="fraction of Reception entrants", meaning="children entering Reception already holding a plan (complex needs identified before school)", source="T330 (2.4% of 5-year-olds hold a plan; T127: 26,500 plans held by under-5s), derived so each January's Reception EHCP share is the start census's (docs/DYNAMICS.md)", plausible=(0.012, 0.03), ge=0.0, le=0.1)
 
     @field_validator("type_mix", "type_severity")
     @classmethod
@@ -256,7 +263,7 @@ class NeedsSection(Section):
 
 
 class IdentificationSection(Section):
-    monthly_rate: float = param(0.05, unit="probability per month at severity 1", meaning="school notices an unidentified need", source="assumption", plausible=(0.02, 0.1), ge=0.0, le=1.0)
+    monthly_rate: float = param(0.0798, unit="probability per month at severity 1", meaning="school notices an unidentified need", source="assumption", plausible=(0.02, 0.1), ge=0.0, le=1.0)
     severity_elasticity: float = param(1.0, unit="exponent", meaning="how much faster severe needs are noticed", source="assumption", plausible=(0.5, 2.0), ge=0.0, le=5.0)
     late_types_multiplier: float = param(0.6, unit="multiplier", meaning="identification speed for ASD/SEMH relative to other types in primary (noticed later)", source="published [reported]", plausible=(0.4, 1.0), ge=0.0, le=2.0)
     school_inclusiveness_sd: float = param(0.5, unit="sd of log multiplier", meaning="school fixed effect on identification (school explains over half the variation)", source="published [reported]", plausible=(0.3, 0.8), ge=0.0, le=2.0)
@@ -264,6 +271,15 @@ class IdentificationSection(Section):
     deprived_school_under_identification: float = param(1.5, unit="log multiplier per unit school FSM share", meaning="schools in deprived areas under-identify relative to need (rationing)", source="published [reported]", plausible=(0.0, 2.0), ge=0.0, le=5.0)
     expertise_floor: float = param(0.5, unit="multiplier", meaning="identification in a school with no SEN expertise, against 1.5 where expertise is 1 (the rate scales with this plus the school's expertise)", source="assumption", plausible=(0.25, 1.0), ge=0.0, le=5.0)
     removal_severity: float = param(0.25, unit="severity units", meaning="SEN support ends at review when severity falls below this", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
+    age_profile: list[float] = param(
+        [6.3, 1.82, 1.03, 0.89, 0.67, 0.62, 0.17, 0.13, 0.07, 0.05, 0.12, 0.12, 0.12, 0.12],
+        unit="multiplier on monthly_rate, Reception..Y13", meaning="how fast schools notice an unidentified need, by year group", source="assumption derived so the start census's SEN support age profile is a steady state of identification and the end of support (docs/DYNAMICS.md)", )
+    early_years_support_share: float = param(0.0465, unit="fraction of Reception entrants", meaning="children entering Reception already on SEN support (need identified in an early-years setting), chosen among entrants with need by severity and advocacy", source="assumption derived so each January's Reception SEN support share is the start census's (docs/DYNAMICS.md)", plausible=(0.02, 0.08), ge=0.0, le=0.5)
+
+    @field_validator("age_profile")
+    @classmethod
+    def _identification_by_year_group(cls, values: list[float]) -> list[float]:
+        return _year_group_multipliers(values)
 
 
 class SenSupportSection(Section):
@@ -295,6 +311,14 @@ class RequestsSection(Section):
     propensity_trend_per_year: float = param(0.04, unit="fraction per year", meaning="secular rise in request propensity (awareness, diagnoses)", source="assumption (T089-T094: requests +10%/yr)", plausible=(0.0, 0.1), ge=-0.5, le=0.5)
     cooldown_months: int = param(6, unit="months", meaning="months after a refusal before the same family or school requests again", source="assumption", plausible=(3, 12), ge=0, le=36)
     budget_pressure_cap: float = param(4.0, unit="demand / notional SEN budget - 1", meaning="overstretch of a school's SEN budget beyond which its requests rise no further (4 = demand five times the budget)", source="assumption", plausible=(2.0, 8.0), ge=0.0, le=50.0)
+    age_profile: list[float] = param(
+        [1.0] * 14,
+        unit="multiplier on school and parent request rates, Reception..Y13", meaning="how the propensity to request an assessment varies with year group at equal need (1 everywhere: 2025's requests, whose flows grow the stock of plans; configs/no_trends.yaml holds the profile that keeps the census's EHCP age profile)", source="assumption; the steady-state profile is derived in docs/DYNAMICS.md", )
+
+    @field_validator("age_profile")
+    @classmethod
+    def _requests_by_year_group(cls, values: list[float]) -> list[float]:
+        return _year_group_multipliers(values)
 
 
 class DecisionSection(Section):

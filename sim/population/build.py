@@ -144,6 +144,7 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     _initialise_census(config, streams.generator("census", global_council), columns, schools, initial, timeline,
                        ehcp_scale, special_scale)
     _initialise_preschool_plans(config, streams, global_council, columns, schools, initial, start_year)
+    _initialise_early_years_support(config, streams, global_council, columns, initial, start_year)
     _initialise_in_flight_assessments(config, streams.generator("in-flight", global_council), columns, initial)
     table = _build_council_table(config, n_pupils, profile, global_council)
     return columns, schools, table
@@ -500,7 +501,13 @@ def _assign_special_schools(rng, c, schools, rows, phase) -> None:
 
 
 def _initialise_preschool_plans(config, streams, council, c, schools, initial, start_year) -> None:
-    """Future Reception entrants with the most complex needs arrive holding a plan (T127)."""
+    """Future Reception entrants with complex needs arrive holding a plan (T127, T330).
+
+    Who holds one is chosen as the start census chooses its plan holders (severity first, then
+    advocacy, with chance), so that each Reception class's plan holders are like the start's
+    (by severity alone, FSM children's more severe needs gave them a larger share of entrants'
+    plans than of the census's, and the FSM share of pupils with plans drifted up).
+    """
     future = np.flatnonzero(~initial)
     if len(future) == 0:
         return
@@ -508,7 +515,9 @@ def _initialise_preschool_plans(config, streams, council, c, schools, initial, s
     for year in np.unique(c["entry_year"][future]):
         rows = future[c["entry_year"][future] == year]
         n_plan = int(round(share * len(rows)))
-        top = rows[np.argsort(-c["severity"][rows])[:n_plan]]
+        score = _support_propensity(config, streams.generator("preschool-plan-holders", council, int(year)),
+                                    {k: c[k][rows] for k in ("severity", "advocacy")})
+        top = rows[np.argsort(-score, kind="stable")[:n_plan]]
         top = top[c["severity"][top] > 0]
         entry_month = np.int16((int(year) - start_year) * 12 + 8)
         c["support_level"][top] = EHCP
@@ -521,6 +530,32 @@ def _initialise_preschool_plans(config, streams, council, c, schools, initial, s
         c["placement"][severe] = STATE_SPECIAL
         c["preferred_special"][severe] = True
         _assign_special_schools(streams.generator("preschool-plans", council, int(year)), c, schools, severe, SPECIAL)
+
+
+def _initialise_early_years_support(config, streams, council, c, initial, start_year) -> None:
+    """Future Reception entrants whose need an early-years setting identified arrive on SEN support.
+
+    Why: a January census finds a Reception class with a large share on SEN support after one
+    term in school, more than schools identify in that term; without support at entry each new
+    Reception class would hold a fraction of the start's. Who arrives on support is chosen as the
+    start census chooses who holds it (severity first, then advocacy, with chance).
+    """
+    future = np.flatnonzero(~initial)
+    share = config.identification.early_years_support_share
+    if len(future) == 0 or share <= 0:
+        return
+    for year in np.unique(c["entry_year"][future]):
+        rows = future[c["entry_year"][future] == year]
+        rng = streams.generator("early-years-support", council, int(year))
+        score = _support_propensity(config, rng, {k: c[k][rows] for k in ("severity", "advocacy")})
+        score[c["support_level"][rows] != NONE] = -np.inf  # plan holders already have support
+        n_support = min(int(round(share * len(rows))), int(np.isfinite(score).sum()))
+        chosen = rows[np.argsort(-score, kind="stable")[:n_support]]
+        entry_month = np.int16((int(year) - start_year) * 12 + 8)
+        c["support_level"][chosen] = SEN_SUPPORT
+        c["identified"][chosen] = True
+        c["support_since"][chosen] = entry_month
+        c["first_support_month"][chosen] = entry_month
 
 
 def _initialise_in_flight_assessments(config, rng, c, initial) -> None:

@@ -3,6 +3,10 @@
 Faster for severe and early-showing needs, in inclusive and expert schools, for families who
 push; slower in schools serving deprived areas [reported: rationing]. Identified children start
 on the route's school-led support (SEN support, or Targeted in the tiered route).
+
+The speed also varies by year group (`identification.age_profile`), derived so that the start
+census's SEN support shares by year group are what identification and the end of support keep
+with every trend off (docs/DYNAMICS.md): needs are noticed fastest in the first school years.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import numpy as np
 
 from sim.population.build import LATE_TYPES
 from sim.population.state import NONE, SEN_SUPPORT
-from sim.population.year_groups import YEAR_6, YEAR_11
+from sim.population.year_groups import RECEPTION, YEAR_6, YEAR_11
 from sim.step_context import StepContext
 
 
@@ -24,8 +28,10 @@ def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boos
     school = c.home_school[idx]
     late = np.isin(c.need_type[idx], LATE_TYPES) & (c.year_group[idx] <= YEAR_6)
     mean_fsm = ctx.config.population.fsm_share
+    age = np.asarray(p.age_profile)[np.clip(c.year_group[idx], 0, len(p.age_profile) - 1)]
     rate = (
         p.monthly_rate
+        * age
         * np.power(np.maximum(c.severity[idx], 1e-3), p.severity_elasticity)
         * np.where(late, p.late_types_multiplier, 1.0)
         * ctx.schools.inclusiveness[school]
@@ -37,8 +43,11 @@ def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boos
 
 
 def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:
-    """Identify new needs; return the view indices identified this month."""
+    """Identify new needs; return the view indices identified this month (with Reception
+    entrants who arrive this month on support from an early-years setting, and known needs
+    back on support), so a route can give them its own school-led level."""
     c = ctx.c
+    arrived = np.flatnonzero((c.year_group == RECEPTION) & (c.support_level == SEN_SUPPORT) & (c.first_support_month == ctx.t))
     idx = np.flatnonzero((c.severity > 0) & ~c.identified & (c.year_group <= YEAR_11))
     p = identification_probability(ctx, idx, expertise_boost if np.isscalar(expertise_boost) else expertise_boost[idx])
     found = idx[ctx.uniform("identification", idx) < p]
@@ -47,12 +56,13 @@ def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndar
     c.support_level[start] = SEN_SUPPORT
     c.support_since[start] = ctx.t
     ctx.log("identified", found)
-    _end_support_when_need_resolves(ctx)
-    return found
+    back = _end_support_when_need_resolves(ctx)
+    return np.union1d(np.union1d(found, arrived), back)
 
 
-def _end_support_when_need_resolves(ctx: StepContext) -> None:
-    """At a support review (once a cycle), support ends if the need has (nearly) resolved."""
+def _end_support_when_need_resolves(ctx: StepContext) -> np.ndarray:
+    """At a support review (once a cycle), support ends if the need has (nearly) resolved, and
+    restarts for a known need that has grown back; returns the restarted."""
     c = ctx.c
     cycle = ctx.config.requests.review_cycle_months
     idx = np.flatnonzero((c.support_level == SEN_SUPPORT) & (c.severity < ctx.config.identification.removal_severity))
@@ -61,3 +71,12 @@ def _end_support_when_need_resolves(ctx: StepContext) -> None:
     c.isp[due] = False
     c.identified[due] = c.severity[due] > 0
     ctx.log("support_ended", due)
+    # the school still knows a remaining need: support restarts at a review if it grows back
+    # above the threshold (before, such needs stayed known but unsupported for good)
+    known = np.flatnonzero(c.identified & (c.support_level == NONE) & (c.severity >= ctx.config.identification.removal_severity)
+                           & (c.year_group <= YEAR_11))
+    back = known[(ctx.t - c.support_since[known]) % cycle == cycle - 1]
+    c.support_level[back] = SEN_SUPPORT
+    c.support_since[back] = ctx.t
+    ctx.log("support_restarted", back)
+    return back

@@ -4,7 +4,9 @@ School requests follow two assess-plan-do-review cycles and rise with budget pre
 requests rise with advocacy, private evidence (a report the family bought for an earlier request),
 distrust of mainstream and with how many families they know whose children have plans (the peer
 effect over the family network). A parent who requests buys a private report first if the family
-can afford one (`family.buy_reports`).
+can afford one (`family.buy_reports`). Both vary with the child's year group at equal need
+(`requests.age_profile`), derived so that the flows of new plans keep the start census's EHCP
+shares by year group (docs/DYNAMICS.md).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     common = (
         severity * np.exp(r.unmet_effect * unmet) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start()
         * anticipation(ctx) * ctx.councils.request_multiplier[c.council[idx]]
+        * np.asarray(r.age_profile)[np.clip(c.year_group[idx], 0, len(r.age_profile) - 1)]
     )
     months_on_support = ctx.t - c.support_since[idx]
     ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
