@@ -92,7 +92,12 @@ def test_keyed_draws_reproduce_random_streams():
     rng = np.random.default_rng(1)
     keys = child_key(rng.integers(0, 400, 2000).astype(np.int16), rng.integers(0, 2**31, 2000))
     keys = np.concatenate([keys, np.array([0, 2**64 - 1, 2**64 - 3], dtype=np.uint64)])  # incl. a wrapped negative month
-    for process, month, draw in (("identification", 0, 0), ("request-who", 17, 0), ("advice-class", 0, 0), ("placement-preference", 140, 2)):
+    for process, month, draw in (
+        ("identification", 0, 0),
+        ("request-who", 17, 0),
+        ("advice-class", 0, 0),
+        ("placement-preference", 140, 2),
+    ):
         expected = streams.uniform(process, month, keys, draw)
         got = np.array([draws.uniform(process, month, int(key), draw) for key in keys])
         assert np.array_equal(expected, got), process
