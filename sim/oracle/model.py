@@ -71,6 +71,8 @@ class OracleModel(mesa.Model):
         self.timeline = source.timeline
         self.draws = KeyedDraws(source.streams)
         self.month = 0
+        tr = self.config.transition
+        self.anticipation_window = (self.timeline.month_index(tr.anticipation_from), self.timeline.month_index(tr.anticipation_to))
         self.events: dict[str, list[dict]] = defaultdict(list)
         s, k = source.schools, source.councils
         self.schools = [
@@ -117,9 +119,8 @@ class OracleModel(mesa.Model):
 
     def anticipation(self, t: int) -> float:
         """Surge of requests before a reform switch (1 outside the window), as `requests.anticipation`."""
-        tr = self.config.transition
-        start, end = self.timeline.month_index(tr.anticipation_from), self.timeline.month_index(tr.anticipation_to)
-        return tr.anticipation_multiplier if start <= t <= end else 1.0
+        start, end = self.anticipation_window
+        return self.config.transition.anticipation_multiplier if start <= t <= end else 1.0
 
     def children_on_roll(self, t: int) -> list[ChildAgent]:
         """Reception to Year 13 this academic year, in row order; marks every child on or off roll."""
