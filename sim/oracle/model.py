@@ -3,9 +3,9 @@
 It starts from the start population of a vectorised model (the same children, schools, councils
 and seed), copies every value it needs into Python objects, and from then on shares nothing with
 the arrays. Each month runs the stages of `sim/oracle/pipeline.py` in the same order, as loops
-over agents in row order. Where a stage couples children (the school's budget shared out, the
-council's panel and EP queues), the school or council agent gathers its children and hands out
-the scarce resource in queue order. Draws come from the same counter-based streams
+over agents in row order. Where a stage couples children (a school's budget shared out, a
+council's panel and EP queue), the model gathers each school's or council's children and the
+school or council agent hands out the scarce resource, in queue order. Draws come from the same counter-based streams
 (`KeyedDraws`), so a child's luck in the oracle is its luck in the vectorised model.
 """
 
