@@ -33,7 +33,8 @@ def pipeline_config(councils: int, scale: float, months: int, overrides: dict | 
 
 
 def state_differences(vectorised: PipelineModel, oracle: OracleModel) -> list[str]:
-    """Columns where some child's state differs between the two (with the first differing rows)."""
+    """Columns where some child's state differs between the two (with the first differing rows), and
+    the school and council state the pipeline sets (budget pressure, bought-in EP hours)."""
     differences = []
     for column in PIPELINE_COLUMNS:
         arrays = getattr(vectorised.children, column)
@@ -41,6 +42,10 @@ def state_differences(vectorised: PipelineModel, oracle: OracleModel) -> list[st
         rows = np.flatnonzero(arrays != agents)
         if len(rows):
             differences.append(f"{column}: {len(rows)} children differ, rows {rows[:5].tolist()}")
+    if not np.array_equal(vectorised.schools.budget_pressure, [school.budget_pressure for school in oracle.schools]):
+        differences.append("schools' budget pressure")
+    if not np.array_equal(vectorised.councils.ep_locum_hours, [council.ep_locum_hours for council in oracle.councils]):
+        differences.append("councils' bought-in EP hours")
     return differences
 
 
@@ -130,6 +135,7 @@ def test_oracle_matches_under_rationing():
     assert ((c.pipeline == REQUESTED) & (c.pipeline_since < vectorised.month - 2)).any(), "the panel never rationed"
     partly = (c.ep_hours_received > 0) & (c.ep_hours_received < vectorised.config.assessment.ep_hours_per_assessment)
     assert partly.any(), "EP time never ran out mid-assessment"
+    assert (vectorised.councils.ep_locum_hours > 0).any(), "no council bought in EP time"
     assert (c.support_level == EHCP).sum() > 0
 
 
