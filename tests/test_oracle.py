@@ -1,10 +1,11 @@
 """The vectorised EHCP pipeline against the object-per-agent oracle: identical results on the same draws.
 
 Both start from the same start population and seed and run the same stages (identification,
-SEN support, requests, decisions, EP advice, completed assessments; `sim/oracle/pipeline.py`).
+SEN support, requests, decisions, EP advice, plans issued and settings named; `sim/oracle/pipeline.py`).
 After every month the child state the pipeline touches must be equal bit for bit, and so must
 the month's events: who was identified, who requested (and whether the parent did), every
-decision (refused or not, and the weeks it took), EP advice, completed assessments, plans issued.
+decision (refused or not, and the weeks it took), EP advice, completed assessments, plans issued
+and the setting named in each.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sim.oracle.agents import ChildAgent
 from sim.oracle.draws import KeyedDraws
 from sim.oracle.model import OracleModel
 from sim.oracle.pipeline import PIPELINE_COLUMNS, PIPELINE_EVENTS, PipelineModel
-from sim.population.state import EHCP, REQUESTED
+from sim.population.state import EHCP, MAINSTREAM, REQUESTED
 from sim.random_streams import RandomStreams, child_key
 
 SEED = 20250101
@@ -83,12 +84,14 @@ def run_side_by_side(config: ScenarioConfig, months: int) -> tuple[PipelineModel
 def assert_pipeline_exercised(oracle: OracleModel) -> None:
     """Equality would be empty if nothing happened: every stage must have acted, both ways."""
     counts = {name: len(oracle.frame(name)) for name in PIPELINE_EVENTS}
-    for name in ("identified", "request", "decision", "ep_advice", "assessment", "plan_issued"):
+    for name in ("identified", "request", "decision", "ep_advice", "assessment", "plan_issued", "placement"):
         assert counts[name] > 0, f"no {name} events: {counts}"
     requests, decisions, assessments = oracle.frame("request"), oracle.frame("decision"), oracle.frame("assessment")
     assert requests["by_parent"].any() and not requests["by_parent"].all()
     assert decisions["refused"].any() and not decisions["refused"].all()
     assert assessments["plan"].any()
+    placements = oracle.frame("placement")
+    assert (placements["placement"] == MAINSTREAM).any() and (placements["placement"] != MAINSTREAM).any()
 
 
 def test_keyed_draws_reproduce_random_streams():

@@ -91,10 +91,14 @@ class SchoolAgent(mesa.Agent):
         fsm_share: float,
         sen_budget: float,
         budget_pressure: float,
+        phase: int,
+        base_places: int,
     ) -> None:
         super().__init__(model)
         self.index = index
         self.council = council
+        self.phase = phase
+        self.base_places = base_places
         self.inclusiveness = inclusiveness
         self.expertise = expertise
         self.fsm_share = fsm_share
@@ -119,9 +123,11 @@ class CouncilAgent(mesa.Agent):
         gatekeeping: float,
         request_multiplier: float,
         advice_speed: float,
+        special_places: float,
     ) -> None:
         super().__init__(model)
         self.index = index
+        self.special_places = special_places
         self.decisions_per_month = decisions_per_month
         self.ep_hours_per_month = ep_hours_per_month
         self.gatekeeping = gatekeeping
@@ -341,9 +347,24 @@ class ChildAgent(mesa.Agent):
         mild = self.severity < f32(self.model.config.reviews.plan_needs_met_severity)
         return a.plan_issued_probability * a.mild_need_plan_ratio if mild else a.plan_issued_probability
 
+    def prefers_special(self, t: int) -> bool:
+        """The parent's preference for a special school, rising with severity and advocacy, falling
+        with trust in mainstream. Every term is float32 (so is numpy's logistic of it)."""
+        p, family = self.model.config.placement, self.model.config.family
+        logit = f32(f32(p.special_preference_intercept) + f32(f32(p.special_preference_severity) * f32(self.severity - 2.0)))
+        logit = f32(logit + f32(f32(p.special_preference_trust) * f32(self.trust - 0.5)))
+        logit = f32(logit + f32(f32(family.special_preference_advocacy) * f32(self.advocacy - 0.5)))
+        probability = f32(1.0 / f32(1.0 + exp32(-logit)))
+        return self.model.draws.uniform("placement-preference", t, self.key) < probability
+
+    def pushes_for_independent(self, t: int) -> bool:
+        """Without a state place, a family may secure an independent one, likelier with advocacy."""
+        chance = f32(f32(self.model.config.placement.independent_if_full_advocacy) * self.advocacy)
+        return self.model.draws.uniform("placement-independent", t, self.key) < chance
+
     def maybe_assessment_completes(self, t: int) -> bool:
         """Once EP advice is in and the statutory minimum has passed, other advice and drafting may
-        complete; most completed assessments end in a plan."""
+        complete; most completed assessments end in a plan. Returns whether a plan was issued."""
         a, draws = self.model.config.assessment, self.model.draws
         if not (
             self.pipeline == ASSESSING
@@ -372,4 +393,4 @@ class ChildAgent(mesa.Agent):
             self.identified = True
         else:
             self.last_refusal_month = t
-        return True
+        return plan

@@ -11,6 +11,7 @@ school or council agent hands out the scarce resource, in queue order. Draws com
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import mesa
@@ -20,7 +21,8 @@ from sim.model import SendModel
 from sim.oracle.agents import ChildAgent, CouncilAgent, SchoolAgent, f32
 from sim.oracle.draws import KeyedDraws
 from sim.oracle.pipeline import PIPELINE_EVENTS
-from sim.population.state import EHCP, REQUESTED
+from sim.population.institutions import INDEPENDENT, SPECIAL
+from sim.population.state import EHCP, INCLUSION_BASE, INDEPENDENT_SPECIAL, MAINSTREAM, POST16, REQUESTED, STATE_SPECIAL
 
 # the child columns the oracle copies into each agent
 CHILD_STATE: tuple[str, ...] = (
@@ -57,6 +59,10 @@ CHILD_STATE: tuple[str, ...] = (
     "placement",
     "plan_uplift",
     "private_reports_bought",
+    "preferred_special",
+    "special_wanted",
+    "special_secured",
+    "excluded",
 )
 
 
@@ -85,6 +91,8 @@ class OracleModel(mesa.Model):
                 float(s.fsm_share[i]),
                 float(s.sen_budget[i]),
                 float(s.budget_pressure[i]),
+                int(s.phase[i]),
+                int(s.base_places[i]),
             )
             for i in range(len(s))
         ]
@@ -97,6 +105,7 @@ class OracleModel(mesa.Model):
                 float(k.gatekeeping[i]),
                 float(k.request_multiplier[i]),
                 float(k.advice_speed[i]),
+                float(k.special_places[i]),
             )
             for i in range(len(k))
         ]
@@ -142,8 +151,8 @@ class OracleModel(mesa.Model):
             child.maybe_request(t)
         self.decide(on_roll, t)
         self.allocate_ep_time(on_roll, t)
-        for child in on_roll:
-            child.maybe_assessment_completes(t)
+        issued = [child for child in on_roll if child.maybe_assessment_completes(t)]
+        self.name_settings(issued, on_roll, t)
         self.month += 1
 
     def identify(self, on_roll: list[ChildAgent], t: int) -> None:
@@ -227,3 +236,87 @@ class OracleModel(mesa.Model):
             council = self.councils[child.council]
             available = council.ep_hours_per_month + council.ep_locum_hours
             child.receive_ep_hours(min(max(available - ahead, 0.0), hours), t)
+
+    def name_settings(self, issued: list[ChildAgent], on_roll: list[ChildAgent], t: int) -> None:
+        """The council names a setting in each new plan, as `placement.place` (appeals aside).
+
+        Parents who prefer a special school get a state place while the council has one (most
+        severe first), else an independent place if they push hard enough, else mainstream; the
+        others go to mainstream, into an inclusion base if their school's has room (most severe
+        first). Ordering subtleties: ties in severity go to the earlier child in the list being
+        ranked (numpy's lexsort is stable), and the mainstream list is the children who wanted
+        mainstream followed by those refused a special place, not row order; free places are
+        counted once, before anyone moves.
+        """
+        if not issued:
+            return
+        wants = {child.row: child.prefers_special(t) for child in issued}
+        for child in issued:
+            child.preferred_special = wants[child.row]
+            child.special_wanted = child.special_wanted or wants[child.row]
+        special = [child for child in issued if wants[child.row]]
+        mainstream = [child for child in issued if not wants[child.row]]
+        occupied = [0] * len(self.councils)
+        for child in on_roll:
+            if child.placement == STATE_SPECIAL and child.year_group <= 13:
+                occupied[child.council] += 1
+        free = [math.floor(council.special_places) - occupied[council.index] for council in self.councils]
+        placed = self.most_severe_first(special, lambda child: child.council, free)
+        got_place = [child for child in special if child.row in placed]
+        no_place = [child for child in special if child.row not in placed]
+        self.move_to(got_place, STATE_SPECIAL, SPECIAL, t)
+        pushes = [child for child in no_place if child.pushes_for_independent(t)]
+        self.move_to(pushes, INDEPENDENT_SPECIAL, INDEPENDENT, t)
+        for child in got_place + pushes:
+            child.special_secured = True
+        pushed = {child.row for child in pushes}
+        self.place_in_mainstream(mainstream + [child for child in no_place if child.row not in pushed], on_roll)
+        for child in issued:
+            self.log("placement", t, child.row, placement=child.placement, preferred_special=wants[child.row])
+
+    @staticmethod
+    def most_severe_first(children: list[ChildAgent], group, free: list[int]) -> set[int]:
+        """Rows of the children who get one of their group's free places, most severe first."""
+        taken: dict[int, int] = defaultdict(int)
+        chosen = set()
+        for child in sorted(children, key=lambda child: (group(child), -child.severity)):  # stable: ties keep list order
+            if taken[group(child)] < max(free[group(child)], 0):
+                taken[group(child)] += 1
+                chosen.add(child.row)
+        return chosen
+
+    def move_to(self, children: list[ChildAgent], placement: int, phase: int, t: int) -> None:
+        """Into a special (or independent) school of the child's council, drawn uniformly."""
+        for child in children:
+            child.placement = placement
+        options = [school for school in self.schools if school.phase == phase]
+        if not children or not options:
+            return
+        for council in sorted({child.council for child in children}):
+            own = [school.index for school in options if school.council == council]
+            for child in children:
+                if child.council == council:
+                    pick = int(self.draws.uniform("placement-school", t, child.key) * len(own))
+                    child.school = own[min(pick, len(own) - 1)]
+
+    def place_in_mainstream(self, children: list[ChildAgent], on_roll: list[ChildAgent]) -> None:
+        """Back to the home school (post-16 after Year 11); the most severe into its inclusion base if it has room."""
+        children = [child for child in children if not child.excluded]  # excluded pupils stay in alternative provision
+        for child in children:
+            child.school = child.home_school
+            if child.year_group >= 12:
+                child.placement = POST16
+        children = [child for child in children if child.year_group <= 11]
+        for child in children:
+            child.placement = MAINSTREAM
+        in_base = [0] * len(self.schools)
+        for child in on_roll:
+            if child.placement == INCLUSION_BASE:
+                in_base[child.school] += 1
+        free = [school.base_places - in_base[school.index] for school in self.schools]
+        threshold = f32(self.config.placement.inclusion_base_min_severity)  # compared in float32
+        severe = [child for child in children if child.severity >= threshold]
+        into_base = self.most_severe_first(severe, lambda child: child.school, free)
+        for child in severe:
+            if child.row in into_base:
+                child.placement = INCLUSION_BASE
