@@ -73,6 +73,7 @@ test-all: $(STAMP) browser-deps
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/step_throughput.py
+	$(BIN)/python benchmarks/oracle_speedup.py
 
 validate: $(STAMP)
 	$(BIN)/sendsim validate configs/baseline.yaml
