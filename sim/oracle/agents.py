@@ -48,6 +48,7 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
+from sim.population.year_groups import YEAR_6, YEAR_11
 from sim.timeline import WEEKS_PER_MONTH
 
 NEVER_MONTH = int(NEVER)
@@ -165,13 +166,14 @@ class ChildAgent(mesa.Agent):
     def identification_probability(self) -> float:
         """Monthly chance the school notices the need (the hazard of `identification.py`)."""
         p, school = self.model.config.identification, self.model.schools[self.home_school]
-        late = self.need_type in LATE_TYPES and self.year_group <= 6
-        rate = f32(f32(p.monthly_rate) * severity_term(self.severity, p.severity_elasticity))  # float32 product
+        late = self.need_type in LATE_TYPES and self.year_group <= YEAR_6
+        age = p.age_profile[min(max(self.year_group, 0), len(p.age_profile) - 1)]
+        rate = p.monthly_rate * age * severity_term(self.severity, p.severity_elasticity)  # float64: the age profile is a float64 array
         rate = (
             rate
             * (p.late_types_multiplier if late else 1.0)
             * school.inclusiveness
-            * (0.5 + school.expertise + 0.0)
+            * (p.expertise_floor + school.expertise + 0.0)
             * exp32(f32(f32(p.advocacy_effect) * f32(self.advocacy - 0.5)))
             * math.exp(-p.deprived_school_under_identification * (school.fsm_share - self.model.config.population.fsm_share))
         )
@@ -179,7 +181,7 @@ class ChildAgent(mesa.Agent):
 
     def maybe_identified(self, t: int) -> bool:
         """An unidentified need may be noticed; the child then starts on SEN support."""
-        if not (self.severity > 0 and not self.identified and self.year_group <= 11):
+        if not (self.severity > 0 and not self.identified and self.year_group <= YEAR_11):
             return False
         if self.model.draws.uniform("identification", t, self.key) >= self.identification_probability():
             return False
@@ -202,9 +204,22 @@ class ChildAgent(mesa.Agent):
         self.identified = self.severity > 0
         return True
 
+    def maybe_support_restarts(self, t: int) -> bool:
+        """At the same review, a need the school still knows that has grown back above the
+        removal threshold goes back on SEN support."""
+        if not (self.identified and self.support_level == NONE and self.year_group <= YEAR_11):
+            return False
+        cycle = self.model.config.requests.review_cycle_months
+        removal = f32(self.model.config.identification.removal_severity)  # compared in float32
+        if not (self.severity >= removal and (t - self.support_since) % cycle == cycle - 1):
+            return False
+        self.support_level = SEN_SUPPORT
+        self.support_since = t
+        return True
+
     # -- support --------------------------------------------------------------------------------
     def school_age(self) -> bool:
-        return self.year_group <= 11
+        return self.year_group <= YEAR_11
 
     def wants_school_led_support(self, t: int) -> bool:
         lapsed = self.support_resume_month != NEVER_MONTH and self.support_resume_month > t
@@ -230,7 +245,7 @@ class ChildAgent(mesa.Agent):
     def may_request(self, t: int) -> bool:
         r = self.model.config.requests
         cooled = self.last_refusal_month == NEVER_MONTH or t - self.last_refusal_month >= r.cooldown_months
-        return self.year_group <= 11 and self.severity > 0 and self.support_level < EHCP and self.pipeline == IDLE and cooled
+        return self.year_group <= YEAR_11 and self.severity > 0 and self.support_level < EHCP and self.pipeline == IDLE and cooled
 
     def peer_plan_share(self) -> float:
         """Share of the families this family knows whose child, on roll, holds a plan."""
@@ -248,11 +263,12 @@ class ChildAgent(mesa.Agent):
             * (1 + r.propensity_trend_per_year) ** (t / 12.0)
             * model.anticipation(t)
             * model.councils[self.council].request_multiplier
+            * r.age_profile[min(max(self.year_group, 0), len(r.age_profile) - 1)]
         )
         ready = (
             self.support_level == SEN_SUPPORT and t - self.support_since >= r.review_cycles_before_school_request * r.review_cycle_months
         )
-        pressure = min(max(model.schools[self.school].budget_pressure - 1.0, 0.0), 4.0)  # beyond 5x adds nothing
+        pressure = min(max(model.schools[self.school].budget_pressure - 1.0, 0.0), r.budget_pressure_cap)  # overstretch beyond the cap adds nothing
         school = r.school_monthly_rate * common * math.exp(r.budget_pressure_effect * pressure) if ready else 0.0
         parent = (
             r.parent_monthly_rate

@@ -163,6 +163,9 @@ class OracleModel(mesa.Model):
         for child in on_roll:
             if child.maybe_support_ends(t):
                 self.log("support_ended", t, child.row)
+        for child in on_roll:
+            if child.maybe_support_restarts(t):
+                self.log("support_restarted", t, child.row)
 
     def allocate_support(self, on_roll: list[ChildAgent], t: int) -> None:
         """Each school shares its notional SEN budget among the children it supports; plans deliver

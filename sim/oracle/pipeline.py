@@ -22,6 +22,7 @@ from sim.step_context import StepContext
 PIPELINE_EVENTS: dict[str, tuple[str, ...]] = {
     "identified": (),
     "support_ended": (),
+    "support_restarted": (),
     "request": ("by_parent",),
     "private_report": (),
     "decision": ("refused", "weeks", "by_parent"),
