@@ -153,6 +153,11 @@ def channel_sets(channels: list[Channel]) -> list[tuple[str, list[str]]]:
     return [(NOTHING, []), *[(name, [name]) for name in names], (ALL, names)]
 
 
+def sub_run_count(channels: list[Channel]) -> int:
+    """Runs needed (baseline and reform for each distinct set of channels switched off)."""
+    return 2 * len({frozenset(off) for _, off in channel_sets(channels)})
+
+
 def per_replicate_table(gaps: dict[str, tuple[pd.DataFrame, pd.DataFrame]], channels: list[Channel]) -> pd.DataFrame:
     """Tidy per-replicate rows: gaps and changes of every set, carried amounts and the overlap.
 
@@ -223,10 +228,14 @@ def decompose_by_channel(baseline: ScenarioConfig, reform: ScenarioConfig, chann
     check_channels(baseline, channels)
     check_channels(reform, channels)
     sets = channel_sets(channels)
-    total = 2 * len(sets)
+    total = sub_run_count(channels)
     gaps: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    already: dict[frozenset[str], tuple[pd.DataFrame, pd.DataFrame]] = {}
     done = 0
     for row, off in sets:
+        if frozenset(off) in already:  # one channel: switching it off is switching all off
+            gaps[row] = already[frozenset(off)]
+            continue
         pair = []
         for config in (baseline, reform):
             run_config = with_channels_off(config, channels, off)
@@ -235,7 +244,7 @@ def decompose_by_channel(baseline: ScenarioConfig, reform: ScenarioConfig, chann
             done += 1
             if progress:
                 progress(f"{run_config.name}", done, total)
-        gaps[row] = (pair[0], pair[1])
+        gaps[row] = already[frozenset(off)] = (pair[0], pair[1])
     per_replicate = per_replicate_table(gaps, channels)
     manifest = {
         "kind": "family_channel_decomposition", "seed": root_seed, "replicates": replicates, "sub_runs": total,
