@@ -32,7 +32,7 @@ from sim.experiments.family_channels import (
     with_channels_off,
 )
 from sim.experiments.runner import combine, run_replicates
-from sim.population.state import EHCP, INDEPENDENT_SPECIAL, MAINSTREAM, STATE_SPECIAL, INCLUSION_BASE
+from sim.population.state import EHCP, INCLUSION_BASE, INDEPENDENT_SPECIAL, MAINSTREAM, STATE_SPECIAL
 from sim.processes import assessment, placement
 from tests.conftest import binomial_se
 
@@ -219,3 +219,20 @@ def test_switching_every_channel_off_removes_the_quintile_gap_at_equal_need(gaps
     assert abs(off.mean()) <= Z * se(off) + 0.02 * abs(on.mean()), f"{metric}: off {off.mean():+.3f} (se {se(off):.3f})"
     assert abs(on.mean()) > Z * se(on), f"{metric}: on {on.mean():+.3f} (se {se(on):.3f})"
     assert abs((on - off).mean()) > Z * se(on - off)
+
+
+def test_the_command_writes_the_channel_table_its_report_and_manifest(tmp_path) -> None:
+    channels = tmp_path / "channels.yaml"
+    channels.write_text("channels:\n  - name: travel\n    label: Travel\n    when_off:\n"
+                        "      family.travel_decline_without_transport: 0.0\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["decompose", str(ROOT / "configs" / "baseline.yaml"),
+                                      str(ROOT / "configs" / "reform_white_paper.yaml"), "--by", "family-channel",
+                                      "--components", str(channels), "--scale", "0.01", "--replicates", "2",
+                                      "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / FAMILY_CHANNELS_CSV)
+    assert set(table["channel"]) == {NOTHING, "travel", ALL, OVERLAP, TOTAL}
+    text = (out / "family_channels.md").read_text(encoding="utf-8")
+    assert "Travel" in text and "Every channel off" in text
+    assert (out / "family_channels.html").exists() and (out / "manifest.json").exists()
