@@ -198,12 +198,12 @@ def test_the_channel_table_has_one_row_per_channel_and_measure_and_adds_up() -> 
 @pytest.fixture(scope="module")
 def gaps_on_and_off() -> dict[str, pd.DataFrame]:
     """Per-replicate gaps in the baseline with every channel on and every channel off (same seeds)."""
-    config = _config("baseline.yaml", 0.25, "2031-08")
+    config = _config("baseline.yaml", 0.1, "2031-08")
     everything = _everything(load_channels(CHANNELS))
     out = {}
     for name, off in (("on", []), ("off", [everything.name])):
         run_config = with_channels_off(config, [everything], off)
-        _, _, children = combine(run_replicates(run_config, 4, root_seed=11, workers=1))
+        _, _, children = combine(run_replicates(run_config, 5, root_seed=11, workers=1))
         out[name] = gap_values(children)
     return out
 
