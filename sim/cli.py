@@ -363,6 +363,7 @@ def decompose(
     shapley: Optional[bool] = typer.Option(None, "--shapley/--no-shapley", help="Shapley values over components (2^k sub-runs; default: only with 4 components or fewer)"),
     out: Optional[Path] = typer.Option(None, help="output directory (default results/<reform>_decomposition, or results/<reform>_family_channels)"),
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
+    merged: bool = typer.Option(False, "--merged", help="with --by family-channel: switch every channel off together (only every channel on vs every channel off: two pairs of runs)"),
     by: str = typer.Option("reform-component", "--by", help="reform-component: take the reform apart; family-channel: switch each family-resource channel off in both routes (configs/components/family_channels.yaml) and measure how much of the reform's change in the gaps at equal need it carries"),
     scale: Optional[float] = typer.Option(None, help=SCALE_HELP + ", both scenarios"),
 ) -> None:
@@ -378,7 +379,7 @@ def decompose(
         raise typer.Exit(code=2)
     base_cfg, reform_cfg = _load(baseline, scale=scale), _load(reform, scale=scale)
     if by == "family-channel":
-        _decompose_by_family_channel(base_cfg, reform_cfg, reform, components, replicates, out, workers)
+        _decompose_by_family_channel(base_cfg, reform_cfg, reform, components, replicates, out, workers, merged)
         return
     path = _components_file(reform, components)
     try:
@@ -409,7 +410,7 @@ def decompose(
 
 def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig, reform: Path,
                                  channels_file: Path | None, replicates: int, out: Path | None,
-                                 workers: int | None) -> None:
+                                 workers: int | None, merged: bool = False) -> None:
     """`sendsim decompose --by family-channel`: family_channels.csv, its report and manifest."""
     from sim.experiments.decompose import DecompositionError
     from sim.experiments.family_channels import (
@@ -417,6 +418,7 @@ def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioC
         check_channels,
         decompose_by_channel,
         load_channels,
+        merge_channels,
         sub_run_count,
         write_family_channels,
     )
@@ -431,6 +433,8 @@ def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioC
     except DecompositionError as exc:
         console.print(f"[bold red]Cannot decompose by family channel[/]\n{exc}")
         raise typer.Exit(code=2) from None
+    if merged:
+        channels = [merge_channels(channels)]
     out = out or Path("results") / f"{reform_cfg.name}_family_channels"
     with _progress() as progress:
         task = progress.add_task("sub-runs", total=sub_run_count(channels))

@@ -29,6 +29,7 @@ from sim.experiments.family_channels import (
     decompose_by_channel,
     gap_values,
     load_channels,
+    merge_channels,
     with_channels_off,
 )
 from sim.experiments.runner import combine, run_replicates
@@ -50,7 +51,9 @@ def _config(name: str, scale: float, end: str):
 
 def _everything(channels: list[Channel], name: str = "every_channel") -> Channel:
     """All channels merged into one (switching it off = switching every channel off)."""
-    return Channel(name, "Every channel", {k: v for c in channels for k, v in c.off.items()})
+    merged = merge_channels(channels, name)
+    assert merged.off == {k: v for c in channels for k, v in c.off.items()}
+    return merged
 
 
 # ---- the channel file ---------------------------------------------------------------------------

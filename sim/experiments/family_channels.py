@@ -106,6 +106,13 @@ def load_channels(path: Path | str) -> list[Channel]:
     return channels
 
 
+def merge_channels(channels: list[Channel], name: str = "every_channel") -> Channel:
+    """Every channel as one: switching it off switches them all off (two pairs of runs instead of
+    one per channel, for many replicates of the question "is anything left with no family
+    resource acting?")."""
+    return Channel(name, "Every family-resource channel together", {k: v for c in channels for k, v in c.off.items()})
+
+
 def check_channels(config: ScenarioConfig, channels: list[Channel]) -> None:
     """Raise `DecompositionError` naming the key when a channel names a key the schema does not
     have, two channels share a key, or switching every channel off gives an invalid configuration."""
