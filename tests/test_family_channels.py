@@ -239,3 +239,26 @@ def test_the_command_writes_the_channel_table_its_report_and_manifest(tmp_path) 
     text = (out / "family_channels.md").read_text(encoding="utf-8")
     assert "Travel" in text and "Every channel off" in text
     assert (out / "family_channels.html").exists() and (out / "manifest.json").exists()
+
+
+def test_under_the_tiered_route_a_specialist_package_a_family_cannot_reach_is_declined_too(make_model) -> None:
+    """Travel acts in both routes alike: a package naming a special school the family cannot reach
+    leaves the child at its home school (inclusion base or mainstream), wanted but not secured."""
+    from sim.processes import tiers
+
+    model = make_model({"run": {"route": "tiered"}}, councils=1, pupils=24000)
+    ctx = model.context()
+    c, f = ctx.c, ctx.config.family
+    ctx.config.reform.special_school_package_threshold = 0.0  # every package names a special school
+    rows = np.flatnonzero((c.year_group <= 11) & (c.placement == MAINSTREAM))[:4000]
+    c.severity[rows] = 2.5
+    _places_for_everyone(ctx, len(rows))
+    f.council_transport_share, f.travel_decline_without_transport = 0.5, 1.0
+    c.advocacy[rows] = 0.0
+    tiers.place_specialist(ctx, rows)
+    special = np.isin(c.placement[rows], (STATE_SPECIAL, INDEPENDENT_SPECIAL))
+    assert abs((1 - special.mean()) - 0.5) <= 4 * binomial_se(0.5, len(rows))
+    declined = rows[~special]
+    assert np.all(c.school[declined] == c.home_school[declined])
+    assert c.special_wanted[rows].all()
+    assert not c.special_secured[declined].any() and c.special_secured[rows[special]].all()
