@@ -352,20 +352,29 @@ def _components_file(reform: Path, components: Path | None) -> Path:
 def decompose(
     baseline: Path = typer.Argument(..., help="baseline scenario YAML"),
     reform: Path = typer.Argument(..., help="reform scenario YAML to take apart"),
-    components: Optional[Path] = typer.Option(None, help="components YAML (default: configs/components/<reform>.yaml beside the reform)"),
+    components: Optional[Path] = typer.Option(None, help="components YAML (default: configs/components/<reform>.yaml beside the reform; with --by family-channel, the channels YAML, default configs/components/family_channels.yaml)"),
     replicates: int = typer.Option(4, min=1, max=10_000, help="paired replicates per sub-run"),
     shapley: Optional[bool] = typer.Option(None, "--shapley/--no-shapley", help="Shapley values over components (2^k sub-runs; default: only with 4 components or fewer)"),
-    out: Optional[Path] = typer.Option(None, help="output directory (default results/<reform>_decomposition)"),
+    out: Optional[Path] = typer.Option(None, help="output directory (default results/<reform>_decomposition, or results/<reform>_family_channels)"),
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
+    merged: bool = typer.Option(False, "--merged", help="with --by family-channel: switch every channel off together (only every channel on vs every channel off: two pairs of runs)"),
+    by: str = typer.Option("reform-component", "--by", help="reform-component: take the reform apart; family-channel: switch each family-resource channel off in both routes (configs/components/family_channels.yaml) and measure how much of the reform's change in the gaps at equal need it carries"),
+    scale: Optional[float] = typer.Option(None, help=SCALE_HELP + ", both scenarios"),
 ) -> None:
-    """Split a reform into components and measure what each does (common random numbers)."""
+    """Split a reform into components (or the gap change into family-resource channels) and measure what each does."""
     from sim.experiments.decompose import DecompositionError, load_components, write_decomposition
     from sim.experiments.decompose import decompose as run_decomposition
     from sim.experiments.results import atomic_directory
     from sim.report.decomposition_report import write_decomposition_report
     from sim.report.document import england_factor
 
-    base_cfg, reform_cfg = _load(baseline), _load(reform)
+    if by not in ("reform-component", "family-channel"):
+        console.print(f"[bold red]--by must be reform-component or family-channel, not {by!r}[/]")
+        raise typer.Exit(code=2)
+    base_cfg, reform_cfg = _load(baseline, scale=scale), _load(reform, scale=scale)
+    if by == "family-channel":
+        _decompose_by_family_channel(base_cfg, reform_cfg, reform, components, replicates, out, workers, merged)
+        return
     path = _components_file(reform, components)
     try:
         parts, hold, _ = load_components(path)
@@ -391,6 +400,46 @@ def decompose(
         write_decomposition_report(tmp, result["table"], f"Decomposition: {reform_cfg.name} against {base_cfg.name}",
                                    england_factor=england_factor(pupils, base_cfg.report.england_pupils))
     console.print(f"[green]wrote[/] {out}/ (decomposition.csv, decomposition.md, decomposition.html, figures/)")
+
+
+def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig, reform: Path,
+                                 channels_file: Path | None, replicates: int, out: Path | None,
+                                 workers: int | None, merged: bool = False) -> None:
+    """`sendsim decompose --by family-channel`: family_channels.csv, its report and manifest."""
+    from sim.experiments.decompose import DecompositionError
+    from sim.experiments.family_channels import (
+        CHANNELS_FILE,
+        check_channels,
+        decompose_by_channel,
+        load_channels,
+        merge_channels,
+        sub_run_count,
+        write_family_channels,
+    )
+    from sim.experiments.results import atomic_directory
+    from sim.report.decomposition_report import write_family_channel_report
+
+    path = channels_file or reform.parent / "components" / CHANNELS_FILE
+    try:
+        channels = load_channels(path)
+        for config in (base_cfg, reform_cfg):
+            check_channels(config, channels)
+    except DecompositionError as exc:
+        console.print(f"[bold red]Cannot decompose by family channel[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    if merged:
+        channels = [merge_channels(channels)]
+    out = out or Path("results") / f"{reform_cfg.name}_family_channels"
+    with _progress() as progress:
+        task = progress.add_task("sub-runs", total=sub_run_count(channels))
+        result = decompose_by_channel(base_cfg, reform_cfg, channels, replicates, workers=workers,
+                                      progress=lambda label, done, n: progress.update(task, completed=done))
+    with atomic_directory(out) as tmp:
+        write_family_channels(tmp, result)
+        write_family_channel_report(tmp, result["table"],
+                                    f"The change in the gap at equal need by family-resource channel: "
+                                    f"{reform_cfg.name} against {base_cfg.name}")
+    console.print(f"[green]wrote[/] {out}/ (family_channels.csv, family_channels.md, family_channels.html)")
 
 
 @app.command()

@@ -508,6 +508,7 @@ def test_families_off_roll_do_not_count_as_peers_with_plans(make_model) -> None:
 
 def _want_special(ctx) -> None:
     ctx.config.placement.special_preference_intercept = 20.0  # every family asks for a special school
+    ctx.config.family.council_transport_share = 1.0  # and the journey never stands in the way
 
 
 def test_special_school_places_go_to_most_severe_first(fresh_model) -> None:

@@ -329,6 +329,7 @@ class DecisionSection(Section):
     parent_request_effect: float = param(1.85, unit="log-odds", meaning="parent requests are refused more often than school requests", source="T108-T109 (51% vs 20%, FOI)", plausible=(0.5, 2.0), ge=-5.0, le=5.0)
     private_report_effect: float = param(-0.8, unit="log-odds", meaning="a private EP report lowers refusal", source="assumption", plausible=(-1.5, 0.0), ge=-5.0, le=5.0)
     gatekeeping_effect: float = param(1.0, unit="log-odds per unit gatekeeping", meaning="council gatekeeping raises refusal", source="assumption", plausible=(0.3, 2.0), ge=0.0, le=10.0)
+    private_report_issue_effect: float = param(0.5, unit="log-odds", meaning="after an assessment, a private EP or clinical report the family bought raises the chance the council issues a plan (evidence of need the council's own advice may not give)", source="assumption (reported by parents and advocates; no official data on decisions by evidence source)", plausible=(0.0, 1.0), ge=0.0, le=5.0)
 
 
 class AssessmentSection(Section):
@@ -549,6 +550,8 @@ class FamilySection(Section):
     tutoring_at_full_advocacy: float = param(0.5, unit="probability per month at advocacy 1", meaning="a family whose child's need is unmet pays for tutoring or therapy this month, if the budget allows (scaled by advocacy)", source="assumption", plausible=(0.2, 0.9), ge=0.0, le=1.0)
     tutoring_gain_sd_per_year: float = param(0.1, unit="sd per year of tutoring", meaning="attainment gained from private tutoring or therapy beyond school support", source="assumption (EEF toolkit: one-to-one tuition +5 months a year, in a year of school ~0.3 sd; an hour a week is a fraction of that)", plausible=(0.03, 0.2), ge=0.0, le=2.0)
     suspension_challenge_effect: float = param(0.5, unit="log multiplier per unit advocacy", meaning="schools suspend children of families who challenge (more advocacy) less often at the same need", source="assumption", plausible=(0.0, 1.0), ge=0.0, le=5.0)
+    council_transport_share: float = param(0.8, unit="probability", meaning="the council provides home-to-school transport to a named special or independent placement (children with plans beyond walking distance are usually eligible; eligibility disputes and unsuitable journeys leave the rest to their families)", source="assumption (law: free transport for eligible children; reported: refusals and long journeys; no official share)", plausible=(0.6, 0.95), ge=0.0, le=1.0)
+    travel_decline_without_transport: float = param(0.4, unit="probability at advocacy 0", meaning="a family without council transport cannot get its child to a distant special or independent placement (no car, working hours, other children) and takes the mainstream place instead; scaled by (1 - advocacy), so families with time and means manage", source="assumption", plausible=(0.0, 0.8), ge=0.0, le=1.0)
 
 
 class ReportSection(Section):

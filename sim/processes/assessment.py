@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import ASSESSING, EHCP, IDLE, NEVER
+from sim.processes import decisions
 from sim.processes.finance import book_transaction, inflation
 from sim.step_context import StepContext, rank_within_groups
 from sim.timeline import WEEKS_PER_MONTH
@@ -65,10 +66,13 @@ def ep_capacity_this_month(ctx: StepContext, backlog_hours: np.ndarray) -> np.nd
 
 
 def plan_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
-    """EHCP route: most assessed children get a plan; fewer when the need is mild."""
+    """EHCP route: most assessed children get a plan; fewer when the need is mild; more when the
+    family brings its own expert report (`decisions.issue_log_odds_from_evidence`)."""
     a = ctx.config.assessment
     mild = ctx.c.severity[idx] < ctx.config.reviews.plan_needs_met_severity
-    return np.where(mild, a.plan_issued_probability * a.mild_need_plan_ratio, a.plan_issued_probability)
+    base = np.where(mild, a.plan_issued_probability * a.mild_need_plan_ratio, a.plan_issued_probability)
+    factor = np.exp(decisions.issue_log_odds_from_evidence(ctx, idx))  # odds x factor; p = 0 or 1 stay put
+    return base * factor / (1.0 - base + base * factor)
 
 
 def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None, probability=plan_probability) -> np.ndarray:

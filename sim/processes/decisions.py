@@ -32,6 +32,16 @@ def refusal_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     return expit(logit)
 
 
+def issue_log_odds_from_evidence(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """Log-odds added to the council's decision to issue a plan after assessing, from the evidence
+    the family brings: a private educational psychologist or clinical report it paid for. Why: the
+    council decides on the evidence in front of it, and a family's own expert report can show a
+    need the council's advice understates; only families with the money buy one, so this is where
+    the quality of evidence carries family resources into the decision (beside the report's effect
+    on the decision to assess, `decision.private_report_effect`)."""
+    return ctx.config.decision.private_report_issue_effect * ctx.c.private_report[idx].astype(np.float64)
+
+
 def monthly_capacity(per_month: np.ndarray, t: int) -> np.ndarray:
     """Whole decisions available in month `t` from a fractional monthly capacity, carrying the
     fraction: floor(capacity x (t + 1)) - floor(capacity x t). Over any run the councils decide

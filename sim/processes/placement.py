@@ -3,8 +3,9 @@
 Parents state a preference shaped by severity, trust in mainstream and advocacy (families who know
 the system ask for special schools more often at the same need); the council names a
 state special school if it has a place (most severe first), otherwise an independent school
-for families who push hard enough, otherwise mainstream (appealable). Mainstream plans use an
-inclusion base where the school has one with room.
+for families who push hard enough, otherwise mainstream (appealable). A family offered a special
+or independent place it cannot reach (no council transport, no means to make the journey) takes
+the mainstream place. Mainstream plans use an inclusion base where the school has one with room.
 """
 
 from __future__ import annotations
@@ -60,21 +61,46 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
     free = free_special_places(ctx)
     order, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
     got_place = rank < np.maximum(free[c.council[special]], 0)
-    move_to(ctx, special[got_place], STATE_SPECIAL, SPECIAL)
     no_place = special[~got_place]
+    stuck = cannot_travel(ctx, special)  # the journey, not the place, fails
+    declined = special[got_place & stuck]
+    got_place &= ~stuck
+    move_to(ctx, special[got_place], STATE_SPECIAL, SPECIAL)
     if allow_independent:
         pushes = ctx.uniform("placement-independent", no_place) < p.independent_if_full_advocacy * c.advocacy[no_place]
     else:
         pushes = np.zeros(len(no_place), dtype=bool)
+    stuck_independent = pushes & np.isin(no_place, special[stuck])
+    declined = np.concatenate([declined, no_place[stuck_independent]])
+    pushes &= ~stuck_independent
     move_to(ctx, no_place[pushes], INDEPENDENT_SPECIAL, INDEPENDENT)
     c.special_secured[special[got_place]] = True
     c.special_secured[no_place[pushes]] = True
-    refused = no_place[~pushes]
-    _mainstream(ctx, np.concatenate([mainstream, refused]))
+    refused = no_place[~pushes & ~stuck_independent]
+    _mainstream(ctx, np.concatenate([mainstream, refused, declined]))
+    ctx.log("travel_declined", declined)
     ctx.log("placement", idx, placement=c.placement[idx], preferred_special=want)
     if on_disputed is not None:
         on_disputed(ctx, refused, "placement")
         on_disputed(ctx, mainstream, "content")
+
+
+def cannot_travel(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """Which of these families, offered a special or independent place, cannot get their child there.
+
+    Why: special and independent schools are few and often far from home. The council provides
+    transport to most children it places there (`family.council_transport_share`); a family left
+    without it must make the journey itself, and whether it can (a car, working hours, other
+    children) follows its time and means (advocacy): families with fewer resources turn down a
+    place they cannot reach and the child stays in mainstream. Draws are fixed per child and
+    month, so asking twice gives the same answer.
+    """
+    c, f = ctx.c, ctx.config.family
+    if len(idx) == 0:
+        return np.zeros(0, dtype=bool)
+    no_transport = ctx.uniform("placement-transport", idx) >= f.council_transport_share
+    cannot = ctx.uniform("placement-travel", idx) < f.travel_decline_without_transport * (1.0 - c.advocacy[idx])
+    return no_transport & cannot
 
 
 def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:

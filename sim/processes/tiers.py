@@ -218,19 +218,23 @@ def place_specialist(ctx: StepContext, idx: np.ndarray) -> None:
     special = idx[seen >= r.special_school_package_threshold]
     c.preferred_special[special] = True
     c.special_wanted[special] = True  # a package names special school: the child gets a place (state or independent)
+    named_special = np.isin(idx, special)
+    declined = special[placement_process.cannot_travel(ctx, special)]  # ... unless the family cannot reach it
+    special = special[~np.isin(special, declined)]
+    ctx.log("travel_declined", declined)
     c.special_secured[special] = True
     free = placement_process.free_special_places(ctx)
     _, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
     state = rank < np.maximum(free[c.council[special]], 0)
     placement_process.move_to(ctx, special[state], STATE_SPECIAL, SPECIAL)
     placement_process.move_to(ctx, special[~state], INDEPENDENT_SPECIAL, INDEPENDENT)
-    base = idx[seen < r.special_school_package_threshold]
+    base = idx[(seen < r.special_school_package_threshold) | np.isin(idx, declined)]
     c.school[base] = c.home_school[base]
     free_base = placement_process.free_base_places(ctx)
     _, rank = rank_within_groups(c.school[base], -c.severity[base].astype(np.float64))
     into = rank < np.maximum(free_base[c.school[base]], 0)
     c.placement[base] = np.where(into, INCLUSION_BASE, 0).astype(np.int8)
-    ctx.log("placement", idx, placement=c.placement[idx], preferred_special=np.isin(idx, special))
+    ctx.log("placement", idx, placement=c.placement[idx], preferred_special=named_special)
 
 
 # ---- legacy plans -----------------------------------------------------------------------------
