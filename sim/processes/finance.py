@@ -22,6 +22,7 @@ from sim.population.state import (
     POST16,
     STATE_SPECIAL,
 )
+from sim.processes import placement
 from sim.step_context import StepContext
 
 
@@ -83,5 +84,5 @@ def new_financial_year(ctx: StepContext) -> None:
     f, councils = ctx.config.finance, ctx.councils
     councils.high_needs_income *= 1 + f.high_needs_income_growth
     councils.ep_hours_per_month *= 1 + ctx.config.assessment.ep_capacity_growth_per_year
-    councils.special_places *= 1 + ctx.config.placement.special_places_growth_per_year
+    placement.commission_places(ctx)
     councils.spend_this_year[:] = 0.0
