@@ -80,8 +80,9 @@ def test_identification_of_autism_and_semh_is_lower_before_the_calibration_date(
     off = _events_by_type({"identification": {"type_trend_per_year": [0.0] * 12}}, "identified")
     asd, semh, mld = 0, 2, 3
     # 2019-2020 runs five to six years before the January 2025 date: 1.08^-5.5 = 0.65 on the
-    # hazard of ASD, 1.06^-5.5 = 0.73 on SEMH (fewer identified, so the pool waiting grows)
-    assert on[asd] < 0.85 * off[asd], (on[asd], off[asd])
+    # hazard of ASD, 1.06^-5.5 = 0.73 on SEMH; fewer are identified each month, so the pool still
+    # waiting grows and the count falls less than the hazard (about 0.8 of the count without it)
+    assert on[asd] < 0.9 * off[asd], (on[asd], off[asd])
     assert on[semh] < 0.9 * off[semh], (on[semh], off[semh])
     assert abs(on[mld] / off[mld] - 1.0) < 0.08, (on[mld], off[mld])
 
