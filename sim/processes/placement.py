@@ -78,9 +78,10 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
     free = free_special_places(ctx)
     order, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
     got_place = rank < np.maximum(free[c.council[special]], 0)
-    # some are named an independent school although a state place is free (the state schools do
-    # not meet the need; `placement.independent_when_places_free`)
-    got_place &= ctx.uniform("placement-independent-by-need", special) >= p.independent_when_places_free
+    if allow_independent:
+        # for some, no free state place suits the need or is within reach: they are treated as
+        # when state schools are full (`placement.independent_when_places_free`)
+        got_place &= ctx.uniform("placement-independent-by-need", special) >= p.independent_when_places_free
     move_to(ctx, special[got_place], STATE_SPECIAL, SPECIAL)
     no_place = special[~got_place]
     if allow_independent:
