@@ -155,7 +155,8 @@ def test_refusal_policy_leaves_children_without_need_untouched(finished_model) -
     # no need-months at school age and no need at all (a young person past Year 11 at the start
     # can hold a plan without counting need-months)
     never_need = ((finished_model.children.need_months[rows] == 0) & (variant.children.need_months[rows] == 0)
-                  & (finished_model.children.onset_month[rows] == NEVER) & (variant.children.onset_month[rows] == NEVER))
+                  & (finished_model.children.onset_month[rows] == NEVER) & (variant.children.onset_month[rows] == NEVER)
+                  & (finished_model.children.first_support_month[rows] == NEVER) & (variant.children.first_support_month[rows] == NEVER))
     assert never_need.sum() > 0.5 * len(never_need)
     assert same[never_need].all()
     assert not same.all(), "a refusal policy change should change someone's trajectory"

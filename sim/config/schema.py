@@ -172,6 +172,8 @@ class CensusSection(Section):
         unit="relative to mean, Reception..Y13", meaning="SEN support prevalence by year group", source="T328-T329 (15.2% at 10, 11.4% at 15)", )
     special_school_share_of_ehcp: float = param(0.40, unit="fraction of EHCP pupils", meaning="EHCP pupils in special schools (state and independent)", source="T065 (56.2% mainstream); T293; T294", ge=0.0, le=1.0)
     independent_share_of_special: float = param(0.14, unit="fraction of special-school EHCP pupils", meaning="special-school EHCP pupils in independent special schools", source="T293-T294 (26k of ~182k)", ge=0.0, le=1.0)
+    initial_special_trust_weight: float = param(0.8, unit="log-severity units per unit trust", meaning="at the start census, trust in mainstream keeps a plan holder out of special school at the same need (the weight of trust against log severity in who holds the special places)", source="assumption (trust keeps children in mainstream, as placement.special_preference_trust does for new plans)", plausible=(0.0, 1.5), ge=0.0, le=10.0)
+    initial_placement_noise_sd: float = param(0.3, unit="sd (log-severity units; advocacy units for independent places)", meaning="at the start census, how loosely need and trust (special places) and advocacy (independent places) decide who holds a place", source="assumption (placements also depend on where places were free when each plan was made)", plausible=(0.1, 0.6), ge=0.0, le=5.0)
     assessments_in_progress_per_1000: float = param(6.5, unit="children per 1,000 pupils", meaning="children already in assessment at the start census (avoids a cold start)", source="assumption (about 0.6 years of new plans in flight), calibrated to new plans in 2025 (sen2:newplans_national) with 2025's requests", plausible=(3.0, 10.0), ge=0.0, le=100.0)
     advocacy_weight: float = param(0.6, unit="log-severity units per unit advocacy", meaning="at the start census, how much family advocacy (beyond severity) decides who already holds support", source="assumption calibrated to FSM shares by SEN status (T133-T135)", plausible=(0.0, 1.2), ge=0.0, le=5.0)
     support_noise_sd: float = param(0.25, unit="log-severity units", meaning="at the start census, chance in who holds support at a given severity", source="assumption", plausible=(0.1, 0.5), ge=0.0, le=3.0)
@@ -280,6 +282,22 @@ class IdentificationSection(Section):
     @classmethod
     def _identification_by_year_group(cls, values: list[float]) -> list[float]:
         return _year_group_multipliers(values)
+    type_trend_per_year: list[float] = param(
+        [0.08, 0.0, 0.06, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        unit="fraction per year, by need type (ASD..OTH)", meaning="rise in the identification rate of each need type up to identification.type_trend_until (autism and SEMH rose fastest)", source="assumption (pupils with autism as primary need and with SEMH needs roughly doubled 2015-2025 while other needs grew slowly: SEN in England; size to be fitted by the backtest)", )
+    type_trend_until: str = param("2025-01", unit="YYYY-MM", meaning="identification reaches its calibrated rate at this month and is held there (earlier months identify less: identification.type_trend_per_year)", source="the January 2025 census the rates are calibrated to")
+
+    @field_validator("type_trend_per_year")
+    @classmethod
+    def _per_type_trend(cls, values: list[float]) -> list[float]:
+        if len(values) != len(NEED_TYPES) or any(not -0.5 <= v <= 0.5 for v in values):
+            raise ValueError(f"needs {len(NEED_TYPES)} values in [-0.5, 0.5], one per need type {NEED_TYPES}")
+        return values
+
+    @field_validator("type_trend_until")
+    @classmethod
+    def _trend_month(cls, value: str) -> str:
+        return _year_month_value(value, "identification.type_trend_until")
 
 
 class SenSupportSection(Section):
@@ -357,6 +375,10 @@ class PlacementSection(Section):
     special_preference_intercept: float = param(-1.7, unit="log-odds", meaning="parent prefers a special school at severity 2, average trust", source="calibrated to T065 (56% of EHCP pupils in mainstream)", plausible=(-3.5, -0.5), ge=-20.0, le=20.0)
     special_preference_severity: float = param(1.6, unit="log-odds per severity unit", meaning="more severe needs push toward special schools", source="assumption", plausible=(0.8, 2.5), ge=0.0, le=10.0)
     special_preference_trust: float = param(-2.0, unit="log-odds per unit trust", meaning="trust in mainstream keeps children in mainstream", source="assumption", plausible=(-3.0, -0.5), ge=-10.0, le=0.0)
+    independent_if_full_base: float = param(0.2, unit="probability", meaning="when no state special place is free, the council itself commissions an independent place (on top of families who push: independent_if_full_advocacy)", source="assumption calibrated so independent placements grow as published (T268-T277: spending +17% a year 2020-21 to 2024-25 at +4% a year cost per pupil; T294: 7,000 pupils in 2010, 26,000 in 2024)", plausible=(0.0, 0.6), ge=0.0, le=1.0)
+    special_places_build_fill_threshold: float = param(1.0, unit="fraction of places occupied", meaning="a council adds state special places in April (at special_places_growth_per_year) only when its special schools are at least this full (0 = every year whatever the demand)", source="assumption (councils plan places for forecast demand; two thirds of special schools at or over capacity in 2023-24, T297)", plausible=(0.0, 1.0), ge=0.0, le=2.0)
+    mainstream_breakdown_per_year: float = param(0.2, unit="probability per year", meaning="a plan holder in mainstream whose support falls short of the need has the placement break down and a new setting named mid-phase", source="assumption calibrated so special and independent placements grow as published (T292: special-school pupils +55% 2016-2024; T298-T299: councils forecast specialist demand +4.5% a year to 2028-29)", plausible=(0.0, 0.5), ge=0.0, le=5.0)
+    independent_when_places_free: float = param(0.3, unit="probability", meaning="a child who wants a special school finds no suitable state place although places are free (none meets the particular need or is within reach) and is treated as when state schools are full (independent_if_full_base, independent_if_full_advocacy)", source="assumption calibrated so independent placements grow as published (T294: 7,000 pupils in 2010, 26,000 in 2024, 14% of special-school plan holders; T291: special schools 1,495 in 2016, 1,830 in 2024, most new ones independent)", plausible=(0.0, 0.5), ge=0.0, le=1.0)
     independent_if_full_advocacy: float = param(0.8, unit="probability at advocacy 1", meaning="when no state place, a family secures an independent place (else mainstream)", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=1.0)
     inclusion_base_share_secondary: float = param(0.15, unit="fraction of secondaries", meaning="secondaries with an inclusion base (unit or resourced provision)", source="published [data]", ge=0.0, le=1.0)
     inclusion_base_share_primary: float = param(0.07, unit="fraction of primaries", meaning="primaries with an inclusion base", source="published [data]", ge=0.0, le=1.0)
@@ -377,6 +399,13 @@ class DisputesSection(Section):
     min_months_to_hearing: float = param(5.0, unit="months", meaning="earliest hearing after registration (paper hearings ~5 months)", source="published [reported]", plausible=(3.0, 8.0), ge=0.0, le=36.0)
     hearings_per_month_per_10000_pupils: float = param(2.6, unit="hearings per month per 10,000 pupils", meaning="the tribunal's capacity for this council's appeals (a share of national capacity; oral hearings wait 10-12 months when it binds)", source="assumption calibrated to T166 (open caseload ~15,000 on ~25,000 appeals a year: waits of ~7 months)", plausible=(1.8, 4.0), gt=0.0, le=100.0)
     appeal_probability_cap: float = param(0.95, unit="probability", meaning="highest chance a family appeals an appealable decision, however strong its advocacy, evidence and means (some families always accept the decision)", source="assumption", plausible=(0.8, 1.0), ge=0.0, le=1.0)
+    appeal_trend_per_year: float = param(0.2, unit="fraction per year", meaning="rise in families' propensity to appeal an appealable decision up to disputes.appeal_trend_until (earlier years appeal less)", source="assumption calibrated to appeals quadrupling 2019-2025 (T182 5.8, T180, T177, T171, SEN2 2025 24 per 10,000 pupils) while refusals about doubled", plausible=(0.0, 0.3), ge=0.0, le=1.0)
+    appeal_trend_until: str = param("2025-01", unit="YYYY-MM", meaning="appeal propensities reach their calibrated (2025) level at this month and are held there", source="the 2025 appeal rates the propensities are calibrated to")
+
+    @field_validator("appeal_trend_until")
+    @classmethod
+    def _trend_month(cls, value: str) -> str:
+        return _year_month_value(value, "disputes.appeal_trend_until")
 
 
 class ReviewsSection(Section):

@@ -23,6 +23,7 @@ from sim.oracle.draws import KeyedDraws
 from sim.oracle.pipeline import PIPELINE_EVENTS
 from sim.population.institutions import INDEPENDENT, SPECIAL
 from sim.population.state import EHCP, INCLUSION_BASE, INDEPENDENT_SPECIAL, MAINSTREAM, POST16, REQUESTED, STATE_SPECIAL
+from sim.population.year_groups import YEAR_11, YEAR_12, YEAR_13
 
 # the child columns the oracle copies into each agent
 CHILD_STATE: tuple[str, ...] = (
@@ -261,7 +262,7 @@ class OracleModel(mesa.Model):
         mainstream = [child for child in issued if not wants[child.row]]
         occupied = [0] * len(self.councils)
         for child in on_roll:
-            if child.placement == STATE_SPECIAL and child.year_group <= 13:
+            if child.placement == STATE_SPECIAL and child.year_group <= YEAR_13:
                 occupied[child.council] += 1
         free = [math.floor(council.special_places) - occupied[council.index] for council in self.councils]
         placed = self.most_severe_first(special, lambda child: child.council, free)
@@ -307,9 +308,9 @@ class OracleModel(mesa.Model):
         children = [child for child in children if not child.excluded]  # excluded pupils stay in alternative provision
         for child in children:
             child.school = child.home_school
-            if child.year_group >= 12:
+            if child.year_group >= YEAR_12:
                 child.placement = POST16
-        children = [child for child in children if child.year_group <= 11]
+        children = [child for child in children if child.year_group <= YEAR_11]
         for child in children:
             child.placement = MAINSTREAM
         in_base = [0] * len(self.schools)

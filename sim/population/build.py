@@ -476,11 +476,12 @@ def _place_initial_plans(config, rng, c, schools, rows, special_scale: float = 1
     census = config.census
     if len(rows) == 0:
         return
-    score = np.log(c["severity"][rows].astype(np.float64) + 1e-6) - 0.8 * c["trust"][rows] + 0.3 * rng.standard_normal(len(rows))
+    noise = census.initial_placement_noise_sd
+    score = np.log(c["severity"][rows].astype(np.float64) + 1e-6) - census.initial_special_trust_weight * c["trust"][rows] + noise * rng.standard_normal(len(rows))
     order = rows[np.argsort(-score)]
     n_special = int(round(min(0.9, census.special_school_share_of_ehcp * special_scale) * len(rows)))
     special = order[:n_special]
-    indep_score = c["advocacy"][special] + 0.3 * rng.standard_normal(len(special))
+    indep_score = c["advocacy"][special] + noise * rng.standard_normal(len(special))
     n_indep = int(round(census.independent_share_of_special * len(special)))
     indep = special[np.argsort(-indep_score)[:n_indep]]
     c["placement"][special] = STATE_SPECIAL

@@ -34,7 +34,20 @@ def appeal_probability(ctx: StepContext, idx: np.ndarray, kind: str, strength: f
             "placement": d.appeal_placement_base, "content": d.appeal_content_base}[kind]
     odds = (base * np.exp(strength * d.advocacy_effect * (c.advocacy[idx] - 0.5)) * np.exp(d.private_report_effect * c.private_report[idx])
             * np.exp(ctx.config.family.representation_appeal_effect * family.can_afford_representation(ctx, idx)))
-    return np.minimum(scale * odds * ctx.councils.appeal_multiplier[c.council[idx]], d.appeal_probability_cap)
+    return np.minimum(scale * odds * appeal_propensity_trend(ctx) * ctx.councils.appeal_multiplier[c.council[idx]], d.appeal_probability_cap)
+
+
+def appeal_propensity_trend(ctx: StepContext) -> float:
+    """Families' readiness to appeal, dated: lower before `disputes.appeal_trend_until`.
+
+    Why: appeals to the tribunal roughly quadrupled from 2019 to 2025 (5.8 to 24 per 10,000
+    pupils: T182, T180, T177, T171, SEN2 2025) while refusals and plans only doubled, so the
+    propensity to appeal an appealable decision rose (awareness, advice networks, the published
+    win rate). The `disputes.appeal_*_base` propensities are calibrated to 2025; before the
+    date they are divided by (1 + `disputes.appeal_trend_per_year`) per year, after it held."""
+    d = ctx.config.disputes
+    years_before = max(0.0, (ctx.timeline.month_index(d.appeal_trend_until) - ctx.t) / 12.0)
+    return float((1.0 + d.appeal_trend_per_year) ** -years_before)
 
 
 def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: float = 1.0, scale: float = 1.0) -> None:

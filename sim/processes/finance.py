@@ -23,6 +23,7 @@ from sim.population.state import (
     STATE_SPECIAL,
 )
 from sim.population.year_groups import YEAR_11, YEAR_13
+from sim.processes import placement
 from sim.step_context import StepContext
 
 
@@ -90,5 +91,5 @@ def new_financial_year(ctx: StepContext) -> None:
     f, councils = ctx.config.finance, ctx.councils
     councils.high_needs_income *= 1 + f.high_needs_income_growth
     councils.ep_hours_per_month *= 1 + ctx.config.assessment.ep_capacity_growth_per_year
-    councils.special_places *= 1 + ctx.config.placement.special_places_growth_per_year
+    placement.commission_places(ctx)
     councils.spend_this_year[:] = 0.0

@@ -38,8 +38,28 @@ def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boos
         * (p.expertise_floor + ctx.schools.expertise[school] + expertise_boost)
         * np.exp(p.advocacy_effect * (c.advocacy[idx] - 0.5))
         * np.exp(-p.deprived_school_under_identification * (ctx.schools.fsm_share[school] - mean_fsm))
+        * need_type_trend(ctx, c.need_type[idx])
     )
     return 1.0 - np.exp(-rate)
+
+
+def need_type_trend(ctx: StepContext, need_type: np.ndarray) -> np.ndarray:
+    """Identification that rose over the decade for some need types, dated.
+
+    Why: pupils recorded with autism and with social, emotional and mental health needs grew
+    far faster than other needs from 2015 to 2025 (awareness, diagnostic pathways, and schools'
+    recognition of mental-health needs), so a backtest that starts in 2015 with 2025's
+    identification finds too much SEN support early and too little growth. Before
+    `identification.type_trend_until` each need type is identified at (1 + its
+    `identification.type_trend_per_year`) to the power (years before that date) lower a rate;
+    from that date on, at the rate the rest of the model is calibrated to (a run starting
+    there is unchanged)."""
+    p = ctx.config.identification
+    years_before = max(0.0, (ctx.timeline.month_index(p.type_trend_until) - ctx.t) / 12.0)
+    if years_before == 0.0:
+        return np.ones(len(need_type))
+    trend = np.asarray(p.type_trend_per_year, dtype=np.float64)
+    return np.power(1.0 + trend[need_type], -years_before)
 
 
 def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:

@@ -47,6 +47,31 @@ def free_base_places(ctx: StepContext) -> np.ndarray:
     return ctx.schools.base_places - in_base
 
 
+def independent_if_full_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """When no state special place is free, the council names an independent school: because the
+    family pushes (rising with advocacy), or because the council itself commissions one for a
+    child whose needs it cannot meet elsewhere (`placement.independent_if_full_base`, the
+    sufficiency response that made independent placements grow about 12% a year in 2020-2025 while
+    two thirds of state special schools were at or over capacity: T268-T277, T297)."""
+    p = ctx.config.placement
+    return np.minimum(p.independent_if_full_base + p.independent_if_full_advocacy * ctx.c.advocacy[idx], 1.0)
+
+
+def commission_places(ctx: StepContext) -> None:
+    """April: councils add state special places where their special schools are full.
+
+    Places grow at `placement.special_places_growth_per_year` in councils whose special schools
+    are at least `placement.special_places_build_fill_threshold` full (0 = every council, every
+    year, whatever the demand). Councils plan places for forecast demand (school capacity
+    returns: two thirds of special schools at or over capacity in 2023-24, T297), so places that
+    grew on a fixed trend while demand fell would empty the independent sector, against the
+    published rise."""
+    p, councils = ctx.config.placement, ctx.councils
+    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= YEAR_13)], minlength=len(councils))
+    full = occupied >= p.special_places_build_fill_threshold * np.floor(councils.special_places)
+    councils.special_places[full] *= 1 + p.special_places_growth_per_year
+
+
 def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent: bool = True) -> None:
     """Name settings for plan holders at view indices `idx` (new plans or transfer reviews)."""
     c, p = ctx.c, ctx.config.placement
@@ -61,13 +86,17 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
     free = free_special_places(ctx)
     order, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
     got_place = rank < np.maximum(free[c.council[special]], 0)
+    if allow_independent:
+        # for some, no free state place suits the need or is within reach: they are treated as
+        # when state schools are full (`placement.independent_when_places_free`)
+        got_place &= ctx.uniform("placement-independent-by-need", special) >= p.independent_when_places_free
     no_place = special[~got_place]
     stuck = cannot_travel(ctx, special)  # the journey, not the place, fails
     declined = special[got_place & stuck]
     got_place &= ~stuck
     move_to(ctx, special[got_place], STATE_SPECIAL, SPECIAL)
     if allow_independent:
-        pushes = ctx.uniform("placement-independent", no_place) < p.independent_if_full_advocacy * c.advocacy[no_place]
+        pushes = ctx.uniform("placement-independent", no_place) < independent_if_full_probability(ctx, no_place)
     else:
         pushes = np.zeros(len(no_place), dtype=bool)
     stuck_independent = pushes & np.isin(no_place, special[stuck])

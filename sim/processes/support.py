@@ -20,6 +20,7 @@ from sim.population.state import (
     TARGETED_PLUS,
 )
 from sim.population.year_groups import YEAR_11
+from sim.processes import finance, placement
 from sim.step_context import StepContext
 
 
@@ -70,7 +71,10 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
     # float even when no child is on school-led support (bincount of an empty selection is integer)
     demand = np.bincount(school, weights=wanted * s.cost_per_intensity_unit, minlength=len(schools)).astype(float)
     demand += np.bincount(c.school[plans_in_mainstream], minlength=len(schools)) * s.mainstream_contribution
+    # demand is costed at base-year prices and the budget in cash (it inflates with costs,
+    # calendar.refresh_schools), so demand is priced in cash too before the two are compared;
     # schools without a notional SEN budget (special, independent) feel no budget pressure
+    demand *= finance.inflation(ctx)
     schools.budget_pressure[:] = np.where(schools.sen_budget > 0, demand / np.maximum(schools.sen_budget, 1.0), 0.0)
     squeeze = np.minimum(1.0, 1.0 / np.maximum(schools.budget_pressure[school], 1e-9))
     delivered = wanted * squeeze
@@ -82,6 +86,26 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
     planned = np.flatnonzero(school_age & (c.support_level == EHCP))
     c.support_intensity[planned] = np.minimum(c.severity[planned], plan_capacity(ctx, planned))
     _accumulate(ctx, school_age)
+    _mainstream_placements_break_down(ctx, planned)
+
+
+def _mainstream_placements_break_down(ctx: StepContext, planned: np.ndarray) -> None:
+    """A plan whose mainstream setting cannot meet the need breaks down: the family and the
+    school ask for a new setting mid-phase (`placement.mainstream_breakdown_per_year`, a yearly
+    hazard among plan holders in mainstream whose support falls short of the need), and the
+    council names one as for a new plan (a state special place if one is free, else an
+    independent one or mainstream again). Why: most moves to special schools happen between
+    phase transfers, after a placement has failed (councils' sufficiency reports), so demand
+    for special places grows with the unmet needs of plan holders in mainstream."""
+    rate = ctx.config.placement.mainstream_breakdown_per_year
+    if rate <= 0 or len(planned) == 0:
+        return
+    c = ctx.c
+    in_mainstream = planned[(c.placement[planned] == MAINSTREAM) | (c.placement[planned] == INCLUSION_BASE)]
+    unmet = in_mainstream[c.support_intensity[in_mainstream] < ctx.config.sen_support.match_fraction * c.severity[in_mainstream]]
+    broken = unmet[ctx.uniform("placement-breakdown", unmet) < 1.0 - np.exp(-rate / 12.0)]
+    ctx.log("placement_breakdown", broken)
+    placement.place(ctx, broken)
 
 
 def _accumulate(ctx: StepContext, school_age: np.ndarray) -> None:
