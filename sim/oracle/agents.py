@@ -241,6 +241,10 @@ class ChildAgent(mesa.Agent):
         cap = s.inclusion_base_max_intensity if self.placement == INCLUSION_BASE else s.plan_mainstream_max_intensity
         return f32(f32(cap) + self.plan_uplift)
 
+    def unmet(self) -> bool:
+        """Support below `sen_support.match_fraction` of the need (float32, as `support.is_matched`)."""
+        return self.support_intensity < f32(f32(self.model.config.sen_support.match_fraction) * self.severity)
+
     # -- requests -------------------------------------------------------------------------------
     def may_request(self, t: int) -> bool:
         r = self.model.config.requests
@@ -256,7 +260,7 @@ class ChildAgent(mesa.Agent):
     def request_hazards(self, t: int, parent_strength: float = 1.0) -> tuple[float, float]:
         """Monthly request hazards (school, parent), as `requests.hazards`."""
         model, r = self.model, self.model.config.requests
-        unmet = self.support_intensity < f32(f32(model.config.sen_support.match_fraction) * self.severity)
+        unmet = self.unmet()
         common = (
             severity_term(self.severity, r.severity_elasticity)
             * math.exp(r.unmet_effect * unmet)
@@ -361,7 +365,10 @@ class ChildAgent(mesa.Agent):
     def plan_probability(self) -> float:
         a = self.model.config.assessment
         mild = self.severity < f32(self.model.config.reviews.plan_needs_met_severity)
-        return a.plan_issued_probability * a.mild_need_plan_ratio if mild else a.plan_issued_probability
+        base = a.plan_issued_probability * a.mild_need_plan_ratio if mild else a.plan_issued_probability
+        # a private report multiplies the odds of issuing (float64, numpy's exp as in the array)
+        factor = float(np.exp(np.float64(self.model.config.decision.private_report_issue_effect * float(self.private_report))))
+        return base * factor / (1.0 - base + base * factor)
 
     def prefers_special(self, t: int) -> bool:
         """The parent's preference for a special school, rising with severity and advocacy, falling
@@ -373,10 +380,24 @@ class ChildAgent(mesa.Agent):
         probability = f32(1.0 / f32(1.0 + exp32(-logit)))
         return self.model.draws.uniform("placement-preference", t, self.key) < probability
 
+    def no_suitable_free_place(self, t: int) -> bool:
+        """Some children find no free state place that suits the need: treated as when schools are full."""
+        return self.model.draws.uniform("placement-independent-by-need", t, self.key) < self.model.config.placement.independent_when_places_free
+
     def pushes_for_independent(self, t: int) -> bool:
-        """Without a state place, a family may secure an independent one, likelier with advocacy."""
-        chance = f32(f32(self.model.config.placement.independent_if_full_advocacy) * self.advocacy)
+        """Without a state place, the council names an independent school: the family pushes
+        (likelier with advocacy) or the council commissions one (float32, capped at 1)."""
+        p = self.model.config.placement
+        chance = min(f32(f32(p.independent_if_full_base) + f32(f32(p.independent_if_full_advocacy) * self.advocacy)), 1.0)
         return self.model.draws.uniform("placement-independent", t, self.key) < chance
+
+    def cannot_travel(self, t: int) -> bool:
+        """Offered a special or independent place, a family without council transport may be
+        unable to make the journey (likelier with fewer resources)."""
+        f, draws = self.model.config.family, self.model.draws
+        no_transport = draws.uniform("placement-transport", t, self.key) >= f.council_transport_share
+        cannot = draws.uniform("placement-travel", t, self.key) < f32(f32(f.travel_decline_without_transport) * f32(1.0 - self.advocacy))
+        return no_transport and cannot
 
     def maybe_assessment_completes(self, t: int) -> bool:
         """Once EP advice is in and the statutory minimum has passed, other advice and drafting may

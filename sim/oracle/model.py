@@ -15,6 +15,7 @@ import math
 from collections import defaultdict
 
 import mesa
+import numpy as np
 import pandas as pd
 
 from sim.model import SendModel
@@ -187,8 +188,9 @@ class OracleModel(mesa.Model):
                 led_demand[child.school] += wanted * s.cost_per_intensity_unit
             elif child.plan_in_mainstream():
                 plans_in_mainstream[child.school] += 1
+        inflation = (1 + self.config.finance.cost_inflation) ** (t / 12)  # demand priced in cash, as the budget
         for school in self.schools:
-            school.demand = led_demand[school.index] + plans_in_mainstream[school.index] * s.mainstream_contribution
+            school.demand = (led_demand[school.index] + plans_in_mainstream[school.index] * s.mainstream_contribution) * inflation
             school.set_budget_pressure()
         for child, wanted in led:
             squeeze = min(1.0, 1.0 / max(self.schools[child.school].budget_pressure, 1e-9))
@@ -196,6 +198,22 @@ class OracleModel(mesa.Model):
         for child in on_roll:
             if child.school_age() and child.support_level == EHCP:
                 child.support_intensity = min(child.severity, child.plan_capacity())
+        self.break_down_mainstream_placements(on_roll, t)
+
+    def break_down_mainstream_placements(self, on_roll: list[ChildAgent], t: int) -> None:
+        """A plan in mainstream whose support falls short of the need may break down (a yearly
+        hazard, drawn monthly); the council then names a setting as for a new plan."""
+        rate = self.config.placement.mainstream_breakdown_per_year
+        if rate <= 0:
+            return
+        chance = 1.0 - float(np.exp(-rate / 12.0))  # numpy's exp, as the vectorised rule
+        broken = [
+            child for child in on_roll
+            if child.plan_in_mainstream() and child.unmet() and self.draws.uniform("placement-breakdown", t, child.key) < chance
+        ]
+        for child in broken:
+            self.log("placement_breakdown", t, child.row)
+        self.name_settings(broken, on_roll, t)
 
     def decide(self, on_roll: list[ChildAgent], t: int) -> None:
         """Each council's panel decides requests that arrived before this month."""
@@ -266,15 +284,23 @@ class OracleModel(mesa.Model):
                 occupied[child.council] += 1
         free = [math.floor(council.special_places) - occupied[council.index] for council in self.councils]
         placed = self.most_severe_first(special, lambda child: child.council, free)
-        got_place = [child for child in special if child.row in placed]
+        placed = {row for row in placed if not self.children[row].no_suitable_free_place(t)}
+        stuck = {child.row for child in special if child.cannot_travel(t)}  # the journey, not the place, fails
+        declined = [child for child in special if child.row in placed and child.row in stuck]
+        got_place = [child for child in special if child.row in placed and child.row not in stuck]
         no_place = [child for child in special if child.row not in placed]
         self.move_to(got_place, STATE_SPECIAL, SPECIAL, t)
-        pushes = [child for child in no_place if child.pushes_for_independent(t)]
+        pushing = [child for child in no_place if child.pushes_for_independent(t)]
+        declined += [child for child in pushing if child.row in stuck]
+        pushes = [child for child in pushing if child.row not in stuck]
         self.move_to(pushes, INDEPENDENT_SPECIAL, INDEPENDENT, t)
         for child in got_place + pushes:
             child.special_secured = True
-        pushed = {child.row for child in pushes}
-        self.place_in_mainstream(mainstream + [child for child in no_place if child.row not in pushed], on_roll)
+        pushed = {child.row for child in pushing}
+        refused = [child for child in no_place if child.row not in pushed]
+        self.place_in_mainstream(mainstream + refused + declined, on_roll)
+        for child in declined:
+            self.log("travel_declined", t, child.row)
         for child in issued:
             self.log("placement", t, child.row, placement=child.placement, preferred_special=wants[child.row])
 

@@ -29,6 +29,8 @@ PIPELINE_EVENTS: dict[str, tuple[str, ...]] = {
     "ep_advice": (),
     "assessment": ("plan",),
     "plan_issued": ("weeks", "by_parent"),
+    "travel_declined": (),
+    "placement_breakdown": (),
     "placement": ("placement", "preferred_special"),
 }
 

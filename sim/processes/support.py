@@ -102,7 +102,7 @@ def _mainstream_placements_break_down(ctx: StepContext, planned: np.ndarray) -> 
         return
     c = ctx.c
     in_mainstream = planned[(c.placement[planned] == MAINSTREAM) | (c.placement[planned] == INCLUSION_BASE)]
-    unmet = in_mainstream[c.support_intensity[in_mainstream] < ctx.config.sen_support.match_fraction * c.severity[in_mainstream]]
+    unmet = in_mainstream[~is_matched(ctx, in_mainstream)]
     broken = unmet[ctx.uniform("placement-breakdown", unmet) < 1.0 - np.exp(-rate / 12.0)]
     ctx.log("placement_breakdown", broken)
     placement.place(ctx, broken)
