@@ -8,6 +8,8 @@ same group-by. Definitions, units and breakdowns are documented in docs/METRICS.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -92,7 +94,7 @@ class MetricBuilder:
         self.timeline = model.timeline
         self.rows: list[pd.DataFrame] = []
         self.council_codes = list(simulated_councils(model.config.population)["la_code"])
-        self._grouping: tuple | None = None  # (key, units frame, groups) of the last frame add_ratio grouped
+        self._grouping: tuple | None = None  # (key, weak reference to the frame, groups) of the last frame grouped
 
     # ---- units: attach breakdown columns to rows -------------------------------------------
     def units(self, rows: np.ndarray, **columns) -> pd.DataFrame:
@@ -153,21 +155,23 @@ class MetricBuilder:
 
         Metric families call `add_ratio` several times on one frame with different numerators;
         the group codes and cells depend only on the frame's date and breakdown columns, so they
-        are worked out once per frame (the frame is held, so its identity cannot be reused).
+        are worked out once per frame. The frame is followed by a weak reference (a frame freed
+        and another made at the same address is not mistaken for it, and no frame is kept alive).
         Callers add numerator columns between calls but never rewrite breakdown columns.
         """
         key = (id(units), len(units), breakdowns, tuple(units.columns.intersection(["date", *breakdowns])))
-        if self._grouping is not None and self._grouping[0] == key and self._grouping[1] is units:
+        if self._grouping is not None and self._grouping[0] == key and self._grouping[1]() is units:
             return self._grouping[2]
+        self._grouping = None  # free the last frame's codes before making this one's
         date_codes, dates = pd.factorize(units["date"], sort=True)
         grouped = []
         for by in breakdowns:
             if by == "all":
-                codes, labels = np.zeros(len(units), dtype=np.int64), np.array(["all"], dtype=object)
+                codes, labels = np.zeros(len(units), dtype=np.int8), np.array(["all"], dtype=object)
             elif by in units.columns:
                 column = units[by]
-                if isinstance(column.dtype, pd.CategoricalDtype):
-                    codes, labels = column.array.codes.astype(np.int64), np.asarray(column.cat.categories, dtype=object)
+                if isinstance(column.dtype, pd.CategoricalDtype):  # codes stay int8/int16: one frame holds several
+                    codes, labels = column.array.codes, np.asarray(column.cat.categories, dtype=object)
                 else:
                     codes, labels = pd.factorize(column, sort=True)
                     labels = np.asarray(labels, dtype=object)
@@ -175,7 +179,7 @@ class MetricBuilder:
                 continue
             grouped.append((by, codes, labels))
         result = (dates, date_codes, grouped, group_cells(date_codes, len(dates), grouped))
-        self._grouping = (key, units, result)
+        self._grouping = (key, weakref.ref(units), result)
         return result
 
     def date_of(self, months: np.ndarray, kind: str) -> pd.Series:
