@@ -44,15 +44,10 @@ class RandomStreams:
 
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
-        self._stream_keys: dict[tuple[str, int, int], np.uint64] = {}  # a run asks for each key many times
 
     def stream_key(self, process: str, month: int, draw: int = 0) -> np.uint64:
-        label = (process, month, draw)
-        key = self._stream_keys.get(label)
-        if key is None:
-            digest = hashlib.blake2b(f"{self.seed}|{process}|{month}|{draw}".encode(), digest_size=8).digest()
-            key = self._stream_keys[label] = np.uint64(int.from_bytes(digest, "little"))
-        return key
+        digest = hashlib.blake2b(f"{self.seed}|{process}|{month}|{draw}".encode(), digest_size=8).digest()
+        return np.uint64(int.from_bytes(digest, "little"))
 
     def uniform(self, process: str, month: int, keys: np.ndarray, draw: int = 0) -> np.ndarray:
         """One U[0,1) per child key, for this process and month (float64)."""
@@ -62,8 +57,9 @@ class RandomStreams:
             mixed += self.stream_key(process, month, draw)
             _splitmix64(mixed)
         np.right_shift(mixed, _UNIT_SHIFT, out=mixed)
-        # 53-bit integers convert to float64 exactly and the scale is a power of two: one pass
-        return np.multiply(mixed, _TO_UNIT, dtype=np.float64)
+        unit = mixed.astype(np.float64)
+        unit *= _TO_UNIT
+        return unit
 
     def normal(self, process: str, month: int, keys: np.ndarray, draw: int = 0) -> np.ndarray:
         """Standard normal per child key (inverse-CDF of a keyed uniform)."""

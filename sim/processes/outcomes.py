@@ -32,22 +32,18 @@ def suspensions(ctx: StepContext) -> None:
     if ctx.month == 8:
         return
     idx = np.flatnonzero((c.year_group <= 11) & ~c.excluded)
-    severity = c.severity[idx]
-    sev = np.minimum(severity, o.suspension_need_cap)
-    has_need = severity > 0
-    unmet = has_need & (c.support_intensity[idx] < ctx.config.sen_support.match_fraction * severity)
+    sev = np.minimum(c.severity[idx], o.suspension_need_cap)
+    unmet = (c.severity[idx] > 0) & (c.support_intensity[idx] < ctx.config.sen_support.match_fraction * c.severity[idx])
     phase = np.where(c.year_group[idx] >= 7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
-    placement = c.placement[idx]
-    # a factor of a yes/no attribute takes one of two values: looked up, not exponentiated per child
     rate = (
         o.suspension_monthly_base
         * phase
         * np.exp(o.suspension_need_effect * sev)
-        * _two_valued_factor(o.suspension_unmet_effect, unmet)
-        * _two_valued_factor(o.suspension_semh_effect, (c.need_type[idx] == SEMH) & has_need)
-        * _two_valued_factor(o.suspension_fsm_effect, c.fsm[idx])
+        * np.exp(o.suspension_unmet_effect * unmet)
+        * np.exp(o.suspension_semh_effect * (c.need_type[idx] == SEMH) * (c.severity[idx] > 0))
+        * np.exp(o.suspension_fsm_effect * c.fsm[idx])
         * np.exp(-ctx.config.family.suspension_challenge_effect * (c.advocacy[idx] - 0.5))  # families who challenge
-        * np.where((placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL), o.suspension_special_school_multiplier, 1.0)
+        * np.where(np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL)), o.suspension_special_school_multiplier, 1.0)
     )
     suspended = idx[ctx.uniform("suspension", idx) < 1 - np.exp(-rate * 12 / 11)]
     c.suspensions[suspended] += 1
@@ -57,11 +53,6 @@ def suspensions(ctx: StepContext) -> None:
     c.placement[excluded] = ALTERNATIVE_PROVISION
     ctx.log("suspension", suspended)
     ctx.log("exclusion", excluded)
-
-
-def _two_valued_factor(effect: float, flag: np.ndarray) -> np.ndarray:
-    """exp(effect * flag) for a boolean flag, as the same two float64 values indexed by the flag."""
-    return np.exp(np.array([effect * False, effect * True]))[flag.view(np.uint8)]
 
 
 def test_score(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
