@@ -69,12 +69,13 @@ class Recorder:
         c, t = ctx.c, ctx.t
         n = len(ctx.councils)
         pupils = c.year_group <= YEAR_11
-        council = c.council
+        council = c.council.astype(np.intp) if n > 1 else None  # cast once, not once per count
 
         def count(mask: np.ndarray) -> np.ndarray:
             if n == 1:  # one council: a count is a sum (several times faster than a bincount)
                 return np.count_nonzero(mask)
-            return np.bincount(council[mask], minlength=n)
+            # the mask as weights: no copy of the selected rows (counts are whole numbers, exact)
+            return np.bincount(council, weights=mask, minlength=n)
 
         level = c.support_level
         if t == ctx.timeline.month_index(ctx.config.transition.legal_switch) - 1:

@@ -8,6 +8,8 @@ same group-by. Definitions, units and breakdowns are documented in docs/METRICS.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -34,6 +36,56 @@ def severity_band(severity: np.ndarray) -> np.ndarray:
     return SEVERITY_LABELS[np.searchsorted(SEVERITY_BANDS, np.asarray(severity, dtype=np.float64), side="right") - 1]
 
 
+COLLAPSE_MIN_ROWS = 50_000  # below this, summing row by row is as fast as collapsing first
+EXACT_SUM_LIMIT = 2.0**53  # integers up to here are exact in float64, so their sums do not depend on order
+
+
+def exact_in_any_order(values: np.ndarray) -> bool:
+    """Whole numbers whose total stays below 2**53: every partial sum is exact, in any order."""
+    return bool(np.array_equal(values, np.trunc(values)) and np.abs(values).sum() < EXACT_SUM_LIMIT)
+
+
+def group_cells(date_codes: np.ndarray, n_dates: int, grouped: list):
+    """The cells of units sharing a date and every breakdown group: (cell of each unit, date codes
+    and breakdowns of the cells), or None when summing row by row is as good.
+
+    Why: a national run's census and per-pupil rates have one unit per pupil and year (about a
+    hundred million rows), and each metric sums them once per breakdown; summing them once into
+    cells (a few hundred thousand) makes every breakdown a sum over cells. `add_ratio` uses the
+    cells only when numerators and denominators are whole numbers with totals below 2**53, whose
+    float64 sums are exact in any order (counts, months, 0/1 flags), so values are the same bit
+    for bit; other units (pounds) are summed row by row.
+    """
+    n = len(date_codes)
+    if n < COLLAPSE_MIN_ROWS or any(len(codes) and codes.min() < 0 for _, codes, _ in grouped):
+        return None
+    sizes = [len(labels) for _, _, labels in grouped if len(labels) > 1]
+    cardinality = float(n_dates) * float(np.prod(sizes, dtype=np.float64))
+    if cardinality >= 2.0**62:
+        return None
+    joint = np.asarray(date_codes, dtype=np.int64).copy()
+    for _, codes, labels in grouped:
+        if len(labels) > 1:
+            joint *= len(labels)
+            joint += codes
+    if cardinality <= max(4 * n, 1 << 22):  # dense cells: counting beats sorting
+        cells = np.flatnonzero(np.bincount(joint, minlength=int(cardinality)))
+        position = np.empty(int(cardinality), dtype=np.int64)
+        position[cells] = np.arange(len(cells))
+        cell = position[joint]
+    else:
+        cells, cell = np.unique(joint, return_inverse=True)
+    decoded = []
+    rest = cells
+    for by, codes, labels in reversed(grouped):
+        if len(labels) > 1:
+            decoded.append((by, rest % len(labels), labels))
+            rest = rest // len(labels)
+        else:
+            decoded.append((by, np.zeros(len(cells), dtype=np.int64), labels))
+    return cell, rest, decoded[::-1]
+
+
 class MetricBuilder:
     """Turns a finished model's records into the tidy metrics table."""
 
@@ -43,6 +95,7 @@ class MetricBuilder:
         self.timeline = model.timeline
         self.rows: list[pd.DataFrame] = []
         self.council_codes = list(simulated_councils(model.config.population)["la_code"])
+        self._grouping: tuple | None = None  # (key, weak reference to the frame, groups) of the last frame grouped
 
     # ---- units: attach breakdown columns to rows -------------------------------------------
     def units(self, rows: np.ndarray, **columns) -> pd.DataFrame:
@@ -76,21 +129,14 @@ class MetricBuilder:
         """
         if units.empty:
             return
-        date_codes, dates = pd.factorize(units["date"], sort=True)
         num = units[numerator].to_numpy(dtype=np.float64)
         den = units[denominator].to_numpy(dtype=np.float64)
-        for by in breakdowns:
-            if by == "all":
-                codes, labels = np.zeros(len(units), dtype=np.int64), np.array(["all"], dtype=object)
-            elif by in units.columns:
-                column = units[by]
-                if isinstance(column.dtype, pd.CategoricalDtype):
-                    codes, labels = column.cat.codes.to_numpy().astype(np.int64), np.asarray(column.cat.categories, dtype=object)
-                else:
-                    codes, labels = pd.factorize(column, sort=True)
-                    labels = np.asarray(labels, dtype=object)
-            else:
-                continue
+        dates, date_codes, grouped, cells = self.grouping(units, tuple(breakdowns))
+        if cells is not None and exact_in_any_order(num) and exact_in_any_order(den):
+            cell, date_codes, grouped = cells
+            num = np.bincount(cell, weights=num, minlength=len(date_codes))
+            den = np.bincount(cell, weights=den, minlength=len(date_codes))
+        for by, codes, labels in grouped:
             size = len(dates) * len(labels)
             key = date_codes * len(labels) + codes
             sum_num = np.bincount(key, weights=num, minlength=size)
@@ -104,6 +150,38 @@ class MetricBuilder:
                 "group": labels[keep % len(labels)].astype(str),
                 "value": scale * sum_num[keep] / sum_den[keep],
             }))
+
+    def grouping(self, units: pd.DataFrame, breakdowns: tuple) -> tuple:
+        """(dates, date codes, [(breakdown, codes, labels)], cells or None) of a units frame.
+
+        Metric families call `add_ratio` several times on one frame with different numerators;
+        the group codes and cells depend only on the frame's date and breakdown columns, so they
+        are worked out once per frame. The frame is followed by a weak reference (a frame freed
+        and another made at the same address is not mistaken for it, and no frame is kept alive).
+        Callers add numerator columns between calls but never rewrite breakdown columns.
+        """
+        key = (id(units), len(units), breakdowns, tuple(units.columns.intersection(["date", *breakdowns])))
+        if self._grouping is not None and self._grouping[0] == key and self._grouping[1]() is units:
+            return self._grouping[2]
+        self._grouping = None  # free the last frame's codes before making this one's
+        date_codes, dates = pd.factorize(units["date"], sort=True)
+        grouped = []
+        for by in breakdowns:
+            if by == "all":
+                codes, labels = np.zeros(len(units), dtype=np.int8), np.array(["all"], dtype=object)
+            elif by in units.columns:
+                column = units[by]
+                if isinstance(column.dtype, pd.CategoricalDtype):  # codes stay int8/int16: one frame holds several
+                    codes, labels = column.array.codes, np.asarray(column.cat.categories, dtype=object)
+                else:
+                    codes, labels = pd.factorize(column, sort=True)
+                    labels = np.asarray(labels, dtype=object)
+            else:
+                continue
+            grouped.append((by, codes, labels))
+        result = (dates, date_codes, grouped, group_cells(date_codes, len(dates), grouped))
+        self._grouping = (key, weakref.ref(units), result)
+        return result
 
     def date_of(self, months: np.ndarray, kind: str) -> pd.Series:
         """Period dates: 'year' -> 1 Jan of the calendar year; 'month' -> that month."""

@@ -36,6 +36,9 @@ def suspensions(ctx: StepContext) -> None:
     lower for families who challenge (assumptions); a fixed share of suspensions become exclusions
     (published ratio)."""
     c, o = ctx.c, ctx.config.outcomes
+    # months in term time only: no suspensions in August
+    if ctx.month == 8:
+        return
     idx = np.flatnonzero((c.year_group <= YEAR_11) & ~c.excluded)
     sev = np.minimum(c.severity[idx], o.suspension_need_cap)
     unmet = (c.severity[idx] > 0) & ~support.is_matched(ctx, idx)
@@ -50,9 +53,6 @@ def suspensions(ctx: StepContext) -> None:
         * np.exp(-ctx.config.family.suspension_challenge_effect * (c.advocacy[idx] - 0.5))  # families who challenge
         * np.where(np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL)), o.suspension_special_school_multiplier, 1.0)
     )
-    # months in term time only: no suspensions in August
-    if ctx.month == 8:
-        return
     suspended = idx[ctx.uniform("suspension", idx) < 1 - np.exp(-rate * 12 / 11)]
     c.suspensions[suspended] += 1
     c.year_suspensions[suspended] = np.minimum(c.year_suspensions[suspended] + 1, 127)

@@ -1,0 +1,165 @@
+"""Whole England, both routes: where the time and the memory of a national comparison go.
+
+Why: the national comparison (all 153 councils, EHCP route and tiered route, one replicate, to
+August 2036) is the largest run a user makes. Its wall time on a 2-core machine, and the peak
+memory of each of the two worker processes, decide whether it can be run at all. A shared
+machine makes one wall time meaningless on its own, so each route's worker is measured by phase
+(build, monthly steps, metrics, children table) in CPU seconds as well as wall seconds, with the
+machine's load average alongside.
+
+What is measured, per route, in a fresh single-threaded subprocess (the two routes run at the
+same time, as the two workers of `sendsim compare` do):
+
+- build, run (every monthly step), metrics, children table: wall and CPU seconds;
+- child-months stepped (rows on roll summed over months) and child-months per CPU-second;
+- state bytes per child (`population.build.column_bytes_per_child`: every per-child column,
+  all rows, future Reception cohorts too) and child rows;
+- peak RSS of the worker (`resource.getrusage` maxrss) after each phase.
+
+With `--end-to-end`, it also times `sendsim compare configs/england.yaml
+configs/england_white_paper.yaml --replicates 1 --workers 2` (wall, from the command's start to
+its last file written).
+
+Usage:
+    python benchmarks/england.py                     # scale 0.1 (about 810,000 pupils)
+    python benchmarks/england.py --scale 1.0 --end-to-end
+Writes benchmarks/out/england.csv and benchmarks/out/england.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT_DIR = Path(__file__).resolve().parent / "out"
+ROUTES = {"ehcp_route": "configs/england.yaml", "tiered_route": "configs/england_white_paper.yaml"}
+SINGLE_THREAD_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+
+
+def _max_rss_bytes() -> int:
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024  # Linux reports kilobytes
+
+
+def measure_route(config_path: str, scale: float, end: str | None) -> dict:
+    """Build, run and measure one route as a compare worker does (runs inside the subprocess)."""
+    from sim.config.loader import load_config
+    from sim.experiments.runner import replicate_seed
+    from sim.metrics import children_table, compute_metrics
+    from sim.model import SendModel
+    from sim.population.build import column_bytes_per_child
+
+    overrides: dict = {"population": {"scale": scale}}
+    if end:
+        overrides["run"] = {"end": end}
+    config = load_config(ROOT / config_path, overrides)
+    result: dict = {"config": config_path, "scale": scale}
+
+    def phase(name: str, work):
+        wall, cpu = time.perf_counter(), time.process_time()
+        value = work()
+        result[f"{name}_wall_s"] = round(time.perf_counter() - wall, 2)
+        result[f"{name}_cpu_s"] = round(time.process_time() - cpu, 2)
+        result[f"{name}_peak_rss_gb"] = round(_max_rss_bytes() / 2**30, 3)
+        return value
+
+    model = phase("build", lambda: SendModel(config, seed=replicate_seed(config.run.seed, 0)))
+    child_months = sum(hi - lo for lo, hi in (model.on_roll(t) for t in range(model.n_months)))
+    phase("run", model.run)
+    phase("metrics", lambda: compute_metrics(model))
+    phase("children_table", lambda: children_table(model))
+    result.update({
+        "child_rows": len(model.children),
+        "pupils_at_start": int(model.recorder.system["pupils"][0].sum()),
+        "months": model.n_months,
+        "child_months": int(child_months),
+        "child_months_per_cpu_s": round(child_months / max(result["run_cpu_s"], 1e-9)),
+        "state_bytes_per_child": round(column_bytes_per_child(model.children), 1),
+        "state_gb": round(model.children.nbytes() / 2**30, 3),
+    })
+    return result
+
+
+def end_to_end(scale: float, end: str | None) -> dict:
+    """Wall seconds of the national `sendsim compare`, one replicate on two workers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "sim.cli", "compare", *ROUTES.values(), "--replicates", "1", "--workers", "2",
+                   "--scale", str(scale), "--out", str(Path(tmp) / "england")]
+        if end:
+            command += ["--end", end]
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env={**os.environ, **SINGLE_THREAD_ENV}, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+    if done.returncode != 0:
+        return {"compare_wall_s": None, "compare_error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+    return {"compare_wall_s": round(wall, 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=0.1, help="population.scale (1.0 = all of England's pupils)")
+    parser.add_argument("--end", default=None, help="run.end (YYYY-MM); default the scenarios' own end, August 2036")
+    parser.add_argument("--end-to-end", action="store_true", help="also time the whole `sendsim compare`")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(measure_route(args.worker, args.scale, args.end)))
+        return
+
+    load_before = os.getloadavg()
+    env = {**os.environ, **SINGLE_THREAD_ENV}
+    workers = {
+        route: subprocess.Popen([sys.executable, __file__, "--worker", path, "--scale", str(args.scale),
+                                 *(["--end", args.end] if args.end else [])], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for route, path in ROUTES.items()
+    }
+    start = time.perf_counter()
+    rows = []
+    for route, process in workers.items():
+        out, _ = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"the {route} worker failed (exit {process.returncode})")
+        rows.append({"route": route, **json.loads(out.strip().splitlines()[-1])})
+    both_wall = time.perf_counter() - start
+    extra = end_to_end(args.scale, args.end) if args.end_to_end else {}
+    load_after = os.getloadavg()
+    machine = {"cores": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+               "python": platform.python_version(), "load_before": load_before, "load_after": load_after}
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    with open(args.out_dir / "england.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [
+        f"# Whole England, both routes, scale {args.scale}",
+        "",
+        f"Both workers side by side: {both_wall:.0f} s wall. " + (
+            f"`sendsim compare` end to end: {extra['compare_wall_s']} s wall." if extra.get("compare_wall_s")
+            else (f"`sendsim compare` did not run: {extra['compare_error']}" if extra else "")),
+        f"Machine: {machine['cores']} cores, {machine['processor']}, Python {machine['python']}; load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.",
+        "",
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + "---|" * len(rows[0]),
+        *("| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows),
+    ]
+    (args.out_dir / "england.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
