@@ -111,8 +111,11 @@ def _plan_holders(ctx, n: int) -> np.ndarray:
 
 
 def _places_for_everyone(ctx, n: int) -> None:
+    """Free state special places for all n, each suitable (no child is sent independent for want of
+    a suitable free place), so only the journey can fail."""
     occupied = np.floor(ctx.councils.special_places) - placement.free_special_places(ctx)
     ctx.councils.special_places[:] = occupied + n + 0.5
+    ctx.config.placement.independent_when_places_free = 0.0
 
 
 def test_families_without_transport_or_means_turn_down_a_distant_place(ctx) -> None:

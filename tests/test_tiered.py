@@ -324,10 +324,14 @@ def test_more_experts_at_hand_capacity_never_increases_unmet_need_in_expectation
             # floor of 0.05 percentage points: once capacity saturates, the only differences left are
             # knock-on paths (families' spending and requests respond to unmet need), not a rise
             assert difference.mean() <= Z * se + 5e-4, f"{metric.round(4)}"
-    # paired by seed: half capacity leaves more Targeted Plus need unmet on average (more than 2
-    # standard errors of the paired differences) and in at least 4 of 5 seeds (3/16 by chance alone)
+    # paired by seed: half capacity leaves more Targeted Plus need unmet, either in every seed (a
+    # sign test: 1/32 by chance alone, robust to one seed with a large difference inflating the
+    # standard error) or in at least 4 of 5 seeds (3/16 by chance alone) with a mean above 2
+    # standard errors of the paired differences
     drop = targeted_plus[:, 0] - targeted_plus[:, 1]
-    assert (drop > 0).sum() >= 4 and drop.mean() > 2 * drop.std(ddof=1) / np.sqrt(len(seeds)), f"{targeted_plus.round(4)}"
+    every_seed = bool((drop > 0).all())
+    most_seeds_and_mean = (drop > 0).sum() >= 4 and drop.mean() > 2 * drop.std(ddof=1) / np.sqrt(len(seeds))
+    assert every_seed or most_seeds_and_mean, f"{targeted_plus.round(4)}"
 
 
 def test_the_switch_does_not_take_experts_at_hand_from_children_already_served(white_paper: Trace) -> None:
