@@ -560,10 +560,11 @@ def read_this_first(doc: Document, manifest: dict, headline: pd.DataFrame | None
                      "its own assumptions (source `assumption` in docs/PARAMETERS.md), among them the reform's "
                      "unpublished details: specialist package thresholds, Experts at Hand delivery, how strongly "
                      "families still press for assessment under the new route, and the anticipation surge.")
-    items.append("**Known limitations:** docs/VALIDATION.md, section \"Known failures\", and docs/DYNAMICS.md: latent "
-                 "need keeps its start profile, but the EHCP stock by year group still drifts after 2025 and the "
-                 "rolling backtest misses 2023-25, so quote reform-minus-baseline changes rather than levels after "
-                 "2025. One primary need per child; councils do not exchange pupils; attainment is a latent score.")
+    items.append("**Known limitations:** docs/VALIDATION.md, section \"Known failures\", and docs/DYNAMICS.md: with "
+                 "trends off the start census holds by year group, but the rolling backtest misses the acceleration "
+                 "of requests and plans after 2022 and the baseline's special-school share of plans falls too fast "
+                 "after 2030, so quote reform-minus-baseline changes rather than levels after 2025. One primary need "
+                 "per child; councils do not exchange pupils; attainment is a latent score.")
     items.append("**Need codes** (ASD, SLCN, SEMH, …) and abbreviations are spelled out in the glossary at the end.")
     doc.box("Read this first", items)
 
@@ -639,7 +640,9 @@ def need_standardised_section(doc: Document, table: pd.DataFrame | None) -> None
              "changes are in the metric's own units, never as percentages; 95% intervals over replicates.")
     for metric, part in table.groupby("metric", sort=False):
         first = part.iloc[0]
-        doc.heading(3, f"{metric.replace('_', ' ').capitalize()} ({first.get('unit', '')}; {first.get('better', '')} is better)")
+        known = RUN_BY_NAME.get(metric)
+        title = known.label if known else metric.replace("_", " ")
+        doc.heading(3, f"{title} ({first.get('unit', '')}; {first.get('better', '')} is better)")
         rows = []
         for _, r in part.iterrows():
             label = f"{contrasts.get(r['contrast'], r['contrast'])}: {components.get(r['component'], r['component'])}"
