@@ -72,3 +72,17 @@ def test_year_group_thresholds_are_named() -> None:
                 if any(isinstance(side, ast.Constant) and isinstance(side.value, int) and side.value > 0 for side in sides):
                     bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert bare == []
+
+
+def test_one_need_draw_for_the_start_and_for_onset() -> None:
+    """The type mix and the relative severity by type of a new need are read in one module
+    (`sim/population/need_draw.py`), used by both the start population and the monthly onset."""
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "sim").rglob("*.py")
+        if any(isinstance(node, ast.Attribute) and node.attr in ("type_mix", "deprivation_type_tilt", "type_severity")
+               for node in ast.walk(ast.parse(path.read_text())))
+    )
+    assert readers == ["sim/population/need_draw.py"]
+    for user in ("sim/population/build.py", "sim/processes/needs.py"):
+        assert "need_type_from_uniform" in (ROOT / user).read_text()

@@ -16,6 +16,7 @@ from scipy.special import expit
 from sim.config.council_table import simulated_councils
 from sim.config.schema import NEED_TYPES, ScenarioConfig
 from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL, CouncilTable, SchoolTable
+from sim.population.need_draw import need_type_from_uniform, relative_type_severity
 from sim.population.network import small_world_ties
 from sim.population.school_groups import assign_school_groups
 from sim.population.state import (
@@ -332,13 +333,8 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     p_need = np.where(initial, p_need, np.clip((p_need - autumn) / np.maximum(1 - autumn, 1e-9), 0, census.latent_need_probability_cap))
     has_need = rng.random(n) < p_need
 
-    weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
-    cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-    need_type = (rng.random(n)[:, None] > cum).sum(axis=1).clip(0, len(NEED_TYPES) - 1)
-
-    type_sev = np.array(needs.type_severity)
-    mix = np.array(needs.type_mix) / np.sum(needs.type_mix)
-    type_sev = type_sev / (mix * type_sev).sum()
+    need_type = need_type_from_uniform(needs, fsm, rng.random(n))
+    type_sev = relative_type_severity(needs)
     shape = needs.severity_shape
     raw = rng.gamma(shape, needs.severity_mean / shape, n)
     years_ahead = np.maximum(entry_year - (start_year - 1), 0)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaincinv
 
-from sim.config.schema import NEED_TYPES
 from sim.population.build import onset_rate_per_year
+from sim.population.need_draw import need_type_from_uniform, relative_type_severity
 from sim.population.year_groups import YEAR_11, YEAR_13
 from sim.processes import support
 from sim.step_context import StepContext
@@ -60,12 +60,8 @@ def pandemic_multiplier(ctx: StepContext) -> float:
 def _emerge(ctx: StepContext, new: np.ndarray) -> None:
     c, needs = ctx.c, ctx.config.needs
     fsm = c.fsm[new]
-    weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
-    cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-    need_type = (ctx.uniform("need-type", new)[:, None] > cum).sum(axis=1).clip(0, len(NEED_TYPES) - 1)
-    type_sev = np.array(needs.type_severity)
-    mix = np.array(needs.type_mix) / np.sum(needs.type_mix)
-    type_sev = type_sev / (mix * type_sev).sum()
+    need_type = need_type_from_uniform(needs, fsm, ctx.uniform("need-type", new))
+    type_sev = relative_type_severity(needs)
     shape = needs.severity_shape
     u = np.clip(ctx.uniform("need-severity", new), 1e-9, 1 - 1e-9)
     raw = gammaincinv(shape, u) * needs.severity_mean / shape
