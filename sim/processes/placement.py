@@ -25,12 +25,14 @@ from sim.population.year_groups import YEAR_11, YEAR_12, YEAR_13
 from sim.step_context import StepContext, rank_within_groups
 
 
-def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0) -> np.ndarray:
+def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0, shift: float = 0.0) -> np.ndarray:
     """Whether the family asks for a special school: a logistic rule in severity (centred at 2),
     trust in mainstream and advocacy (centred at 0.5), its intercept calibrated to the published
-    share of EHCP pupils in mainstream (56%); the slopes are assumptions."""
+    share of EHCP pupils in mainstream (56%); the slopes are assumptions. `shift` adds log-odds
+    where the setting ahead weighs on the choice (the move to secondary school:
+    `placement.secondary_transfer_preference_shift`)."""
     c, p = ctx.c, ctx.config.placement
-    logit = (p.special_preference_intercept + p.special_preference_severity * (c.severity[idx] - 2.0)
+    logit = (p.special_preference_intercept + shift + p.special_preference_severity * (c.severity[idx] - 2.0)
              + p.special_preference_trust * (c.trust[idx] - 0.5) + ctx.config.family.special_preference_advocacy * (c.advocacy[idx] - 0.5))
     return ctx.uniform("placement-preference", idx, draw) < expit(logit)
 
@@ -72,12 +74,15 @@ def commission_places(ctx: StepContext) -> None:
     councils.special_places[full] *= 1 + p.special_places_growth_per_year
 
 
-def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent: bool = True) -> None:
-    """Name settings for plan holders at view indices `idx` (new plans or transfer reviews)."""
+def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent: bool = True,
+          preference_shift: float = 0.0) -> None:
+    """Name settings for plan holders at view indices `idx` (new plans or transfer reviews);
+    `preference_shift` adds log-odds to the family's preference for a special school (see
+    prefers_special)."""
     c, p = ctx.c, ctx.config.placement
     if len(idx) == 0:
         return
-    want = prefers_special(ctx, idx)
+    want = prefers_special(ctx, idx, shift=preference_shift)
     c.preferred_special[idx] = want
     c.special_wanted[idx[want]] = True
     special = idx[want]

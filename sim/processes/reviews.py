@@ -83,7 +83,9 @@ def phase_transfer(ctx: StepContext, moving_to_secondary: np.ndarray, moving_to_
     plans7 = moving_to_secondary[c.support_level[moving_to_secondary] == EHCP]
     ctx.log("phase_transfer_review", plans7, phase="secondary")
     mainstream7 = plans7[(c.placement[plans7] == MAINSTREAM) | (c.placement[plans7] == INCLUSION_BASE)]
-    placement_process.place(ctx, mainstream7, on_disputed)
+    # the move to a large secondary school is when families and councils most often judge that
+    # mainstream can no longer meet the need (see placement.secondary_transfer_preference_shift)
+    placement_process.place(ctx, mainstream7, on_disputed, preference_shift=ctx.config.placement.secondary_transfer_preference_shift)
     plans12 = moving_to_post16[c.support_level[moving_to_post16] == EHCP]
     ctx.log("phase_transfer_review", plans12, phase="post16")
     ceased = plans12[ctx.uniform("review-post16", plans12) < r.post16_cease_probability]
