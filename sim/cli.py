@@ -387,18 +387,21 @@ def decompose(
     names = [c.name for c in plan.components]
     total = len(needed_subsets(names, len(names) <= 4 if shapley is None else shapley)) + 1
     out = out or Path("results") / f"{reform_cfg.name}_decomposition"
-    with _progress() as progress:
-        task = progress.add_task("sub-runs", total=total)
-        from sim.experiments.headline import deflator_for
+    from sim.experiments.output_dir import check_destination, output_lock
 
-        result = run_decomposition(base_cfg, reform_cfg, parts, replicates, hold=hold, shapley=shapley, workers=workers,
-                                   progress=lambda label, done, n: progress.update(task, completed=done + 1),
-                                   deflator=deflator_for(base_cfg.report.price_base, base_cfg.report.deflator_growth))
-    pupils = base_cfg.population.pupils_per_council * base_cfg.population.scale * base_cfg.population.councils
-    with atomic_directory(out) as tmp:
-        write_decomposition(tmp, result)
-        write_decomposition_report(tmp, result["table"], f"Decomposition: {reform_cfg.name} against {base_cfg.name}",
-                                   england_factor=england_factor(pupils, base_cfg.report.england_pupils))
+    with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
+        with _progress() as progress:
+            task = progress.add_task("sub-runs", total=total)
+            from sim.experiments.headline import deflator_for
+
+            result = run_decomposition(base_cfg, reform_cfg, parts, replicates, hold=hold, shapley=shapley, workers=workers,
+                                       progress=lambda label, done, n: progress.update(task, completed=done + 1),
+                                       deflator=deflator_for(base_cfg.report.price_base, base_cfg.report.deflator_growth))
+        pupils = base_cfg.population.pupils_per_council * base_cfg.population.scale * base_cfg.population.councils
+        with atomic_directory(out) as tmp:
+            write_decomposition(tmp, result)
+            write_decomposition_report(tmp, result["table"], f"Decomposition: {reform_cfg.name} against {base_cfg.name}",
+                                       england_factor=england_factor(pupils, base_cfg.report.england_pupils))
     console.print(f"[green]wrote[/] {out}/ (decomposition.csv, decomposition.md, decomposition.html, figures/)")
 
 
@@ -430,15 +433,18 @@ def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioC
     if merged:
         channels = [merge_channels(channels)]
     out = out or Path("results") / f"{reform_cfg.name}_family_channels"
-    with _progress() as progress:
-        task = progress.add_task("sub-runs", total=sub_run_count(channels))
-        result = decompose_by_channel(base_cfg, reform_cfg, channels, replicates, workers=workers,
-                                      progress=lambda label, done, n: progress.update(task, completed=done))
-    with atomic_directory(out) as tmp:
-        write_family_channels(tmp, result)
-        write_family_channel_report(tmp, result["table"],
-                                    f"The change in the gap at equal need by family-resource channel: "
-                                    f"{reform_cfg.name} against {base_cfg.name}")
+    from sim.experiments.output_dir import check_destination, output_lock
+
+    with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
+        with _progress() as progress:
+            task = progress.add_task("sub-runs", total=sub_run_count(channels))
+            result = decompose_by_channel(base_cfg, reform_cfg, channels, replicates, workers=workers,
+                                          progress=lambda label, done, n: progress.update(task, completed=done))
+        with atomic_directory(out) as tmp:
+            write_family_channels(tmp, result)
+            write_family_channel_report(tmp, result["table"],
+                                        f"The change in the gap at equal need by family-resource channel: "
+                                        f"{reform_cfg.name} against {base_cfg.name}")
     console.print(f"[green]wrote[/] {out}/ (family_channels.csv, family_channels.md, family_channels.html)")
 
 

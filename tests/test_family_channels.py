@@ -242,6 +242,31 @@ def test_the_command_writes_the_channel_table_its_report_and_manifest(tmp_path) 
     text = (out / "family_channels.md").read_text(encoding="utf-8")
     assert "Travel" in text and "Every channel off" in text
     assert (out / "family_channels.html").exists() and (out / "manifest.json").exists()
+    # a rerun into the same directory replaces its own files and keeps the user's
+    (out / "my_notes.txt").write_text("mine", encoding="utf-8")
+    again = CliRunner().invoke(app, ["decompose", str(ROOT / "configs" / "baseline.yaml"),
+                                     str(ROOT / "configs" / "reform_white_paper.yaml"), "--by", "family-channel",
+                                     "--components", str(channels), "--scale", "0.01", "--replicates", "2",
+                                     "--workers", "1", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert (out / "my_notes.txt").read_text(encoding="utf-8") == "mine"
+    assert set(pd.read_csv(out / FAMILY_CHANNELS_CSV)["channel"]) == {NOTHING, "travel", ALL, OVERLAP, TOTAL}
+
+
+@pytest.mark.parametrize("by", ["family-channel", "reform-component"])
+def test_decompose_refuses_a_foreign_directory_before_simulating(tmp_path, by) -> None:
+    """A directory sendsim did not write is refused with exit 2 before any sub-run starts (no
+    progress bar of sub-runs), and the user's file is untouched."""
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / "thesis.docx").write_text("chapter 1", encoding="utf-8")
+    result = CliRunner().invoke(app, ["decompose", str(ROOT / "configs" / "baseline.yaml"),
+                                      str(ROOT / "configs" / "reform_white_paper.yaml"), "--by", by,
+                                      "--scale", "0.01", "--replicates", "2", "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "refusing to touch it" in result.output and "sub-runs" not in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
+    assert (out / "thesis.docx").read_text(encoding="utf-8") == "chapter 1"
 
 
 def test_under_the_tiered_route_a_specialist_package_a_family_cannot_reach_is_declined_too(make_model) -> None:

@@ -29,7 +29,10 @@ from sim.errors import UserError
 
 MANIFEST = "manifest.json"
 WRITTEN_FILES = "written_files"  # manifest key: every file of the run directory, relative paths
-RUN_KINDS = ("sendsim-run", "paired_comparison")  # manifests of directories `run` and `compare` write
+# manifests of the result directories sendsim's commands write (run, compare, decompose, and
+# their ensemble forms): a rerun may replace the files such a manifest lists
+RUN_KINDS = ("sendsim-run", "paired_comparison", "decomposition", "family_channel_decomposition",
+             "ensemble_run", "ensemble_paired_comparison")
 MAX_NAME_BYTES = 255  # one path component (Linux, macOS, Windows)
 MAX_PATH_BYTES = 4000  # a whole path (Linux PATH_MAX is 4096)
 DEFAULT_NAME_CHARS = 100  # a scenario name used as a default directory name is cut to this
@@ -88,7 +91,7 @@ def _check_own_directory(out: Path) -> None:
     if not is_run_manifest(manifest):
         kind = manifest.get("kind") if isinstance(manifest, dict) else None
         raise OutputError(f"--out {out} holds a {MANIFEST} written by something else"
-                          f"{f' (kind {kind!r})' if kind else ''}, not by `sendsim run` or `compare`; "
+                          f"{f' (kind {kind!r})' if kind else ''}, not by `sendsim run`, `compare` or `decompose`; "
                           f"refusing to touch it — choose another --out")
 
 
