@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import textwrap
 from pathlib import Path
 from typing import Optional
 
@@ -12,8 +15,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim import __version__
+from sim.calibration.ensemble import EnsembleError, from_calibration, load_ensemble, save_ensemble
+from sim.calibration.validate import check_targets, render_table, to_json_records
 from sim.config import ConfigError, ScenarioConfig, load_config
-from sim.errors import guarded, set_debug, stop_on_sigterm
+from sim.config.overrides import find_config, overrides_from
+from sim.config.params import parameter_table
+from sim.dashboard import serve
+from sim.errors import guarded, require_extra, set_debug, stop_on_sigterm
+from sim.experiments.output_dir import check_destination, default_name, output_lock
+from sim.experiments.provenance import command_line, now_iso, run_manifest
+from sim.experiments.results import atomic_directory, write_manifest
+from sim.metrics import summarise
 from sim.metrics.registry import HEADLINE_METRICS, yearly
 
 console = Console(stderr=True)
@@ -63,8 +75,6 @@ def _load(path: Path, seed: int | None = None, end: str | None = None, sets: lis
           scale: float | None = None) -> ScenarioConfig:
     """Load and validate a scenario with the command line's changes (checked like the same values
     in the file); a ConfigError reaches the user as one message (nothing is written)."""
-    from sim.config.overrides import find_config, overrides_from
-
     overrides = overrides_from(sets, **{"run.seed": seed, "run.end": end, "population.scale": scale})
     return load_config(find_config(path), overrides or None)
 
@@ -82,6 +92,7 @@ def _progress() -> Progress:
 
 
 def run_scenario(config: ScenarioConfig, replicates: int, workers: int | None, label: str):
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.experiments.runner import combine, run_replicates
 
     with _progress() as progress:
@@ -103,11 +114,6 @@ def run(
     end: Optional[str] = typer.Option(None, help=END_HELP),
 ) -> None:
     """Run a scenario and write manifest, metrics, system and children tables, figures and summary."""
-    from sim.experiments.output_dir import check_destination, default_name, output_lock
-    from sim.experiments.provenance import command_line, now_iso, run_manifest
-    from sim.experiments.results import atomic_directory, write_manifest
-    from sim.metrics import summarise
-
     cfg = _load(config, seed, end=end, sets=set_, scale=scale)
     out = out or Path("results") / default_name(cfg.name)
     if ensemble is not None:
@@ -130,8 +136,6 @@ def run(
 
 def _load_ensemble(path: Path):
     """Load and validate an ensemble file, or exit with the validator's message (nothing is written)."""
-    from sim.calibration.ensemble import EnsembleError, load_ensemble
-
     try:
         return load_ensemble(path)
     except EnsembleError as exc:
@@ -141,8 +145,8 @@ def _load_ensemble(path: Path):
 
 def _run_with_ensemble(cfg: ScenarioConfig, config_path: Path, ensemble_path: Path, replicates: int, out: Path,
                        workers: int | None) -> None:
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.calibration.ensemble_runs import run_ensemble
-    from sim.experiments.provenance import command_line
 
     ens = _load_ensemble(ensemble_path)
     with _progress() as progress:
@@ -167,6 +171,7 @@ def _run_with_ensemble(cfg: ScenarioConfig, config_path: Path, ensemble_path: Pa
 
 def _write_report(directory: Path, metrics, system, manifest) -> None:
     try:
+        # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
         from sim.report.summary import write_summary
     except ImportError:  # report module optional while the package grows
         return
@@ -188,8 +193,8 @@ def _print_headline(summary) -> None:
 
 
 def _council_spread(cfg: ScenarioConfig, metrics, system) -> None:
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.calibration.councils import matched_values, model_values, published_values, sampling_note, spread_figure, spread_table
-    from sim.experiments.output_dir import default_name
 
     model, published = model_values(metrics), published_values(cfg.population.council_table)
     table = spread_table(model, published)
@@ -220,8 +225,7 @@ def compare(
     end: Optional[str] = typer.Option(None, help=END_HELP + ", both scenarios"),
 ) -> None:
     """Run baseline and reform with common random numbers; write equity, costs, stocks and a report."""
-    from sim.experiments.output_dir import check_destination, default_name, output_lock
-    from sim.experiments.provenance import command_line
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.report.comparison import compare_with_reports
 
     if prices not in (None, "cash", "real"):
@@ -230,6 +234,7 @@ def compare(
     base_cfg, reform_cfg = (_load(path, seed, end=end, sets=set_, scale=scale) for path in (baseline, reform))
     parts, hold = None, ("run.route",)
     if decompose or components is not None:
+        # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
         from sim.experiments.decompose import DecompositionError, load_components, plan_components
 
         try:
@@ -257,6 +262,7 @@ def compare(
     out = result["out_dir"]
     _print_equity(result["equity"])
     _print_need_standardised_gaps(result["need_standardised_gaps"])
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.report.compare_report import replicate_advice
 
     notes, too_few = replicate_advice(result["headline"], replicates, base_cfg.report.target_relative_precision)
@@ -274,8 +280,8 @@ def compare(
 
 def _compare_with_ensemble(base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig, baseline: Path, reform: Path,
                            ensemble_path: Path, replicates: int, out: Path, workers: int | None, small_cell: int) -> None:
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.calibration.ensemble_runs import compare_ensemble
-    from sim.experiments.provenance import command_line
 
     ens = _load_ensemble(ensemble_path)
     with _progress() as progress:
@@ -362,9 +368,9 @@ def decompose(
     scale: Optional[float] = typer.Option(None, help=SCALE_HELP + ", both scenarios"),
 ) -> None:
     """Split a reform into components (or the gap change into family-resource channels) and measure what each does."""
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.experiments.decompose import DecompositionError, load_components, write_decomposition
     from sim.experiments.decompose import decompose as run_decomposition
-    from sim.experiments.results import atomic_directory
     from sim.report.decomposition_report import write_decomposition_report
     from sim.report.document import england_factor
 
@@ -378,6 +384,7 @@ def decompose(
     path = _components_file(reform, components)
     try:
         parts, hold, _ = load_components(path)
+        # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
         from sim.experiments.decompose import needed_subsets, plan_components
 
         plan = plan_components(base_cfg, reform_cfg, parts, hold)
@@ -387,11 +394,10 @@ def decompose(
     names = [c.name for c in plan.components]
     total = len(needed_subsets(names, len(names) <= 4 if shapley is None else shapley)) + 1
     out = out or Path("results") / f"{reform_cfg.name}_decomposition"
-    from sim.experiments.output_dir import check_destination, output_lock
-
     with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
         with _progress() as progress:
             task = progress.add_task("sub-runs", total=total)
+            # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
             from sim.experiments.headline import deflator_for
 
             result = run_decomposition(base_cfg, reform_cfg, parts, replicates, hold=hold, shapley=shapley, workers=workers,
@@ -409,6 +415,7 @@ def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioC
                                  channels_file: Path | None, replicates: int, out: Path | None,
                                  workers: int | None, merged: bool = False) -> None:
     """`sendsim decompose --by family-channel`: family_channels.csv, its report and manifest."""
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.experiments.decompose import DecompositionError
     from sim.experiments.family_channels import (
         CHANNELS_FILE,
@@ -419,7 +426,6 @@ def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioC
         sub_run_count,
         write_family_channels,
     )
-    from sim.experiments.results import atomic_directory
     from sim.report.decomposition_report import write_family_channel_report
 
     path = channels_file or reform.parent / "components" / CHANNELS_FILE
@@ -433,8 +439,6 @@ def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioC
     if merged:
         channels = [merge_channels(channels)]
     out = out or Path("results") / f"{reform_cfg.name}_family_channels"
-    from sim.experiments.output_dir import check_destination, output_lock
-
     with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
         with _progress() as progress:
             task = progress.add_task("sub-runs", total=sub_run_count(channels))
@@ -461,8 +465,6 @@ def validate(
     scale: Optional[float] = typer.Option(None, help=SCALE_HELP),
 ) -> None:
     """Compare the model with published statistics (flows over 2025; stocks at the January 2025 census)."""
-    from sim.calibration.validate import check_targets, render_table, to_json_records
-
     cfg = _load(config, end="2026-03", sets=set_, scale=scale)  # covers calendar 2025, KS4 2025 and financial year 2025-26
     if councils and cfg.population.council_table is None:
         console.print("[bold red]--councils needs a config with population.council_table (e.g. configs/england.yaml)[/]")
@@ -492,7 +494,7 @@ def experiment(
     report: bool = typer.Option(True, help="write report.md/.html when the experiment completes"),
 ) -> None:
     """Run or resume an experiment: scenarios x design points x replicates x council blocks."""
-    from sim.config.overrides import find_config
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.experiments.engine import run_experiment
     from sim.experiments.store import StoreError
 
@@ -519,6 +521,7 @@ def experiment(
             _print_error(f"Cannot run the experiment: {exc}")
             raise typer.Exit(code=2) from None
     if report:
+        # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
         from sim.report.experiment_report import write_experiment_report
 
         md, html = write_experiment_report(out_dir)
@@ -529,6 +532,7 @@ def experiment(
 @app.command(name="report")
 def report_command(directory: Path = typer.Argument(..., help="an experiment results directory")) -> None:
     """Write report.md and report.html (with figures) for an experiment's results."""
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.experiments.store import StoreError, load_manifest
     from sim.report.experiment_report import write_experiment_report
 
@@ -557,8 +561,8 @@ def calibrate(
     members: int = typer.Option(10, min=1, help="largest ensemble size for --ensemble-out"),
 ) -> None:
     """Fit assumption parameters to published targets (Optuna over replicate-averaged loss)."""
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.calibration.fit import calibrate_command
-    from sim.config.overrides import find_config
 
     try:
         result = calibrate_command(find_config(config), targets, budget, out, executor, workers, replicates,
@@ -567,8 +571,6 @@ def calibrate(
         _print_error(f"Cannot calibrate: {exc}")
         raise typer.Exit(code=2) from None
     if ensemble_out is not None:
-        from sim.calibration.ensemble import from_calibration, save_ensemble
-
         ens = from_calibration(result, config, cutoff=cutoff, min_members=min(2, members), max_members=members, seed=seed)
         save_ensemble(ens, ensemble_out)
         note = "" if ens.cut_met else " (too few trials passed the cut: the least implausible were kept; see the file)"
@@ -588,8 +590,8 @@ def backtest(
     seed: int = typer.Option(0, help="seed of the optimiser (TPE sampler)"),
 ) -> None:
     """Rolling-origin backtest: per origin, fit on the years up to it and report the error to 2025 per series."""
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.calibration.rolling import render_mape, rolling_backtest, write_rolling
-    from sim.experiments.provenance import command_line
 
     try:
         years = [int(part) for part in origins.split(",") if part.strip()]
@@ -622,7 +624,7 @@ def forecast(
     workers: Optional[int] = typer.Option(None, min=1),
 ) -> None:
     """Forecast the January 2026 census and calendar-2026 flows with intervals, dated and tied to a commit."""
-    from sim.experiments.provenance import command_line
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.report.forecast import write_forecast
 
     try:
@@ -650,6 +652,7 @@ def plan(
     end: Optional[str] = typer.Option(None, help="last month (YYYY-MM) to time; default the scenario's own end"),
 ) -> None:
     """Print the month's plan (its stages in order) with the time each stage takes."""
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.experiments.stage_timing import stage_timings
 
     cfg = _load(config, end=end)
@@ -672,8 +675,6 @@ def params(
     as_json: bool = typer.Option(False, "--json", help="print JSON (path, default, unit, meaning, source, plausible, bounds)"),
 ) -> None:
     """List the parameters: path, default, unit and meaning (sources and ranges with --json)."""
-    from sim.config.params import parameter_table
-
     rows = parameter_table(ScenarioConfig)
     if filter_:
         needle = filter_.lower()
@@ -684,8 +685,6 @@ def params(
     if not rows:
         _print_error(f"no parameter matches {filter_!r}; try a section name such as `needs` or a word such as `appeal`")
         raise typer.Exit(code=2)
-    import shutil
-    import textwrap
 
     width = max(60, min(shutil.get_terminal_size((80, 24)).columns, 100))
     lines = [f"{len(rows)} parameter(s){f' matching {filter_!r}' if filter_ else ''}; "
@@ -713,11 +712,6 @@ def dashboard(
     configs: Optional[Path] = typer.Option(None, help="scenario folder to choose from (default: this checkout's configs/)"),
 ) -> None:
     """Explore a reform in the browser: levers, paired comparisons, equity, costs; PNG/CSV/YAML downloads."""
-    import subprocess
-
-    from sim.dashboard import serve
-    from sim.errors import require_extra
-
     require_extra("solara", "dashboard", "The dashboard (sendsim dashboard)")
     console.print(f"[green]sendsim dashboard[/] on http://{host}:{port}/ (Ctrl+C to stop)")
     env = serve.environment(cache_dir=cache, config_dir=configs)

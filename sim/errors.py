@@ -14,6 +14,7 @@ a `UserError`; the command-line layer wraps each command with `guarded`.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import signal
 import sys
@@ -94,6 +95,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
 def guarded(command: Callable[..., Any], echo: Callable[[str], None] | None = None) -> Callable[..., Any]:
     """Wrap a command: every exception becomes one message and an exit code (2 for the user's,
     3 for sendsim's own defects, 130 when interrupted); `--debug` re-raises with the traceback."""
+    # lazy: only a wrapped command needs click/typer; the simulation layers and worker processes import this module without them
     import click
     import typer
 
@@ -131,8 +133,6 @@ def require_extra(module: str, extra: str, feature: str) -> Any:
     not by a bare `pip install sendsim`. A user who reaches for such a feature gets one message
     saying what to install, not an ImportError traceback.
     """
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:

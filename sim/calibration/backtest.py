@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.calibration.fit import evaluate_many, required_end, set_values
+from sim.calibration.fit import calibrate, evaluate_many, render_fit, required_end, set_values, write_calibrated_config
 from sim.calibration.targets import (
     APPEALS_2025,
     CASELOAD_2025_RY11,
@@ -41,8 +41,9 @@ from sim.calibration.targets import (
     Target,
     school_age_sum,
 )
-from sim.config import ScenarioConfig, validate_config
-from sim.config.loader import nest_dotted
+from sim.config import ScenarioConfig, load_config, validate_config
+from sim.config.loader import deep_merge, nest_dotted
+from sim.experiments.executors import make_executor
 
 IN_SAMPLE_YEARS = (2019, 2022)
 OUT_OF_SAMPLE_YEARS = (2023, 2025)
@@ -132,8 +133,6 @@ def run_backtest(config: ScenarioConfig, replicates: int = 4, executor: str | ob
                  workers: int | None = None, targets: Sequence[Target] = BACKTEST_TARGETS) -> pd.DataFrame:
     """One row per published point: series, year, published, model mean, lo, hi (95% replicate
     interval), abs % error, sample (in/out), source. The run is cut at December 2025."""
-    from sim.experiments.executors import make_executor
-
     payload = config.model_dump(mode="json")
     payload["run"]["end"] = required_end(targets)
     validate_config(payload)
@@ -195,8 +194,6 @@ def growth_decomposition(config: ScenarioConfig, replicates: int = 4, executor: 
     """EHCP share in January 2025 (and new plans in 2025) with each growth mechanism switched off
     in turn, against the full model, with common random numbers. `share_of_growth_removed` is the
     fall in the 2019-2025 rise in the EHCP share when the mechanism is off."""
-    from sim.experiments.executors import make_executor
-
     targets = tuple(t for t in BACKTEST_TARGETS if t.id in ("ehcp_share:2025", "new_plans:2025", "requests:2025"))
     base = config.model_dump(mode="json")
     base["run"]["end"] = required_end(targets)
@@ -235,10 +232,6 @@ def out_of_sample(config: ScenarioConfig, budget: int = 20, replicates: int = 2,
                   progress=None):
     """Calibrate on 2019-2022, then backtest the calibrated config: (result, calibrated config,
     backtest frame before fitting, backtest frame after)."""
-    from sim.calibration.fit import calibrate
-    from sim.config.loader import deep_merge
-    from sim.experiments.executors import make_executor
-
     pool = make_executor(executor, workers)
     try:
         before = run_backtest(config, replicates, pool)
@@ -271,9 +264,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/backtest")
     args = parser.parse_args(argv)
-
-    from sim.calibration.fit import render_fit, write_calibrated_config
-    from sim.config import load_config
 
     config = load_config(args.config, {"population": {"scale": args.scale}})
     out = Path(args.out)

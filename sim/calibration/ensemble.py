@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.config import ConfigError, ScenarioConfig, validate_config
-from sim.config.loader import nest_dotted
+from sim.config.loader import deep_merge, nest_dotted
 from sim.config.params import parameter_table
 
 FORMAT = "sendsim-ensemble/1"
@@ -115,8 +116,6 @@ def _parameter_paths() -> set[str]:
 
 def apply_member(config: ScenarioConfig | dict, member: Member) -> ScenarioConfig:
     """The config with the member's overrides set (a ConfigError names any value out of range)."""
-    from sim.config.loader import deep_merge
-
     data = config.model_dump(mode="json") if isinstance(config, ScenarioConfig) else json.loads(json.dumps(config))
     return validate_config(deep_merge(data, nest_dotted(member.overrides)), origin=f"ensemble member {member.name!r}")
 
@@ -160,8 +159,6 @@ def validate_ensemble(data: Any, origin: str = "<ensemble>") -> Ensemble:
 
 def load_ensemble(path: str | Path) -> Ensemble:
     """Read and validate an ensemble file (YAML or JSON)."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise EnsembleError(f"{path}: no such ensemble file")
@@ -174,8 +171,6 @@ def load_ensemble(path: str | Path) -> Ensemble:
 
 def save_ensemble(ensemble: Ensemble, path: str | Path) -> Path:
     """Write the ensemble as YAML (validated again, so a saved file always loads)."""
-    import yaml
-
     data = ensemble.model_dump(mode="json")
     validate_ensemble(data, origin=str(path))
     path = Path(path)

@@ -25,15 +25,21 @@ The central value is the weighted mean over members of each member's replicate m
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from sim.calibration.ensemble import Ensemble, Member, apply_member
+from sim import __version__
+from sim.calibration.ensemble import DEFAULT_CUTOFF, FORMAT, Ensemble, Member, apply_member, save_ensemble
+from sim.calibration.fit import DEFAULT_PARAMETERS, get_value
 from sim.config import ScenarioConfig, validate_config
-from sim.experiments.compare import EQUITY_COLUMNS, TAIL, _route_costs, paired_equity
+from sim.experiments.compare import EQUITY_COLUMNS, TAIL, _route_costs, compare_scenarios, paired_equity
+from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
+from sim.experiments.results import atomic_directory, write_manifest
+from sim.experiments.runner import combine, run_replicates
 
 INTERVAL_NOTE = (
     "change_lo/change_hi: 95% interval from chance alone (replicate spread, parameters held at each member); "
@@ -92,8 +98,6 @@ def combine_members(tidy: pd.DataFrame, keys: list[str], weights: dict[str, floa
 def reform_for_member(baseline: ScenarioConfig, reform: ScenarioConfig, member: Member) -> tuple[ScenarioConfig, list[str]]:
     """The reform at a member: the member's values, except for levers the reform itself sets to
     something other than the baseline (the reform's change is kept; those paths are returned)."""
-    from sim.calibration.fit import get_value
-
     b, r = baseline.model_dump(mode="json"), reform.model_dump(mode="json")
     kept = [p for p in member.overrides if get_value(b, p) != get_value(r, p)]
     overrides = {p: v for p, v in member.overrides.items() if p not in kept}
@@ -167,12 +171,6 @@ def compare_ensemble(baseline: ScenarioConfig, reform: ScenarioConfig, ensemble:
     """Run the paired comparison at every member (same seeds) and write, atomically:
     members/<name>/ (each a `compare` directory without its own report), equity.csv/.parquet and costs.csv with both
     intervals, ensemble.yaml (the file used), report.md and manifest.json."""
-    from sim import __version__
-    from sim.calibration.ensemble import save_ensemble
-    from sim.experiments.compare import compare_scenarios
-    from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
-    from sim.experiments.results import atomic_directory, write_manifest
-
     out_dir = Path(out_dir)
     weights = {m.name: m.weight for m in ensemble.members}
     started = now_iso()
@@ -285,8 +283,6 @@ def ensemble_metrics(config: ScenarioConfig, ensemble: Ensemble, replicates: int
                      on_done: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Metrics and system tables of every member (a `member` column first), each member run with
     the same replicate seeds (the config's root seed), so members differ by parameters only."""
-    from sim.experiments.runner import combine, run_replicates
-
     metrics_all, system_all = [], []
     for member in ensemble.members:
         outputs = run_replicates(apply_member(config, member), replicates, root_seed=config.run.seed, workers=workers,
@@ -305,10 +301,6 @@ def run_ensemble(config: ScenarioConfig, ensemble: Ensemble, replicates: int, ou
     """Run a scenario at every member (same seeds) and write, atomically: metrics.parquet (all
     members, with a `member` column), system.parquet, summary_ensemble.csv (both intervals),
     ensemble.yaml and manifest.json."""
-    from sim.calibration.ensemble import save_ensemble
-    from sim.experiments.provenance import git_state, now_iso, package_versions
-    from sim.experiments.results import atomic_directory, write_manifest
-
     started = now_iso()
     weights = {m.name: m.weight for m in ensemble.members}
     metrics, system = ensemble_metrics(config, ensemble, replicates, workers, on_done)
@@ -332,11 +324,6 @@ def run_ensemble(config: ScenarioConfig, ensemble: Ensemble, replicates: int, ou
 def single_member(config: ScenarioConfig, paths: list[str] | None = None) -> Ensemble:
     """A one-member ensemble at the config's own values (so a forecast without an ensemble file
     goes through the same code; its combined interval equals the stochastic one)."""
-    from datetime import date
-
-    from sim.calibration.ensemble import DEFAULT_CUTOFF, FORMAT
-    from sim.calibration.fit import DEFAULT_PARAMETERS, get_value
-
     data = config.model_dump(mode="json")
     overrides = {p: get_value(data, p) for p in (paths or DEFAULT_PARAMETERS)}
     return Ensemble(format=FORMAT, created=date.today().isoformat(), base_config=config.name,

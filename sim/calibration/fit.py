@@ -27,6 +27,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,11 +38,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from sim.calibration.targets import TARGETS, Target
-from sim.config import ScenarioConfig, validate_config
+from sim.calibration.validate import check_targets
+from sim.config import ScenarioConfig, load_config, validate_config
 from sim.config.loader import deep_merge, nest_dotted
 from sim.config.params import parameter_table
+from sim.errors import require_extra
+from sim.experiments.executors import make_executor
+from sim.experiments.output_dir import OutputError
+from sim.experiments.runner import replicate_seed
+from sim.metrics import compute_metrics
+from sim.model import SendModel
 
 #: The main levers, in the order they are reported. Each must have a `plausible` range.
 DEFAULT_PARAMETERS: tuple[str, ...] = (
@@ -159,11 +169,6 @@ def parse_targets(spec: str, available: Sequence[Target] = TARGETS) -> tuple[Tar
 def _evaluate_task(item: tuple) -> tuple:
     """Worker: run one replicate of one configuration, return its value of every target.
     Top level and plain data in/out so any executor can run it."""
-    from sim.calibration.validate import check_targets
-    from sim.experiments.runner import replicate_seed
-    from sim.metrics import compute_metrics
-    from sim.model import SendModel
-
     key, payload, replicate, root_seed, targets = item
     config = validate_config(payload)
     model = SendModel(config, seed=replicate_seed(root_seed, replicate)).run()
@@ -293,9 +298,6 @@ def calibrate(
     `make_executor` or an executor object (not closed here). `progress(done, budget, best_loss)`
     is called after every trial. The config's run is cut at the last target date.
     """
-    from sim.errors import require_extra
-    from sim.experiments.executors import make_executor
-
     optuna = require_extra("optuna", "calibration", "Calibration (sendsim calibrate)")
 
     targets = tuple(targets)
@@ -376,8 +378,6 @@ CALIBRATED_HEADER = "# Calibrated by `sendsim calibrate`"
 def check_calibration_out(out_path: str | Path) -> None:
     """Refuse (OutputError) to overwrite a file `sendsim calibrate` did not write: the calibrated
     YAML is recognised by its first line, its fit record by the YAML it belongs to."""
-    from sim.experiments.output_dir import OutputError
-
     out_path = Path(out_path)
     ours = False
     for path in (out_path, sidecar_path(out_path)):
@@ -403,10 +403,6 @@ def write_calibrated_config(result: CalibrationResult, base_config_path: str | P
     """Write `out_path`: a YAML that `extends:` the base with the fitted values, the fit summarised
     in a comment header and `description`, and `<out>.fit.json` with the full fit record. Configs
     accept only known keys, so the metadata lives in comments, the description and the sidecar."""
-    import os
-
-    import yaml
-
     base_config_path, out_path = Path(base_config_path), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     extends = os.path.relpath(base_config_path.resolve(), out_path.parent.resolve())
@@ -442,9 +438,6 @@ def write_calibrated_config(result: CalibrationResult, base_config_path: str | P
 
 def _replace_file(path: Path, text: str) -> None:
     """Write a hidden temporary file beside `path`, then rename it over: never a half-written file."""
-    import os
-    import uuid
-
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         tmp.write_text(text)
@@ -470,8 +463,6 @@ def calibrate_command(config_path: str | Path, targets_spec: str = "all", budget
     """`sendsim calibrate CONFIG --targets all|ID,ID|file.csv [--budget N] [--out PATH]`: fit, write
     the calibrated YAML (default `<config>_calibrated.yaml` beside the config) and its fit record,
     print the fit table. Raises ConfigError / ValueError with a readable message on bad input."""
-    from sim.config import load_config
-
     config_path = Path(config_path)
     config = load_config(config_path)
     targets = parse_targets(targets_spec)

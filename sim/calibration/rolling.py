@@ -36,6 +36,7 @@ from sim.calibration.fit import calibrate, evaluate_many, required_end
 from sim.calibration.targets import HIGH_NEEDS_SCHOOL_AGE_SHARE, SCHOOL_AGE_PUPILS, Target
 from sim.config import ScenarioConfig, validate_config
 from sim.config.loader import deep_merge, nest_dotted
+from sim.experiments.executors import make_executor
 
 #: The last year scored (the January 2025 census, calendar-2025 flows, financial year 2025-26).
 LAST_YEAR = 2025
@@ -170,8 +171,6 @@ def rolling_backtest(config: ScenarioConfig, origins: Sequence[int] = DEFAULT_OR
     """The whole protocol on one start config. Returns `points` (every origin x scored point),
     `mape` (one row per series and origin), `fits` (fitted values and losses per origin) and
     `uncalibrated` (the start config as dated, scored on every point)."""
-    from sim.experiments.executors import make_executor
-
     start_year = int(config.run.start[:4])
     origins = sorted(int(o) for o in origins)
     if not origins:

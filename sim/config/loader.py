@@ -6,6 +6,7 @@ stop the run with a message a researcher understands, before anything is written
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from pathlib import Path
@@ -150,8 +151,6 @@ MAX_PROBLEMS_SHOWN = 20
 
 def did_you_mean(loc: tuple[Any, ...]) -> str:
     """'; did you mean `x`?' for a misspelt key, from the names known at that place in the schema."""
-    import difflib
-
     parent = field_info(ScenarioConfig, loc[:-1]) if len(loc) > 1 else None
     model = parent.annotation if parent is not None else (ScenarioConfig if len(loc) == 1 else None)
     if not (isinstance(model, type) and hasattr(model, "model_fields")):

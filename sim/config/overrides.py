@@ -10,6 +10,7 @@ scenarios (`configs/baseline.yaml`, or just `baseline`) work from any directory.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text!r}: write it as section.parameter=value (e.g. --set population.scale=0.1)")
     paths = {row["path"] for row in parameter_table(ScenarioConfig)}
     if key not in paths:
-        import difflib
-
         close = difflib.get_close_matches(key, sorted(paths), n=1, cutoff=0.6)
         hint = f"; did you mean `{close[0]}`?" if close else did_you_mean(tuple(key.split(".")))
         raise ConfigError(f"--set {key}: `{key}` is not a parameter{hint} (see `sendsim params`)")

@@ -16,6 +16,7 @@ Run with `sendsim dashboard` (or `solara run sim.dashboard.app`).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import solara
@@ -36,6 +37,7 @@ from sim.dashboard.scenario import (
     resolve,
     scenario_files,
 )
+from sim.experiments.compare import PAIRED_METRICS
 
 CONFIG_DIR_ENV = "SENDSIM_CONFIG_DIR"
 DEFAULT_ENV = "SENDSIM_DASHBOARD_DEFAULTS"  # "scale=0.02,end=2030-08,replicates=2": quick runs (tests, screenshots)
@@ -87,8 +89,6 @@ def cancel() -> None:
 
 
 def set_field(**changes) -> None:
-    from dataclasses import replace
-
     selection.value = replace(selection.value, **changes)
 
 
@@ -205,8 +205,6 @@ def equity_table_html(result: ComparisonResult, name: str) -> str:
 
 @solara.component
 def Results(result: ComparisonResult) -> None:
-    from sim.experiments.compare import PAIRED_METRICS
-
     labels = {m.label: m.name for m in PAIRED_METRICS}
     names = {m.name: m.label for m in PAIRED_METRICS}
     manifest = result.manifest

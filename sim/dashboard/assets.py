@@ -24,6 +24,7 @@ from pathlib import Path
 
 def required_packages() -> list[str]:
     """npm `name@version` specs the installed Solara's page template loads from its CDN."""
+    # optional extra: solara (`sendsim[dashboard]`)
     import ipyvue
     import solara
     import solara.server
@@ -44,6 +45,7 @@ def required_packages() -> list[str]:
 
 
 def cache_dir() -> Path:
+    # optional extra: solara (`sendsim[dashboard]`)
     from solara.server import settings
 
     return Path(settings.assets.proxy_cache_dir)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.config import ScenarioConfig, config_hash
+from sim.report.comparison import compare_with_reports
 from sim.report.maps import COUNCIL_MAPS
 
 CACHE_ENV = "SENDSIM_DASHBOARD_CACHE"
@@ -108,8 +109,6 @@ def run_comparison(baseline: ScenarioConfig, reform: ScenarioConfig, replicates:
     `progress(fraction_done, message)` is called as replicates finish; `should_stop()` is polled
     after each replicate and, when true, the run stops with `Cancelled` and writes nothing.
     """
-    from sim.report.comparison import compare_with_reports
-
     small_cell = baseline.metrics.small_cell_threshold
     key = cache_key(baseline, reform, replicates, small_cell)
     directory = Path(cache_dir or default_cache_dir()) / key[:16]

@@ -12,7 +12,7 @@ council, scale, end month, seed) go into both configs; the levers go into the re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,9 @@ import yaml
 
 import sim
 from sim.config import ConfigError, ScenarioConfig, validate_config
+from sim.config.council_table import load_council_table
 from sim.config.loader import deep_merge, nest_dotted, read_yaml_with_extends
+from sim.config.schema import PopulationSection
 from sim.dashboard.levers import LEVER_BY_PATH, value_at
 
 TYPICAL = "Typical council"
@@ -43,16 +45,12 @@ def scenario_files(config_dir: Path) -> list[str]:
 @cache
 def council_names() -> tuple[str, ...]:
     """England's councils in the order of the packaged council table (row i = first_council i)."""
-    from sim.config.council_table import load_council_table
-
     return tuple(load_council_table()["la_name"].astype(str))
 
 
 @cache
 def region_names() -> tuple[str, ...]:
     """England's regions (sorted), each a choice that simulates all of its councils."""
-    from sim.config.council_table import load_council_table
-
     return tuple(sorted(load_council_table()["region_name"].astype(str).unique()))
 
 
@@ -84,8 +82,6 @@ class Selection:
 
 
 def _replace(selection: Selection, **changes) -> Selection:
-    from dataclasses import replace
-
     return replace(selection, **changes)
 
 
@@ -184,11 +180,8 @@ def reform_yaml(selection: Selection, config_dir: Path | None = None) -> str:
 
 def pupils_estimate(selection: Selection) -> int:
     """Pupils simulated per replicate and run (to warn before a slow national run)."""
-    from sim.config.schema import PopulationSection
-
     if selection.council == TYPICAL:
         return int(PopulationSection().pupils_per_council * selection.scale)
-    from sim.config.council_table import load_council_table
 
     table = load_council_table()
     pupils = table["pupils_est"].astype(float)

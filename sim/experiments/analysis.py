@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from SALib.analyze import morris as morris_analyze
+from SALib.analyze import sobol as sobol_analyze
 from scipy import stats
 
 from sim.metrics.registry import EXPERIMENT_OUTCOMES
@@ -374,9 +376,6 @@ def sensitivity(design: pd.DataFrame, outcomes: pd.DataFrame, problem: Mapping, 
 def _indices(design: pd.DataFrame, by_point: pd.DataFrame, columns: list[str], problem: dict, method: str,
              num_levels: int, seed: int, num_resamples: int, conf_level: float) -> pd.DataFrame:
     """SALib's analysis of one complete sample (one lever combination)."""
-    from SALib.analyze import morris as morris_analyze
-    from SALib.analyze import sobol as sobol_analyze
-
     points, x = _design_matrix(design, problem)
     missing = np.setdiff1d(points, by_point.index.to_numpy())
     if len(missing):

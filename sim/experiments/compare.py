@@ -40,9 +40,15 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from sim import __version__
 from sim.config import ScenarioConfig, config_hash, validate_config
+from sim.config.params import parameter_table
 from sim.config.schema import NEED_TYPES
 from sim.errors import UserError
+from sim.experiments.output_dir import check_destination
+from sim.experiments.provenance import command_line, git_state, now_iso, package_versions, run_manifest
+from sim.experiments.results import atomic_directory, write_manifest
+from sim.experiments.runner import combine, run_replicates
 from sim.finance_ledger import LINES
 from sim.metrics.compute import SEVERITY_LABELS, severity_band
 from sim.metrics.gaps import gap_change_by_severity, gap_comparison
@@ -474,12 +480,6 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     "real_2025_26") overrides the baseline's `report.price_base` for every money table.
     Returns the tables, the top-level manifest and the paths written.
     """
-    from sim import __version__
-    from sim.experiments.output_dir import check_destination
-    from sim.experiments.provenance import command_line, git_state, now_iso, package_versions, run_manifest
-    from sim.experiments.results import atomic_directory, write_manifest
-    from sim.experiments.runner import combine, run_replicates
-
     baseline = _as_config(baseline_cfg)
     reform_given = _as_config(reform_cfg)
     root_seed = baseline.run.seed
@@ -510,7 +510,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     (bm, bs, bc, bman, bout), (rm, rs, rc, rman, rout) = runs["baseline"], runs["reform"]
     if [o.seed for o in bout] != [o.seed for o in rout]:
         raise UnpairedRunsError(f"{PAIRING_ERROR}: replicate seeds differ")
-    from sim.experiments.headline import cost_effectiveness, deflator_for, paired_outcomes
+    from sim.experiments.headline import cost_effectiveness, deflator_for, paired_outcomes  # cycle: headline.py imports this module
 
     prices = price_base or baseline.report.price_base
     deflator = deflator_for(prices, baseline.report.deflator_growth)
@@ -518,12 +518,12 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     costs = cost_table(bs, rs, deflator)
     headline = paired_outcomes(bc, bs, rc, rs, deflator)
     value_for_money = cost_effectiveness(headline)
-    from sim.experiments.transition import TRANSITION_CSV, transition_cohort
+    from sim.experiments.transition import TRANSITION_CSV, transition_cohort  # cycle: transition.py imports this module
 
     transition = transition_cohort(bc, rc)
     decomposition = None
     if components:
-        from sim.experiments.decompose import decompose
+        from sim.experiments.decompose import decompose  # cycle: decompose.py imports this module (via headline.py)
 
         decomposition = decompose(baseline, reform, components, replicates, hold=hold, shapley=shapley,
                                   workers=workers, known_runs={"baseline": (bc, bs), "reform": (rc, rs)},
@@ -535,7 +535,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     gaps_by_severity = gap_change_by_severity(bc, rc)
     councils = None
     if baseline.population.council_table is not None:
-        from sim.experiments.council_impact import council_results
+        from sim.experiments.council_impact import council_results  # cycle: council_impact.py imports this module
 
         councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell)
     top_manifest = {
@@ -586,7 +586,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         value_for_money.to_csv(tmp / "cost_effectiveness.csv", index=False)
         transition.to_csv(tmp / TRANSITION_CSV, index=False)
         if decomposition:
-            from sim.experiments.decompose import write_decomposition
+            from sim.experiments.decompose import write_decomposition  # cycle: decompose.py imports this module (via headline.py)
 
             write_decomposition(tmp, decomposition, manifest=False)
             top_manifest["decomposition"] = decomposition["manifest"]
@@ -636,8 +636,6 @@ def _simulated_scale(config: ScenarioConfig, system: pd.DataFrame, children: pd.
 
 def _assumption_count() -> dict:
     """How many parameters are our own assumptions (source 'assumption'), against the total."""
-    from sim.config.params import parameter_table
-
     table = parameter_table(ScenarioConfig)
     assumed = [row["path"] for row in table if str(row["source"]).startswith("assumption")]
     return {"assumption": len(assumed), "total": len(table)}

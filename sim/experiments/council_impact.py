@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.council_table import load_council_table, resolve_path
+from sim.experiments.compare import pair_children
 from sim.finance_ledger import LINES
 from sim.metrics.intervals import t_hi, t_lo
 
@@ -163,8 +164,6 @@ def council_results(baseline_children: pd.DataFrame, reform_children: pd.DataFra
     and carry `la_code`; the system tables carry `la_code` and the spending lines; the metrics
     tables give each council's January census EHCP share.
     """
-    from sim.experiments.compare import pair_children
-
     paired = pair_children(baseline_children, reform_children)
     sums = _child_sums(paired)
     for system, metrics, suffix in ((baseline_system, baseline_metrics, "_b"), (reform_system, reform_metrics, "_r")):

@@ -45,6 +45,14 @@ import yaml
 
 from sim.config import ConfigError, ScenarioConfig, config_hash, validate_config
 from sim.experiments.headline import paired_outcomes
+from sim.experiments.provenance import (
+    command_line,
+    git_state,
+    now_iso,
+    package_versions,
+)
+from sim.experiments.results import write_manifest
+from sim.experiments.runner import combine, run_replicates
 from sim.metrics.intervals import t_bounds
 from sim.metrics.registry import DECOMPOSITION_OUTCOMES
 
@@ -275,8 +283,6 @@ def decompose(baseline: ScenarioConfig, reform: ScenarioConfig, components: list
     are at most `SHAPLEY_AUTO_MAX` components. Returns {"table": summary frame, "per_replicate":
     contributions per replicate, "plan": ComponentPlan, "shapley": bool, "subsets": runs made}.
     """
-    from sim.experiments.runner import combine, run_replicates
-
     root_seed = baseline.run.seed
     if reform.run.seed != root_seed:
         data = reform.model_dump(mode="json")
@@ -325,14 +331,6 @@ def write_decomposition(out_dir: Path | str, result: dict, manifest: bool = True
     """decomposition.csv (tidy: method, component, label, order, outcome, unit, value, lo, hi, replicates)
     and, unless `manifest` is False (inside a comparison, which has its own), manifest.json with
     the component definitions, seeds, config hashes, versions and commit."""
-    from sim.experiments.provenance import (
-        command_line,
-        git_state,
-        now_iso,
-        package_versions,
-    )
-    from sim.experiments.results import write_manifest
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / DECOMPOSITION_CSV

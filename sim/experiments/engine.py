@@ -8,6 +8,7 @@ bytes on any executor and a resumed experiment equals an uninterrupted one.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -21,8 +22,10 @@ from sim.experiments.design import Task, build_tasks, design_table, point_values
 from sim.experiments.executors import capped_workers, make_executor
 from sim.experiments.resources import check_memory
 from sim.experiments.spec import ExperimentSpec, load_experiment, nested
-from sim.experiments.store import open_store, remove_partial_writes
+from sim.experiments.store import DESIGN, MANIFEST, RUNS, open_store, remove_partial_writes
 from sim.experiments.testfunctions import TEST_FUNCTIONS
+from sim.metrics import compute_metrics
+from sim.model import SendModel
 
 DEFAULT_ROOT = Path("results") / "experiments"
 
@@ -48,9 +51,6 @@ def simulate(payload: dict[str, Any]) -> pd.DataFrame:
     The scenario config (already carrying the experiment's scale/end overrides) is overlaid with
     the point's lever and uncertainty values, validated, and run with the replicate's seed.
     """
-    from sim.metrics import compute_metrics
-    from sim.model import SendModel
-
     data = payload["config"]
     for path, value in payload["values"].items():
         data = deep_merge(data, nested(path, value))
@@ -76,10 +76,6 @@ def execute(payload: dict[str, Any]) -> tuple[str, pd.DataFrame, float]:
 
 def _remove_new_store(out: Path) -> None:
     """Remove a store this run created and committed nothing to (only the files it writes)."""
-    import shutil
-
-    from sim.experiments.store import DESIGN, MANIFEST, RUNS
-
     for name in (MANIFEST, DESIGN):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / RUNS, ignore_errors=True)

@@ -140,6 +140,7 @@ class DaskExecutor:
             self._client = Client(self._cluster)
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        # optional extra: dask (`sendsim[distributed]`)
         from dask.distributed import as_completed
 
         queue = iter(items)

@@ -48,6 +48,9 @@ import yaml
 
 from sim.config import ConfigError, ScenarioConfig, config_hash, validate_config
 from sim.experiments.decompose import DecompositionError, _set, flatten
+from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
+from sim.experiments.results import write_manifest
+from sim.experiments.runner import combine, run_replicates
 from sim.metrics.gaps import GAP_METRIC_BY_NAME, need_standardised_gaps, t_interval
 
 FAMILY_CHANNELS_CSV = "family_channels.csv"
@@ -225,8 +228,6 @@ def decompose_by_channel(baseline: ScenarioConfig, reform: ScenarioConfig, chann
 
     Returns {"table": summary (`COLUMNS`), "per_replicate": tidy per-replicate rows, "manifest": dict}.
     """
-    from sim.experiments.runner import combine, run_replicates
-
     root_seed = baseline.run.seed
     if reform.run.seed != root_seed:
         data = reform.model_dump(mode="json")
@@ -265,9 +266,6 @@ def decompose_by_channel(baseline: ScenarioConfig, reform: ScenarioConfig, chann
 
 def write_family_channels(out_dir: Path | str, result: dict) -> Path:
     """family_channels.csv (tidy, `COLUMNS`) and manifest.json (channel definitions, seeds, hashes, versions)."""
-    from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
-    from sim.experiments.results import write_manifest
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FAMILY_CHANNELS_CSV

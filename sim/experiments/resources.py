@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 
 from sim.config import ScenarioConfig
+from sim.config.council_table import council_profiles
 from sim.errors import UserError
 
 BYTES_PER_PUPIL = 1_500
@@ -33,8 +34,6 @@ def simulated_pupils(config: ScenarioConfig) -> float:
     """Pupils at the start census over every simulated council (before growth)."""
     population = config.population
     if population.council_table is not None:
-        from sim.config.council_table import council_profiles
-
         profiles = council_profiles(population.council_table)
         chosen = profiles.iloc[population.first_council:population.first_council + population.councils]
         return float(chosen["pupils"].sum()) * population.scale

@@ -19,6 +19,8 @@ import pandas as pd
 from sim.config import ScenarioConfig, validate_config
 from sim.experiments.executors import capped_workers, ignore_interrupts, terminate_pool
 from sim.experiments.resources import check_memory
+from sim.metrics import children_table, compute_metrics, system_table
+from sim.model import SendModel
 
 
 def replicate_seed(root_seed: int, replicate: int) -> int:
@@ -37,9 +39,6 @@ class ReplicateOutput:
 
 def run_replicate(config: ScenarioConfig | dict, replicate: int, root_seed: int | None = None) -> ReplicateOutput:
     """Build, run and measure one replicate (importable top-level: picklable for process pools)."""
-    from sim.metrics import children_table, compute_metrics, system_table
-    from sim.model import SendModel
-
     if isinstance(config, dict):
         config = validate_config(config)
     root = config.run.seed if root_seed is None else root_seed

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.special import expit
 
-from sim.config.council_table import simulated_councils
+from sim.config.council_table import council_profiles, simulated_councils
 from sim.config.schema import NEED_TYPES, ScenarioConfig
 from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL, CouncilTable, SchoolTable
 from sim.population.need_draw import need_type_from_uniform, relative_type_severity
@@ -66,8 +66,6 @@ def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: T
     school_offset = 0
     profiles = None
     if config.population.council_table is not None:
-        from sim.config.council_table import council_profiles
-
         profiles = council_profiles(config.population.council_table)
     # each council's id across runs (its table row): its random streams and child keys follow it
     global_ids = simulated_councils(config.population)["row"].to_numpy()

@@ -24,8 +24,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from sim.experiments.analysis import replicate_check
+from sim.experiments.compare import fsm_gap_table
 from sim.metrics.registry import RUN_BY_NAME
-from sim.report.document import DASH, Document, is_missing, money, need_label, num
+from sim.report.decomposition_report import decomposition_section, waterfall_figure
+from sim.report.document import ABBREVIATIONS, DASH, NEED_NAMES, Document, england_factor, is_missing, money, need_label, num
+from sim.report.transition_report import transition_section
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -451,8 +455,6 @@ def _load_gaps(out_dir: Path) -> pd.DataFrame | None:
         return gaps
     paths = [out_dir / route / "metrics.parquet" for route in ("baseline", "reform")]
     if all(p.is_file() for p in paths):
-        from sim.experiments.compare import fsm_gap_table
-
         return fsm_gap_table(pd.read_parquet(paths[0]), pd.read_parquet(paths[1]))
     return None
 
@@ -474,8 +476,6 @@ def _report_settings(manifest: dict) -> dict:
 
 
 def _england_factor(manifest: dict) -> float | None:
-    from sim.report.document import england_factor
-
     simulated = (manifest.get("simulated") or {}).get("pupils")
     return england_factor(simulated, _report_settings(manifest)["england_pupils"])
 
@@ -496,7 +496,6 @@ def replicate_advice(headline: pd.DataFrame | None, replicates: int, target: flo
         return [], False
     if replicates < 2:
         return ["**Warning:** one replicate gives no interval at all; run at least 3 (`--replicates`)."], True
-    from sim.experiments.analysis import replicate_check
 
     outcomes = {"unmet_need_months": "the change in unmet-need months",
                 "fsm_gap_unmet_need_months": "the change in the FSM gap"}
@@ -654,8 +653,6 @@ def need_standardised_section(doc: Document, table: pd.DataFrame | None) -> None
 
 
 def _glossary(doc: Document) -> None:
-    from sim.report.document import ABBREVIATIONS, NEED_NAMES
-
     doc.heading(2, "Glossary")
     doc.para("Primary need codes (school census and SEN2):")
     doc.table(["Code", "Need"], [[code, name] for code, name in NEED_NAMES.items()], ["left", "left"])
@@ -673,9 +670,6 @@ def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.Da
     `transition_cohort.csv` and `need_standardised_gaps.csv`; a section whose table is absent
     is left out.
     """
-    from sim.report.decomposition_report import decomposition_section, waterfall_figure
-    from sim.report.transition_report import transition_section
-
     out_dir = Path(out_dir)
     if gaps is None:
         gaps = _load_gaps(out_dir)

@@ -36,6 +36,7 @@ from sim.experiments.analysis import (
     sensitivity,
     summarise_runs,
 )
+from sim.metrics.intervals import t_bounds
 from sim.metrics.registry import YEARLY_BY_NAME, label_and_unit
 from sim.report.document import Document
 from sim.report.figures import CALENDAR_YEAR_METRICS, FINANCIAL_YEAR_METRICS
@@ -468,8 +469,6 @@ def lever_sweeps(manifest: dict, design: pd.DataFrame | None, outcomes: pd.DataF
 
     Tidy columns: lever, value, outcome, mean, lo, hi, runs. Empty without levers.
     """
-    from sim.metrics.intervals import t_bounds
-
     levers = [k for k, v in (manifest.get("levers") or {}).items() if isinstance(v, list) and len(v) >= 2]
     columns = ["lever", "value", "outcome", "mean", "lo", "hi", "runs"]
     if design is None or not levers or outcomes.empty:

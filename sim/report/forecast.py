@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim import __version__
+from sim.calibration.ensemble_runs import ensemble_metrics, ensemble_summary, single_member
 from sim.calibration.targets import (
     APPEALS_2025,
     CASELOAD_2025_RY11,
@@ -39,6 +41,8 @@ from sim.calibration.targets import (
     TARGETS,
     school_age_sum,
 )
+from sim.config import validate_config
+from sim.experiments.provenance import git_state
 
 #: The run must cover calendar 2026.
 FORECAST_END = "2026-12"
@@ -176,9 +180,6 @@ def render_forecast(table: pd.DataFrame, provenance: dict) -> str:
 
 
 def forecast_provenance(config_path: str | Path, config, replicates: int, ensemble, ensemble_path, command: str) -> dict:
-    from sim import __version__
-    from sim.experiments.provenance import git_state
-
     scale = config.population.scale
     pupils = config.population.pupils_per_council * scale * config.population.councils
     if ensemble_path:
@@ -198,9 +199,6 @@ def write_forecast(config, config_path: str | Path, out: str | Path, replicates:
                    on_done=None) -> tuple[Path, pd.DataFrame]:
     """Run the config (cut at December 2026) at every ensemble member, or at its own values, and
     write the forecast document. Returns the path and the forecast table."""
-    from sim.calibration.ensemble_runs import ensemble_metrics, ensemble_summary, single_member
-    from sim.config import validate_config
-
     data = config.model_dump(mode="json")
     if data["run"]["start"] > CENSUS_DATE[:7]:
         raise ValueError(f"a forecast of January 2026 needs a run starting by then, not {data['run']['start']}")
