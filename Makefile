@@ -30,9 +30,10 @@ lock: $(STAMP)
 	  --extra dev --extra distributed --extra calibration --extra dashboard --extra notebooks --output-file $(NB_LOCK) pyproject.toml
 
 ## The main job: today's system vs the White Paper reform on the default council, paired per child,
-## with the reform taken apart into its components (configs/components/white_paper.yaml)
+## with the reform taken apart into its components (configs/components/white_paper.yaml) and the change in
+## the gaps at equal need taken apart by the stages where family resources act (family_channels.yaml)
 run: $(STAMP)
-	$(BIN)/sendsim compare configs/baseline.yaml configs/reform_white_paper.yaml --replicates 4 --decompose --out results/baseline_vs_white_paper
+	$(BIN)/sendsim compare configs/baseline.yaml configs/reform_white_paper.yaml --replicates 4 --decompose --family-channels stage --out results/baseline_vs_white_paper
 
 ## The test suite (fast default; slow statistical tests: make test-slow)
 test: $(STAMP) browser-deps

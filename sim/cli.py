@@ -218,6 +218,7 @@ def compare(
     ensemble: Optional[Path] = typer.Option(None, help="ensemble file: compare at every member, report parameter + stochastic intervals"),
     decompose: bool = typer.Option(False, "--decompose", help="also take the reform apart into its components (configs/components/<reform>.yaml)"),
     components: Optional[Path] = typer.Option(None, help="components YAML for --decompose (default: configs/components/<reform>.yaml beside the reform)"),
+    family_channels: Optional[str] = typer.Option(None, "--family-channels", help="also measure which family resources carry the reform's change in the gaps at equal need: stage (one pair of runs per stage of a family's path), channel (one per channel) or merged (every channel at once); channels from configs/components/family_channels.yaml beside the reform"),
     prices: Optional[str] = typer.Option(None, help="money in reports: cash or real (2025-26 prices); default report.price_base"),
     seed: Optional[int] = typer.Option(None, help="root seed shared by both scenarios (default: the baseline's run.seed)"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP + "; applies to both scenarios"),
@@ -243,7 +244,12 @@ def compare(
         except DecompositionError as exc:
             console.print(f"[bold red]Cannot decompose[/]\n{exc}")
             raise typer.Exit(code=2) from None
+    channels = _family_channels_for(family_channels, reform, base_cfg, reform_cfg) if family_channels else None
     out = out or Path("results") / default_name(f"{base_cfg.name}_vs_{reform_cfg.name}")
+    if ensemble is not None and (parts or channels):
+        console.print("[bold red]--decompose and --family-channels are not available with --ensemble[/] "
+                      "(take the reform apart at one parameter set; the ensemble gives its intervals)")
+        raise typer.Exit(code=2)
     if ensemble is not None:
         _compare_with_ensemble(base_cfg, reform_cfg, baseline, reform, ensemble, replicates, out, workers,
                                base_cfg.metrics.small_cell_threshold if small_cell is None else small_cell)
@@ -252,12 +258,14 @@ def compare(
         tasks = {route: progress.add_task(f"{route}", total=replicates) for route in ("baseline", "reform")}
         if parts:
             tasks["decomposition"] = progress.add_task("decomposition (sub-runs)", total=None)
+        if channels:
+            tasks["family channels"] = progress.add_task("family channels (sub-runs)", total=None)
         result = compare_with_reports(
             base_cfg, reform_cfg, replicates, out, workers=workers,
             progress=lambda route, done, total: progress.update(tasks[route], completed=done, total=total),
             components=parts, hold=hold, price_base={"real": "real_2025_26"}.get(prices, prices),
             small_cell=base_cfg.metrics.small_cell_threshold if small_cell is None else small_cell,
-            baseline_path=baseline, reform_path=reform, command=command_line(),
+            baseline_path=baseline, reform_path=reform, command=command_line(), family_channels=channels,
         )
     out = result["out_dir"]
     _print_equity(result["equity"])
@@ -274,8 +282,26 @@ def compare(
                       "the reform changes nothing in this period (check its `extends:`, its dates against "
                       "run.end, and run.route).")
     council_files = ", council_impact*.csv, councils.md, council maps" if result.get("councils") is not None else ""
+    council_files += ", family_channels.csv" if channels else ""
     console.print(f"[green]wrote[/] {out}/ (baseline/, reform/, equity.parquet/.csv, costs, ehcp_stock.csv{council_files}, "
                   "need_standardised_gaps.csv, gap_change_by_severity.csv, report.md, report.html)")
+
+
+def _family_channels_for(granularity: str, reform: Path, base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig) -> list:
+    """The family-resource channels for `compare --family-channels`, checked against both configs
+    before anything runs (an unknown granularity or key exits with the reason)."""
+    # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
+    from sim.experiments.decompose import DecompositionError
+    from sim.experiments.family_channels import CHANNELS_FILE, channels_at, check_channels
+
+    try:
+        channels = channels_at(reform.parent / "components" / CHANNELS_FILE, granularity)
+        for config in (base_cfg, reform_cfg):
+            check_channels(config, channels)
+    except DecompositionError as exc:
+        console.print(f"[bold red]Cannot measure the family channels[/]\n{exc}")
+        raise typer.Exit(code=2) from None
+    return channels
 
 
 def _compare_with_ensemble(base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig, baseline: Path, reform: Path,
@@ -364,6 +390,7 @@ def decompose(
     out: Optional[Path] = typer.Option(None, help="output directory (default results/<reform>_decomposition, or results/<reform>_family_channels)"),
     workers: Optional[int] = typer.Option(None, min=1, help="processes (default: all cores)"),
     merged: bool = typer.Option(False, "--merged", help="with --by family-channel: switch every channel off together (only every channel on vs every channel off: two pairs of runs)"),
+    stages: bool = typer.Option(False, "--stages", help="with --by family-channel: switch whole stages of a family's path off (the channels file's `stages`; one pair of runs per stage)"),
     by: str = typer.Option("reform-component", "--by", help="reform-component: take the reform apart; family-channel: switch each family-resource channel off in both routes (configs/components/family_channels.yaml) and measure how much of the reform's change in the gaps at equal need it carries"),
     scale: Optional[float] = typer.Option(None, help=SCALE_HELP + ", both scenarios"),
 ) -> None:
@@ -378,8 +405,12 @@ def decompose(
         console.print(f"[bold red]--by must be reform-component or family-channel, not {by!r}[/]")
         raise typer.Exit(code=2)
     base_cfg, reform_cfg = _load(baseline, scale=scale), _load(reform, scale=scale)
+    if merged and stages:
+        console.print("[bold red]--merged and --stages exclude each other[/] (every channel at once, or one pair of runs per stage)")
+        raise typer.Exit(code=2)
     if by == "family-channel":
-        _decompose_by_family_channel(base_cfg, reform_cfg, reform, components, replicates, out, workers, merged)
+        granularity = "merged" if merged else "stage" if stages else "channel"
+        _decompose_by_family_channel(base_cfg, reform_cfg, reform, components, replicates, out, workers, granularity)
         return
     path = _components_file(reform, components)
     try:
@@ -413,16 +444,15 @@ def decompose(
 
 def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioConfig, reform: Path,
                                  channels_file: Path | None, replicates: int, out: Path | None,
-                                 workers: int | None, merged: bool = False) -> None:
+                                 workers: int | None, granularity: str = "channel") -> None:
     """`sendsim decompose --by family-channel`: family_channels.csv, its report and manifest."""
     # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
     from sim.experiments.decompose import DecompositionError
     from sim.experiments.family_channels import (
         CHANNELS_FILE,
+        channels_at,
         check_channels,
         decompose_by_channel,
-        load_channels,
-        merge_channels,
         sub_run_count,
         write_family_channels,
     )
@@ -430,14 +460,12 @@ def _decompose_by_family_channel(base_cfg: ScenarioConfig, reform_cfg: ScenarioC
 
     path = channels_file or reform.parent / "components" / CHANNELS_FILE
     try:
-        channels = load_channels(path)
+        channels = channels_at(path, granularity)
         for config in (base_cfg, reform_cfg):
             check_channels(config, channels)
     except DecompositionError as exc:
         console.print(f"[bold red]Cannot decompose by family channel[/]\n{exc}")
         raise typer.Exit(code=2) from None
-    if merged:
-        channels = [merge_channels(channels)]
     out = out or Path("results") / f"{reform_cfg.name}_family_channels"
     with output_lock(check_destination(out)):  # refused before simulating; no second run can interleave
         with _progress() as progress:

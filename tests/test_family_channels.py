@@ -7,6 +7,7 @@ children) or from the spread of replicates (whole runs, Z standard errors of the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +21,19 @@ from sim.experiments.decompose import DecompositionError
 from sim.experiments.family_channels import (
     ALL,
     FAMILY_CHANNELS_CSV,
+    GRANULARITIES,
     NOTHING,
     OUTCOMES,
     OVERLAP,
     TOTAL,
     Channel,
+    channels_at,
     check_channels,
     decompose_by_channel,
     gap_values,
+    group_by_stage,
     load_channels,
+    load_stages,
     merge_channels,
     with_channels_off,
 )
@@ -290,3 +295,75 @@ def test_under_the_tiered_route_a_specialist_package_a_family_cannot_reach_is_de
     assert np.all(c.school[declined] == c.home_school[declined])
     assert c.special_wanted[rows].all()
     assert not c.special_secured[declined].any() and c.special_secured[rows[special]].all()
+
+
+# ---- stages: the channels grouped where they act, measured beside a comparison -----------------
+def test_every_channel_belongs_to_a_stage_and_the_stages_switch_off_exactly_the_channels_keys() -> None:
+    channels, stages = load_channels(CHANNELS), load_stages(CHANNELS)
+    assert all(c.stage in stages for c in channels), [c.name for c in channels if c.stage not in stages]
+    grouped = group_by_stage(channels, stages)
+    assert [g.name for g in grouped] == [s for s in stages if any(c.stage == s for c in channels)]
+    assert {k: v for g in grouped for k, v in g.off.items()} == {k: v for c in channels for k, v in c.off.items()}
+    for g in grouped:  # a stage switches off its own channels' keys and nothing else
+        assert g.off == {k: v for c in channels if c.stage == g.name for k, v in c.off.items()}
+    assert [len(channels_at(CHANNELS, how)) for how in GRANULARITIES] == [len(grouped), len(channels), 1]
+
+
+def test_a_channel_naming_an_unknown_stage_is_refused_with_the_stages_allowed(tmp_path) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text("stages:\n  asking: Asking\nchannels:\n  - name: requests\n    stage: akking\n    when_off:\n"
+                    "      requests.advocacy_effect: 0.0\n", encoding="utf-8")
+    with pytest.raises(DecompositionError, match=r"stage 'akking' is not one of the file's `stages` \(asking\)"):
+        load_channels(path)
+    with pytest.raises(DecompositionError, match="allowed are stage, channel, merged"):
+        channels_at(CHANNELS, "family")
+
+
+def test_compare_measures_the_stages_beside_the_comparison_reusing_its_own_runs(tmp_path) -> None:
+    """`compare --family-channels stage` (what `make run` does): family_channels.csv with one row per
+    stage, the "every channel on" gaps equal to the comparison's own need-standardised gaps (its
+    two runs are reused, not rerun), the rows adding up to the reform's change per replicate, and the
+    report naming what carries the change."""
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(ROOT / "configs" / "baseline.yaml"),
+                                      str(ROOT / "configs" / "reform_white_paper.yaml"), "--scale", "0.01",
+                                      "--end", "2030-08", "--replicates", "2", "--workers", "1",
+                                      "--family-channels", "stage", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / FAMILY_CHANNELS_CSV)
+    stages = list(load_stages(CHANNELS))
+    assert set(table["channel"]) == {NOTHING, *stages, ALL, OVERLAP, TOTAL}
+    own = pd.read_csv(out / "need_standardised_gaps.csv").set_index(["metric", "contrast", "component"])
+    on = table[(table["channel"] == NOTHING) & (table["measure"] == "baseline_gap")]
+    for row in on.itertuples():
+        assert row.value == pytest.approx(own.loc[(row.metric, row.contrast, row.component), "baseline"], abs=1e-12)
+    carried = table[table["measure"] == "carried"].set_index(["metric", "contrast", "component", "channel"])["value"]
+    for (metric, contrast, component), part in carried.groupby(level=[0, 1, 2]):
+        part = part.droplevel([0, 1, 2])
+        assert part[TOTAL] == pytest.approx(part[ALL] + part[stages].sum() + part[OVERLAP], abs=1e-9)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "What carries the change in the gap: family resources, stage by stage" in report
+    assert "The reform changes the FSM gap in unmet-need months at equal need by" in report
+    assert report.index("Disadvantage gaps at equal need") < report.index("What carries the change") < report.index("## Figures")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert [c["name"] for c in manifest["family_channels"]["channels"]] == stages
+    assert "family_channels.csv" in manifest["files"]
+
+
+def test_compare_refuses_an_unknown_family_channel_granularity_before_simulating(tmp_path) -> None:
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(ROOT / "configs" / "baseline.yaml"),
+                                      str(ROOT / "configs" / "reform_white_paper.yaml"), "--scale", "0.01",
+                                      "--replicates", "2", "--workers", "1", "--family-channels", "everything",
+                                      "--out", str(out)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "allowed are stage, channel, merged" in output, result.output
+    assert not out.exists()
+
+
+def test_decompose_refuses_merged_and_stages_together(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["decompose", str(ROOT / "configs" / "baseline.yaml"),
+                                      str(ROOT / "configs" / "reform_white_paper.yaml"), "--by", "family-channel",
+                                      "--merged", "--stages", "--scale", "0.01", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "exclude each other" in result.output
+    assert not (tmp_path / "x").exists()

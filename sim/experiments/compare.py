@@ -464,7 +464,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                       command: str | None = None, run_summaries: bool = True,
                       write_reports: Callable[[Path, dict], dict] | None = None,
                       components: list | None = None, hold: tuple[str, ...] = ("run.route",),
-                      shapley: bool | None = None, price_base: str | None = None) -> dict:
+                      shapley: bool | None = None, price_base: str | None = None,
+                      family_channels: list | None = None) -> dict:
     """Run baseline and reform with the same root seed and write the comparison directory atomically.
 
     The root seed is the baseline's `run.seed`; the reform is run with its `run.seed` set to it
@@ -478,6 +479,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     `components` (from `sim.experiments.decompose.load_components`) also takes the reform apart
     (`decomposition.csv`; the two runs made here are reused). `price_base` ("cash" or
     "real_2025_26") overrides the baseline's `report.price_base` for every money table.
+    `family_channels` (from `sim.experiments.family_channels.channels_at`) also measures which
+    family-resource channels carry the reform's change in the gaps at equal need
+    (`family_channels.csv`; the two runs made here are reused as "every channel on").
     Returns the tables, the top-level manifest and the paths written.
     """
     baseline = _as_config(baseline_cfg)
@@ -529,6 +533,14 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                                   workers=workers, known_runs={"baseline": (bc, bs), "reform": (rc, rs)},
                                   progress=(lambda label, done, total: progress("decomposition", done, total))
                                   if progress else None, deflator=deflator)
+    channel_result = None
+    if family_channels:
+        # cycle: family_channels.py imports decompose.py, which imports this module
+        from sim.experiments.family_channels import decompose_by_channel
+
+        channel_result = decompose_by_channel(
+            baseline, reform, family_channels, replicates, workers=workers, known_children=(bc, rc),
+            progress=(lambda label, done, total: progress("family channels", done, total)) if progress else None)
     stock = stock_table(bm, rm)
     gaps = fsm_gap_table(bm, rm)
     standardised_gaps = gap_comparison(bc, rc)
@@ -563,7 +575,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                   "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
                   "gap_change_by_severity.csv", "headline_by_replicate.csv", "cost_effectiveness.csv",
                   TRANSITION_CSV,
-                  *(["decomposition.csv"] if decomposition else [])],
+                  *(["decomposition.csv"] if decomposition else []),
+                  *(["family_channels.csv"] if channel_result else [])],
     }
     with atomic_directory(out_dir) as tmp:
         for route, (metrics, system, children, manifest, _) in runs.items():
@@ -590,6 +603,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
 
             write_decomposition(tmp, decomposition, manifest=False)
             top_manifest["decomposition"] = decomposition["manifest"]
+        if channel_result:
+            channel_result["table"].to_csv(tmp / "family_channels.csv", index=False)
+            top_manifest["family_channels"] = channel_result["manifest"]
         if councils is not None:
             for name, frame in councils.items():
                 frame.to_csv(tmp / f"{name}.csv", index=False)
@@ -605,6 +621,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
             "cost_effectiveness": value_for_money,
             "transition": transition,
             "decomposition": decomposition["table"] if decomposition else None,
+            "family_channels": channel_result["table"] if channel_result else None,
             "councils": councils,
             "manifest": top_manifest,
             "config": baseline,

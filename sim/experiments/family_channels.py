@@ -81,15 +81,38 @@ class Channel:
     name: str
     label: str
     off: dict[str, Any]
+    stage: str | None = None
 
 
-def load_channels(path: Path | str) -> list[Channel]:
-    """Read a channels file (`channels: [{name, label, when_off: {dotted.key: value}}]`)."""
-    path = Path(path)
+#: how finely `channels_at` takes the family-resource stages apart
+GRANULARITIES = ("stage", "channel", "merged")
+
+
+def _read(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise DecompositionError(f"cannot read the channels file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise DecompositionError(f"{path}: expected a mapping with `channels` (and optionally `stages`)")
+    return data
+
+
+def load_stages(path: Path | str) -> dict[str, str]:
+    """The file's `stages` (stage name -> label), in the file's order; empty when it has none."""
+    path = Path(path)
+    stages = _read(path).get("stages") or {}
+    if not isinstance(stages, dict) or not all(isinstance(v, str) for v in stages.values()):
+        raise DecompositionError(f"{path}: `stages` must map a stage name to its label")
+    return {str(k): v for k, v in stages.items()}
+
+
+def load_channels(path: Path | str) -> list[Channel]:
+    """Read a channels file (`channels: [{name, label, stage, when_off: {dotted.key: value}}]`;
+    `stage`, when given, must be one of the file's `stages`)."""
+    path = Path(path)
+    data = _read(path)
+    stages = load_stages(path)
     items = data.get("channels")
     if not isinstance(items, list) or not items:
         raise DecompositionError(f"{path}: `channels` must be a non-empty list of {{name, label, when_off}}")
@@ -102,7 +125,12 @@ def load_channels(path: Path | str) -> list[Channel]:
         name = str(item["name"])
         if name in (NOTHING, ALL, OVERLAP, TOTAL):
             raise DecompositionError(f"{path}: channel name {name!r} is reserved")
-        channels.append(Channel(name, str(item.get("label", name)), dict(item["when_off"])))
+        stage = item.get("stage")
+        if stage is not None and str(stage) not in stages:
+            raise DecompositionError(f"{path}: channels[{i}] ({name}): stage {stage!r} is not one of the file's "
+                                     f"`stages` ({', '.join(stages) or 'none defined'})")
+        channels.append(Channel(name, str(item.get("label", name)), dict(item["when_off"]),
+                                None if stage is None else str(stage)))
     names = [c.name for c in channels]
     if len(set(names)) != len(names):
         raise DecompositionError(f"{path}: channel names repeat: {names}")
@@ -114,6 +142,36 @@ def merge_channels(channels: list[Channel], name: str = "every_channel") -> Chan
     one per channel, for many replicates of the question "is anything left with no family
     resource acting?")."""
     return Channel(name, "Every family-resource channel together", {k: v for c in channels for k, v in c.off.items()})
+
+
+def group_by_stage(channels: list[Channel], stages: dict[str, str]) -> list[Channel]:
+    """One channel per stage (in the order of `stages`), switching off every channel of that stage.
+
+    Why: a comparison can afford one pair of runs per stage of the process (five) where it cannot
+    afford one per channel (fourteen); the stage tells a reader *where* in a family's path through
+    the system the reform's change in the gap is carried, and the per-channel command says by what.
+    """
+    missing = [c.name for c in channels if c.stage is None]
+    if missing or not stages:
+        raise DecompositionError("grouping by stage needs `stages` in the channels file and a `stage` on every "
+                                 f"channel (missing on: {', '.join(missing) or 'every channel: no stages defined'})")
+    grouped = []
+    for stage, label in stages.items():
+        members = [c for c in channels if c.stage == stage]
+        if members:
+            grouped.append(Channel(stage, label, {k: v for c in members for k, v in c.off.items()}, stage))
+    return grouped
+
+
+def channels_at(path: Path | str, granularity: str) -> list[Channel]:
+    """The channels of a file taken apart by `granularity`: "stage" (one per stage), "channel" (as
+    listed) or "merged" (every channel as one)."""
+    if granularity not in GRANULARITIES:
+        raise DecompositionError(f"family channels by {granularity!r}: allowed are {', '.join(GRANULARITIES)}")
+    channels = load_channels(path)
+    if granularity == "stage":
+        return group_by_stage(channels, load_stages(path))
+    return [merge_channels(channels)] if granularity == "merged" else channels
 
 
 def check_channels(config: ScenarioConfig, channels: list[Channel]) -> None:
@@ -223,9 +281,13 @@ def summarise_channels(per_replicate: pd.DataFrame, channels: list[Channel]) -> 
 
 def decompose_by_channel(baseline: ScenarioConfig, reform: ScenarioConfig, channels: list[Channel], replicates: int,
                          *, workers: int | None = None,
-                         progress: Callable[[str, int, int], None] | None = None) -> dict:
+                         progress: Callable[[str, int, int], None] | None = None,
+                         known_children: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> dict:
     """Run the baseline and the reform with no channel, each channel alone and every channel off.
 
+    `known_children` = (baseline, reform) children tables of the two runs with every channel on,
+    made with the same root seed and replicate count (a comparison passes its own), so they are
+    not run again.
     Returns {"table": summary (`COLUMNS`), "per_replicate": tidy per-replicate rows, "manifest": dict}.
     """
     root_seed = baseline.run.seed
@@ -236,9 +298,11 @@ def decompose_by_channel(baseline: ScenarioConfig, reform: ScenarioConfig, chann
     check_channels(baseline, channels)
     check_channels(reform, channels)
     sets = channel_sets(channels)
-    total = sub_run_count(channels)
+    total = sub_run_count(channels) - (2 if known_children is not None else 0)
     gaps: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
     already: dict[frozenset[str], tuple[pd.DataFrame, pd.DataFrame]] = {}
+    if known_children is not None:
+        already[frozenset()] = (gap_values(known_children[0]), gap_values(known_children[1]))
     done = 0
     for row, off in sets:
         if frozenset(off) in already:  # one channel: switching it off is switching all off
@@ -258,7 +322,7 @@ def decompose_by_channel(baseline: ScenarioConfig, reform: ScenarioConfig, chann
         "kind": "family_channel_decomposition", "seed": root_seed, "replicates": replicates, "sub_runs": total,
         "baseline": {"scenario": baseline.name, "config_sha256": config_hash(baseline)},
         "reform": {"scenario": reform.name, "config_sha256": config_hash(reform)},
-        "channels": [{"name": c.name, "label": c.label, "when_off": c.off} for c in channels],
+        "channels": [{"name": c.name, "label": c.label, "stage": c.stage, "when_off": c.off} for c in channels],
     }
     return {"table": summarise_channels(per_replicate, channels), "per_replicate": per_replicate,
             "manifest": manifest}

@@ -27,7 +27,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sim.experiments.analysis import replicate_check
 from sim.experiments.compare import fsm_gap_table
 from sim.metrics.registry import RUN_BY_NAME
-from sim.report.decomposition_report import decomposition_section, waterfall_figure
+from sim.report.decomposition_report import decomposition_section, family_channel_section, waterfall_figure
 from sim.report.document import ABBREVIATIONS, DASH, NEED_NAMES, Document, england_factor, is_missing, money, need_label, num
 from sim.report.transition_report import transition_section
 
@@ -652,6 +652,22 @@ def need_standardised_section(doc: Document, table: pd.DataFrame | None) -> None
         doc.table(["Gap", "Baseline [95%]", "Reform [95%]", "Change [95%]"], rows)
 
 
+def _family_channels(doc: Document, table: pd.DataFrame | None, manifest: dict) -> None:
+    """Which family resources carry the reform's change in the gaps (stage by stage when the
+    comparison grouped the channels into the stages of a family's path through the system)."""
+    if table is None or table.empty:
+        return
+    channels = manifest.get("family_channels", {}).get("channels", [])
+    by_stage = bool(channels) and all(c.get("stage") == c.get("name") for c in channels)
+    if by_stage:
+        family_channel_section(doc, table, "What carries the change in the gap: family resources, stage by stage",
+                               "Stage switched off")
+        doc.para("Each stage groups the family-resource channels that act there; `sendsim decompose BASELINE REFORM "
+                 "--by family-channel` takes every channel apart separately (one pair of runs per channel).")
+    else:
+        family_channel_section(doc, table, "What carries the change in the gap: family-resource channels")
+
+
 def _glossary(doc: Document) -> None:
     doc.heading(2, "Glossary")
     doc.para("Primary need codes (school census and SEN2):")
@@ -662,12 +678,13 @@ def _glossary(doc: Document) -> None:
 def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.DataFrame, stock: pd.DataFrame,
                          manifest: dict, gaps: pd.DataFrame | None = None, headline: pd.DataFrame | None = None,
                          value_for_money: pd.DataFrame | None = None, decomposition: pd.DataFrame | None = None,
-                         transition: pd.DataFrame | None = None) -> tuple[Path, Path]:
+                         transition: pd.DataFrame | None = None,
+                         family_channels: pd.DataFrame | None = None) -> tuple[Path, Path]:
     """Write report.md, report.html (self-contained) and figures/ into `out_dir`; return the two report paths.
 
     Optional tables are read from `out_dir` when not given: `fsm_gap.csv` (or rebuilt from both
     runs), `headline_by_replicate.csv`, `cost_effectiveness.csv`, `decomposition.csv`,
-    `transition_cohort.csv` and `need_standardised_gaps.csv`; a section whose table is absent
+    `transition_cohort.csv`, `family_channels.csv` and `need_standardised_gaps.csv`; a section whose table is absent
     is left out.
     """
     out_dir = Path(out_dir)
@@ -678,6 +695,7 @@ def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.Da
     decomposition = decomposition if decomposition is not None else _read_csv(out_dir, "decomposition.csv")
     transition = transition if transition is not None else _read_csv(out_dir, "transition_cohort.csv")
     standardised = _read_csv(out_dir, "need_standardised_gaps.csv")
+    family_channels = family_channels if family_channels is not None else _read_csv(out_dir, "family_channels.csv")
     settings = _report_settings(manifest)
     factor = _england_factor(manifest)
     small_cell = int(manifest.get("small_cell", 10))
@@ -692,6 +710,7 @@ def write_compare_report(out_dir: Path | str, equity: pd.DataFrame, costs: pd.Da
              "summarised as a mean with a 95% t-interval over replicates.")
     _headline(doc, equity, value_for_money, factor, settings["price_base"])
     need_standardised_section(doc, standardised)
+    _family_channels(doc, family_channels, manifest)
     doc.heading(2, "Figures")
     for path, ftitle, caption in (gap_figure(gaps, out_dir), winners_losers_figure(equity, out_dir),
                                   costs_figure(costs, out_dir), ehcp_figure(stock, out_dir)):

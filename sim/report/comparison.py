@@ -32,7 +32,7 @@ def write_comparison_reports(directory: Path, result: dict) -> dict:
     md, html = write_compare_report(
         directory, result["equity"], result["costs"], result["stock"], result["manifest"], gaps=result["gaps"],
         headline=result["headline"], value_for_money=result["cost_effectiveness"], transition=result["transition"],
-        decomposition=result["decomposition"])
+        decomposition=result["decomposition"], family_channels=result.get("family_channels"))
     return {"report": (md, html), "files": files}
 
 
