@@ -393,6 +393,7 @@ def decompose(
     stages: bool = typer.Option(False, "--stages", help="with --by family-channel: switch whole stages of a family's path off (the channels file's `stages`; one pair of runs per stage)"),
     by: str = typer.Option("reform-component", "--by", help="reform-component: take the reform apart; family-channel: switch each family-resource channel off in both routes (configs/components/family_channels.yaml) and measure how much of the reform's change in the gaps at equal need it carries"),
     scale: Optional[float] = typer.Option(None, help=SCALE_HELP + ", both scenarios"),
+    end: Optional[str] = typer.Option(None, help=END_HELP + ", both scenarios"),
 ) -> None:
     """Split a reform into components (or the gap change into family-resource channels) and measure what each does."""
     # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
@@ -404,7 +405,7 @@ def decompose(
     if by not in ("reform-component", "family-channel"):
         console.print(f"[bold red]--by must be reform-component or family-channel, not {by!r}[/]")
         raise typer.Exit(code=2)
-    base_cfg, reform_cfg = _load(baseline, scale=scale), _load(reform, scale=scale)
+    base_cfg, reform_cfg = _load(baseline, scale=scale, end=end), _load(reform, scale=scale, end=end)
     if merged and stages:
         console.print("[bold red]--merged and --stages exclude each other[/] (every channel at once, or one pair of runs per stage)")
         raise typer.Exit(code=2)

@@ -240,7 +240,7 @@ def test_the_command_writes_the_channel_table_its_report_and_manifest(tmp_path) 
     result = CliRunner().invoke(app, ["decompose", str(ROOT / "configs" / "baseline.yaml"),
                                       str(ROOT / "configs" / "reform_white_paper.yaml"), "--by", "family-channel",
                                       "--components", str(channels), "--scale", "0.01", "--replicates", "2",
-                                      "--workers", "1", "--out", str(out)])
+                                      "--end", "2027-08", "--workers", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / FAMILY_CHANNELS_CSV)
     assert set(table["channel"]) == {NOTHING, "travel", ALL, OVERLAP, TOTAL}
@@ -252,7 +252,7 @@ def test_the_command_writes_the_channel_table_its_report_and_manifest(tmp_path) 
     again = CliRunner().invoke(app, ["decompose", str(ROOT / "configs" / "baseline.yaml"),
                                      str(ROOT / "configs" / "reform_white_paper.yaml"), "--by", "family-channel",
                                      "--components", str(channels), "--scale", "0.01", "--replicates", "2",
-                                     "--workers", "1", "--out", str(out)])
+                                     "--end", "2027-08", "--workers", "1", "--out", str(out)])
     assert again.exit_code == 0, again.output
     assert (out / "my_notes.txt").read_text(encoding="utf-8") == "mine"
     assert set(pd.read_csv(out / FAMILY_CHANNELS_CSV)["channel"]) == {NOTHING, "travel", ALL, OVERLAP, TOTAL}
@@ -327,7 +327,7 @@ def test_compare_measures_the_stages_beside_the_comparison_reusing_its_own_runs(
     out = tmp_path / "cmp"
     result = CliRunner().invoke(app, ["compare", str(ROOT / "configs" / "baseline.yaml"),
                                       str(ROOT / "configs" / "reform_white_paper.yaml"), "--scale", "0.01",
-                                      "--end", "2030-08", "--replicates", "2", "--workers", "1",
+                                      "--end", "2027-08", "--replicates", "2", "--workers", "1",
                                       "--family-channels", "stage", "--out", str(out)])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / FAMILY_CHANNELS_CSV)
