@@ -16,6 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from sim.calibration.fit import DEFAULT_PARAMETERS, get_value, parameter_space
 from sim.calibration.rolling import LAST_YEAR, ROLLING_SERIES, ROLLING_TARGETS, target_year, targets_for
 from sim.cli import app
 from sim.config import ConfigError, load_config, validate_config
@@ -37,6 +38,23 @@ def test_the_2015_start_config_is_dated_to_2015_and_covers_financial_year_2025_2
     config = load_config(START_2015)
     assert config.run.start == "2015-01" and config.run.end >= "2026-03"
     assert config.census.ehcp_share == pytest.approx(0.028) and config.census.sen_support_share == pytest.approx(0.126)
+
+
+def test_the_2015_request_rates_are_the_2025_rates_dated_back_by_the_configs_own_trend():
+    """The start's request rates and its propensity trend must agree: a 2015 rate is the 2025
+    calibration divided by (1 + trend)^10, raised to the floor of the fit's search range when it
+    falls below it, and every fitted lever starts inside its range (trial 0 is the config as
+    dated, not a clipped copy). A trend changed without re-dating the rates fails here."""
+    dated, baseline = load_config(START_2015), load_config(REPO / "configs" / "baseline.yaml")
+    space = {p.path: p for p in parameter_space()}
+    years = 2025 - int(dated.run.start[:4])
+    trend = dated.requests.propensity_trend_per_year
+    for path in ("requests.school_monthly_rate", "requests.parent_monthly_rate"):
+        rule = get_value(baseline.model_dump(), path) / (1 + trend) ** years
+        assert get_value(dated.model_dump(), path) == pytest.approx(max(rule, space[path].low), rel=0.02), path
+    for path in DEFAULT_PARAMETERS:
+        value = get_value(dated.model_dump(), path)
+        assert space[path].low <= value <= space[path].high, (path, value)
 
 
 def test_every_series_has_points_before_and_after_each_origin():
