@@ -329,9 +329,17 @@ class RequestsSection(Section):
     propensity_trend_per_year: float = param(0.04, unit="fraction per year", meaning="secular rise in request propensity (awareness, diagnoses)", source="assumption (T089-T094: requests +10%/yr)", plausible=(0.0, 0.1), ge=-0.5, le=0.5)
     cooldown_months: int = param(6, unit="months", meaning="months after a refusal before the same family or school requests again", source="assumption", plausible=(3, 12), ge=0, le=36)
     budget_pressure_cap: float = param(4.0, unit="demand / notional SEN budget - 1", meaning="overstretch of a school's SEN budget beyond which its requests rise no further (4 = demand five times the budget)", source="assumption", plausible=(2.0, 8.0), ge=0.0, le=50.0)
+    closure_multiplier: float = param(0.45, unit="multiplier", meaning="school and parent request hazards while schools were closed to most pupils in the first pandemic lockdown (closure_from to closure_to); children not requested stay eligible, so the requests are deferred, not lost (1 = no closure effect)", source="derived from T094-T095 and T093 only (no later year): 2020 requests 75,951 against 93,600 had 2018-19's growth (+13.7%) continued, a deficit of 19% of a year, put into the four closure months: 1 - 0.19 x 12 / 4 = 0.43; an assumption beyond that", plausible=(0.2, 1.0), ge=0.0, le=1.0)
+    closure_from: str = param("2020-04", unit="YYYY-MM", meaning="first month of the school-closure effect on requests", source="schools closed to most pupils from 23 March 2020 (first national lockdown)")
+    closure_to: str = param("2020-07", unit="YYYY-MM", meaning="last month of the school-closure effect on requests", source="partial reopening from June 2020, full return in September 2020 (assumption: the effect lasts to the end of the summer term)")
     age_profile: list[float] = param(
         [1.0] * 14,
         unit="multiplier on school and parent request rates, Reception..Y13", meaning="how the propensity to request an assessment varies with year group at equal need (1 everywhere: 2025's requests, whose flows grow the stock of plans; configs/no_trends.yaml holds the profile that keeps the census's EHCP age profile)", source="assumption; the steady-state profile is derived in docs/DYNAMICS.md", )
+
+    @field_validator("closure_from", "closure_to")
+    @classmethod
+    def _closure_month(cls, value: str, info) -> str:
+        return _year_month_value(value, f"requests.{info.field_name}")
 
     @field_validator("age_profile")
     @classmethod

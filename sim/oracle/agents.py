@@ -266,6 +266,7 @@ class ChildAgent(mesa.Agent):
             * math.exp(r.unmet_effect * unmet)
             * (1 + r.propensity_trend_per_year) ** (t / 12.0)
             * model.anticipation(t)
+            * model.closure(t)
             * model.councils[self.council].request_multiplier
             * r.age_profile[min(max(self.year_group, 0), len(r.age_profile) - 1)]
         )

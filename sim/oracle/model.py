@@ -133,6 +133,12 @@ class OracleModel(mesa.Model):
         start, end = self.anticipation_window
         return self.config.transition.anticipation_multiplier if start <= t <= end else 1.0
 
+    def closure(self, t: int) -> float:
+        """Requests while schools were closed in the first lockdown (1 outside the window), as `requests.closure`."""
+        r = self.config.requests
+        start, end = self.timeline.month_index(r.closure_from), self.timeline.month_index(r.closure_to)
+        return r.closure_multiplier if start <= t <= end else 1.0
+
     def children_on_roll(self, t: int) -> list[ChildAgent]:
         """Reception to Year 13 this academic year, in row order; marks every child on or off roll."""
         academic_year = self.timeline.academic_year(t)

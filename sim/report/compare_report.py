@@ -560,8 +560,9 @@ def read_this_first(doc: Document, manifest: dict, headline: pd.DataFrame | None
                      "unpublished details: specialist package thresholds, Experts at Hand delivery, how strongly "
                      "families still press for assessment under the new route, and the anticipation surge.")
     items.append("**Known limitations:** docs/VALIDATION.md, section \"Known failures\", and docs/DYNAMICS.md: with "
-                 "trends off the start census holds by year group, but the rolling backtest misses the acceleration "
-                 "of requests and plans after 2022 and the baseline's plans stop growing after about 2031, so "
+                 "trends off the start census holds by year group; the rolling backtest reproduces the acceleration "
+                 "of requests and plans after 2022 only from a start dated by hand and not robustly across seeds "
+                 "(timeliness and appeals still miss), and the baseline's plans stop growing after about 2031, so "
                  "quote reform-minus-baseline changes rather than levels after 2025. One primary need per child; "
                  "councils do not exchange pupils; attainment is a latent score.")
     items.append("**Need codes** (ASD, SLCN, SEMH, …) and abbreviations are spelled out in the glossary at the end.")
