@@ -6,13 +6,20 @@ what is tested here is what the speed rests on and could silently regress.
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import sim.metrics.compute as compute
+import sim.metrics.gaps  # noqa: F401  (imports scipy.stats before memory is traced: module memory, not the metrics')
+from sim.metrics import compute_metrics
 from sim.metrics.compute import SEVERITY_LABELS, MetricBuilder
+from sim.model import SendModel
 from sim.population.build import column_bytes_per_child
+
+from conftest import SEED, small_config
 
 STATE_BYTES_PER_CHILD_LIMIT = 200  # a whole-England run (about 17 million child rows) keeps its state under 3.5 GB
 
@@ -73,3 +80,23 @@ def test_cells_are_used_only_for_whole_numbers(monkeypatch) -> None:
     assert not compute.exact_in_any_order(units["pounds"].to_numpy())
     assert not compute.exact_in_any_order(np.array([0.5, 1.0]))
     assert not compute.exact_in_any_order(np.array([np.nan, 1.0]))
+
+
+METRICS_PEAK_BYTES_PER_CHILD_LIMIT = 600  # one row per pupil and census year took about 1,000 at this horizon
+
+
+def test_metrics_do_not_keep_a_row_per_pupil_and_year() -> None:
+    """Peak memory allocated while computing a replicate's metrics, per child row, over the national
+    horizon (January 2025 to August 2036, twelve censuses): about 350 bytes with each census and
+    year summed into (date, group) cells as it is read (the children table behind the
+    need-standardised gaps is what is left), about 1,000 when every census and year was kept as a
+    frame of one row per pupil, a cost that grew with every simulated year."""
+    model = SendModel(small_config(end="2036-08"), seed=SEED).run()
+    tracemalloc.start()
+    try:
+        compute_metrics(model)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    per_child = peak / len(model.children)
+    assert per_child <= METRICS_PEAK_BYTES_PER_CHILD_LIMIT, f"{per_child:.0f} bytes per child row at the metrics' peak"
