@@ -13,8 +13,10 @@ each census and year is summed into cells as the metrics read it (before, when e
 kept as one row per pupil, it was about 1.5 KB plus 0.4 KB). What is left is the state (future
 cohorts included), the census and year snapshots and the children table behind the
 need-standardised gaps. The combined tables kept by the parent take about 0.3 KB per pupil and
-replicate (the children table). The figures are rounded up (the estimate is 5-15% above every
-measurement), so it errs on the safe side.
+replicate (the children table). The figures are rounded up so the estimate errs on the safe
+side: it is 8% above the measured worker at scale 0.03, 15% above at scale 0.1, and 33% above at
+full scale (8.1 million pupils to August 2036: 10.5 GiB measured, 14.0 estimated; memory per
+pupil falls a little with size).
 """
 
 from __future__ import annotations
