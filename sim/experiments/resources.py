@@ -54,12 +54,13 @@ def worker_bytes(config: ScenarioConfig) -> int:
     return int(PROCESS_BASE_BYTES + simulated_pupils(config) * (BYTES_PER_PUPIL + BYTES_PER_PUPIL_YEAR * years))
 
 
-def estimate_bytes(config: ScenarioConfig, replicates: int, workers: int) -> int:
-    """Peak memory of `replicates` replicates run `workers` at a time."""
+def estimate_bytes(config: ScenarioConfig, replicates: int, workers: int, runs: int = 1) -> int:
+    """Peak memory of `replicates` replicates run `workers` at a time, for each of `runs` scenarios
+    run one after the other whose tables are all kept (a comparison keeps both routes')."""
     pupils = simulated_pupils(config)
     per_process = worker_bytes(config)
     concurrent = max(1, min(workers, replicates))
-    kept = pupils * RESULT_BYTES_PER_PUPIL_REPLICATE * replicates
+    kept = pupils * RESULT_BYTES_PER_PUPIL_REPLICATE * replicates * runs
     return int(per_process * concurrent + kept + PROCESS_BASE_BYTES)
 
 
@@ -78,12 +79,13 @@ def available_bytes() -> int | None:
         return None
 
 
-def check_memory(config: ScenarioConfig, replicates: int, workers: int, label: str = "this run") -> None:
-    """Refuse (InsufficientMemoryError) a run whose estimate exceeds the usable memory."""
+def check_memory(config: ScenarioConfig, replicates: int, workers: int, label: str = "this run", runs: int = 1) -> None:
+    """Refuse (InsufficientMemoryError) a run whose estimate exceeds the usable memory (`runs`: as
+    in `estimate_bytes`)."""
     available = available_bytes()
     if available is None:
         return
-    needed = estimate_bytes(config, replicates, workers)
+    needed = estimate_bytes(config, replicates, workers, runs)
     if needed > available * USABLE_SHARE:
         raise InsufficientMemoryError(
             f"{label} would need about {needed / 2**30:.1f} GiB of memory ({simulated_pupils(config):,.0f} pupils, "
