@@ -18,6 +18,12 @@ from sim.population.state import ChildArrays
 from sim.random_streams import RandomStreams
 from sim.timeline import Timeline
 
+#: Relative widening of a probability bound passed to `StepContext.draws_below`. Not a model
+#: parameter: the exact probability of a child is computed in floating point and may exceed an
+#: analytic bound by a few units in the last place (about 1e-16 relative); widening by far more
+#: only lets a few more children through to the exact comparison, which decides.
+BOUND_MARGIN = 1e-6
+
 
 @dataclass
 class StepContext:
@@ -39,6 +45,22 @@ class StepContext:
     def uniform(self, process: str, idx: np.ndarray, draw: int = 0) -> np.ndarray:
         """Keyed draws for the children at view indices `idx` (common random numbers)."""
         return self.streams.uniform(process, self.t, self.c.key[idx], draw)
+
+    def draws_below(self, process: str, idx: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
+        """(children, draws): the children at view indices `idx` whose `process` draw is below
+        `bound`, with those draws.
+
+        Why: a monthly hazard decides "draw < probability", and most children's draws are far
+        above the highest probability any child can have this month; they cannot be selected.
+        A process that knows such a bound works out the exact probability for these few children
+        only. Draws are keyed per child (common random numbers), so each child's draw is the same
+        whoever else is drawn for, and the same children are selected as when every child's
+        probability is computed: results are identical. `bound` must be at least every child's
+        probability (it is widened by BOUND_MARGIN against rounding).
+        """
+        u = self.uniform(process, idx)
+        keep = u < bound * (1.0 + BOUND_MARGIN)
+        return idx[keep], u[keep]
 
     def normal(self, process: str, idx: np.ndarray, draw: int = 0) -> np.ndarray:
         return self.streams.normal(process, self.t, self.c.key[idx], draw)

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim.experiments.compare as compare_module
+import sim.experiments.resources as resources
 from sim.config import validate_config
 from sim.experiments.compare import (
     PAIRED_METRICS,
@@ -167,3 +169,18 @@ def test_matched_within_a_year_is_defined_for_the_same_children_under_any_policy
     # the reform (fewer refusals) changes who is matched within a year, and the metric sees it
     changed = (paired["matched_within_a_year_b"] != paired["matched_within_a_year_r"]) & defined
     assert changed.any()
+
+
+def test_a_comparison_that_will_not_fit_is_refused_before_either_route_runs(tmp_path, monkeypatch):
+    """Both routes' memory is checked before the baseline runs: checked between the routes, the
+    second counted the memory the first route's finished run still held as taken and was refused
+    after the first had run (8 minutes for the national comparison at full scale)."""
+    config = validate_config({"population": {"councils": 1, "pupils_per_council": 1000}, "run": {"end": "2025-06"}})
+    available = int(resources.estimate_bytes(config, 2, 1, runs=2) / resources.USABLE_SHARE) - 1
+    assert resources.estimate_bytes(config, 2, 1) < resources.USABLE_SHARE * available  # each route alone would pass
+    ran = []
+    monkeypatch.setattr(compare_module, "run_replicates", lambda *args, **kwargs: ran.append(args) or [])
+    monkeypatch.setattr(resources, "available_bytes", lambda: available)
+    with pytest.raises(resources.InsufficientMemoryError, match="the comparison"):
+        compare_module.compare_scenarios(config, config, 2, tmp_path / "out", workers=1)
+    assert ran == []

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from sim.config import validate_config
-from sim.experiments.resources import InsufficientMemoryError, check_memory, estimate_bytes
+from sim.config.loader import load_config
+from sim.experiments.resources import InsufficientMemoryError, check_memory, estimate_bytes, worker_bytes
 from sim.experiments.runner import run_replicate, run_replicates
 
 
@@ -84,3 +90,30 @@ def test_empty_groups_are_reported_as_empty_not_as_zero_percent() -> None:
     # a count per pupil with pupils but no events is a real zero, and is reported
     requests = metrics[(metrics["metric"] == "request_rate") & (metrics["by"] == "all")]
     assert len(requests) and (requests["value"] == 0).all()
+
+
+def test_the_national_comparison_is_estimated_to_fit_a_23_gb_machine() -> None:
+    """One replicate of all 153 councils at full scale (8.1 million pupils, to August 2036): a
+    route's worker peaked at 10.5 GiB (benchmarks/README.md) since the metrics stopped keeping a
+    row per pupil and year (about 24 GB before), so the estimate, with the kept results, is under
+    20 GiB (it was about 50), above that measurement, and above the state alone (145 bytes for
+    each of 17.5 million child rows)."""
+    config = load_config(Path(__file__).resolve().parent.parent / "configs" / "england.yaml", {"population": {"scale": 1.0}})
+    needed = estimate_bytes(config, 1, 1)
+    assert max(145 * 17.5e6, 10.5 * 2**30) < needed < 20 * 2**30
+
+
+@pytest.mark.slow
+def test_the_memory_estimate_covers_a_measured_worker_closely() -> None:
+    """A real replicate of the national configuration at scale 0.03 (240,000 pupils), in a fresh
+    process: its peak resident memory is under the estimate, and the estimate is within 40% of it."""
+    code = ("import json, resource; from pathlib import Path; from sim.config.loader import load_config; "
+            "from sim.experiments.runner import run_replicate; "
+            "run_replicate(load_config(Path('configs/england.yaml'), {'population': {'scale': 0.03}}), 0); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    measured = int(done.stdout.strip().splitlines()[-1])
+    estimate = worker_bytes(load_config(root / "configs" / "england.yaml", {"population": {"scale": 0.03}}))
+    assert measured <= estimate <= 1.4 * measured, f"measured {measured / 2**30:.2f} GiB, estimated {estimate / 2**30:.2f} GiB"

@@ -6,13 +6,22 @@ what is tested here is what the speed rests on and could silently regress.
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import sim.metrics.compute as compute
+import sim.metrics.gaps  # noqa: F401  (imports scipy.stats before memory is traced: module memory, not the metrics')
+from sim.metrics import compute_metrics
 from sim.metrics.compute import SEVERITY_LABELS, MetricBuilder
-from sim.population.build import column_bytes_per_child
+from sim.model import SendModel
+from sim.population.build import column_bytes_per_child, onset_rate_per_year
+from sim.population.year_groups import YEAR_11
+from sim.processes import needs, outcomes
+
+from conftest import SEED, small_config
 
 STATE_BYTES_PER_CHILD_LIMIT = 200  # a whole-England run (about 17 million child rows) keeps its state under 3.5 GB
 
@@ -73,3 +82,69 @@ def test_cells_are_used_only_for_whole_numbers(monkeypatch) -> None:
     assert not compute.exact_in_any_order(units["pounds"].to_numpy())
     assert not compute.exact_in_any_order(np.array([0.5, 1.0]))
     assert not compute.exact_in_any_order(np.array([np.nan, 1.0]))
+
+
+METRICS_PEAK_BYTES_PER_CHILD_LIMIT = 600  # one row per pupil and census year took about 1,000 at this horizon
+
+
+def test_metrics_do_not_keep_a_row_per_pupil_and_year() -> None:
+    """Peak memory allocated while computing a replicate's metrics, per child row, over the national
+    horizon (January 2025 to August 2036, twelve censuses): about 350 bytes with each census and
+    year summed into (date, group) cells as it is read (the children table behind the
+    need-standardised gaps is what is left), about 1,000 when every census and year was kept as a
+    frame of one row per pupil, a cost that grew with every simulated year."""
+    model = SendModel(small_config(end="2036-08"), seed=SEED).run()
+    tracemalloc.start()
+    try:
+        compute_metrics(model)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    per_child = peak / len(model.children)
+    assert per_child <= METRICS_PEAK_BYTES_PER_CHILD_LIMIT, f"{per_child:.0f} bytes per child row at the metrics' peak"
+
+
+def test_suspension_bound_is_above_every_pupils_probability(fresh_model) -> None:
+    """`suspensions` works out exact probabilities only for pupils whose draw is below the bound:
+    a bound below any pupil's probability would silently drop suspensions. Pupils pushed to every
+    extreme of the hazard (severe unmet SEMH need, FSM, secondary, least advocacy) stay under it,
+    and the bound is tight (it is reached by them)."""
+    ctx = fresh_model.context()
+    c = ctx.c
+    idx = np.flatnonzero(c.year_group <= YEAR_11)
+    extreme = idx[:50]
+    c.severity[extreme] = 5.0
+    c.support_intensity[extreme] = 0.0
+    c.need_type[extreme] = outcomes.SEMH
+    c.fsm[extreme] = True
+    c.year_group[extreme] = YEAR_11
+    c.advocacy[extreme] = c.advocacy.min()
+    probability = outcomes.suspension_probability(ctx, idx)
+    bound = outcomes.suspension_probability_bound(ctx)
+    assert probability.max() <= bound < 0.5
+    assert probability.max() >= bound * (1 - 1e-6)  # float32 columns: equal to a few parts in 10 million
+
+
+def test_onset_bound_is_the_highest_hazard_on_roll(fresh_model) -> None:
+    ctx = fresh_model.context()
+    c = ctx.c
+    rates = onset_rate_per_year(ctx.config.needs, c.year_group, c.fsm) / 12 * needs.pandemic_multiplier(ctx)
+    bound = needs.onset_probability_bound(ctx)
+    assert rates.max() <= bound <= rates.max() * (1 + 1e-12)  # every year group and FSM status is on roll
+
+
+def _run_children(monkeypatch, exact_for_everyone: bool) -> dict[str, np.ndarray]:
+    if exact_for_everyone:  # every child's exact probability is computed, as before the bounds
+        monkeypatch.setattr(outcomes, "suspension_probability_bound", lambda ctx: 1.0)
+        monkeypatch.setattr(needs, "onset_probability_bound", lambda ctx: 1.0)
+    model = SendModel(small_config(end="2026-12"), seed=SEED).run()
+    return {name: np.asarray(getattr(model.children, name)).copy() for name in model.children.column_names()}
+
+
+def test_drawing_below_a_bound_selects_the_same_children(monkeypatch) -> None:
+    """Same seed, with and without the bounds: every child's state is identical to the bit."""
+    bounded = _run_children(monkeypatch, exact_for_everyone=False)
+    exact = _run_children(monkeypatch, exact_for_everyone=True)
+    assert bounded["suspensions"].sum() > 0 and (bounded["onset_month"] > 0).sum() > 0
+    for name, values in exact.items():
+        np.testing.assert_array_equal(bounded[name], values, err_msg=name)

@@ -45,8 +45,10 @@ from sim.config import ScenarioConfig, config_hash, validate_config
 from sim.config.params import parameter_table
 from sim.config.schema import NEED_TYPES
 from sim.errors import UserError
+from sim.experiments.executors import capped_workers
 from sim.experiments.output_dir import check_destination
 from sim.experiments.provenance import command_line, git_state, now_iso, package_versions, run_manifest
+from sim.experiments.resources import check_memory, estimate_bytes
 from sim.experiments.results import atomic_directory, write_manifest
 from sim.experiments.runner import combine, run_replicates
 from sim.finance_ledger import LINES
@@ -492,6 +494,11 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
         raise UnpairedRunsError(f"{PAIRING_ERROR}: the scenarios cover different dates "
                                 f"({baseline.run.start}..{baseline.run.end} vs {reform.run.start}..{reform.run.end})")
     out_dir = check_destination(Path(out_dir))  # before the simulation, not after it
+    # both routes before either runs: checked between them, the second would count the memory the
+    # first route's finished run still holds as taken, and be refused after the first had run
+    workers_used = min(capped_workers(workers), replicates)
+    larger = max((baseline, reform), key=lambda config: estimate_bytes(config, replicates, workers_used))
+    check_memory(larger, replicates, workers_used, label=f"the comparison ({replicates} replicates of each route)", runs=2)
     command = command or command_line()
     started = now_iso()
 
@@ -505,7 +512,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                 progress(route, done[0], replicates)
 
         run_started = now_iso()
-        outputs = run_replicates(config, replicates, root_seed=root_seed, workers=workers, on_done=on_done)
+        outputs = run_replicates(config, replicates, root_seed=root_seed, workers=workers, on_done=on_done, memory_checked=True)
         metrics, system, children = combine(outputs)
         manifest = run_manifest(config, path, outputs, run_started, command)
         manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}

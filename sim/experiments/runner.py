@@ -58,10 +58,16 @@ def run_replicates(
     root_seed: int | None = None,
     workers: int | None = None,
     on_done: Callable[[ReplicateOutput], None] | None = None,
+    memory_checked: bool = False,
 ) -> list[ReplicateOutput]:
-    """All replicates, ordered by replicate index; local processes unless workers == 1."""
+    """All replicates, ordered by replicate index; local processes unless workers == 1.
+
+    `memory_checked`: the caller has already checked that the whole job fits (a comparison checks
+    both routes before running the first); otherwise the memory is checked here.
+    """
     workers = min(capped_workers(workers), replicates)
-    check_memory(config, replicates, workers, label=f"{config.name} ({replicates} replicates)")
+    if not memory_checked:
+        check_memory(config, replicates, workers, label=f"{config.name} ({replicates} replicates)")
     payload = config.model_dump(mode="json")
     outputs: list[ReplicateOutput] = []
     if workers <= 1:

@@ -86,6 +86,74 @@ def group_cells(date_codes: np.ndarray, n_dates: int, grouped: list):
     return cell, rest, decoded[::-1]
 
 
+def collapse_to_cells(units: pd.DataFrame, counts: dict[str, np.ndarray | None]) -> pd.DataFrame:
+    """One snapshot's units summed into cells: one row per combination of its categorical
+    breakdown columns that has any unit, with each count in `counts` summed over the cell's
+    units (None counts the units themselves).
+
+    Why: a census or a year's access measures have one unit per pupil (about eight million a
+    year nationally, a hundred million a run); kept as frames until every year is read, they set
+    the worker's peak memory. Summed into cells as each snapshot is read, a year is a few tens of
+    thousands of rows, and every breakdown of a ratio is a sum over cells. Counts must be whole
+    numbers (flags, months, events): their float64 sums are exact in any order while totals stay
+    below 2**53, so every metric is the same bit for bit as summing unit by unit; other values
+    (money) must not be collapsed, and a ValueError says so. A cell exists only if some unit is in
+    it, so a group is present in a breakdown exactly when it was with one row per unit.
+    """
+    categorical = [name for name in units.columns if isinstance(units[name].dtype, pd.CategoricalDtype)]
+    sizes = [len(units[name].cat.categories) for name in categorical]
+    cardinality = float(np.prod(sizes, dtype=np.float64))
+    if cardinality >= 2.0**62:
+        raise ValueError("too many breakdown combinations to collapse into cells")
+    joint = np.zeros(len(units), dtype=np.int64)
+    for name, size in zip(categorical, sizes):
+        joint *= size
+        joint += units[name].array.codes
+    if cardinality <= max(4 * len(units), 1 << 22):  # dense cells: counting beats sorting
+        present = np.bincount(joint, minlength=int(cardinality))
+        cells = np.flatnonzero(present)
+        size = int(cardinality)
+
+        def total(weights):
+            return (present if weights is None else np.bincount(joint, weights=weights, minlength=size))[cells].astype(np.float64)
+    else:
+        cells, cell = np.unique(joint, return_inverse=True)
+
+        def total(weights):
+            return np.bincount(cell, weights=weights, minlength=len(cells)).astype(np.float64)
+    frame = {}
+    rest = cells
+    for name, size in reversed(list(zip(categorical, sizes))):
+        frame[name] = pd.Categorical.from_codes(rest % size, units[name].cat.categories)
+        rest = rest // size
+    frame = pd.DataFrame({name: frame[name] for name in categorical})
+    for name, weights in counts.items():
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if not exact_in_any_order(weights):
+                raise ValueError(f"{name}: only whole-number counts can be summed into cells")
+        frame[name] = total(weights)
+    return frame
+
+
+def concentration_index(matched_months: np.ndarray, need_months: np.ndarray, band: np.ndarray, quintile: np.ndarray) -> float:
+    """Need-adjusted concentration index of matched support by income rank, over one year's pupils with need.
+
+    y = share of need-months with matched support, indirectly standardised for need
+    (y - mean(y | severity band) + mean(y)); rank = fractional income rank (quintile codes 0-4,
+    ties at their mid-rank). CI = 2 cov(y, rank) / mean(y): positive means support matched to
+    need is concentrated among better-off families, 0 means none (docs/MODEL.md). NaN when no
+    support was matched. Needs one value per child, so it is computed year by year.
+    """
+    y = np.asarray(matched_months, dtype=np.float64) / np.asarray(need_months, dtype=np.float64)
+    band_mean = np.bincount(band, weights=y) / np.maximum(np.bincount(band), 1)
+    adjusted = y - band_mean[band] + y.mean()
+    counts = np.bincount(quintile, minlength=5)
+    mid_rank = (np.cumsum(counts) - counts / 2) / len(quintile)
+    rank = mid_rank[quintile]
+    return 2 * np.cov(adjusted, rank, bias=True)[0, 1] / adjusted.mean() if adjusted.mean() > 0 else np.nan
+
+
 class MetricBuilder:
     """Turns a finished model's records into the tidy metrics table."""
 
@@ -202,6 +270,7 @@ class MetricBuilder:
 
     # ---- metric families ----------------------------------------------------------------------
     def census(self) -> None:
+        """January census shares, each census summed into (date, group) cells as it is read."""
         frames = []
         for snap in self.model.recorder.census:
             cols = snap.columns
@@ -210,14 +279,16 @@ class MetricBuilder:
             level = cols["support_level"][pupils]
             placement = cols["placement"][pupils]
             u = self.units(rows, support_level=level, severity=cols["severity"][pupils], need_type=cols["need_type"][pupils])
+            u = collapse_to_cells(u, {
+                "one": None,
+                "ehcp": level == EHCP,
+                "sen_support": level == SEN_SUPPORT,
+                "targeted_plus": level == TARGETED_PLUS,
+                "isp": cols["isp"][pupils],
+                "is_fsm": cols["fsm"][pupils] if "fsm" in cols else self.children.fsm[rows],
+                "special": (level == EHCP) & ((placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL)),
+            })
             u["date"] = self.timeline.timestamp(snap.t)
-            u["one"] = 1.0
-            u["ehcp"] = (level == EHCP).astype(float)
-            u["sen_support"] = (level == SEN_SUPPORT).astype(float)
-            u["targeted_plus"] = (level == TARGETED_PLUS).astype(float)
-            u["isp"] = cols["isp"][pupils].astype(float)
-            u["is_fsm"] = cols["fsm"][pupils].astype(float) if "fsm" in cols else self.children.fsm[rows].astype(float)
-            u["special"] = ((level == EHCP) & ((placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL))).astype(float)
             frames.append(u)
         if not frames:
             return
@@ -228,10 +299,10 @@ class MetricBuilder:
         self.add_ratio(u, "isp_share_pupils", "isp", "one", 100)
         self.add_ratio(u, "fsm_share_pupils", "is_fsm", "one", 100, breakdowns=("all", "sen_status", "council"))
         self.add_ratio(u, "special_school_rate", "special", "ehcp", 100)
-        plans = u[u["ehcp"] > 0].copy()
-        plans["total"] = 1.0
+        plans = u[u["ehcp"] > 0].copy()  # cells of plan holders: every unit in them holds a plan
+        plans["total"] = plans["ehcp"]
         for need in NEED_TYPES:
-            plans[f"is_{need}"] = (plans["need_type"] == need).astype(float)
+            plans[f"is_{need}"] = np.where(plans["need_type"] == need, plans["ehcp"], 0.0)
         rows = []
         for need in NEED_TYPES:
             s = plans.groupby("date")[[f"is_{need}", "total"]].sum().reset_index()
@@ -240,12 +311,14 @@ class MetricBuilder:
         self.rows.extend(rows)
 
     def pupils_by_year(self) -> pd.DataFrame:
-        """Pupil denominators per calendar year and group, from each January census."""
+        """Pupil denominators per calendar year and group, from each January census: (date, group)
+        cells with the pupils counted in column "pupils"."""
         frames = []
         for snap in self.model.recorder.census:
             pupils = snap.columns["year_group"] <= YEAR_11
             rows = np.arange(snap.lo, snap.hi)[pupils]
             u = self.units(rows, severity=snap.columns["severity"][pupils], need_type=snap.columns["need_type"][pupils])
+            u = collapse_to_cells(u, {"pupils": None})
             u["date"] = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
             frames.append(u)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -272,9 +345,8 @@ class MetricBuilder:
             u["date"] = self.date_of(frame["month"].to_numpy(), "year").to_numpy()
             u["n"] = 1.0
             u["pupils"] = 0.0
-            p = pupils.copy()
+            p = pupils.copy()  # cells: "pupils" already counts them
             p["n"] = 0.0
-            p["pupils"] = 1.0
             both = pd.concat([u, p], ignore_index=True)
             both = both[both["date"].dt.year.isin(full_years)]
             self.add_ratio(both, metric, "n", "pupils", scale, breakdowns=FLOW_BREAKDOWNS)
@@ -339,30 +411,48 @@ class MetricBuilder:
             self.add_ratio(u, "request_success_rate", "num", "den", 100, breakdowns=FLOW_BREAKDOWNS)
 
     def access(self) -> None:
-        """Calendar-year access: unmet-need months, matched share, suspensions (year snapshots)."""
+        """Calendar-year access: unmet-need months, matched share, suspensions (year snapshots).
+
+        Each year is summed into (date, group) cells as it is read; the concentration index needs
+        each pupil's matched share, so it is computed for each year before its pupils are let go.
+        """
         frames = []
+        index_rows = []
         for snap in self.model.recorder.years:
             cols = snap.columns
-            keep = cols["need_months"] > 0
             pupils = cols["year_group"] <= YEAR_11
-            rows = np.arange(snap.lo, snap.hi)
-            u = self.units(rows[pupils], support_level=cols["support_level"][pupils], severity=cols["severity"][pupils],
+            rows = np.arange(snap.lo, snap.hi)[pupils]
+            need_months = cols["need_months"][pupils]
+            matched_months = cols["matched_months"][pupils]
+            u = self.units(rows, support_level=cols["support_level"][pupils], severity=cols["severity"][pupils],
                            need_type=cols["need_type"][pupils])
-            u["date"] = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
-            u["with_need"] = keep[pupils].astype(float)
-            u["need_months"] = cols["need_months"][pupils].astype(float)
-            u["unmet_months"] = cols["unmet_months"][pupils].astype(float)
-            u["matched_months"] = cols["matched_months"][pupils].astype(float)
-            u["suspensions"] = cols["suspensions"][pupils].astype(float)
-            u["one"] = 1.0
+            date = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
+            with_need = need_months > 0
+            if with_need.any():
+                index_rows.append({"date": date, "metric": "support_concentration_index", "by": "all", "group": "all",
+                                   "value": concentration_index(matched_months[with_need], need_months[with_need],
+                                                                u["severity_band"].array.codes[with_need],
+                                                                u["income_quintile"].array.codes[with_need])})
+            u = collapse_to_cells(u, {
+                "with_need": with_need,
+                "need_months": need_months,
+                "unmet_months": cols["unmet_months"][pupils],
+                "matched_months": matched_months,
+                "suspensions": cols["suspensions"][pupils],
+                "one": None,
+            })
+            u["date"] = date
             frames.append(u)
         if not frames:
             return
+        if len({row["date"] for row in index_rows}) != len(index_rows):
+            raise ValueError("two year snapshots share a calendar year")  # close_year runs once a December
         u = pd.concat(frames, ignore_index=True)
         self.add_ratio(u, "unmet_need_months", "unmet_months", "with_need", 1.0)
         self.add_ratio(u, "matched_support_share", "matched_months", "need_months", 100)
         self.add_ratio(u, "suspension_rate", "suspensions", "one", 100)
-        self.concentration(u)
+        if index_rows:
+            self.rows.append(pd.DataFrame(index_rows))
         # months from need onset to first support, for children first supported in the year
         ch = self.children
         started = (ch.first_support_month != NEVER) & (ch.onset_month >= 0) & (ch.first_support_month >= ch.onset_month)
@@ -378,25 +468,13 @@ class MetricBuilder:
             self.add_ratio(v, metric, "months", "one", 1.0)
 
     def concentration(self, units: pd.DataFrame) -> None:
-        """Need-adjusted concentration index of matched support by income rank (docs/MODEL.md).
-
-        Among pupils with need in the year: y = share of need-months with matched support,
-        indirectly standardised for need (y - mean(y | severity band) + mean(y)); rank = fractional
-        income rank (quintiles, ties at their mid-rank). CI = 2 cov(y, rank) / mean(y): positive
-        means support matched to need is concentrated among better-off families, 0 means none.
-        """
+        """The concentration index (`concentration_index`) of each date of a frame with one row per
+        pupil (need_months, matched_months, severity_band and income_quintile columns)."""
         with_need = units[units["need_months"] > 0]
         rows = []
         for date, year in with_need.groupby("date", observed=True):
-            y = (year["matched_months"] / year["need_months"]).to_numpy()
-            band = year["severity_band"].cat.codes.to_numpy()
-            band_mean = np.bincount(band, weights=y) / np.maximum(np.bincount(band), 1)
-            adjusted = y - band_mean[band] + y.mean()
-            quintile = year["income_quintile"].cat.codes.to_numpy()
-            counts = np.bincount(quintile, minlength=5)
-            mid_rank = (np.cumsum(counts) - counts / 2) / len(quintile)
-            rank = mid_rank[quintile]
-            value = 2 * np.cov(adjusted, rank, bias=True)[0, 1] / adjusted.mean() if adjusted.mean() > 0 else np.nan
+            value = concentration_index(year["matched_months"].to_numpy(), year["need_months"].to_numpy(),
+                                        year["severity_band"].cat.codes.to_numpy(), year["income_quintile"].cat.codes.to_numpy())
             rows.append({"date": date, "metric": "support_concentration_index", "by": "all", "group": "all", "value": value})
         if rows:
             self.rows.append(pd.DataFrame(rows))

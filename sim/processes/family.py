@@ -20,7 +20,17 @@ from sim.step_context import StepContext
 
 
 def _affordable(ctx: StepContext, idx: np.ndarray, cost: float) -> np.ndarray:
-    return ctx.c.budget_left()[idx] >= cost if len(idx) else np.zeros(0, dtype=bool)
+    """Whether the families at view indices `idx` have `cost` left of their budget.
+
+    The budget left is worked out for these children only, not for everyone on roll (called a
+    dozen times a month, often for a handful of children); the same float32 arithmetic as
+    `ChildArrays.budget_left`, child by child, so the answer is the same.
+    """
+    if not len(idx):
+        return np.zeros(0, dtype=bool)
+    c = ctx.c
+    spent = c.spent_reports[idx] + c.spent_representation[idx] + c.spent_tutoring[idx]
+    return c.family_budget[idx] - spent >= cost
 
 
 def buy_reports(ctx: StepContext, idx: np.ndarray) -> np.ndarray:

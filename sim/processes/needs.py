@@ -27,7 +27,8 @@ def step(ctx: StepContext) -> None:
     has_need = c.severity > 0
     # onset among children without need, by year group [assume: derived to keep the start profile]
     candidates = np.flatnonzero(on_roll & ~has_need)
-    u = ctx.uniform("need-onset", candidates)
+    # only children whose draw is below the highest hazard of any year group can have an onset
+    candidates, u = ctx.draws_below("need-onset", candidates, onset_probability_bound(ctx))
     rate = onset_rate_per_year(needs, c.year_group[candidates], c.fsm[candidates]) / 12 * pandemic_multiplier(ctx)
     new = candidates[u < rate]
     if len(new):
@@ -46,6 +47,14 @@ def step(ctx: StepContext) -> None:
     resolved = candidates[ctx.uniform("need-resolution", candidates) < rate]
     c.severity[resolved] = 0.0
     c.severity[idx[c.severity[idx] <= 0.0]] = 0.0
+
+
+def onset_probability_bound(ctx: StepContext) -> float:
+    """The highest monthly onset probability of any child this month (every year group, FSM or not)."""
+    needs = ctx.config.needs
+    year_groups = np.arange(YEAR_13 + 1)
+    rates = onset_rate_per_year(needs, np.r_[year_groups, year_groups], np.r_[np.zeros(len(year_groups), bool), np.ones(len(year_groups), bool)])
+    return float(rates.max() / 12 * pandemic_multiplier(ctx))
 
 
 def pandemic_multiplier(ctx: StepContext) -> float:

@@ -40,20 +40,9 @@ def suspensions(ctx: StepContext) -> None:
     if ctx.month == 8:
         return
     idx = np.flatnonzero((c.year_group <= YEAR_11) & ~c.excluded)
-    sev = np.minimum(c.severity[idx], o.suspension_need_cap)
-    unmet = (c.severity[idx] > 0) & ~support.is_matched(ctx, idx)
-    phase = np.where(c.year_group[idx] >= YEAR_7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
-    rate = (
-        o.suspension_monthly_base
-        * phase
-        * np.exp(o.suspension_need_effect * sev)
-        * np.exp(o.suspension_unmet_effect * unmet)
-        * np.exp(o.suspension_semh_effect * (c.need_type[idx] == SEMH) * (c.severity[idx] > 0))
-        * np.exp(o.suspension_fsm_effect * c.fsm[idx])
-        * np.exp(-ctx.config.family.suspension_challenge_effect * (c.advocacy[idx] - 0.5))  # families who challenge
-        * np.where(np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL)), o.suspension_special_school_multiplier, 1.0)
-    )
-    suspended = idx[ctx.uniform("suspension", idx) < 1 - np.exp(-rate * 12 / 11)]
+    # only children whose draw is below the highest probability anyone has this month can be suspended
+    idx, u = ctx.draws_below("suspension", idx, suspension_probability_bound(ctx))
+    suspended = idx[u < suspension_probability(ctx, idx)]
     c.suspensions[suspended] += 1
     c.year_suspensions[suspended] = np.minimum(c.year_suspensions[suspended] + 1, 127)
     excluded = suspended[ctx.uniform("exclusion", suspended) < o.exclusion_per_suspension]
@@ -61,6 +50,45 @@ def suspensions(ctx: StepContext) -> None:
     c.placement[excluded] = ALTERNATIVE_PROVISION
     ctx.log("suspension", suspended)
     ctx.log("exclusion", excluded)
+
+
+def suspension_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """This month's suspension probability of the pupils at view indices `idx` (term time)."""
+    c, o = ctx.c, ctx.config.outcomes
+    severity = c.severity[idx]
+    sev = np.minimum(severity, o.suspension_need_cap)
+    unmet = (severity > 0) & ~support.is_matched(ctx, idx)
+    phase = np.where(c.year_group[idx] >= YEAR_7, o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
+    rate = (
+        o.suspension_monthly_base
+        * phase
+        * np.exp(o.suspension_need_effect * sev)
+        * np.exp(o.suspension_unmet_effect * unmet)
+        * np.exp(o.suspension_semh_effect * (c.need_type[idx] == SEMH) * (severity > 0))
+        * np.exp(o.suspension_fsm_effect * c.fsm[idx])
+        * np.exp(-ctx.config.family.suspension_challenge_effect * (c.advocacy[idx] - 0.5))  # families who challenge
+        * np.where(np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL)), o.suspension_special_school_multiplier, 1.0)
+    )
+    return 1 - np.exp(-rate * 12 / 11)
+
+
+def suspension_probability_bound(ctx: StepContext) -> float:
+    """The highest monthly suspension probability any pupil on roll can have this month: every
+    factor of the hazard in `suspension_probability` at its largest (need at its cap, unmet, SEMH, FSM, the
+    least advocacy on roll, the larger phase and setting multiplier)."""
+    c, o = ctx.c, ctx.config.outcomes
+    least_advocacy = float(c.advocacy.min()) if len(c.advocacy) else 0.5
+    rate = (
+        o.suspension_monthly_base
+        * max(o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
+        * np.exp(max(o.suspension_need_effect * o.suspension_need_cap, 0.0))
+        * np.exp(max(o.suspension_unmet_effect, 0.0))
+        * np.exp(max(o.suspension_semh_effect, 0.0))
+        * np.exp(max(o.suspension_fsm_effect, 0.0))
+        * np.exp(max(-ctx.config.family.suspension_challenge_effect * (least_advocacy - 0.5), 0.0))
+        * max(o.suspension_special_school_multiplier, 1.0)
+    )
+    return float(1 - np.exp(-rate * 12 / 11))
 
 
 def test_score(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
