@@ -70,7 +70,7 @@ def build_store(root, method: str, x: np.ndarray, points_per_task: int = 1) -> N
 def sobol_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiments") / "ishigami_sobol"
     x = sobol_sample.sample(PROBLEM, SOBOL_N, calc_second_order=False, seed=DESIGN_SEED)
-    build_store(root, "sobol", x)
+    build_store(root, "sobol", x, points_per_task=64)  # 80 task files (one per point would be 5,120: slow to write)
     return root
 
 
