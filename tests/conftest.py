@@ -40,6 +40,14 @@ def small_config(overrides: dict[str, Any] | None = None, *, councils: int = 2, 
     return ScenarioConfig.model_validate(data)
 
 
+def events_by_month(overrides: dict[str, Any], event: str, *, pupils: int, seed: int,
+                    end: str) -> tuple[np.ndarray, SendModel]:
+    """Counts of `event` in each month of a one-council run of `small_config(overrides)`, and the model."""
+    model = SendModel(small_config(overrides, councils=1, pupils=pupils, end=end), seed=seed).run()
+    months = model.events.frame(event)["month"].to_numpy()
+    return np.bincount(months, minlength=model.n_months), model
+
+
 def build_model(overrides: dict[str, Any] | None = None, *, seed: int = SEED, **kwargs: Any) -> SendModel:
     return SendModel(small_config(overrides, **kwargs), seed=seed)
 

@@ -14,15 +14,12 @@ import numpy as np
 
 from sim.model import SendModel
 from sim.processes import requests
-from tests.conftest import small_config
+from tests.conftest import events_by_month, small_config
 
 
 def _requests_by_month(multiplier: float, start: str = "2020-01", end: str = "2021-06") -> tuple[np.ndarray, SendModel]:
-    config = small_config({"run": {"start": start}, "requests": {"closure_multiplier": multiplier}},
-                          councils=1, pupils=15000, end=end)
-    model = SendModel(config, seed=8).run()
-    months = model.events.frame("request")["month"].to_numpy()
-    return np.bincount(months, minlength=model.n_months), model
+    return events_by_month({"run": {"start": start}, "requests": {"closure_multiplier": multiplier}}, "request",
+                           pupils=15000, seed=8, end=end)
 
 
 def test_the_closure_cuts_requests_in_its_window_and_defers_some_to_after_it() -> None:

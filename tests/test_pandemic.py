@@ -12,15 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from sim.model import SendModel
-from tests.conftest import small_config
+from tests.conftest import events_by_month
 
 
 def _onsets_by_month(multiplier: float) -> tuple[np.ndarray, SendModel]:
-    config = small_config({"run": {"start": "2019-01"}, "needs": {"pandemic_onset_multiplier": multiplier}},
-                          councils=1, pupils=12000, end="2021-12")
-    model = SendModel(config, seed=6).run()
-    months = model.events.frame("need_onset")["month"].to_numpy()
-    return np.bincount(months, minlength=model.n_months), model
+    return events_by_month({"run": {"start": "2019-01"}, "needs": {"pandemic_onset_multiplier": multiplier}},
+                           "need_onset", pupils=12000, seed=6, end="2021-12")
 
 
 def test_the_pandemic_window_raises_onset_of_need_and_nothing_before_it() -> None:
