@@ -101,6 +101,8 @@ def test_the_national_comparison_is_estimated_to_fit_a_23_gb_machine() -> None:
     config = load_config(Path(__file__).resolve().parent.parent / "configs" / "england.yaml", {"population": {"scale": 1.0}})
     needed = estimate_bytes(config, 1, 1)
     assert max(145 * 17.5e6, 10.5 * 2**30) < needed < 20 * 2**30
+    # the whole comparison (both routes' tables kept, two workers) measured a 19.7 GiB peak
+    assert 19.7 * 2**30 < estimate_bytes(config, 1, 2, runs=2) < 21 * 2**30
 
 
 @pytest.mark.slow

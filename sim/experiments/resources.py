@@ -12,8 +12,10 @@ and at scale 0.03: about 0.7 KB per pupil plus 0.07 KB per pupil and simulated y
 each census and year is summed into cells as the metrics read it (before, when every census was
 kept as one row per pupil, it was about 1.5 KB plus 0.4 KB). What is left is the state (future
 cohorts included), the census and year snapshots and the children table behind the
-need-standardised gaps. The combined tables kept by the parent take about 0.3 KB per pupil and
-replicate (the children table). The figures are rounded up so the estimate errs on the safe
+need-standardised gaps. The combined tables kept by the parent take about 0.4 KB per pupil,
+replicate and route: the children table, and the copies the paired analysis makes of it (the
+national comparison at full scale, one replicate, peaked at 19.7 GiB in all; with 0.3 KB the
+estimate was 18.7 GiB, below it). The figures are rounded up so the estimate errs on the safe
 side: it is 8% above the measured worker at scale 0.03, 15% above at scale 0.1, and 33% above at
 full scale (8.1 million pupils to August 2036: 10.5 GiB measured, 14.0 estimated; memory per
 pupil falls a little with size).
@@ -29,7 +31,7 @@ from sim.errors import UserError
 
 BYTES_PER_PUPIL = 800
 BYTES_PER_PUPIL_YEAR = 85
-RESULT_BYTES_PER_PUPIL_REPLICATE = 300
+RESULT_BYTES_PER_PUPIL_REPLICATE = 400
 PROCESS_BASE_BYTES = 250 * 2**20  # the interpreter with numpy, pandas, scipy, pyarrow and mesa loaded (about 235 MiB)
 USABLE_SHARE = 0.9  # of the memory available now; the rest is the operating system's
 
