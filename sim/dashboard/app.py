@@ -70,7 +70,8 @@ def comparison(baseline, reform, replicates: int) -> ComparisonResult:
     """Runs in a background thread; a newer call or Cancel makes `is_current()` false."""
     def progress(fraction: float, message: str) -> None:
         comparison.progress = 100 * fraction
-        status.value = message
+        if comparison.is_current():  # after Cancel the page keeps saying "cancelling" until the run has stopped
+            status.value = message
 
     stopped.value = ""
     try:
