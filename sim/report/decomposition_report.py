@@ -17,6 +17,7 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from sim.experiments.family_channels import ALL, NOTHING, OVERLAP, TOTAL
 from sim.report.document import DASH, Document, interval, money
 
 FIGURE_DIR = "figures"
@@ -210,11 +211,11 @@ def carried_by_sentence(table: pd.DataFrame | None, metric: str = "unmet_need_mo
     if table is None or table.empty:
         return None
     rows = _carried_rows(table, metric, contrast)
-    if "total" not in rows.index:
+    if TOTAL not in rows.index:
         return None
-    total = rows.loc["total"]
+    total = rows.loc[TOTAL]
     who = "FSM" if contrast == "fsm_minus_non_fsm" else "income quintile 1 (against 5)"
-    named = rows.drop(index=[c for c in ("total", "all_off", "overlap") if c in rows.index])
+    named = rows.drop(index=[c for c in (TOTAL, ALL, OVERLAP) if c in rows.index])
     clear = named[(named["lo"] > 0) | (named["hi"] < 0)]
     clear = clear.reindex(clear["value"].abs().sort_values(ascending=False).index)
     parts = [f"{row['label'].split(' (')[0].lower()} ({interval(row['value'], row['lo'], row['hi'], 2, signed=True)})"
@@ -226,8 +227,8 @@ def carried_by_sentence(table: pd.DataFrame | None, metric: str = "unmet_need_mo
                  f"largest first): {'; '.join(parts)}.")
     else:
         text += "No single family-resource channel carries a part of it distinguishable from zero at this replicate count."
-    if "all_off" in rows.index:
-        left = rows.loc["all_off"]
+    if ALL in rows.index:
+        left = rows.loc[ALL]
         text += (" With every family-resource channel off the change is "
                  f"{interval(left['value'], left['lo'], left['hi'], 2, signed=True)}: what family resources do not explain.")
     return text
@@ -257,8 +258,8 @@ def family_channel_section(doc: Document, table: pd.DataFrame,
         "not FSM; income quintile 1 minus quintile 5), standardised to one need distribution. Intervals: 95% "
         "t-intervals over replicates (run-to-run noise only).")
     rows = [["**The reform's change (every channel on)**",
-             *[_channel_cell(table, "total", "carried", m, c, d) for m, c, d, _ in CHANNEL_COLUMNS]]]
-    carried = table[(table["measure"] == "carried") & ~table["channel"].isin(["total"])]
+             *[_channel_cell(table, TOTAL, "carried", m, c, d) for m, c, d, _ in CHANNEL_COLUMNS]]]
+    carried = table[(table["measure"] == "carried") & ~table["channel"].isin([TOTAL])]
     for channel in carried.drop_duplicates("channel").sort_values("order")["channel"]:
         label = carried[carried["channel"] == channel].iloc[0]["label"]
         rows.append([label, *[_channel_cell(table, channel, "carried", m, c, d) for m, c, d, _ in CHANNEL_COLUMNS]])
@@ -272,7 +273,7 @@ def family_channel_section(doc: Document, table: pd.DataFrame,
              "family's resources, so the gaps at equal need should be near zero in both routes: what remains is "
              "noise, or a channel the list does not name.")
     rows = []
-    for channel, text in (("nothing_off", "Every channel on"), ("all_off", "Every channel off")):
+    for channel, text in ((NOTHING, "Every channel on"), (ALL, "Every channel off")):
         for measure, route in (("baseline_gap", "baseline"), ("reform_gap", "reform")):
             rows.append([f"{text}, {route}",
                          *[_channel_cell(table, channel, measure, m, c, d) for m, c, d, _ in CHANNEL_COLUMNS]])
