@@ -57,7 +57,8 @@ def initial_selection() -> Selection:
 selection = solara.reactive(initial_selection())
 metric = solara.reactive("unmet_need_months")
 auto_run = solara.reactive(True)
-status = solara.reactive("")
+status = solara.reactive("")  # the running comparison's progress message
+cancelling = solara.reactive(False)  # Cancel was pressed and the running replicate is finishing
 stopped = solara.reactive("")  # how far a cancelled comparison got
 VIEWS = ("Equity", "Over time", "Gaps", "Costs")
 MAP_VIEW = "Map"  # offered when the comparison covers several councils (a region or England)
@@ -70,8 +71,7 @@ def comparison(baseline, reform, replicates: int) -> ComparisonResult:
     """Runs in a background thread; a newer call or Cancel makes `is_current()` false."""
     def progress(fraction: float, message: str) -> None:
         comparison.progress = 100 * fraction
-        if comparison.is_current():  # after Cancel the page keeps saying "cancelling" until the run has stopped
-            status.value = message
+        status.value = message  # shown only while Cancel has not been pressed (see `cancelling`)
 
     stopped.value = ""
     try:
@@ -85,7 +85,7 @@ def comparison(baseline, reform, replicates: int) -> ComparisonResult:
 def cancel() -> None:
     """Ask the running comparison to stop; it stops after the replicate it is running (a replicate
     cannot be interrupted half-way without losing its pairing), so say so until it has."""
-    status.value = "cancelling: stopping after the current replicate"
+    cancelling.value = True  # its own flag: a progress message written by the worker at the same moment cannot hide it
     comparison.cancel()
 
 
@@ -266,6 +266,7 @@ def Page() -> None:
         if key is None or (not force and shown is not None and shown.key == key and not comparison.pending):
             return  # already on screen (e.g. a bad value was corrected back): nothing to rerun
         status.value = "starting"
+        cancelling.value = False
         comparison(baseline, reform, current.replicates)
 
     solara.use_effect(lambda: start(force=False) if auto_run.value else None, [key, auto_run.value])
@@ -281,7 +282,7 @@ def Page() -> None:
         with solara.Row():
             solara.Button("Run", on_click=start, disabled=key is None or comparison.pending, color="primary",
                           classes=["run-button"])
-            solara.Button("Cancel", on_click=cancel, disabled=not comparison.pending or status.value.startswith("cancelling"),
+            solara.Button("Cancel", on_click=cancel, disabled=not comparison.pending or cancelling.value,
                           classes=["cancel-button"])
             solara.Checkbox(label="rerun when a setting changes", value=auto_run)
             if error is None:
@@ -293,7 +294,8 @@ def Page() -> None:
             solara.Error(error, classes=["config-error"], style="white-space: pre-wrap")
         if comparison.pending:
             solara.ProgressLinear(comparison.progress if comparison.progress is not None else True, classes=["run-progress"])
-            solara.Text(status.value or "running", classes=["run-status"])
+            message = "cancelling: stopping after the current replicate" if cancelling.value else status.value or "running"
+            solara.Text(message, classes=["run-status"])
         elif comparison.cancelled and not (shown is not None and shown.key == key):
             how_far = f" ({stopped.value})" if stopped.value else ""
             solara.Warning(f"Cancelled{how_far}: nothing was written. Press Run to start again.", classes=["run-cancelled"])
