@@ -588,6 +588,8 @@ def calibrate(
     ensemble_out: Optional[Path] = typer.Option(None, help="also write an ensemble file: the trials not ruled out (history matching)"),
     cutoff: float = typer.Option(3.0, min=0.0, help="implausibility cut for --ensemble-out (max |error| / tolerance over targets)"),
     members: int = typer.Option(10, min=1, help="largest ensemble size for --ensemble-out"),
+    stability_years: int = typer.Option(2, min=0, help="--ensemble-out: also rule out trials whose own 20-week timeliness this many years after 2025 falls far below the 2025 figure (an exploding assessment queue); 0 = off"),
+    stability_fall: float = typer.Option(2.6, min=0.0, help="--ensemble-out: fall in 20-week timeliness allowed per year by that check, points (published 2023-2025 average: 2.6)"),
 ) -> None:
     """Fit assumption parameters to published targets (Optuna over replicate-averaged loss)."""
     # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
@@ -600,7 +602,24 @@ def calibrate(
         _print_error(f"Cannot calibrate: {exc}")
         raise typer.Exit(code=2) from None
     if ensemble_out is not None:
-        ens = from_calibration(result, config, cutoff=cutoff, min_members=min(2, members), max_members=members, seed=seed)
+        from sim.calibration.fit import parse_targets
+        from sim.calibration.stability import StabilityCheck, screen
+        from sim.experiments.executors import make_executor
+
+        check = StabilityCheck(years_after=stability_years, fall_per_year=stability_fall)
+        fitted = parse_targets(targets)
+        later = check.later_target(fitted)
+        stability, described = None, None
+        if later is not None:
+            typer.echo(f"stability check: running the trials not ruled out on to {later.date[:4]}")
+            pool = make_executor(executor, workers)
+            try:
+                stability = screen(result, load_config(find_config(config)), check, fitted, pool, cutoff)
+            finally:
+                pool.close()
+            described = check.describe(later)
+        ens = from_calibration(result, config, cutoff=cutoff, min_members=min(2, members), max_members=members, seed=seed,
+                               stability=stability, stability_check=described)
         save_ensemble(ens, ensemble_out)
         note = "" if ens.cut_met else " (too few trials passed the cut: the least implausible were kept; see the file)"
         typer.echo(f"wrote {ensemble_out}: {len(ens.members)} members{note}")

@@ -56,6 +56,10 @@ class Member(BaseModel):
     weight: float = Field(gt=0.0, le=1.0)
     implausibility: float | None = Field(default=None, ge=0.0)
     loss: float | None = Field(default=None, ge=0.0)
+    #: the stability condition's own implausibility and the later-year value it was computed from
+    #: (sim/calibration/stability.py); `implausibility` is already the max of it and the targets'
+    stability_implausibility: float | None = Field(default=None, ge=0.0)
+    later_value: float | None = None
     overrides: dict[str, float | int] = Field(min_length=1)
 
     @field_validator("overrides")
@@ -80,6 +84,8 @@ class Ensemble(BaseModel):
     targets: list[str]
     implausibility_cutoff: float = Field(gt=0.0)
     cut_met: bool
+    #: the second history-matching condition in words (sim/calibration/stability.py), if applied
+    stability_check: str | None = None
     members: list[Member] = Field(min_length=1)
 
     @field_validator("format")
@@ -182,8 +188,13 @@ def save_ensemble(ensemble: Ensemble, path: str | Path) -> Path:
 
 
 def from_calibration(result, base_config: str | Path, cutoff: float = DEFAULT_CUTOFF, min_members: int = 2,
-                     max_members: int = 10, seed: int = 0) -> Ensemble:
-    """History matching on a calibration's trials (see the module docstring)."""
+                     max_members: int = 10, seed: int = 0, stability=None, stability_check: str | None = None) -> Ensemble:
+    """History matching on a calibration's trials (see the module docstring).
+
+    `stability` (optional; `sim.calibration.stability.screen`) holds, per screened trial, the
+    implausibility of the second condition (the assessment queue not on an explosive path); a
+    trial's implausibility is then the max of its targets' and that one, and `stability_check`
+    (the condition in words) is recorded in the file."""
     if min_members < 1 or max_members < min_members:
         raise ValueError("need 1 <= min_members <= max_members")
     history = result.history.copy()
@@ -191,6 +202,17 @@ def from_calibration(result, base_config: str | Path, cutoff: float = DEFAULT_CU
         raise ValueError("the calibration history has no implausibility column (re-run the calibration)")
     paths = [p.path for p in result.parameters]
     history = history[np.isfinite(history["implausibility"].astype(float))]
+    history["targets_implausibility"] = history["implausibility"].astype(float)
+    history["stability_implausibility"] = np.nan
+    history["later_value"] = np.nan
+    ruled_out_later = 0
+    if stability is not None and len(stability):
+        extra = stability.set_index("trial")
+        screened = history["trial"].isin(extra.index)
+        for column in ("stability_implausibility", "later_value"):
+            history.loc[screened, column] = history.loc[screened, "trial"].map(extra[column]).astype(float).to_numpy()
+        history["implausibility"] = np.fmax(history["targets_implausibility"], history["stability_implausibility"])
+        ruled_out_later = int(((history["targets_implausibility"] <= cutoff) & (history["implausibility"] > cutoff)).sum())
     passed = history[history["implausibility"] <= cutoff]
     cut_met = len(passed) >= min_members
     if cut_met:
@@ -202,9 +224,14 @@ def from_calibration(result, base_config: str | Path, cutoff: float = DEFAULT_CU
     chosen = chosen.sort_values(["implausibility", "trial"])
     weight = 1.0 / len(chosen)
     integer = {p.path for p in result.parameters if p.integer}
+
+    def optional(value) -> float | None:
+        return float(value) if np.isfinite(float(value)) else None
+
     members = [
         Member(name=f"trial_{int(row['trial'])}", weight=weight, implausibility=float(row["implausibility"]),
-               loss=float(row["loss"]),
+               loss=float(row["loss"]), stability_implausibility=optional(row["stability_implausibility"]),
+               later_value=optional(row["later_value"]),
                overrides={p: (int(round(row[p])) if p in integer else float(f"{float(row[p]):.6g}")) for p in paths})
         for _, row in chosen.iterrows()
     ]
@@ -212,10 +239,14 @@ def from_calibration(result, base_config: str | Path, cutoff: float = DEFAULT_CU
     members[-1] = members[-1].model_copy(update={"weight": 1.0 - weight * (len(members) - 1)})
     method = (f"history matching on {len(history)} calibration trials (Optuna TPE, seed {result.seed}, "
               f"{result.replicates} replicates, scale {result.settings.get('scale')}): implausibility = max over "
-              f"targets of |model - published| / tolerance; members are trials with implausibility <= {cutoff:g}"
-              + (f" ({len(passed)} passed; {len(chosen)} kept at random, seed {seed})" if cut_met else
+              f"targets of |model - published| / tolerance"
+              + (f", {stability_check}" if stability_check else "")
+              + f"; members are trials with implausibility <= {cutoff:g}"
+              + (f" ({len(passed)} passed" + (f", {ruled_out_later} more passed the targets alone" if stability_check else "")
+                 + f"; {len(chosen)} kept at random, seed {seed})" if cut_met else
                  f"; only {len(passed)} passed, so the {len(chosen)} least implausible trials are kept instead")
               + "; equal weights")
     return Ensemble(format=FORMAT, created=date.today().isoformat(), base_config=str(base_config), method=method,
-                    targets=list(result.target_ids), implausibility_cutoff=cutoff, cut_met=cut_met, members=members)
+                    targets=list(result.target_ids), implausibility_cutoff=cutoff, cut_met=cut_met,
+                    stability_check=stability_check, members=members)
 
