@@ -10,7 +10,11 @@ How the ensemble is built (`from_calibration`): history matching on the trials o
 Each trial's implausibility is the largest |model - published| / tolerance over the targets
 (`fit.implausibility_of`); the tolerances already hold the published figure's uncertainty and
 the model's known discrepancy, so a trial with implausibility at most `cutoff` (3 by default,
-the usual three-sigma rule) is not ruled out. The members are those trials (up to
+the usual three-sigma rule) is not ruled out. A second condition (`sim.calibration.stability`)
+rules out trials whose own assessment queue explodes after 2025, which the calendar-2025
+targets cannot see: each trial that passes is run on two more years and a shortfall of its own
+20-week timeliness below the 2025 figure (less the published 2023-2025 fall) joins the max.
+The members are those trials (up to
 `max_members`, drawn at random with a seed when there are more), weighted equally: history
 matching says which worlds are still plausible, not which is more likely. The trials come from
 the optimiser, which concentrates its search near the best fit, so the ensemble under-represents
