@@ -119,3 +119,27 @@ def test_every_shipped_member_keeps_plans_within_20_weeks_in_2026_and_2027():
     assert (in_2027["later_value"] >= 20.0).all(), in_2027
     assert (in_2026["later_value"] >= 20.0).all(), in_2026
     assert (in_2027["stability_implausibility"] <= ensemble.implausibility_cutoff).all(), in_2027
+
+
+def test_calibrate_ensemble_out_applies_the_condition_and_can_turn_it_off(tmp_path):
+    """The command a user runs: `--ensemble-out` runs the trials on and records the condition;
+    `--stability-years 0` writes the file as before."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text("population:\n  councils: 1\n  pupils_per_council: 2000\n", encoding="utf-8")
+    common = ["calibrate", str(config), "--targets", TIMELINESS.id, "--budget", "2", "--replicates", "1",
+              "--parameters", EP, "--executor", "serial", "--cutoff", "100"]
+    runner = CliRunner()
+    with_check = runner.invoke(app, [*common, "--out", str(tmp_path / "a.yaml"), "--ensemble-out", str(tmp_path / "a_ens.yaml")])
+    assert with_check.exit_code == 0, with_check.output
+    ensemble = load_ensemble(tmp_path / "a_ens.yaml")
+    assert "2027" in ensemble.stability_check and "2023-2025" in ensemble.stability_check
+    assert all(m.later_value is not None for m in ensemble.members)
+    without = runner.invoke(app, [*common, "--out", str(tmp_path / "b.yaml"), "--ensemble-out", str(tmp_path / "b_ens.yaml"),
+                                  "--stability-years", "0"])
+    assert without.exit_code == 0, without.output
+    plain = load_ensemble(tmp_path / "b_ens.yaml")
+    assert plain.stability_check is None and all(m.later_value is None for m in plain.members)
