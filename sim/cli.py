@@ -602,6 +602,7 @@ def calibrate(
         _print_error(f"Cannot calibrate: {exc}")
         raise typer.Exit(code=2) from None
     if ensemble_out is not None:
+        # lazy, as above: these load the model (numpy, mesa) only when an ensemble is written
         from sim.calibration.fit import parse_targets
         from sim.calibration.stability import StabilityCheck, screen
         from sim.experiments.executors import make_executor
