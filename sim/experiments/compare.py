@@ -48,9 +48,9 @@ from sim.errors import UserError
 from sim.experiments.executors import capped_workers
 from sim.experiments.output_dir import check_destination
 from sim.experiments.provenance import command_line, git_state, now_iso, package_versions, run_manifest
-from sim.experiments.resources import check_memory, estimate_bytes
+from sim.experiments.resources import estimate_bytes, workers_that_fit
 from sim.experiments.results import atomic_directory, write_manifest
-from sim.experiments.runner import combine, run_replicates
+from sim.experiments.runner import combine, run_routes
 from sim.finance_ledger import LINES
 from sim.metrics.compute import SEVERITY_BANDS, SEVERITY_LABELS
 from sim.metrics.gaps import gap_tables
@@ -550,26 +550,30 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                                 f"({baseline.run.start}..{baseline.run.end} vs {reform.run.start}..{reform.run.end})")
     out_dir = check_destination(Path(out_dir))  # before the simulation, not after it
     # both routes before either runs: checked between them, the second would count the memory the
-    # first route's finished run still holds as taken, and be refused after the first had run
-    workers_used = min(capped_workers(workers), replicates)
-    larger = max((baseline, reform), key=lambda config: estimate_bytes(config, replicates, workers_used))
-    check_memory(larger, replicates, workers_used, label=f"the comparison ({replicates} replicates of each route)", runs=2)
+    # first route's finished run still held as taken, and be refused after the first had run; the
+    # routes' replicates share one pool, so up to `workers` of them run at once whatever the route
+    # (fewer when that many would not fit in memory: the same tables, later)
+    workers_used = min(capped_workers(workers), 2 * replicates)
+    larger = max((baseline, reform), key=lambda config: estimate_bytes(config, replicates, workers_used, runs=2))
+    workers_used = workers_that_fit(larger, replicates, workers_used,
+                                    label=f"the comparison ({replicates} replicates of each route)", runs=2)
     command = command or command_line()
     started = now_iso()
 
+    done = {"baseline": 0, "reform": 0}
+
+    def on_done(route, _out):
+        done[route] += 1
+        if progress:
+            progress(route, done[route], replicates)
+
+    outputs_by_route = run_routes({"baseline": baseline, "reform": reform}, replicates, root_seed=root_seed,
+                                  workers=workers_used, on_done=on_done)
     runs = {}
     for route, config, path in (("baseline", baseline, baseline_path), ("reform", reform, reform_path)):
-        done = [0]
-
-        def on_done(_out, route=route, done=done):
-            done[0] += 1
-            if progress:
-                progress(route, done[0], replicates)
-
-        run_started = now_iso()
-        outputs = run_replicates(config, replicates, root_seed=root_seed, workers=workers, on_done=on_done, memory_checked=True)
+        outputs = outputs_by_route.pop(route)
         metrics, system, children = combine(outputs)
-        manifest = run_manifest(config, path, outputs, run_started, command)
+        manifest = run_manifest(config, path, outputs, started, command)
         manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
         runs[route] = (metrics, system, children, manifest, outputs)
 
