@@ -44,9 +44,9 @@ def run_replicate(config: ScenarioConfig | dict, replicate: int, root_seed: int 
     root = config.run.seed if root_seed is None else root_seed
     seed = replicate_seed(root, replicate)
     model = SendModel(config, seed=seed).run()
-    metrics = compute_metrics(model)
+    children = children_table(model)  # first: the metrics' gaps read it too
+    metrics = compute_metrics(model, children)
     system = system_table(model)
-    children = children_table(model)
     for frame in (metrics, system, children):
         frame.insert(0, "replicate", replicate)
     return ReplicateOutput(replicate, seed, metrics, system, children)
