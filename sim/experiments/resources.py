@@ -19,6 +19,13 @@ estimate was 18.7 GiB, below it). The figures are rounded up so the estimate err
 side: it is 8% above the measured worker at scale 0.03, 15% above at scale 0.1, and 33% above at
 full scale (8.1 million pupils to August 2036: 10.5 GiB measured, 14.0 estimated; memory per
 pupil falls a little with size).
+
+A comparison queues both routes' replicates in one pool, so with two workers and one replicate
+both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`); the
+national comparison at full scale is then estimated at 34 GiB, and on a machine that holds one
+worker but not two it runs the routes one after the other (`workers_that_fit`). The kept tables
+are still counted at 0.4 KB per pupil, replicate and route, although the paired analysis now
+pairs only the columns it reads (not yet measured at full scale, so the figure is not lowered).
 """
 
 from __future__ import annotations
