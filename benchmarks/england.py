@@ -10,7 +10,7 @@ machine's load average alongside.
 What is measured, per route, in a fresh single-threaded subprocess (the two routes run at the
 same time, as the two workers of `sendsim compare` do):
 
-- build, run (every monthly step), metrics, children table: wall and CPU seconds;
+- build, run (every monthly step), children table, metrics: wall and CPU seconds;
 - child-months stepped (rows on roll summed over months) and child-months per CPU-second;
 - state bytes per child (`population.build.column_bytes_per_child`: every per-child column,
   all rows, future Reception cohorts too) and child rows;
@@ -77,8 +77,8 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     model = phase("build", lambda: SendModel(config, seed=replicate_seed(config.run.seed, 0)))
     child_months = sum(hi - lo for lo, hi in (model.on_roll(t) for t in range(model.n_months)))
     phase("run", model.run)
-    phase("metrics", lambda: compute_metrics(model))
-    phase("children_table", lambda: children_table(model))
+    children = phase("children_table", lambda: children_table(model))  # as `run_replicate`: built once, read by the metrics
+    phase("metrics", lambda: compute_metrics(model, children))
     result.update({
         "child_rows": len(model.children),
         "pupils_at_start": int(model.recorder.system["pupils"][0].sum()),

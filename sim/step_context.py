@@ -46,7 +46,7 @@ class StepContext:
         """Keyed draws for the children at view indices `idx` (common random numbers)."""
         return self.streams.uniform(process, self.t, self.c.key[idx], draw)
 
-    def draws_below(self, process: str, idx: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
+    def draws_below(self, process: str, idx: np.ndarray, bound: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(children, draws): the children at view indices `idx` whose `process` draw is below
         `bound`, with those draws.
 
@@ -56,7 +56,8 @@ class StepContext:
         only. Draws are keyed per child (common random numbers), so each child's draw is the same
         whoever else is drawn for, and the same children are selected as when every child's
         probability is computed: results are identical. `bound` must be at least every child's
-        probability (it is widened by BOUND_MARGIN against rounding).
+        probability (it is widened by BOUND_MARGIN against rounding): one number for all, or
+        one per child of `idx` (`sim.processes.requests.hazard_bound`).
         """
         u = self.uniform(process, idx)
         keep = u < bound * (1.0 + BOUND_MARGIN)

@@ -24,7 +24,7 @@ from sim.experiments.compare import (
     paired_equity,
     stock_table,
 )
-from sim.experiments.runner import combine, run_replicates
+from sim.experiments.runner import combine, run_replicates, run_routes
 from sim.report.comparison import compare_with_reports
 
 PUPILS = 3000
@@ -179,8 +179,58 @@ def test_a_comparison_that_will_not_fit_is_refused_before_either_route_runs(tmp_
     available = int(resources.estimate_bytes(config, 2, 1, runs=2) / resources.USABLE_SHARE) - 1
     assert resources.estimate_bytes(config, 2, 1) < resources.USABLE_SHARE * available  # each route alone would pass
     ran = []
-    monkeypatch.setattr(compare_module, "run_replicates", lambda *args, **kwargs: ran.append(args) or [])
+    monkeypatch.setattr(compare_module, "run_routes", lambda *args, **kwargs: ran.append(args) or {})
     monkeypatch.setattr(resources, "available_bytes", lambda: available)
     with pytest.raises(resources.InsufficientMemoryError, match="the comparison"):
         compare_module.compare_scenarios(config, config, 2, tmp_path / "out", workers=1)
     assert ran == []
+
+
+def test_both_routes_in_one_pool_of_two_workers_give_the_serial_tables(baseline, reform):
+    """The routes' replicates run side by side in two processes (`run_routes`), and each table is
+    exactly the one the same replicate gives run on its own in this process (the fixtures)."""
+    configs = {"baseline": validate_config(BASE), "reform": validate_config(FEWER_REFUSALS)}
+    done = []
+    outputs = run_routes(configs, REPLICATES, workers=2, on_done=lambda route, out: done.append((route, out.replicate)))
+    assert sorted(done) == [(route, r) for route in configs for r in range(REPLICATES)]
+    for route, serial in (("baseline", baseline), ("reform", reform)):
+        assert [o.replicate for o in outputs[route]] == list(range(REPLICATES))
+        for pooled, alone in zip(combine(outputs[route]), serial):
+            pd.testing.assert_frame_equal(pooled, alone, check_exact=True)
+
+
+def test_one_replicate_of_each_route_runs_on_two_workers_when_both_fit(tmp_path, monkeypatch):
+    """With one replicate and two workers the comparison asks for both routes at once; when the
+    memory available holds one worker but not two, it runs them one after the other (the same
+    tables) rather than refusing."""
+    config = validate_config({"population": {"councils": 1, "pupils_per_council": 1000}, "run": {"end": "2025-06"}})
+    asked = []
+
+    def fake_routes(configs, replicates, root_seed=None, workers=None, on_done=None):
+        asked.append(workers)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(compare_module, "run_routes", fake_routes)
+    monkeypatch.setattr(compare_module, "capped_workers", lambda workers: workers)
+    both = resources.estimate_bytes(config, 1, 2, runs=2)
+    assert both > resources.estimate_bytes(config, 1, 1, runs=2)  # two at once are counted as two workers
+    for available, expected in ((both / resources.USABLE_SHARE + 1, 2), (both / resources.USABLE_SHARE - 1, 1)):
+        monkeypatch.setattr(resources, "available_bytes", lambda available=available: int(available))
+        with pytest.raises(RuntimeError, match="stop here"):
+            compare_module.compare_scenarios(config, config, 1, tmp_path / f"out{expected}", workers=2)
+        assert asked[-1] == expected
+
+
+def test_pairing_only_some_columns_gives_the_same_rows_and_values(baseline, reform):
+    """`pair_children(columns=...)` (the comparison pairs once, on the columns its tables read)
+    returns the rows of the full join in (replicate, child) order with the same values, whatever
+    the order of the input rows; a repeated key is refused."""
+    (_, _, bc), (_, _, rc) = baseline, reform
+    full = bc.merge(rc, on=["replicate", "child"], suffixes=("_b", "_r")).sort_values(["replicate", "child"])
+    shuffled = rc.sample(frac=1.0, random_state=1)
+    paired = compare_module.pair_children(bc, shuffled, columns=compare_module.ANALYSIS_COLUMNS)
+    assert {f"{c}_{run}" for c in compare_module.ANALYSIS_COLUMNS for run in "br"} <= set(paired.columns)
+    for column in paired.columns:
+        pd.testing.assert_series_equal(paired[column], full[column].reset_index(drop=True), check_exact=True)
+    with pytest.raises(UnpairedRunsError, match="repeats"):
+        compare_module.pair_children(pd.concat([bc, bc.iloc[:1]]), rc)

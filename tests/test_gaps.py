@@ -17,8 +17,10 @@ from scipy import stats
 
 from sim.cli import _print_need_standardised_gaps
 from sim.config import validate_config
+from sim.config.schema import NEED_TYPES
 from sim.experiments.runner import combine, run_replicates
 from sim.metrics import children_table, compute_metrics
+from sim.metrics.compute import SEVERITY_LABELS, severity_band
 from sim.metrics.gaps import (
     BAND_COLUMNS,
     CONTRASTS,
@@ -27,6 +29,8 @@ from sim.metrics.gaps import (
     GAP_METRICS,
     gap_change_by_severity,
     gap_comparison,
+    gap_tables,
+    need_cells,
     need_standardised_gaps,
     severity_band_gaps,
     standardise,
@@ -205,6 +209,10 @@ def test_paired_gap_tables_summarise_both_routes_and_the_change_per_replicate(ba
     assert ehcp["replicates"].eq(REPLICATES).all()
     bands = gap_change_by_severity(bc, rc)
     assert list(bands.columns) == BAND_COLUMNS
+    # the comparison makes both tables in one pass: exactly the same tables
+    together = gap_tables(bc, rc)
+    pd.testing.assert_frame_equal(together[0], table, check_exact=True)
+    pd.testing.assert_frame_equal(together[1], bands, check_exact=True)
     other_children = rc.assign(child=rc["child"].to_numpy()[::-1])  # a different population
     with pytest.raises(ValueError, match="same children"):
         gap_comparison(bc, other_children)
@@ -274,3 +282,16 @@ def test_in_the_default_baseline_lowest_income_children_fare_worse_at_equal_need
     assert interval("matched_support_share")[1] < 0
     assert interval("ehcp_receipt")[1] < 0
     assert interval("ehcp_receipt", "raw")[0] > 0
+
+
+def test_need_cells_are_the_cells_of_each_childs_band_and_need_type_labels(baseline):
+    """`need_cells` reads the band from the severity and looks each need-type label up once; the
+    cells are those of looking up every child's band and need-type label."""
+    _, _, children = baseline
+    severity = children["first_severity"].to_numpy(dtype=np.float64)
+    band = pd.Index(list(SEVERITY_LABELS)).get_indexer(severity_band(severity))
+    need_type = pd.Index(list(NEED_TYPES)).get_indexer(children["first_need_type"].astype(str))
+    expected = np.where((severity > 0) & (need_type >= 0), band * len(NEED_TYPES) + need_type, -1)
+    cells = need_cells(children)
+    np.testing.assert_array_equal(cells, expected)
+    assert (cells >= 0).any() and (cells == -1).any()

@@ -18,8 +18,9 @@ from sim.metrics import compute_metrics
 from sim.metrics.compute import SEVERITY_LABELS, MetricBuilder
 from sim.model import SendModel
 from sim.population.build import column_bytes_per_child, onset_rate_per_year
+from sim.population.state import NEVER, SEN_SUPPORT
 from sim.population.year_groups import YEAR_11
-from sim.processes import needs, outcomes
+from sim.processes import needs, outcomes, requests
 
 from conftest import SEED, small_config
 
@@ -133,10 +134,40 @@ def test_onset_bound_is_the_highest_hazard_on_roll(fresh_model) -> None:
     assert rates.max() <= bound <= rates.max() * (1 + 1e-12)  # every year group and FSM status is on roll
 
 
+def test_request_bound_is_above_every_eligible_childs_probability(fresh_model) -> None:
+    """`requests` works out exact hazards only for children whose draw is below their own bound
+    (`requests.hazard_bound`): a bound below a child's probability would silently drop requests.
+    Children pushed to every extreme of the hazard (severe unmet need on SEN support long enough
+    for a school request, the most advocacy and least trust on roll, a private report, the council
+    and year group with the highest multipliers, a budget under the most pressure) stay under it;
+    for most eligible children the bound is well below 1, so few exact hazards are needed."""
+    ctx = fresh_model.context()
+    c = ctx.c
+    idx = requests.eligible(ctx)
+    extreme = idx[:50]
+    c.severity[extreme] = 5.0
+    c.support_intensity[extreme] = 0.0
+    c.support_level[extreme] = SEN_SUPPORT
+    c.support_since[extreme] = ctx.t - 120
+    c.advocacy[extreme] = c.advocacy.max()
+    c.trust[extreme] = c.trust.min()
+    c.private_report[extreme] = True
+    c.year_group[extreme] = int(np.argmax(ctx.config.requests.age_profile))
+    ctx.schools.budget_pressure[c.school[extreme]] = 10.0
+    idx = requests.eligible(ctx)
+    school, parent = requests.hazards(ctx, idx)
+    probability = 1.0 - np.exp(-(school + parent))
+    bound = requests.hazard_bound(ctx, idx)
+    assert (probability <= bound).all()
+    assert probability[np.isin(idx, extreme)].max() > 0.5 * bound[np.isin(idx, extreme)].max()  # not loose at the top
+    assert np.median(bound) < 0.1
+
+
 def _run_children(monkeypatch, exact_for_everyone: bool) -> dict[str, np.ndarray]:
     if exact_for_everyone:  # every child's exact probability is computed, as before the bounds
         monkeypatch.setattr(outcomes, "suspension_probability_bound", lambda ctx: 1.0)
         monkeypatch.setattr(needs, "onset_probability_bound", lambda ctx: 1.0)
+        monkeypatch.setattr(requests, "hazard_bound", lambda ctx, idx: 1.0)
     model = SendModel(small_config(end="2026-12"), seed=SEED).run()
     return {name: np.asarray(getattr(model.children, name)).copy() for name in model.children.column_names()}
 
@@ -146,5 +177,6 @@ def test_drawing_below_a_bound_selects_the_same_children(monkeypatch) -> None:
     bounded = _run_children(monkeypatch, exact_for_everyone=False)
     exact = _run_children(monkeypatch, exact_for_everyone=True)
     assert bounded["suspensions"].sum() > 0 and (bounded["onset_month"] > 0).sum() > 0
+    assert (bounded["request_month"] != NEVER).sum() > 0
     for name, values in exact.items():
         np.testing.assert_array_equal(bounded[name], values, err_msg=name)

@@ -48,12 +48,12 @@ from sim.errors import UserError
 from sim.experiments.executors import capped_workers
 from sim.experiments.output_dir import check_destination
 from sim.experiments.provenance import command_line, git_state, now_iso, package_versions, run_manifest
-from sim.experiments.resources import check_memory, estimate_bytes
+from sim.experiments.resources import estimate_bytes, workers_that_fit
 from sim.experiments.results import atomic_directory, write_manifest
-from sim.experiments.runner import combine, run_replicates
+from sim.experiments.runner import combine, run_routes
 from sim.finance_ledger import LINES
-from sim.metrics.compute import SEVERITY_LABELS, severity_band
-from sim.metrics.gaps import gap_change_by_severity, gap_comparison
+from sim.metrics.compute import SEVERITY_BANDS, SEVERITY_LABELS
+from sim.metrics.gaps import gap_tables
 from sim.metrics.intervals import t_hi, t_lo
 from sim.metrics.registry import PAIRED_METRICS
 
@@ -99,47 +99,89 @@ VALUE_COLUMNS = ["baseline", "reform", "change", "change_lo", "change_hi", "rela
 
 
 # ---- pairing ---------------------------------------------------------------------------------
-def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame) -> pd.DataFrame:
+#: Columns compared to prove two runs hold the same children (beside the key, when both tables have them).
+PAIRING_CHECKS = ("fsm", "income_quintile", "council", "entry_year")
+#: Per-child columns the paired analysis reads (`paired_equity`, `sim.experiments.headline.paired_outcomes`,
+#: `sim.experiments.transition.transition_cohort`, `sim.experiments.council_impact.council_results`):
+#: pairing only these, once, instead of every column of both tables in each of them, keeps the
+#: national comparison's two children tables of 17.5 million rows from being copied four times.
+ANALYSIS_COLUMNS = (
+    "fsm", "income_quintile", "need_type", "severity", "la_code", "need_months", "unmet_months", "matched_months",
+    "months_to_support", "months_to_matched_support", "matched_within_a_year", "ks4_em4", "suspensions", "excluded",
+    "neet", "ehcp_at_switch", "plan_after_switch",
+)
+
+
+def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame,
+                  columns: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
     """Join the two children tables on (replicate, child); raise if they are not the same children.
 
     The same child must have the same family resources in both runs: if `fsm` or
     `income_quintile` differ, the runs were not made with the same seed and population.
+    `columns`: pair only these columns (those present; the key and the checked columns are always
+    taken), not every column of both tables: the rows and values are the same, the copies smaller.
+    Rows are in (replicate, child) order.
     """
     key = ["replicate", "child"]
+    frames, orders = {}, {}
     for name, frame in (("baseline", baseline_children), ("reform", reform_children)):
         missing = {*key, "fsm", "income_quintile"} - set(frame.columns)
         if missing:
             raise ValueError(f"{name} children table lacks columns {sorted(missing)}")
-        if frame.duplicated(key).any():
+        if columns is not None:
+            wanted = {*key, *PAIRING_CHECKS, *columns}
+            frame = frame[[c for c in frame.columns if c in wanted]]
+        # (replicate, child) order by one sort of the two key columns, not by indexing and merging
+        # whole tables; each key is then unique if no two neighbours are equal
+        replicate, child = frame["replicate"].to_numpy(), frame["child"].to_numpy()
+        order = np.lexsort((child, replicate))
+        replicate, child = replicate[order], child[order]
+        if len(order) > 1 and ((replicate[1:] == replicate[:-1]) & (child[1:] == child[:-1])).any():
             raise UnpairedRunsError(f"{PAIRING_ERROR}: the {name} children table repeats (replicate, child) keys")
-    b = baseline_children.set_index(key).sort_index()
-    r = reform_children.set_index(key).sort_index()
-    if not b.index.equals(r.index):
-        only_b = len(b.index.difference(r.index))
-        only_r = len(r.index.difference(b.index))
+        frames[name], orders[name] = frame, (order, replicate, child)
+    (b_order, b_rep, b_child), (r_order, r_rep, r_child) = orders["baseline"], orders["reform"]
+    if not (len(b_order) == len(r_order) and np.array_equal(b_rep, r_rep) and np.array_equal(b_child, r_child)):
+        b_index = pd.MultiIndex.from_arrays([b_rep, b_child])
+        r_index = pd.MultiIndex.from_arrays([r_rep, r_child])
+        only_b = len(b_index.difference(r_index))
+        only_r = len(r_index.difference(b_index))
         raise UnpairedRunsError(
             f"{PAIRING_ERROR}: {only_b} children only in the baseline and {only_r} only in the reform "
             "(run both scenarios with the same root seed, population and dates)")
-    for column in ("fsm", "income_quintile", "council", "entry_year"):
+    b, r = frames.pop("baseline"), frames.pop("reform")
+    for column in PAIRING_CHECKS:
         if column in b.columns and column in r.columns:
-            differ = int((b[column].to_numpy() != r[column].to_numpy()).sum())
+            differ = int((b[column].to_numpy()[b_order] != r[column].to_numpy()[r_order]).sum())
             if differ:
                 raise UnpairedRunsError(
                     f"{PAIRING_ERROR}: {differ} children have a different {column} in the two runs "
                     "(run both scenarios with the same root seed and population settings)")
-    return b.merge(r, left_index=True, right_index=True, suffixes=("_b", "_r")).reset_index()
+    # as a merge on the key would name them: a column in both tables takes the route's suffix
+    b_columns = [c for c in b.columns if c not in key]
+    r_columns = [c for c in r.columns if c not in key]
+    parts = [pd.DataFrame({"replicate": b_rep, "child": b_child})]
+    for frame, own, other, order, suffix in ((b, b_columns, r_columns, b_order, "_b"), (r, r_columns, b_columns, r_order, "_r")):
+        part = frame[own].take(order).reset_index(drop=True)
+        parts.append(part.rename(columns={c: c + suffix for c in own if c in other}))
+    return pd.concat(parts, axis=1)
 
 
-def _groups(paired: pd.DataFrame) -> pd.DataFrame:
-    """Breakdown columns, all taken from the baseline run."""
-    return pd.DataFrame({
-        "replicate": paired["replicate"].to_numpy(),
-        "all": "all",
-        "fsm": np.where(paired["fsm_b"].to_numpy(dtype=bool), "fsm", "non_fsm"),
-        "income_quintile": paired["income_quintile_b"].astype(int).astype(str).to_numpy(),
-        "need_type": paired["need_type_b"].astype(str).to_numpy(),
-        "severity_band": severity_band(paired["severity_b"].to_numpy()),
-    }, index=paired.index)
+def _group_codes(paired: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Breakdown groups, all taken from the baseline run: per breakdown, (integer code of each
+    child, label of each code). Codes, not labels, are grouped on: grouping 17.5 million strings
+    (the national comparison) took most of the equity table's time and memory."""
+    fsm = paired["fsm_b"].to_numpy(dtype=bool)
+    quintile, quintiles = pd.factorize(paired["income_quintile_b"].astype(int).to_numpy(), sort=True)
+    need, needs = pd.factorize(paired["need_type_b"].astype(str).to_numpy(), sort=True)
+    # as `sim.metrics.compute.severity_band`, whose label lookup wraps an index of -1 to the last band
+    bands = (np.searchsorted(SEVERITY_BANDS, paired["severity_b"].to_numpy(dtype=np.float64), side="right") - 1) % len(SEVERITY_LABELS)
+    return {
+        "all": (np.zeros(len(paired), dtype=np.int64), np.array(["all"], dtype=object)),
+        "fsm": (fsm.astype(np.int64), np.array(["non_fsm", "fsm"], dtype=object)),
+        "income_quintile": (quintile.astype(np.int64), np.array([str(int(q)) for q in quintiles], dtype=object)),
+        "need_type": (need.astype(np.int64), np.asarray(needs, dtype=object)),
+        "severity_band": (bands.astype(np.int64), SEVERITY_LABELS.astype(object)),
+    }
 
 
 def per_child_values(paired: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -200,7 +242,7 @@ def _across_replicates(per_rep: pd.DataFrame, replicates: list, keys: list[str])
 
 def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame,
                   baseline_metrics: pd.DataFrame | None = None, reform_metrics: pd.DataFrame | None = None,
-                  small_cell: int = SMALL_CELL) -> pd.DataFrame:
+                  small_cell: int = SMALL_CELL, *, paired: pd.DataFrame | None = None) -> pd.DataFrame:
     """The distributional impact table: per metric and group, baseline, reform, paired change, winners/losers.
 
     Per replicate: the group mean of each run among the metric's children, the mean per-child
@@ -214,20 +256,23 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
 
     `baseline_metrics`/`reform_metrics` are accepted for symmetry with the rest of the comparison
     (and checked to come from the same replicates); the per-child tables carry everything used here.
+    `paired`: the two tables already paired by `pair_children` (with at least `ANALYSIS_COLUMNS`),
+    so a comparison pairs its children once for every table it makes.
     """
-    paired = pair_children(baseline_children, reform_children)
+    if paired is None:
+        paired = pair_children(baseline_children, reform_children, columns=ANALYSIS_COLUMNS)
     if baseline_metrics is not None and reform_metrics is not None and "replicate" in baseline_metrics.columns \
             and "replicate" in reform_metrics.columns:
         if set(baseline_metrics["replicate"].unique()) != set(reform_metrics["replicate"].unique()):
             raise UnpairedRunsError(f"{PAIRING_ERROR}: the metrics tables hold different replicates")
-    groups = _groups(paired)
-    replicates = sorted(paired["replicate"].unique())
+    groups = _group_codes(paired)
+    replicate_values, replicate_codes = np.unique(paired["replicate"].to_numpy(), return_inverse=True)
+    replicates = sorted(replicate_values)
     frames = []
     for spec in PAIRED_METRICS:
         b, r, mask = per_child_values(paired, spec.name)
-        cells = groups[mask.to_numpy()].copy()
-        cells["baseline"] = b[mask].to_numpy()
-        cells["reform"] = r[mask].to_numpy()
+        keep = mask.to_numpy()
+        cells = pd.DataFrame({"baseline": b[mask].to_numpy(), "reform": r[mask].to_numpy()})
         diff = cells["reform"] - cells["baseline"]
         cells["change"] = diff
         improved = diff < 0 if spec.better == "lower" else diff > 0
@@ -235,12 +280,22 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
         cells["unchanged"] = (diff == 0).astype(float)
         cells["worse"] = 1.0 - cells["better"] - cells["unchanged"]
         cells["n"] = 1
+        rep = replicate_codes[keep]
         per_rep_all = []
         for by in BREAKDOWNS:
-            per_rep = cells.groupby(["replicate", by], observed=True).agg(
+            codes, labels = groups[by]
+            # one integer key per (replicate, group), ordered as (replicate, group): each cell's
+            # rows are the same rows, in the same order, as grouping on the labels themselves
+            width = len(labels)
+            cell_key = rep.astype(np.int64) * width + codes[keep]
+            per_rep = cells.groupby(cell_key).agg(
                 baseline=("baseline", "mean"), reform=("reform", "mean"), change=("change", "mean"),
                 better=("better", "mean"), worse=("worse", "mean"), unchanged=("unchanged", "mean"), n=("n", "sum"),
-            ).reset_index().rename(columns={by: "group"})
+            )
+            found = per_rep.index.to_numpy()
+            per_rep.insert(0, "group", labels[found % width])
+            per_rep.insert(0, "replicate", replicate_values[found // width])
+            per_rep = per_rep.reset_index(drop=True)
             per_rep["by"] = by
             per_rep_all.append(per_rep)
         per_rep = pd.concat(per_rep_all, ignore_index=True)
@@ -495,26 +550,30 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                                 f"({baseline.run.start}..{baseline.run.end} vs {reform.run.start}..{reform.run.end})")
     out_dir = check_destination(Path(out_dir))  # before the simulation, not after it
     # both routes before either runs: checked between them, the second would count the memory the
-    # first route's finished run still holds as taken, and be refused after the first had run
-    workers_used = min(capped_workers(workers), replicates)
-    larger = max((baseline, reform), key=lambda config: estimate_bytes(config, replicates, workers_used))
-    check_memory(larger, replicates, workers_used, label=f"the comparison ({replicates} replicates of each route)", runs=2)
+    # first route's finished run still held as taken, and be refused after the first had run; the
+    # routes' replicates share one pool, so up to `workers` of them run at once whatever the route
+    # (fewer when that many would not fit in memory: the same tables, later)
+    workers_used = min(capped_workers(workers), 2 * replicates)
+    larger = max((baseline, reform), key=lambda config: estimate_bytes(config, replicates, workers_used, runs=2))
+    workers_used = workers_that_fit(larger, replicates, workers_used,
+                                    label=f"the comparison ({replicates} replicates of each route)", runs=2)
     command = command or command_line()
     started = now_iso()
 
+    done = {"baseline": 0, "reform": 0}
+
+    def on_done(route, _out):
+        done[route] += 1
+        if progress:
+            progress(route, done[route], replicates)
+
+    outputs_by_route = run_routes({"baseline": baseline, "reform": reform}, replicates, root_seed=root_seed,
+                                  workers=workers_used, on_done=on_done)
     runs = {}
     for route, config, path in (("baseline", baseline, baseline_path), ("reform", reform, reform_path)):
-        done = [0]
-
-        def on_done(_out, route=route, done=done):
-            done[0] += 1
-            if progress:
-                progress(route, done[0], replicates)
-
-        run_started = now_iso()
-        outputs = run_replicates(config, replicates, root_seed=root_seed, workers=workers, on_done=on_done, memory_checked=True)
+        outputs = outputs_by_route.pop(route)
         metrics, system, children = combine(outputs)
-        manifest = run_manifest(config, path, outputs, run_started, command)
+        manifest = run_manifest(config, path, outputs, started, command)
         manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
         runs[route] = (metrics, system, children, manifest, outputs)
 
@@ -525,13 +584,21 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
 
     prices = price_base or baseline.report.price_base
     deflator = deflator_for(prices, baseline.report.deflator_growth)
-    equity = paired_equity(bc, rc, bm, rm, small_cell=small_cell)
+    paired = pair_children(bc, rc, columns=ANALYSIS_COLUMNS)  # once, for every per-child table below
+    equity = paired_equity(bc, rc, bm, rm, small_cell=small_cell, paired=paired)
     costs = cost_table(bs, rs, deflator)
-    headline = paired_outcomes(bc, bs, rc, rs, deflator)
+    headline = paired_outcomes(bc, bs, rc, rs, deflator, paired=paired)
     value_for_money = cost_effectiveness(headline)
     from sim.experiments.transition import TRANSITION_CSV, transition_cohort  # cycle: transition.py imports this module
 
-    transition = transition_cohort(bc, rc)
+    transition = transition_cohort(bc, rc, paired=paired)
+    councils = None
+    if baseline.population.council_table is not None:
+        from sim.experiments.council_impact import council_results  # cycle: council_impact.py imports this module
+
+        councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell,
+                                   paired=paired)
+    del paired
     decomposition = None
     if components:
         from sim.experiments.decompose import decompose  # cycle: decompose.py imports this module (via headline.py)
@@ -550,13 +617,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
             progress=(lambda label, done, total: progress("family channels", done, total)) if progress else None)
     stock = stock_table(bm, rm)
     gaps = fsm_gap_table(bm, rm)
-    standardised_gaps = gap_comparison(bc, rc)
-    gaps_by_severity = gap_change_by_severity(bc, rc)
-    councils = None
-    if baseline.population.council_table is not None:
-        from sim.experiments.council_impact import council_results  # cycle: council_impact.py imports this module
-
-        councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell)
+    standardised_gaps, gaps_by_severity = gap_tables(bc, rc)
     top_manifest = {
         "kind": "paired_comparison",
         "sendsim_version": __version__,

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.experiments.compare import _route_costs, pair_children, per_child_values
+from sim.experiments.compare import ANALYSIS_COLUMNS, _route_costs, pair_children, per_child_values
 from sim.metrics.intervals import t_bounds
 
 PER_REPLICATE_COLUMNS = [
@@ -43,7 +43,8 @@ def total_spend(system: pd.DataFrame, deflator=None) -> pd.Series:
 
 
 def paired_outcomes(baseline_children: pd.DataFrame, baseline_system: pd.DataFrame,
-                    children: pd.DataFrame, system: pd.DataFrame, deflator=None) -> pd.DataFrame:
+                    children: pd.DataFrame, system: pd.DataFrame, deflator=None, *,
+                    paired: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per replicate (index `replicate`): the paired headline changes of a run against the baseline.
 
     Unmet-need months: mean per-child change among children with need in either run; the FSM
@@ -51,9 +52,11 @@ def paired_outcomes(baseline_children: pd.DataFrame, baseline_system: pd.DataFra
     children; worse/better off: shares (%) and counts of those children whose own months
     rose/fell; child-months avoided: the sum of their falls minus rises; spend: change in total
     spending over complete financial years (£, simulated councils; deflated when `deflator`
-    maps a financial year's start to a price factor).
+    maps a financial year's start to a price factor). `paired`: the children tables already
+    paired (`sim.experiments.compare.pair_children`, with at least `ANALYSIS_COLUMNS`).
     """
-    paired = pair_children(baseline_children, children)
+    if paired is None:
+        paired = pair_children(baseline_children, children, columns=ANALYSIS_COLUMNS)
     b, r, mask = per_child_values(paired, "unmet_need_months")
     frame = pd.DataFrame({"replicate": paired["replicate"], "fsm": paired["fsm_b"].astype(bool),
                           "b": b, "r": r})[mask.to_numpy()]

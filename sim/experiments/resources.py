@@ -19,6 +19,13 @@ estimate was 18.7 GiB, below it). The figures are rounded up so the estimate err
 side: it is 8% above the measured worker at scale 0.03, 15% above at scale 0.1, and 33% above at
 full scale (8.1 million pupils to August 2036: 10.5 GiB measured, 14.0 estimated; memory per
 pupil falls a little with size).
+
+A comparison queues both routes' replicates in one pool, so with two workers and one replicate
+both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`); the
+national comparison at full scale is then estimated at 34 GiB, and on a machine that holds one
+worker but not two it runs the routes one after the other (`workers_that_fit`). The kept tables
+are still counted at 0.4 KB per pupil, replicate and route, although the paired analysis now
+pairs only the columns it reads (not yet measured at full scale, so the figure is not lowered).
 """
 
 from __future__ import annotations
@@ -57,11 +64,13 @@ def worker_bytes(config: ScenarioConfig) -> int:
 
 
 def estimate_bytes(config: ScenarioConfig, replicates: int, workers: int, runs: int = 1) -> int:
-    """Peak memory of `replicates` replicates run `workers` at a time, for each of `runs` scenarios
-    run one after the other whose tables are all kept (a comparison keeps both routes')."""
+    """Peak memory of `replicates` replicates of each of `runs` scenarios, queued in one pool and
+    run `workers` at a time, whose tables are all kept (a comparison runs both routes' replicates
+    in one pool, `sim.experiments.runner.run_routes`, and keeps both routes' tables): one
+    replicate of each route on two workers runs both at once."""
     pupils = simulated_pupils(config)
     per_process = worker_bytes(config)
-    concurrent = max(1, min(workers, replicates))
+    concurrent = max(1, min(workers, replicates * runs))
     kept = pupils * RESULT_BYTES_PER_PUPIL_REPLICATE * replicates * runs
     return int(per_process * concurrent + kept + PROCESS_BASE_BYTES)
 
@@ -91,5 +100,25 @@ def check_memory(config: ScenarioConfig, replicates: int, workers: int, label: s
     if needed > available * USABLE_SHARE:
         raise InsufficientMemoryError(
             f"{label} would need about {needed / 2**30:.1f} GiB of memory ({simulated_pupils(config):,.0f} pupils, "
-            f"{replicates} replicates, {min(workers, replicates)} at a time) but {available / 2**30:.1f} GiB is "
+            f"{replicates} replicates, {max(1, min(workers, replicates * runs))} at a time) but {available / 2**30:.1f} GiB is "
             f"available; lower population.scale or population.councils, or use fewer --workers")
+
+
+def workers_that_fit(config: ScenarioConfig, replicates: int, workers: int, label: str = "this run", runs: int = 1) -> int:
+    """The most of `workers` processes (at least one) whose run fits in the memory available now.
+
+    Why: a comparison runs its two routes side by side when it has two workers, which doubles
+    the memory of the workers running at once. When both at once do not fit but one at a time
+    does (the national comparison at full scale on a 23 GB machine), running them one after the
+    other is slower but gives the same tables, which is better than refusing. Refuses
+    (InsufficientMemoryError, as `check_memory`) only when even one at a time does not fit.
+    """
+    available = available_bytes()
+    workers = max(1, min(workers, replicates * runs))
+    if available is None:
+        return workers
+    for candidate in range(workers, 1, -1):
+        if estimate_bytes(config, replicates, candidate, runs) <= available * USABLE_SHARE:
+            return candidate
+    check_memory(config, replicates, 1, label=label, runs=runs)
+    return 1

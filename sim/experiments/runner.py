@@ -44,9 +44,9 @@ def run_replicate(config: ScenarioConfig | dict, replicate: int, root_seed: int 
     root = config.run.seed if root_seed is None else root_seed
     seed = replicate_seed(root, replicate)
     model = SendModel(config, seed=seed).run()
-    metrics = compute_metrics(model)
+    children = children_table(model)  # first: the metrics' gaps read it too
+    metrics = compute_metrics(model, children)
     system = system_table(model)
-    children = children_table(model)
     for frame in (metrics, system, children):
         frame.insert(0, "replicate", replicate)
     return ReplicateOutput(replicate, seed, metrics, system, children)
@@ -93,6 +93,54 @@ def run_replicates(
         finally:
             pool.shutdown(wait=True)
     return sorted(outputs, key=lambda o: o.replicate)
+
+
+def run_routes(
+    configs: dict[str, ScenarioConfig],
+    replicates: int,
+    root_seed: int | None = None,
+    workers: int | None = None,
+    on_done: Callable[[str, ReplicateOutput], None] | None = None,
+) -> dict[str, list[ReplicateOutput]]:
+    """Every replicate of several scenarios (a comparison's routes) in one pool of processes.
+
+    Why one pool: with one replicate per route, `run_replicates` route by route would use one
+    process per route, one after the other, leaving the second core idle (the national
+    comparison took the time of both routes). Here the routes' replicates are queued together,
+    route by route in the order given, on `workers` processes (never more than there are
+    tasks), so two routes of one replicate run side by side. Each task is `run_replicate` on
+    the same payload and seed as it would be alone, so the tables are identical to a serial
+    run. With one worker everything runs in this process, one after the other. The caller
+    checks the memory (both routes' workers at once: `sim.experiments.resources.estimate_bytes`
+    with `runs`). `on_done(route, output)` is called as each replicate finishes.
+    Returns each route's outputs, ordered by replicate index.
+    """
+    tasks = [(route, r) for route in configs for r in range(replicates)]
+    workers = min(capped_workers(workers), len(tasks))
+    payloads = {route: config.model_dump(mode="json") for route, config in configs.items()}
+    outputs: dict[str, list[ReplicateOutput]] = {route: [] for route in configs}
+    if workers <= 1:
+        for route, r in tasks:
+            out = run_replicate(payloads[route], r, root_seed)
+            outputs[route].append(out)
+            if on_done:
+                on_done(route, out)
+        return outputs
+    context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=ignore_interrupts)
+    try:
+        futures = {pool.submit(run_replicate, payloads[route], r, root_seed): route for route, r in tasks}
+        for future in as_completed(futures):
+            out = future.result()
+            outputs[futures[future]].append(out)
+            if on_done:
+                on_done(futures[future], out)
+    except BaseException:  # Ctrl-C, SIGTERM or a failed replicate: stop the others now
+        terminate_pool(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return {route: sorted(outs, key=lambda o: o.replicate) for route, outs in outputs.items()}
 
 
 def combine(outputs: list[ReplicateOutput]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

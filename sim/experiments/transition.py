@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.experiments.compare import pair_children
+from sim.experiments.compare import ANALYSIS_COLUMNS, pair_children
 from sim.metrics.intervals import t_bounds
 
 TRANSITION_CSV = "transition_cohort.csv"
@@ -34,15 +34,18 @@ MEASURES = {
 }
 
 
-def transition_cohort(baseline_children: pd.DataFrame, reform_children: pd.DataFrame) -> pd.DataFrame:
+def transition_cohort(baseline_children: pd.DataFrame, reform_children: pd.DataFrame, *,
+                      paired: pd.DataFrame | None = None) -> pd.DataFrame:
     """Tidy table (by, group, measure, value, lo, hi, replicates) for the cohort, by FSM and income quintile.
 
     Empty when the reform's children table has no `ehcp_at_switch` column or nobody held a plan
-    at the switch (the switch is outside the run).
+    at the switch (the switch is outside the run). `paired`: the tables already paired
+    (`sim.experiments.compare.pair_children`, with at least `ANALYSIS_COLUMNS`).
     """
     if "ehcp_at_switch" not in reform_children.columns or not reform_children["ehcp_at_switch"].astype(bool).any():
         return pd.DataFrame(columns=COLUMNS)
-    paired = pair_children(baseline_children, reform_children)
+    if paired is None:
+        paired = pair_children(baseline_children, reform_children, columns=ANALYSIS_COLUMNS)
     cohort = paired[paired["ehcp_at_switch_r"].astype(bool)].copy()
     fate = cohort["plan_after_switch_r"].astype(str)
     change = cohort["unmet_months_r"].astype(float) - cohort["unmet_months_b"].astype(float)

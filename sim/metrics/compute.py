@@ -157,9 +157,10 @@ def concentration_index(matched_months: np.ndarray, need_months: np.ndarray, ban
 class MetricBuilder:
     """Turns a finished model's records into the tidy metrics table."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, children_frame: pd.DataFrame | None = None) -> None:
         self.model = model
         self.children = model.children
+        self.children_frame = children_frame  # the run's `children_table`, if already built
         self.timeline = model.timeline
         self.rows: list[pd.DataFrame] = []
         self.council_codes = list(simulated_councils(model.config.population)["la_code"])
@@ -538,7 +539,8 @@ class MetricBuilder:
         from sim.metrics.gaps import gap_metric_rows  # gaps builds on this module's severity bands
 
         end = self.timeline.timestamp(self.timeline.n_months - 1)
-        rows = gap_metric_rows(children_table(self.model), end)
+        table = self.children_frame if self.children_frame is not None else children_table(self.model)
+        rows = gap_metric_rows(table, end)
         self.rows.append(rows[rows["value"].notna()])  # a gap with no children on one side is empty, not NaN
 
     def build(self) -> pd.DataFrame:
@@ -564,8 +566,11 @@ def council_identity_columns(identity: pd.DataFrame, local: np.ndarray) -> dict[
     return columns
 
 
-def compute_metrics(model) -> pd.DataFrame:
-    return MetricBuilder(model).build()
+def compute_metrics(model, children: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The tidy metrics table of a finished run. `children`: the run's `children_table(model)`
+    if the caller has built it (a replicate keeps it as an output): the gaps read it, and
+    building it twice cost a worker the time and memory of a second copy (17.5 M rows nationally)."""
+    return MetricBuilder(model, children).build()
 
 
 def system_table(model) -> pd.DataFrame:

@@ -78,12 +78,49 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     return school, parent
 
 
+def hazard_bound(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """An upper bound of each child's monthly request probability (`hazards`, school plus parent).
+
+    Why per child: the hazard rises with severity to the power `requests.severity_elasticity`,
+    so the most severe child's probability is near 1 and no one bound for everyone would leave
+    anybody out. Every other factor is bounded by its largest value this month (unmet, the
+    council and year-group multipliers, budget pressure at its cap, the most advocacy, the least
+    trust on roll, a private report, every peer with a plan), and the child's own severity term
+    is kept: most children with need are mild, their bound is small, and only children whose
+    draw falls below it need the exact hazards (`StepContext.draws_below`), whose peer shares
+    over the family network take most of the work.
+    """
+    c, r = ctx.c, ctx.config.requests
+    severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
+    advocacy = np.asarray([c.advocacy.min(), c.advocacy.max()], dtype=np.float64) if len(c.advocacy) else np.array([0.5])
+    trust = np.asarray([c.trust.min(), c.trust.max()], dtype=np.float64) if len(c.trust) else np.array([0.5])
+    common = (
+        np.exp(max(r.unmet_effect, 0.0)) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start()
+        * anticipation(ctx) * closure(ctx) * float(np.max(ctx.councils.request_multiplier, initial=0.0))
+        * float(np.max(r.age_profile))
+    )
+    school = r.school_monthly_rate * np.exp(max(r.budget_pressure_effect * r.budget_pressure_cap, 0.0))
+    parent = (
+        r.parent_monthly_rate
+        * float(np.exp(r.advocacy_effect * (advocacy - 0.5)).max())
+        * np.exp(max(r.private_report_effect, 0.0))
+        * float(np.exp(r.trust_effect * (0.5 - trust)).max())
+        * np.exp(max(r.peer_effect, 0.0))
+    )
+    return 1.0 - np.exp(-severity * (common * (school + parent)))
+
+
 def step(ctx: StepContext) -> None:
-    """Requests this month from schools and parents (competing hazards from `hazards`)."""
+    """Requests this month from schools and parents (competing hazards from `hazards`).
+
+    Exact hazards are worked out only for the children whose keyed draw is below their bound
+    (`hazard_bound`); the draws are the same whoever else is drawn for, so the same children
+    request as when every eligible child's hazards are computed."""
     idx = eligible(ctx)
+    idx, u = ctx.draws_below("request", idx, hazard_bound(ctx, idx))
     school, parent = hazards(ctx, idx)
     total = school + parent
-    made = ctx.uniform("request", idx) < 1.0 - np.exp(-total)
+    made = u < 1.0 - np.exp(-total)
     rows = idx[made]
     by_parent = ctx.uniform("request-who", rows) < parent[made] / np.maximum(total[made], 1e-12)
     register(ctx, rows, by_parent, "request")
