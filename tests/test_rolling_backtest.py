@@ -63,6 +63,19 @@ def test_the_2015_request_rates_are_2025_rates_that_the_configs_own_trend_dates_
     assert propensity_trend(dataclasses.replace(ctx, t=132)) == pytest.approx(1 + trend)
 
 
+def test_the_2015_appeal_propensities_keep_2019s_level_under_the_re_dated_trend():
+    """The appeal trend was re-dated from the points to 2019 only; the propensities (written for
+    disputes.appeal_trend_until, 2025) are rescaled so that their 2019 level, which matched the
+    2019 point, is unchanged: base x (1 + trend)^-6 equals the baseline's base x 1.2^-6."""
+    dated, baseline = load_config(START_2015), load_config(REPO / "configs" / "baseline.yaml")
+    assert dated.disputes.appeal_trend_until == baseline.disputes.appeal_trend_until == "2025-01"
+    assert dated.disputes.appeal_trend_per_year < baseline.disputes.appeal_trend_per_year
+    for name in ("appeal_refusal_base", "appeal_placement_base", "appeal_content_base"):
+        level_2019 = getattr(dated.disputes, name) / (1 + dated.disputes.appeal_trend_per_year) ** 6
+        earlier = getattr(baseline.disputes, name) / (1 + baseline.disputes.appeal_trend_per_year) ** 6
+        assert level_2019 == pytest.approx(earlier, rel=0.01), name
+
+
 def test_every_series_has_points_before_and_after_each_origin():
     for origin in (2019, 2020, 2021, 2022):
         fitted = targets_for(2015, last=origin)
