@@ -637,27 +637,41 @@ def backtest(
     executor: str = typer.Option("local", help="local, serial or dask"),
     workers: Optional[int] = typer.Option(None, min=1),
     seed: int = typer.Option(0, help="seed of the optimiser (TPE sampler)"),
+    confirm: int = typer.Option(4, min=0, help="re-run this many of the best trials (and the start) on fresh replicates and keep the best there (0: keep the search's best)"),
+    confirm_replicates: int = typer.Option(8, min=1, help="fresh replicates per confirmed trial; scored runs use --replicates plus these"),
+    seeds: Optional[str] = typer.Option(None, help="comma list of replicate root seeds (run.seed): run the protocol once per seed and write rolling_seeds.* (mean and range per series)"),
 ) -> None:
     """Rolling-origin backtest: per origin, fit on the years up to it and report the error to 2025 per series."""
     # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
-    from sim.calibration.rolling import render_mape, rolling_backtest, write_rolling
+    from sim.calibration.rolling import render_mape, render_seeds, rolling_backtest, seed_check, write_rolling, write_seeds
 
     try:
         years = [int(part) for part in origins.split(",") if part.strip()]
+        roots = [int(part) for part in seeds.split(",") if part.strip()] if seeds is not None else None
     except ValueError:
-        console.print(f"[bold red]--origins must be a comma list of years, got {origins!r}[/]")
+        console.print(f"[bold red]--origins and --seeds must be comma lists of integers, got {origins!r} and {seeds!r}[/]")
         raise typer.Exit(code=2) from None
     try:
         cfg = load_config(config, {"population": {"scale": scale}} if scale is not None else None)
     except ConfigError as exc:
         console.print(f"[bold red]Configuration error[/]\n{exc}")
         raise typer.Exit(code=2) from None
+    options = {"budget": budget, "replicates": replicates, "executor": executor, "workers": workers, "seed": seed,
+               "confirm": confirm, "confirm_replicates": confirm_replicates,
+               "progress": lambda message: console.print(message, highlight=False)}
     try:
-        results = rolling_backtest(cfg, years, budget, replicates, executor, workers, seed,
-                                   progress=lambda message: console.print(message, highlight=False))
+        if roots is not None:
+            check = seed_check(cfg, roots, years, **options)
+        else:
+            results = rolling_backtest(cfg, years, **options)
     except ValueError as exc:
         console.print(f"[bold red]Cannot backtest[/]\n{exc}")
         raise typer.Exit(code=2) from None
+    if roots is not None:
+        paths = write_seeds(check, out, command_line())
+        typer.echo(render_seeds(check))
+        console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
+        return
     paths = write_rolling(results, out, command_line())
     typer.echo(render_mape(results["mape"]))
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")

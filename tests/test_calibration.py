@@ -87,6 +87,27 @@ def test_calibrated_config_loads_with_fitted_values(fitted, tmp_path):
     assert len(record["history"]) == 8
 
 
+def test_confirmation_reruns_the_best_trials_and_the_start_on_fresh_replicates(tiny):
+    """With `confirm`, the choice is made on replicates the search never saw: the start (trial 0)
+    and the k trials of lowest search loss are re-run on replicates numbered after the search's,
+    the kept trial is the best there, and the losses reported are those fresh ones (so the
+    winner's curse of a noisy search does not decide the fit)."""
+    probe = _request_target(0.0)
+    payload = tiny.model_dump(mode="json")
+    search = evaluate_many({0: payload}, [probe], 1, tiny.run.seed, SerialExecutor())[0]
+    fresh = evaluate_many({0: payload}, [probe], 1, tiny.run.seed, SerialExecutor(), first_replicate=1)[0]
+    assert list(fresh.index) == [1] and fresh[probe.id].iloc[0] != search[probe.id].iloc[0]
+    target = _request_target(float(search[probe.id].mean()) * 1.5)
+    result = calibrate(tiny, [target], parameters=[PARAM], budget=4, replicates=1, executor="serial", seed=3,
+                       confirm=2, confirm_replicates=2)
+    searched = result.history.sort_values(["loss", "trial"])["trial"].tolist()
+    assert set(result.confirmed) == {0, *searched[:2]}
+    assert result.best_trial in result.confirmed
+    assert result.best_loss == pytest.approx(min(result.confirmed.values()))
+    assert result.initial_loss == pytest.approx(result.confirmed[0])
+    assert result.best_params[PARAM] == pytest.approx(float(result.history.loc[result.best_trial, PARAM]), rel=1e-3)
+
+
 def test_parameter_space_uses_plausible_ranges():
     space = {p.path: p for p in parameter_space()}
     assert len(space) == 9

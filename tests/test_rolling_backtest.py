@@ -8,6 +8,7 @@ date, the commit and what it will be compared with.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -41,21 +42,38 @@ def test_the_2015_start_config_is_dated_to_2015_and_covers_financial_year_2025_2
     assert config.census.ehcp_share == pytest.approx(0.028) and config.census.sen_support_share == pytest.approx(0.126)
 
 
-def test_the_2015_request_rates_are_the_2025_rates_dated_back_by_the_configs_own_trend():
-    """The start's request rates and its propensity trend must agree: a 2015 rate is the 2025
-    calibration divided by (1 + trend)^10, raised to the floor of the fit's search range when it
-    falls below it, and every fitted lever starts inside its range (trial 0 is the config as
-    dated, not a clipped copy). A trend changed without re-dating the rates fails here."""
-    dated, baseline = load_config(START_2015), load_config(REPO / "configs" / "baseline.yaml")
+def test_the_2015_request_rates_are_2025_rates_that_the_configs_own_trend_dates_back():
+    """The start's request rates are written as January 2025's (the month their plausible ranges
+    describe) and the propensity trend scales them back to the start: a 2015 hazard is the rate
+    divided by (1 + trend)^10, so a fit that moves the trend re-dates the start with it. Every
+    fitted lever starts inside its range (trial 0 is the config as dated, not a clipped copy)."""
+    from sim.model import SendModel
+    from sim.processes.requests import propensity_trend
+
+    dated = load_config(START_2015, {"population": {"scale": 0.01}})
+    assert dated.requests.propensity_trend_anchor == "2025-01"
     space = {p.path: p for p in parameter_space()}
-    years = 2025 - int(dated.run.start[:4])
-    trend = dated.requests.propensity_trend_per_year
-    for path in ("requests.school_monthly_rate", "requests.parent_monthly_rate"):
-        rule = get_value(baseline.model_dump(), path) / (1 + trend) ** years
-        assert get_value(dated.model_dump(), path) == pytest.approx(max(rule, space[path].low), rel=0.02), path
     for path in DEFAULT_PARAMETERS:
         value = get_value(dated.model_dump(), path)
         assert space[path].low <= value <= space[path].high, (path, value)
+    ctx = SendModel(dated, seed=1).context()
+    trend = dated.requests.propensity_trend_per_year
+    assert propensity_trend(ctx) == pytest.approx((1 + trend) ** -10)
+    assert propensity_trend(dataclasses.replace(ctx, t=120)) == pytest.approx(1.0)  # January 2025: as written
+    assert propensity_trend(dataclasses.replace(ctx, t=132)) == pytest.approx(1 + trend)
+
+
+def test_the_2015_appeal_propensities_keep_2019s_level_under_the_re_dated_trend():
+    """The appeal trend was re-dated from the points to 2019 only; the propensities (written for
+    disputes.appeal_trend_until, 2025) are rescaled so that their 2019 level, which matched the
+    2019 point, is unchanged: base x (1 + trend)^-6 equals the baseline's base x 1.2^-6."""
+    dated, baseline = load_config(START_2015), load_config(REPO / "configs" / "baseline.yaml")
+    assert dated.disputes.appeal_trend_until == baseline.disputes.appeal_trend_until == "2025-01"
+    assert dated.disputes.appeal_trend_per_year < baseline.disputes.appeal_trend_per_year
+    for name in ("appeal_refusal_base", "appeal_placement_base", "appeal_content_base"):
+        level_2019 = getattr(dated.disputes, name) / (1 + dated.disputes.appeal_trend_per_year) ** 6
+        earlier = getattr(baseline.disputes, name) / (1 + baseline.disputes.appeal_trend_per_year) ** 6
+        assert level_2019 == pytest.approx(earlier, rel=0.01), name
 
 
 def test_every_series_has_points_before_and_after_each_origin():
@@ -74,7 +92,7 @@ def test_every_series_has_points_before_and_after_each_origin():
 def test_the_backtest_command_writes_one_row_per_series_and_origin(tmp_path):
     out = tmp_path / "rolling"
     result = runner.invoke(app, ["backtest", "--config", str(START_2015), "--origins", "2019,2022", "--budget", "2",
-                                 "--replicates", "1", "--scale", "0.03", "--executor", "serial", "--out", str(out)],
+                                 "--replicates", "1", "--confirm", "1", "--confirm-replicates", "1", "--scale", "0.03", "--executor", "serial", "--out", str(out)],
                            catch_exceptions=False)
     assert result.exit_code == 0, result.output
     mape = pd.read_csv(out / "rolling_mape.csv")
@@ -90,6 +108,25 @@ def test_the_backtest_command_writes_one_row_per_series_and_origin(tmp_path):
     assert list(fits["origin"]) == [2019, 2022] and (fits["loss_after"] <= fits["loss_before"]).all()
     table = (out / "rolling_mape.md").read_text()
     assert "fit to 2019" in table and "fit to 2022" in table and "high-needs spending" in table
+
+
+def test_the_backtest_command_runs_once_per_replicate_root_seed(tmp_path):
+    out = tmp_path / "seeds"
+    result = runner.invoke(app, ["backtest", "--config", str(START_2015), "--origins", "2022", "--budget", "1",
+                                 "--replicates", "1", "--confirm", "1", "--confirm-replicates", "1", "--scale", "0.03",
+                                 "--executor", "serial", "--seeds", "1,2", "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    by_seed = pd.read_csv(out / "rolling_seeds.csv")
+    assert len(by_seed) == 2 * len(ROLLING_SERIES) and set(by_seed["root_seed"]) == {1, 2}
+    summary = pd.read_csv(out / "rolling_seeds_summary.csv")
+    assert len(summary) == len(ROLLING_SERIES) and (summary["seeds"] == 2).all()
+    assert (summary["low"] <= summary["mean"]).all() and (summary["mean"] <= summary["high"]).all()
+    fits = pd.read_csv(out / "rolling_seeds_fits.csv")
+    assert sorted(fits["root_seed"]) == [1, 2]
+    # different root seeds are different dice: the scored errors differ
+    a, b = (by_seed[by_seed["root_seed"] == s].set_index("series")["mape_out_of_sample"] for s in (1, 2))
+    assert not np.allclose(a, b)
+    assert "seeds under 10%" in (out / "rolling_seeds.md").read_text()
 
 
 def test_an_origin_outside_the_run_is_refused(tmp_path):
@@ -134,7 +171,7 @@ def _requests_and_plans(overrides: dict) -> dict[str, float]:
 @pytest.mark.slow
 def test_the_re_dated_growth_levers_make_the_2015_start_accelerate_after_2022():
     """The 2015 start dated with the growth seen to 2019 (propensity trend 10%, severity trend of new
-    needs 6%, rates dated back by the trend) must produce the post-2022 rise the backtest scores:
+    needs 6%, 2025 rates dated back by the trend) must produce the post-2022 rise the backtest scores:
     requests up by a fifth or more from 2022 to 2025 and the EHCP share by more than 0.3 points
     (published: +42% and +1.3 points; one replicate at this scale gave +34% and +0.6, so the bounds
     leave room for the noise of one small run). The earlier dating (4% and 2.5% a year, rates
@@ -142,7 +179,8 @@ def test_the_re_dated_growth_levers_make_the_2015_start_accelerate_after_2022():
     run (docs/BACKTEST.md)."""
     dated = _requests_and_plans({})
     earlier = _requests_and_plans({"requests.propensity_trend_per_year": 0.04, "needs.severity_trend_per_year": 0.025,
-                                   "requests.school_monthly_rate": 0.0029, "requests.parent_monthly_rate": 0.00128})
+                                   "requests.school_monthly_rate": 0.0029, "requests.parent_monthly_rate": 0.00128,
+                                   "requests.propensity_trend_anchor": None})
     growth = dated["requests:2025"] / dated["requests:2022"]
     assert growth > 1.2, dated
     assert dated["ehcp_share:2025"] - dated["ehcp_share:2022"] > 0.3, dated

@@ -177,11 +177,14 @@ def _evaluate_task(item: tuple) -> tuple:
 
 
 def evaluate_many(payloads: dict[Any, dict], targets: Sequence[Target], replicates: int, root_seed: int,
-                  executor) -> dict[Any, pd.DataFrame]:
+                  executor, first_replicate: int = 0) -> dict[Any, pd.DataFrame]:
     """Per-replicate target values (rows = replicate, columns = target id) for several configs,
-    all replicates of all configs through one executor."""
+    all replicates of all configs through one executor. Replicates `first_replicate` ..
+    `first_replicate + replicates - 1` of the root seed are run, so a later batch can draw fresh
+    replicates that an earlier one never saw."""
     targets = tuple(targets)
-    items = [(key, payload, r, root_seed, targets) for key, payload in payloads.items() for r in range(replicates)]
+    items = [(key, payload, r, root_seed, targets) for key, payload in payloads.items()
+             for r in range(first_replicate, first_replicate + replicates)]
     values: dict[Any, dict[int, dict]] = {key: {} for key in payloads}
     for key, replicate, row in executor.map_unordered(_evaluate_task, items):
         values[key][replicate] = row
@@ -255,8 +258,13 @@ class CalibrationResult:
     run_end: str
     settings: dict[str, Any] = field(default_factory=dict)
 
+    #: trial numbers re-run with fresh replicates (`confirm`), and their loss on those replicates
+    confirmed: dict[int, float] = field(default_factory=dict)
+
     @property
     def best_trial(self) -> int:
+        if self.confirmed:
+            return min(self.confirmed, key=lambda n: (self.confirmed[n], n))
         return int(self.history.loc[self.history["loss"].idxmin(), "trial"])
 
     def to_record(self) -> dict[str, Any]:
@@ -272,6 +280,7 @@ class CalibrationResult:
                             "best": self.best_params[p.path]} for p in self.parameters],
             "targets": self.target_ids,
             "loss_before": self.initial_loss, "loss_after": self.best_loss, "best_trial": self.best_trial,
+            "confirmed": {str(n): loss for n, loss in self.confirmed.items()},
             "fit": clean(self.fit), "fit_before": clean(self.fit_before), "history": clean(self.history),
         }
 
@@ -290,6 +299,8 @@ def calibrate(
     workers: int | None = None,
     seed: int = 0,
     progress: Callable[[int, int, float], None] | None = None,
+    confirm: int = 0,
+    confirm_replicates: int = 0,
 ) -> CalibrationResult:
     """Fit `parameters` (default `DEFAULT_PARAMETERS`) to `targets` with `budget` trials.
 
@@ -297,6 +308,16 @@ def calibrate(
     is the loss before fitting and the best loss can never be worse. `executor` is a name for
     `make_executor` or an executor object (not closed here). `progress(done, budget, best_loss)`
     is called after every trial. The config's run is cut at the last target date.
+
+    With `confirm` k > 0 the k trials of lowest loss, and trial 0, are run again on
+    `confirm_replicates` fresh replicates (numbers `replicates` onwards of the same root seed,
+    which the search never saw) and the best of them *on those replicates* is kept; `initial_loss`
+    and `best_loss` are then losses on the fresh replicates. Why: with few replicates of a small
+    population the loss's own noise is as large as the differences between trials, and the
+    trial of lowest search loss is partly the one whose replicates happened to fall well (the
+    winner's curse); re-running the few best on independent replicates removes that selection
+    bias, and more replicates shrink the noise where the choice is made, for a fraction of the
+    search's cost.
     """
     optuna = require_extra("optuna", "calibration", "Calibration (sendsim calibrate)")
 
@@ -348,21 +369,34 @@ def calibrate(
                         kept["best"] = values
                     if progress:
                         progress(len(history), budget, best[0])
+        confirmed: dict[int, float] = {}
+        if confirm > 0 and confirm_replicates > 0:
+            ranked = sorted(history, key=lambda row: (row["loss"], row["trial"]))
+            shortlist = sorted({0, *(int(row["trial"]) for row in ranked[:confirm])})
+            rows = {int(row["trial"]): row for row in history}
+            payloads = {n: set_values(base, {p.path: rows[n][p.path] for p in space}) for n in shortlist}
+            fresh = evaluate_many(payloads, targets, confirm_replicates, root_seed, pool, first_replicate=replicates)
+            confirmed = {n: loss_of(fresh[n], targets) for n in shortlist}
+            chosen_trial = min(shortlist, key=lambda n: (confirmed[n], n))
+            best = (confirmed[chosen_trial], chosen_trial)
+            kept["start"], kept["best"] = fresh[0], fresh[chosen_trial]
     finally:
         if own:
             pool.close()
     frame = pd.DataFrame(history).sort_values("trial").reset_index(drop=True)
     best_row = frame.loc[frame["trial"] == best[1]].iloc[0]
     best_params = {p.path: _round(float(best_row[p.path]), p.integer) for p in space}
+    initial = confirmed[0] if confirmed else float(frame.loc[frame["trial"] == 0, "loss"].iloc[0])
     return CalibrationResult(
         best_params=best_params, start_params=start_clipped, best_loss=float(best[0]),
-        initial_loss=float(frame.loc[frame["trial"] == 0, "loss"].iloc[0]), history=frame,
+        initial_loss=float(initial), history=frame,
         fit=fit_table(kept["best"], targets), fit_before=fit_table(kept["start"], targets),
         target_ids=[t.id for t in targets], parameters=space, budget=budget, replicates=replicates,
         seed=seed, run_end=run_end,
         settings={"scenario": config.name, "scale": config.population.scale, "councils": config.population.councils,
                   "council_table": config.population.council_table, "start": config.run.start,
-                  "root_seed": root_seed},
+                  "root_seed": root_seed, "confirm": confirm, "confirm_replicates": confirm_replicates},
+        confirmed=confirmed,
     )
 
 

@@ -167,10 +167,17 @@ def mape_table(points: pd.DataFrame, uncalibrated: pd.DataFrame, fits: pd.DataFr
 def rolling_backtest(config: ScenarioConfig, origins: Sequence[int] = DEFAULT_ORIGINS, budget: int = 20,
                      replicates: int = 2, executor: str | object = "local", workers: int | None = None, seed: int = 0,
                      parameters: Sequence[str] | None = None,
-                     progress: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
+                     progress: Callable[[str], None] | None = None, confirm: int = 0,
+                     confirm_replicates: int = 0) -> dict[str, pd.DataFrame]:
     """The whole protocol on one start config. Returns `points` (every origin x scored point),
     `mape` (one row per series and origin), `fits` (fitted values and losses per origin) and
-    `uncalibrated` (the start config as dated, scored on every point)."""
+    `uncalibrated` (the start config as dated, scored on every point).
+
+    `confirm` and `confirm_replicates` are passed to `calibrate`: the best few trials of each
+    search, and the start, are re-run on fresh replicates and the fit keeps the best of them
+    there. Every scored run (the start config and each origin's fit) then uses
+    `replicates + confirm_replicates` replicates, the same seeds for every origin, so the
+    out-of-sample errors are read with the precision the choice was made with."""
     start_year = int(config.run.start[:4])
     origins = sorted(int(o) for o in origins)
     if not origins:
@@ -186,20 +193,22 @@ def rolling_backtest(config: ScenarioConfig, origins: Sequence[int] = DEFAULT_OR
     own = isinstance(executor, str)
     pool = make_executor(executor, workers) if own else executor
     point_frames, fit_rows = [], []
+    scored_replicates = replicates + (confirm_replicates if confirm > 0 else 0)
     try:
         say("scoring the dated, unfitted start config")
-        uncalibrated = score(evaluate_many({0: base}, every, replicates, int(base["run"]["seed"]), pool)[0], every, None)
+        uncalibrated = score(evaluate_many({0: base}, every, scored_replicates, int(base["run"]["seed"]), pool)[0], every, None)
         for origin in origins:
             fitted_on = targets_for(start_year, last=origin)
             began = time.monotonic()
             result = calibrate(config, fitted_on, parameters=parameters, budget=budget, replicates=replicates,
-                               executor=pool, seed=seed,
+                               executor=pool, seed=seed, confirm=confirm, confirm_replicates=confirm_replicates,
                                progress=lambda d, b, loss, origin=origin: say(f"origin {origin}: trial {d}/{b}, best loss {loss:.2f}"))
             calibrated = deep_merge(base, nest_dotted(result.best_params))
-            values = evaluate_many({0: calibrated}, every, replicates, int(base["run"]["seed"]), pool)[0]
+            values = evaluate_many({0: calibrated}, every, scored_replicates, int(base["run"]["seed"]), pool)[0]
             point_frames.append(score(values, every, origin))
-            fit_rows.append({"origin": origin, "targets_fitted": len(fitted_on), "loss_before": result.initial_loss,
-                             "loss_after": result.best_loss, "seconds": round(time.monotonic() - began, 1),
+            fit_rows.append({"origin": origin, "root_seed": int(base["run"]["seed"]), "targets_fitted": len(fitted_on),
+                             "loss_before": result.initial_loss, "loss_after": result.best_loss,
+                             "best_trial": result.best_trial, "seconds": round(time.monotonic() - began, 1),
                              **result.best_params})
     finally:
         if own:
@@ -207,6 +216,73 @@ def rolling_backtest(config: ScenarioConfig, origins: Sequence[int] = DEFAULT_OR
     points = pd.concat(point_frames, ignore_index=True)
     fits = pd.DataFrame(fit_rows)
     return {"points": points, "mape": mape_table(points, uncalibrated, fits), "fits": fits, "uncalibrated": uncalibrated}
+
+
+def seed_check(config: ScenarioConfig, root_seeds: Sequence[int], origins: Sequence[int] = (2022,),
+               **options) -> dict[str, pd.DataFrame]:
+    """The protocol once per replicate root seed (`run.seed`), everything else equal.
+
+    Why: a fit chooses among parameter sets by a loss estimated from a few replicates of a small
+    population, so which forecast it lands on can depend on the dice; a reading that holds for
+    one root seed only is not a result. Returns `by_seed` (the MAPE rows of every seed, with a
+    `root_seed` column), `summary` (per origin and series: mean, min and max of the
+    out-of-sample MAPE over the seeds, and how many seeds are under 10%) and `fits`."""
+    if not root_seeds:
+        raise ValueError("give at least one root seed")
+    frames, fits = [], []
+    for root in root_seeds:
+        seeded = validate_config(deep_merge(config.model_dump(mode="json"), {"run": {"seed": int(root)}}))
+        result = rolling_backtest(seeded, origins, **options)
+        frames.append(result["mape"].assign(root_seed=int(root)))
+        fits.append(result["fits"])
+    by_seed = pd.concat(frames, ignore_index=True)
+    summary = (by_seed.groupby(["origin", "series"], sort=False)["mape_out_of_sample"]
+               .agg(mean="mean", low="min", high="max", under_10=lambda v: int((v < 10).sum()), seeds="count")
+               .reset_index())
+    summary.insert(2, "label", summary["series"].map(SERIES_LABELS))
+    return {"by_seed": by_seed, "summary": summary, "fits": pd.concat(fits, ignore_index=True)}
+
+
+def render_seeds(check: dict[str, pd.DataFrame]) -> str:
+    """Series x seed table of out-of-sample MAPE per origin, with the mean and range over seeds."""
+    by_seed, summary = check["by_seed"], check["summary"]
+    seeds = list(dict.fromkeys(by_seed["root_seed"]))
+    lines = []
+    for origin in sorted(by_seed["origin"].unique()):
+        head = ["series", *[f"seed {s}" for s in seeds], "mean", "range", "seeds under 10%"]
+        lines += [f"Fitted to {origin}, out-of-sample MAPE (%):", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        part = by_seed[by_seed["origin"] == origin]
+        for series in ROLLING_SERIES:
+            rows = part[part["series"] == series].set_index("root_seed")["mape_out_of_sample"]
+            agg = summary[(summary["origin"] == origin) & (summary["series"] == series)].iloc[0]
+            lines.append(f"| {SERIES_LABELS[series]} | " + " | ".join(f"{rows.loc[s]:.1f}" for s in seeds)
+                         + f" | {agg['mean']:.1f} | {agg['low']:.1f}-{agg['high']:.1f} | {agg['under_10']}/{agg['seeds']} |")
+        counts = [int((part[part["root_seed"] == s]["mape_out_of_sample"] < 10).sum()) for s in seeds]
+        lines += ["| series under 10% | " + " | ".join(str(c) for c in counts) + " | | | |", ""]
+    return "\n".join(lines)
+
+
+def write_seeds(check: dict[str, pd.DataFrame], out: str | Path, command: str = "") -> list[Path]:
+    """Write rolling_seeds.csv (per seed), rolling_seeds_summary.csv, rolling_seeds_fits.csv and
+    rolling_seeds.md into `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in (("seeds", check["by_seed"]), ("seeds_summary", check["summary"]), ("seeds_fits", check["fits"])):
+        path = out / f"rolling_{name}.csv"
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    md = ["# Rolling-origin backtest across replicate root seeds", ""]
+    if command:
+        md += [f"Command: `{command}`", ""]
+    md += [render_seeds(check), "Fits (loss = sum of squared tolerance-scaled errors):", ""]
+    for row in check["fits"].itertuples(index=False):
+        md.append(f"- root seed {row.root_seed}, origin {row.origin}: loss {row.loss_before:.1f} -> {row.loss_after:.1f} "
+                  f"(trial {row.best_trial}, {row.seconds:.0f} s)")
+    path = out / "rolling_seeds.md"
+    path.write_text("\n".join(md) + "\n")
+    paths.append(path)
+    return paths
 
 
 def render_mape(mape: pd.DataFrame) -> str:
@@ -242,10 +318,11 @@ def write_rolling(results: dict[str, pd.DataFrame], out: str | Path, command: st
           "in sample (the years fitted).", ""]
     if command:
         md += [f"Command: `{command}`", ""]
-    md += [render_mape(results["mape"]), "", "Fits (loss = sum of squared tolerance-scaled errors):", ""]
+    md += [render_mape(results["mape"]), "", "Fits (loss = sum of squared tolerance-scaled errors; with confirmation, "
+           "on the fresh replicates):", ""]
     for row in fits.itertuples(index=False):
         md.append(f"- origin {row.origin}: {row.targets_fitted} points fitted, loss {row.loss_before:.1f} -> "
-                  f"{row.loss_after:.1f} ({row.seconds:.0f} s)")
+                  f"{row.loss_after:.1f} (trial {row.best_trial}, {row.seconds:.0f} s)")
     path = out / "rolling_mape.md"
     path.write_text("\n".join(md) + "\n")
     paths.append(path)

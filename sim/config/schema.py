@@ -327,6 +327,7 @@ class RequestsSection(Section):
     trust_effect: float = param(1.0, unit="log multiplier per unit distrust", meaning="low trust in mainstream drives parent requests", source="assumption", plausible=(0.3, 2.0), ge=0.0, le=5.0)
     peer_effect: float = param(1.5, unit="log multiplier per share of ties with plans", meaning="families who know families with plans request more", source="assumption", plausible=(0.0, 3.0), ge=0.0, le=10.0)
     propensity_trend_per_year: float = param(0.04, unit="fraction per year", meaning="secular rise in request propensity (awareness, diagnoses)", source="assumption (T089-T094: requests +10%/yr)", plausible=(0.0, 0.1), ge=-0.5, le=0.5)
+    propensity_trend_anchor: str | None = param(None, unit="YYYY-MM or none", meaning="month at which school_monthly_rate and parent_monthly_rate hold: the propensity trend scales them down before it and up after (none: the run's start). A backtest that sets it to the month its plausible ranges are declared for (2025) fits the rate of that month, so a fitted trend also dates the start's rates", source="the month the request rates' plausible ranges describe (requests 2025, sen2:requests_national)")
     cooldown_months: int = param(6, unit="months", meaning="months after a refusal before the same family or school requests again", source="assumption", plausible=(3, 12), ge=0, le=36)
     budget_pressure_cap: float = param(4.0, unit="demand / notional SEN budget - 1", meaning="overstretch of a school's SEN budget beyond which its requests rise no further (4 = demand five times the budget)", source="assumption", plausible=(2.0, 8.0), ge=0.0, le=50.0)
     closure_multiplier: float = param(0.45, unit="multiplier", meaning="school and parent request hazards while schools were closed to most pupils in the first pandemic lockdown (closure_from to closure_to); children not requested stay eligible, so the requests are deferred, not lost (1 = no closure effect)", source="derived from T094-T095 and T093 only (no later year): 2020 requests 75,951 against 93,600 had 2018-19's growth (+13.7%) continued, a deficit of 19% of a year, put into the four closure months: 1 - 0.19 x 12 / 4 = 0.43; an assumption beyond that", plausible=(0.2, 1.0), ge=0.0, le=1.0)
@@ -340,6 +341,11 @@ class RequestsSection(Section):
     @classmethod
     def _closure_month(cls, value: str, info) -> str:
         return _year_month_value(value, f"requests.{info.field_name}")
+
+    @field_validator("propensity_trend_anchor")
+    @classmethod
+    def _anchor_month(cls, value: str | None) -> str | None:
+        return None if value is None else _year_month_value(value, "requests.propensity_trend_anchor")
 
     @field_validator("age_profile")
     @classmethod
@@ -419,7 +425,7 @@ class DisputesSection(Section):
 
 class ReviewsSection(Section):
     completion_rate: float = param(0.57, unit="probability", meaning="an annual review due this month is completed (else the plan simply continues, undecided)", source="sen2:annual_reviews_national 2025 (339,027 completed of 596,987 due)", ge=0.0, le=1.0)
-    cease_when_met_probability: float = param(0.8, unit="probability", meaning="plan ceases at annual review when severity is below the plan threshold (needs met)", source="assumption calibrated to sen2:ceased_plans_national (needs met)", plausible=(0.2, 0.8), ge=0.0, le=1.0)
+    cease_when_met_probability: float = param(0.1, unit="probability", meaning="plan ceases at annual review when severity is below the plan threshold (needs met)", source="calibrated to sen2:ceased_plans_national (needs met, school age: 0.049-0.055 per 1,000 pupils a year in 2023-2025, flat while plans grew) on a stock of plans the model issued: in the 2015 backtest, 0.8 ceased 0.2-0.5 per 1,000 a year as needs met from 2020, 0.1 ceases 0.03-0.16; the 2025 start stock is too severe for any value to matter in 2025 (docs/BACKTEST.md)", plausible=(0.05, 0.4), ge=0.0, le=1.0)
     plan_needs_met_severity: float = param(0.6, unit="severity units", meaning="below this, a plan's needs count as met", source="assumption", plausible=(0.4, 1.0), ge=0.0, le=5.0)
     other_cease_per_year: float = param(0.01, unit="probability per year", meaning="plans ceasing for other reasons (moves, transfers, disengagement)", source="sen2:ceased_plans_national (moved outside England, other; transfers between councils excluded: no plans move in either)", plausible=(0.0, 0.01), ge=0.0, le=1.0)
     post16_cease_probability: float = param(0.015, unit="probability", meaning="plan ceases at the Year 11 to post-16 transfer (employment, no engagement)", source="sen2:ceased_plans_national (age 16, excluding transfers: ~1.3%)", plausible=(0.005, 0.05), ge=0.0, le=1.0)

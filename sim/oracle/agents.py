@@ -264,7 +264,7 @@ class ChildAgent(mesa.Agent):
         common = (
             severity_term(self.severity, r.severity_elasticity)
             * math.exp(r.unmet_effect * unmet)
-            * (1 + r.propensity_trend_per_year) ** (t / 12.0)
+            * model.propensity_trend(t)
             * model.anticipation(t)
             * model.closure(t)
             * model.councils[self.council].request_multiplier

@@ -133,6 +133,12 @@ class OracleModel(mesa.Model):
         start, end = self.anticipation_window
         return self.config.transition.anticipation_multiplier if start <= t <= end else 1.0
 
+    def propensity_trend(self, t: int) -> float:
+        """The secular rise in request propensity (from `requests.propensity_trend_anchor`, else the start), as `requests.propensity_trend`."""
+        r = self.config.requests
+        anchor = 0 if r.propensity_trend_anchor is None else self.timeline.month_index(r.propensity_trend_anchor)
+        return (1 + r.propensity_trend_per_year) ** ((t - anchor) / 12.0)
+
     def closure(self, t: int) -> float:
         """Requests while schools were closed in the first lockdown (1 outside the window), as `requests.closure`."""
         r = self.config.requests

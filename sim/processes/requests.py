@@ -42,6 +42,20 @@ def closure(ctx: StepContext) -> float:
     return r.closure_multiplier if start <= ctx.t <= end else 1.0
 
 
+def propensity_trend(ctx: StepContext) -> float:
+    """The secular rise in request propensity this month: (1 + `requests.propensity_trend_per_year`)
+    to the power of the years since `requests.propensity_trend_anchor` (the run's start if none).
+
+    Why the anchor: the request rates' plausible ranges describe 2025 (they were calibrated to
+    2025's requests). A run from 2015 whose rates hold at its start would search 2015's rates in
+    2025's range, whose floor then keeps the start's requests too high whenever the trend is
+    steep, so a fit to the early years prefers a flat trend. Anchored at 2025, the fitted rate is
+    2025's and the fitted trend dates the start's rates back (a negative exponent before it)."""
+    r = ctx.config.requests
+    anchor = 0 if r.propensity_trend_anchor is None else ctx.timeline.month_index(r.propensity_trend_anchor)
+    return (1 + r.propensity_trend_per_year) ** ((ctx.t - anchor) / 12.0)
+
+
 def eligible(ctx: StepContext) -> np.ndarray:
     """Children who could be the subject of a request this month: school age, with need, without
     a plan, not already in the statutory process, and past the cooldown after a refusal."""
@@ -56,7 +70,7 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
     unmet = ~support.is_matched(ctx, idx)
     common = (
-        severity * np.exp(r.unmet_effect * unmet) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start()
+        severity * np.exp(r.unmet_effect * unmet) * propensity_trend(ctx)
         * anticipation(ctx) * closure(ctx) * ctx.councils.request_multiplier[c.council[idx]]
         * np.asarray(r.age_profile)[np.clip(c.year_group[idx], 0, len(r.age_profile) - 1)]
     )
