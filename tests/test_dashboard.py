@@ -252,7 +252,7 @@ def server_process(tmp_path_factory, server_cache, quick_result, region_result):
     log = tmp_path_factory.mktemp("dashboard_log") / "server.log"
     process = serve.start(port, cache_dir=cache, defaults=BROWSER_DEFAULTS, log=log)
     try:
-        serve.wait_until_up(port, process)
+        serve.wait_until_up(port, process, timeout=180)  # generous for a loaded machine; a crash fails at once
         yield f"http://127.0.0.1:{port}/", process, cache
     finally:
         serve.stop(process)
@@ -494,7 +494,10 @@ def test_cancel_stops_the_comparison_and_leaves_the_page_usable(page, server_pro
     replicates = ".setting-replicates input"
     shown = _finished_run(page)
     entries = sorted(p.name for p in cache.iterdir())
-    _set_lever(page, str(CANCEL_REPLICATES), "() => !!document.querySelector('.run-status')", field=replicates)
+    # the page took the new size: it is running it (or, on any machine, has cancelled or finished it)
+    taken = (f"() => !!document.querySelector('.run-status') || !!document.querySelector('.run-cancelled')"
+             f" || document.body.innerText.includes('{CANCEL_REPLICATES} paired replicates')")
+    _set_lever(page, str(CANCEL_REPLICATES), taken, field=replicates)
     page.wait_for_function(f"() => /: [1-9][0-9]* of {CANCEL_REPLICATES} replicates/.test("
                            "document.querySelector('.run-status')?.textContent || '')")  # a replicate has finished
     running = _cpu_rate(process.pid, 2.0)  # the worker thread computing replicates
