@@ -40,10 +40,8 @@ from sim.dashboard.scenario import (
 )
 from sim.report.maps import COUNCIL_MAPS
 
-# one xdist worker runs this whole module (`--dist loadgroup` in pyproject.toml): its engine tests
+# one xdist worker runs this whole module (`--dist loadfile` in pyproject.toml): its engine tests
 # fill the cache the server reads, and one server, browser and page serve the browser tests
-pytestmark = pytest.mark.xdist_group("dashboard")
-
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(scale=0.02, end="2026-08", replicates=1)
 # What the browser tests' page starts from (the server's defaults). The engine tests run their
