@@ -335,14 +335,21 @@ def _set_lever(page, value: str, condition: str, attempts: int = 4, field: str =
     raise AssertionError(f"typing {value!r} into {field} {attempts} times never gave {condition} (last: {outcome})")
 
 
-def _download(page, target, attempts: int = 3):
-    """Click a download button and return the download; click again if none started (see _set_lever)."""
+def _download(page, target, attempts: int = 5, timeout_ms: int = 20_000):
+    """Click a download button and return the download; click again if none started.
+
+    Now and then a click starts no download (seen under load, once in a few runs); waiting 20 s
+    per click, up to five clicks, loses less time than one long wait and allows as much in all. A
+    late download of an earlier click is as good: any download of this button is the file.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     for attempt in range(attempts):
         try:
-            with page.expect_download(timeout=40_000) as download:
+            with page.expect_download(timeout=timeout_ms) as download:
                 target.click()
             return download.value
-        except Exception:
+        except PlaywrightTimeout:
             if attempt == attempts - 1:
                 raise
 
