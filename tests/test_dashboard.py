@@ -40,8 +40,16 @@ from sim.dashboard.scenario import (
 )
 from sim.report.maps import COUNCIL_MAPS
 
+# one xdist worker runs this whole module (`--dist loadfile` in pyproject.toml): its engine tests
+# fill the cache the server reads, and one server, browser and page serve the browser tests
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(scale=0.02, end="2026-08", replicates=1)
+# What the browser tests' page starts from (the server's defaults). The engine tests run their
+# comparisons at these settings into the server's cache before it starts, so each comparison is
+# computed once in this module: the page's first comparison and the region's are then served
+# from the cache, which is itself a check that the cache is keyed by the resolved configs alone.
+BROWSER = dict(scale=0.02, end="2030-08", replicates=2)
+REGION = "North East"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -131,23 +139,36 @@ def test_a_region_simulates_every_council_of_that_region():
 
 # ---- the engine and the charts -----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def quick_result(tmp_path_factory):
-    baseline, reform = resolve(Selection(**QUICK))
-    cache = tmp_path_factory.mktemp("dashboard_cache")
-    return run_comparison(baseline, reform, QUICK["replicates"], cache_dir=cache), (baseline, reform, cache)
+def server_cache(tmp_path_factory):
+    """The cache directory of this module's comparisons, shared by the engine tests and the server."""
+    return tmp_path_factory.mktemp("dashboard_server_cache")
+
+
+@pytest.fixture(scope="module")
+def quick_result(server_cache):
+    """The comparison the browser tests' page starts from, run (not from the cache) by the engine."""
+    baseline, reform = resolve(Selection(**BROWSER))
+    return run_comparison(baseline, reform, BROWSER["replicates"], cache_dir=server_cache), (baseline, reform, server_cache)
+
+
+@pytest.fixture(scope="module")
+def region_result(server_cache):
+    """Every council of a region at the browser tests' settings (the page's region test is served it)."""
+    baseline, reform = resolve(Selection(**BROWSER, council=REGION_PREFIX + REGION))
+    return run_comparison(baseline, reform, BROWSER["replicates"], cache_dir=server_cache), baseline
 
 
 def test_a_comparison_is_cached_by_its_resolved_configs(quick_result):
     first, (baseline, reform, cache) = quick_result
     assert not first.from_cache and (first.out_dir / "manifest.json").is_file()
     assert first.manifest["reform"]["config_sha256"] == config_hash(reform)
-    again = run_comparison(baseline, reform, QUICK["replicates"], cache_dir=cache)
+    again = run_comparison(baseline, reform, BROWSER["replicates"], cache_dir=cache)
     assert again.from_cache and again.out_dir == first.out_dir
     pd.testing.assert_frame_equal(again.equity, first.equity)
     # a changed lever is another comparison: not served from this one's cache entry
-    _, other = resolve(Selection(**QUICK, levers={"reform.experts_capacity_multiplier": 0.5}))
+    _, other = resolve(Selection(**BROWSER, levers={"reform.experts_capacity_multiplier": 0.5}))
     with pytest.raises(Cancelled):
-        run_comparison(baseline, other, QUICK["replicates"], cache_dir=cache, should_stop=lambda: True)
+        run_comparison(baseline, other, BROWSER["replicates"], cache_dir=cache, should_stop=lambda: True)
 
 
 def test_a_cancelled_comparison_stops_and_writes_nothing(tmp_path):
@@ -189,11 +210,10 @@ def test_need_standardised_gaps_are_drawn_when_the_comparison_has_them(quick_res
     assert charts.gaps_chart(result.equity, None).title.startswith("Disadvantage gaps (raw")
 
 
-def test_a_region_comparison_shows_the_comparisons_own_hex_maps_with_their_council_values(tmp_path):
-    region = "North East"
-    baseline, reform = resolve(Selection(**{**QUICK, "council": REGION_PREFIX + region}))
-    result = run_comparison(baseline, reform, QUICK["replicates"], cache_dir=tmp_path)
-    assert result.several_councils and len(result.councils) == baseline.population.councils
+def test_a_region_comparison_shows_the_comparisons_own_hex_maps_with_their_council_values(region_result, tmp_path):
+    region = REGION
+    result, baseline = region_result
+    assert not result.from_cache and result.several_councils and len(result.councils) == baseline.population.councils
     maps = charts.council_map_charts(result.councils, result.maps)
     assert [m.name for m in maps] == [stem for _, stem, *_ in COUNCIL_MAPS]
     assert {m.route for m in maps} == {"baseline", "change"} and len({m.measure for m in maps}) == 2
@@ -213,23 +233,24 @@ def test_a_region_comparison_shows_the_comparisons_own_hex_maps_with_their_counc
 
 
 # ---- in a real browser -------------------------------------------------------------------------
-BROWSER_DEFAULTS = "scale=0.02,end=2030-08,replicates=2"
+BROWSER_DEFAULTS = ",".join(f"{name}={value}" for name, value in BROWSER.items())
 LEVER = ".lever-reform-experts-capacity-multiplier input"
 QUINTILE_CHART = ".chart-change_by_income_quintile_unmet_need_months img"
 WAIT_MS = 240_000
 
 
 @pytest.fixture(scope="module")
-def server_process(tmp_path_factory):
-    """(url, server process, its cache directory)."""
+def server_process(tmp_path_factory, server_cache, quick_result, region_result):
+    """(url, server process, its cache directory), started once the engine's comparisons are in
+    that cache (whichever test of the module runs first)."""
     from sim.dashboard import serve
 
-    cache = tmp_path_factory.mktemp("dashboard_server_cache")
+    cache = server_cache
     port = serve.free_port()
     log = tmp_path_factory.mktemp("dashboard_log") / "server.log"
     process = serve.start(port, cache_dir=cache, defaults=BROWSER_DEFAULTS, log=log)
     try:
-        serve.wait_until_up(port, process)
+        serve.wait_until_up(port, process, timeout=180)  # generous for a loaded machine; a crash fails at once
         yield f"http://127.0.0.1:{port}/", process, cache
     finally:
         serve.stop(process)
@@ -262,37 +283,73 @@ def page(server):
         tab.goto(server)
         tab.wait_for_selector(QUINTILE_CHART)
         tab.first_chart_seconds = time.perf_counter() - started
+        tab.first_hash = tab.locator(".reform-hash").inner_text().strip()
+        tab.first_summary = tab.locator("text=paired replicates").first.inner_text()
         yield tab
         context.close()
         browser.close()
 
 
-def _set_lever(page, value: str, condition: str, attempts: int = 4, field: str = LEVER) -> None:
+def _one(page, selector: str):
+    """The locator of `selector` once exactly one element matches it: while the page is drawn
+    again the old field and its replacement can both be in the document for a moment."""
+    page.wait_for_function("selector => document.querySelectorAll(selector).length === 1", arg=selector)
+    return page.locator(selector)
+
+
+# JS: "done" once the page shows `condition`; "overwritten" as soon as the field holds another
+# value than the one typed (the server's echo of the previous value); else keep waiting
+ACTED_OR_OVERWRITTEN = """([condition, field, typed]) => {
+    if (eval(condition)()) return "done";
+    const fields = document.querySelectorAll(field);
+    if (fields.length !== 1) return false;  // the field is being drawn again: wait for it
+    const value = fields[0].value;
+    if (value.trim() === "") return false;
+    return value === typed || Number(value) === Number(typed) ? false : "overwritten";
+}"""
+
+
+def _set_lever(page, value: str, condition: str, attempts: int = 4, field: str = LEVER,
+               timeout_ms: int = 60_000) -> None:
     """Type a lever value (or another field's) and press Enter until the page shows `condition`
     (a JS expression).
 
     Under load the server's echo of the previous value can reach the field after the new value
-    was typed and overwrite it, so the value is typed again until the page has acted on it.
+    was typed and overwrite it; that is seen at once (the field no longer holds the typed value)
+    and the value is typed again, instead of waiting out a timeout. While the field holds the
+    typed value the page is given `timeout_ms` to act on it before it is typed again.
     """
-    for attempt in range(attempts):
-        page.locator(field).fill(value)
-        page.locator(field).press("Enter")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    outcome = None
+    for _ in range(attempts):
+        _one(page, field).fill(value)
+        _one(page, field).press("Enter")
         try:
-            page.wait_for_function(condition, timeout=30_000)
+            outcome = page.wait_for_function(ACTED_OR_OVERWRITTEN, arg=[condition, field, value],
+                                             timeout=timeout_ms).json_value()
+        except PlaywrightTimeout:
+            outcome = "timed out"
+        if outcome == "done":
             return
-        except Exception:
-            if attempt == attempts - 1:
-                raise
+    raise AssertionError(f"typing {value!r} into {field} {attempts} times never gave {condition} (last: {outcome})")
 
 
-def _download(page, target, attempts: int = 3):
-    """Click a download button and return the download; click again if none started (see _set_lever)."""
+def _download(page, target, attempts: int = 5, timeout_ms: int = 20_000):
+    """Click a download button and return the download; click again if none started.
+
+    Now and then a click starts no download (seen under load, once in a few runs); waiting 20 s
+    per click, up to five clicks, loses less time than one long wait and allows as much in all. A
+    late download of an earlier click is as good: any download of this button is the file.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     for attempt in range(attempts):
         try:
-            with page.expect_download(timeout=40_000) as download:
+            with page.expect_download(timeout=timeout_ms) as download:
                 target.click()
             return download.value
-        except Exception:
+        except PlaywrightTimeout:
             if attempt == attempts - 1:
                 raise
 
@@ -307,10 +364,14 @@ def _finished_run(page, previous_hash: str | None = None) -> str:
     return page.locator(".reform-hash").inner_text().strip()
 
 
-def test_the_page_loads_and_draws_the_equity_view(page):
+def test_the_page_loads_and_draws_the_equity_view(page, quick_result):
     assert page.title() == "sendsim dashboard"
+    # the page's first comparison is the engine's, served from the cache both share: the cache
+    # is keyed by the resolved configs, whoever resolved them
+    _, (_, reform, _) = quick_result
+    assert page.first_hash == config_hash(reform) and "from the cache" in page.first_summary, page.first_summary
     _finished_run(page)
-    assert page.locator(".lever-reform-targeted-plus-threshold input").input_value() == "1.2"
+    assert _one(page, ".lever-reform-targeted-plus-threshold input").input_value() == "1.2"
     assert "plausible 0.5 to 1.2" in page.content()  # the Experts at Hand lever's range, from the schema
     assert page.locator(".equity-table tbody tr").count() >= 6
     assert page.first_chart_seconds < 200
@@ -320,13 +381,13 @@ def test_a_lever_change_reruns_and_redraws_chart_and_table(page):
     before_hash = _finished_run(page)
     before_chart = page.locator(QUINTILE_CHART).screenshot()
     before_table = page.locator(".equity-table").inner_text()
-    value = 0.4 if float(page.locator(LEVER).input_value()) == 0.3 else 0.3  # a value not on screen yet
+    value = 0.4 if float(_one(page, LEVER).input_value()) == 0.3 else 0.3  # a value not on screen yet
     started = ("() => !!document.querySelector('.run-status') || "
                f"document.querySelector('.reform-hash')?.textContent.trim() !== '{before_hash}'")
     _set_lever(page, str(value), started)
     after_hash = _finished_run(page, before_hash)
     assert after_hash != before_hash
-    resolved = resolve(Selection(scale=0.02, end="2030-08", replicates=2,
+    resolved = resolve(Selection(**BROWSER,
                                  levers={"reform.experts_capacity_multiplier": value}))[1]
     assert after_hash == config_hash(resolved)  # the page ran exactly the config the YAML describes
     page.wait_for_function("prev => { const el = document.querySelector('.equity-table');"
@@ -344,8 +405,8 @@ def test_a_bad_value_shows_the_loaders_error_and_runs_nothing(page):
 
 def test_downloads_give_png_csv_and_yaml_that_reproduces_the_run(page, tmp_path):
     # the comparison on screen must be the one for the lever as it stands (a rerun may be pending)
-    value = float(page.locator(LEVER).input_value())
-    expected = config_hash(resolve(Selection(scale=0.02, end="2030-08", replicates=2,
+    value = float(_one(page, LEVER).input_value())
+    expected = config_hash(resolve(Selection(**BROWSER,
                                              levers={"reform.experts_capacity_multiplier": value}))[1])
     page.wait_for_function(f"() => document.querySelector('.reform-hash')?.textContent.trim() === '{expected}'"
                            " && !document.querySelector('.run-status')")
@@ -382,11 +443,18 @@ def test_a_region_shows_the_hex_maps_of_england_for_baseline_and_change(page):
     from sim.config.council_table import load_council_table
 
     table = load_council_table()
-    region = "North East"
-    before = _finished_run(page)
+    region = REGION
+    _finished_run(page)
+    # from the reform file's levers (other tests may have turned one), so that the region's
+    # comparison is the engine's, already in the cache
+    page.locator(".reset-levers").click()
+    before = page.first_hash
+    page.wait_for_function(f"() => document.querySelector('.reform-hash')?.textContent.trim() === '{before}'"
+                           " && !document.querySelector('.run-status')")
     assert page.get_by_text("Map", exact=True).count() == 0  # one council: no map offered
     _choose(page, ".choose-council", REGION_PREFIX + region)
     _finished_run(page, before)
+    assert "from the cache" in page.locator("text=paired replicates").first.inner_text()
     page.get_by_text("Map", exact=True).click()
     for stem in ("council_map_unmet_need_baseline", "council_map_unmet_need_change"):
         image = page.locator(f".chart-{stem} img")
@@ -431,7 +499,10 @@ def test_cancel_stops_the_comparison_and_leaves_the_page_usable(page, server_pro
     replicates = ".setting-replicates input"
     shown = _finished_run(page)
     entries = sorted(p.name for p in cache.iterdir())
-    _set_lever(page, str(CANCEL_REPLICATES), "() => !!document.querySelector('.run-status')", field=replicates)
+    # the page took the new size: it is running it (or, on any machine, has cancelled or finished it)
+    taken = (f"() => !!document.querySelector('.run-status') || !!document.querySelector('.run-cancelled')"
+             f" || document.body.innerText.includes('{CANCEL_REPLICATES} paired replicates')")
+    _set_lever(page, str(CANCEL_REPLICATES), taken, field=replicates)
     page.wait_for_function(f"() => /: [1-9][0-9]* of {CANCEL_REPLICATES} replicates/.test("
                            "document.querySelector('.run-status')?.textContent || '')")  # a replicate has finished
     running = _cpu_rate(process.pid, 2.0)  # the worker thread computing replicates

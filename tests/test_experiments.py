@@ -282,7 +282,9 @@ def test_sigterm_stops_the_worker_processes_and_says_how_to_resume(tmp_path, tin
         os.kill(pid, signal.SIGKILL)
     assert leftover == []
     assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr and "run the same command again" in " ".join(stderr.split())
+    # with tasks committed the log says "run the same command again to resume"; a loaded machine can
+    # deliver the signal before the first commit, and then the closing message says it ("Run the ...")
+    assert "Traceback" not in stderr and "run the same command again" in " ".join(stderr.split()).lower()
     assert not list(out.rglob(".*tmp-*"))
     run_experiment(spec, executor="serial", out=out, log=lambda m: None)
     assert sidecar_hashes(out) == sidecar_hashes(reference)
