@@ -276,13 +276,8 @@ def write_seeds(check: dict[str, pd.DataFrame], out: str | Path, command: str = 
     if command:
         md += [f"Command: `{command}`", ""]
     md += [render_seeds(check), "Fits (loss = sum of squared tolerance-scaled errors):", ""]
-    for row in check["fits"].itertuples(index=False):
-        md.append(f"- root seed {row.root_seed}, origin {row.origin}: loss {row.loss_before:.1f} -> {row.loss_after:.1f} "
-                  f"(trial {row.best_trial}, {row.seconds:.0f} s)")
-    path = out / "rolling_seeds.md"
-    path.write_text("\n".join(md) + "\n")
-    paths.append(path)
-    return paths
+    md += [f"- root seed {row.root_seed}, {_fit_line(row)}" for row in check["fits"].itertuples(index=False)]
+    return paths + [_write_markdown(out / "rolling_seeds.md", md)]
 
 
 def render_mape(mape: pd.DataFrame) -> str:
@@ -320,10 +315,17 @@ def write_rolling(results: dict[str, pd.DataFrame], out: str | Path, command: st
         md += [f"Command: `{command}`", ""]
     md += [render_mape(results["mape"]), "", "Fits (loss = sum of squared tolerance-scaled errors; with confirmation, "
            "on the fresh replicates):", ""]
-    for row in fits.itertuples(index=False):
-        md.append(f"- origin {row.origin}: {row.targets_fitted} points fitted, loss {row.loss_before:.1f} -> "
-                  f"{row.loss_after:.1f} (trial {row.best_trial}, {row.seconds:.0f} s)")
-    path = out / "rolling_mape.md"
-    path.write_text("\n".join(md) + "\n")
-    paths.append(path)
-    return paths
+    md += [f"- {_fit_line(row, with_points=True)}" for row in fits.itertuples(index=False)]
+    return paths + [_write_markdown(out / "rolling_mape.md", md)]
+
+
+def _fit_line(row, with_points: bool = False) -> str:
+    """One fit of the backtest, as listed under its table: origin, points, loss before -> after, trial kept."""
+    points = f"{row.targets_fitted} points fitted, " if with_points else ""
+    return (f"origin {row.origin}: {points}loss {row.loss_before:.1f} -> {row.loss_after:.1f} "
+            f"(trial {row.best_trial}, {row.seconds:.0f} s)")
+
+
+def _write_markdown(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
