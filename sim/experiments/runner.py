@@ -68,31 +68,8 @@ def run_replicates(
     workers = min(capped_workers(workers), replicates)
     if not memory_checked:
         check_memory(config, replicates, workers, label=f"{config.name} ({replicates} replicates)")
-    payload = config.model_dump(mode="json")
-    outputs: list[ReplicateOutput] = []
-    if workers <= 1:
-        for r in range(replicates):
-            out = run_replicate(payload, r, root_seed)
-            outputs.append(out)
-            if on_done:
-                on_done(out)
-    else:
-        # forkserver: forking a process that already runs threads (pyarrow, BLAS) can deadlock
-        context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=ignore_interrupts)
-        try:
-            futures = [pool.submit(run_replicate, payload, r, root_seed) for r in range(replicates)]
-            for future in as_completed(futures):
-                out = future.result()
-                outputs.append(out)
-                if on_done:
-                    on_done(out)
-        except BaseException:  # Ctrl-C, SIGTERM or a failed replicate: stop the others now
-            terminate_pool(pool)
-            raise
-        finally:
-            pool.shutdown(wait=True)
-    return sorted(outputs, key=lambda o: o.replicate)
+    done = (lambda _route, out: on_done(out)) if on_done else None
+    return run_routes({config.name: config}, replicates, root_seed, workers, done)[config.name]
 
 
 def run_routes(
@@ -126,6 +103,7 @@ def run_routes(
             if on_done:
                 on_done(route, out)
         return outputs
+    # forkserver: forking a process that already runs threads (pyarrow, BLAS) can deadlock
     context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=ignore_interrupts)
     try:
