@@ -9,6 +9,7 @@ councils share a process, or on which executor ran the job.
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 from scipy.special import ndtri
@@ -18,7 +19,8 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S1, _S2, _S3 = np.uint64(30), np.uint64(27), np.uint64(31)
 _UNIT_SHIFT = np.uint64(11)
-_TO_UNIT = 1.0 / float(1 << 53)
+_UNIT_BITS = 53
+_TO_UNIT = 1.0 / float(1 << _UNIT_BITS)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -32,6 +34,37 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     np.right_shift(x, _S3, out=shifted)
     np.bitwise_xor(x, shifted, out=x)
     return x
+
+
+def mix_keys(keys: np.ndarray) -> np.ndarray:
+    """`keys` times the golden-ratio constant (wrapping), as a new array: the half of a draw's input
+    that depends on the child alone, the same in every process and month (a month that draws for
+    the whole roll several times can mix it once: `StepContext.mixed_keys`)."""
+    return np.multiply(np.asarray(keys).astype(np.uint64, copy=False), _GOLDEN)
+
+
+def _to_unit(mixed: np.ndarray) -> np.ndarray:
+    """The top 53 bits of each mixed value as a float in [0, 1) (in place on `mixed` for the shift)."""
+    np.right_shift(mixed, _UNIT_SHIFT, out=mixed)
+    unit = mixed.astype(np.float64)
+    unit *= _TO_UNIT
+    return unit
+
+
+def _draw_limit(bound: float) -> int | None:
+    """The whole number `limit` with "draw < bound" exactly when the mixed value is below `limit`
+    (None: every draw is below the bound).
+
+    A draw is k * 2**-53 with k = x >> 11 (x the mixed 64-bit value); k * 2**-53 < bound exactly
+    when k < ceil(bound * 2**53) (scaling by a power of two is exact), which is x < that << 11.
+    A bound that is not above 0 (or NaN) selects nobody, as the float comparison would."""
+    bound = float(bound)
+    if not bound > 0.0:
+        return 0
+    if bound >= 1.0:
+        return None
+    steps = math.ceil(bound * float(1 << _UNIT_BITS))
+    return steps << int(_UNIT_SHIFT)
 
 
 def child_key(council: np.ndarray, local_id: np.ndarray) -> np.ndarray:
@@ -51,15 +84,32 @@ class RandomStreams:
 
     def uniform(self, process: str, month: int, keys: np.ndarray, draw: int = 0) -> np.ndarray:
         """One U[0,1) per child key, for this process and month (float64)."""
-        keys = np.asarray(keys).astype(np.uint64, copy=False)
-        with np.errstate(over="ignore"):
-            mixed = np.multiply(keys, _GOLDEN)
-            mixed += self.stream_key(process, month, draw)
-            _splitmix64(mixed)
-        np.right_shift(mixed, _UNIT_SHIFT, out=mixed)
-        unit = mixed.astype(np.float64)
-        unit *= _TO_UNIT
-        return unit
+        mixed = mix_keys(keys)
+        mixed += self.stream_key(process, month, draw)  # integer arrays wrap silently (no errstate needed)
+        return _to_unit(_splitmix64(mixed))
+
+    def draws_below(self, process: str, month: int, mixed_keys: np.ndarray, bound: float,
+                    among: np.ndarray | None = None, draw: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, draws): the positions in `mixed_keys` (from `mix_keys`) whose draw is below
+        `bound`, and only where `among` (a boolean mask of the same length) is set, with those draws
+        (the same values `uniform` gives those keys).
+
+        Why: a monthly hazard over the whole roll (need onset, suspensions) selects a few children
+        in a thousand. Here the draws are compared with the bound as 64-bit integers, before they
+        are turned into floats (a draw is `(x >> 11) * 2**-53`, so "draw < bound" is "x < limit"
+        for one whole number, `_draw_limit`), and only the few below it are converted; the whole
+        contiguous roll is mixed (no gathering of keys or index arrays of most children), and the
+        mask of who may be selected is applied to the comparison. The draws are the same keyed
+        draws, so the same children are selected as by `uniform` and a float comparison.
+        """
+        mixed = mixed_keys + np.uint64(self.stream_key(process, month, draw))
+        _splitmix64(mixed)
+        limit = _draw_limit(bound)
+        keep = np.ones(len(mixed), dtype=bool) if limit is None else mixed < np.uint64(limit)
+        if among is not None:
+            keep &= among
+        positions = np.flatnonzero(keep)
+        return positions, _to_unit(mixed[positions])
 
     def normal(self, process: str, month: int, keys: np.ndarray, draw: int = 0) -> np.ndarray:
         """Standard normal per child key (inverse-CDF of a keyed uniform)."""

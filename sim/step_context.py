@@ -6,7 +6,8 @@ processes without knowing their internals, and tests can build a context and cal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,7 +16,8 @@ from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.population.institutions import CouncilTable, SchoolTable
 from sim.population.state import ChildArrays
-from sim.random_streams import RandomStreams
+from sim.population.year_groups import YEAR_11
+from sim.random_streams import RandomStreams, mix_keys
 from sim.timeline import Timeline
 
 #: Relative widening of a probability bound passed to `StepContext.draws_below`. Not a model
@@ -41,6 +43,32 @@ class StepContext:
     timeline: Timeline
     events: EventLog
     ledger: Ledger
+    #: values derived once a month and shared by the stages that need them (`memo`)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, name: str, make: Callable[[], object]) -> object:
+        """`make()` the first time `name` is asked for this month, the same object after that.
+
+        Why: several stages of one month derive the same thing from columns that none of them
+        changes (who is of school age once the September rollover is done, the children's mixed
+        keys); deriving it once saves a pass over every child on roll per stage. Only what stays
+        valid for the rest of the month may be kept here: a value that a stage changes (need,
+        support, pipeline) must be derived where it is read.
+        """
+        if name not in self._memo:
+            self._memo[name] = make()
+        return self._memo[name]
+
+    def mixed_keys(self) -> np.ndarray:
+        """Every on-roll child's key, mixed as draws start (`random_streams.mix_keys`), once a month."""
+        return self.memo("mixed keys", lambda: mix_keys(self.c.key))
+
+    def school_age(self) -> np.ndarray:
+        """Boolean mask of the children on roll of school age (Reception to Year 11), once a month.
+
+        Valid from the first stage on: the September rollover is the first stage of its month and
+        asks for none of it, and no other stage changes a year group."""
+        return self.memo("school age", lambda: self.c.year_group <= YEAR_11)
 
     def uniform(self, process: str, idx: np.ndarray, draw: int = 0) -> np.ndarray:
         """Keyed draws for the children at view indices `idx` (common random numbers)."""
@@ -48,7 +76,7 @@ class StepContext:
 
     def draws_below(self, process: str, idx: np.ndarray, bound: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(children, draws): the children at view indices `idx` whose `process` draw is below
-        `bound`, with those draws.
+        `bound`, with those draws. `idx` may also be a boolean mask over the children on roll.
 
         Why: a monthly hazard decides "draw < probability", and most children's draws are far
         above the highest probability any child can have this month; they cannot be selected.
@@ -58,7 +86,16 @@ class StepContext:
         probability is computed: results are identical. `bound` must be at least every child's
         probability (it is widened by BOUND_MARGIN against rounding): one number for all, or
         one per child of `idx` (`sim.processes.requests.hazard_bound`).
+
+        With a mask and one bound (need onset, suspensions: most of the roll may be selected),
+        the whole roll's draws are compared with the bound as integers and the mask applied to
+        the comparison (`RandomStreams.draws_below`): no index array of most children is made
+        and no keys are gathered.
         """
+        if idx.dtype == bool and np.ndim(bound) == 0:
+            return self.streams.draws_below(process, self.t, self.mixed_keys(), bound * (1.0 + BOUND_MARGIN), among=idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
         u = self.uniform(process, idx)
         keep = u < bound * (1.0 + BOUND_MARGIN)
         return idx[keep], u[keep]

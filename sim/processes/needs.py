@@ -25,10 +25,10 @@ def step(ctx: StepContext) -> None:
     c, needs = ctx.c, ctx.config.needs
     on_roll = c.year_group <= YEAR_13
     has_need = c.severity > 0
-    # onset among children without need, by year group [assume: derived to keep the start profile]
-    candidates = np.flatnonzero(on_roll & ~has_need)
+    # onset among children without need, by year group [assume: derived to keep the start profile];
     # only children whose draw is below the highest hazard of any year group can have an onset
-    candidates, u = ctx.draws_below("need-onset", candidates, onset_probability_bound(ctx))
+    # (most of the roll is without need: the draws are compared over the mask, no index of them)
+    candidates, u = ctx.draws_below("need-onset", on_roll & ~has_need, onset_probability_bound(ctx))
     rate = onset_rate_per_year(needs, c.year_group[candidates], c.fsm[candidates]) / 12 * pandemic_multiplier(ctx)
     new = candidates[u < rate]
     if len(new):

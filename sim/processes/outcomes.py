@@ -39,9 +39,9 @@ def suspensions(ctx: StepContext) -> None:
     # months in term time only: no suspensions in August
     if ctx.month == 8:
         return
-    idx = np.flatnonzero((c.year_group <= YEAR_11) & ~c.excluded)
-    # only children whose draw is below the highest probability anyone has this month can be suspended
-    idx, u = ctx.draws_below("suspension", idx, suspension_probability_bound(ctx))
+    # only children whose draw is below the highest probability anyone has this month can be
+    # suspended (nearly every pupil may be: the draws are compared over the mask, no index of them)
+    idx, u = ctx.draws_below("suspension", ctx.school_age() & ~c.excluded, suspension_probability_bound(ctx))
     suspended = idx[u < suspension_probability(ctx, idx)]
     c.suspensions[suspended] += 1
     c.year_suspensions[suspended] = np.minimum(c.year_suspensions[suspended] + 1, 127)
