@@ -105,9 +105,14 @@ class StepContext:
 
     def log(self, name: str, idx: np.ndarray, **columns: np.ndarray) -> None:
         """Log an event for the children at view indices `idx`, with their need at that moment
-        (so every flow can be broken down by need type and severity band)."""
-        columns.setdefault("severity", self.c.severity[idx])
-        columns.setdefault("need_type", self.c.need_type[idx])
+        (so every flow can be broken down by need type and severity band). Nothing is logged for
+        no children (and nothing is gathered for them: many of a month's logs are empty)."""
+        if len(idx) == 0:
+            return
+        if "severity" not in columns:
+            columns["severity"] = self.c.severity[idx]
+        if "need_type" not in columns:
+            columns["need_type"] = self.c.need_type[idx]
         self.events.log(name, self.t, idx + self.lo, **columns)
 
     def years_since_start(self) -> float:
