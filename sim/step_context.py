@@ -59,6 +59,28 @@ class StepContext:
             self._memo[name] = make()
         return self._memo[name]
 
+    def forget(self, *names: str) -> None:
+        """Drop month values a stage has just made stale (the stage that changes what they are
+        derived from calls this: need dynamics for need, support allocation for matched support)."""
+        for name in names:
+            self._memo.pop(name, None)
+
+    def need(self) -> np.ndarray:
+        """Boolean mask of the children on roll of school age with need (severity > 0).
+
+        Kept for the month once asked for: need changes only in the need dynamics stage
+        (`needs.step`, which forgets it), and identification, support, requests, attainment,
+        tutoring and the monthly counts all start from it."""
+        return self.memo("need", lambda: self.school_age() & (self.c.severity > 0))
+
+    def need_rows(self) -> np.ndarray:
+        """View indices of `need` (ascending), once a month (forgotten with it).
+
+        Why: finding the set bits of a mask in which one child in four or five is set costs far
+        more than the comparisons that made it; identification, requests, attainment and
+        tutoring each select from these rows instead of finding their own in a mask of the roll."""
+        return self.memo("need rows", lambda: np.flatnonzero(self.need()))
+
     def mixed_keys(self) -> np.ndarray:
         """Every on-roll child's key, mixed as draws start (`random_streams.mix_keys`), once a month."""
         return self.memo("mixed keys", lambda: mix_keys(self.c.key))

@@ -68,7 +68,8 @@ def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndar
     back on support), so a route can give them its own school-led level."""
     c = ctx.c
     arrived = np.flatnonzero((c.year_group == RECEPTION) & (c.support_level == SEN_SUPPORT) & (c.first_support_month == ctx.t))
-    idx = np.flatnonzero((c.severity > 0) & ~c.identified & (c.year_group <= YEAR_11))
+    idx = ctx.need_rows()
+    idx = idx[~c.identified[idx]]
     p = identification_probability(ctx, idx, expertise_boost if np.isscalar(expertise_boost) else expertise_boost[idx])
     found = idx[ctx.uniform("identification", idx) < p]
     c.identified[found] = True

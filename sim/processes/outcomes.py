@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import ALTERNATIVE_PROVISION, INDEPENDENT_SPECIAL, NEET, POST16, STATE_SPECIAL
-from sim.population.year_groups import KS2_YEAR, KS4_YEAR, YEAR_7, YEAR_11
+from sim.population.year_groups import KS2_YEAR, KS4_YEAR, YEAR_7
 from sim.processes import support
 from sim.step_context import StepContext
 
@@ -22,9 +22,9 @@ def progress(ctx: StepContext) -> None:
     """Attainment moves each month: a gain while support matches need (EEF toolkit effect sizes
     [reported]) and a loss in proportion to the shortfall while it does not (an assumption)."""
     c, o = ctx.c, ctx.config.outcomes
-    idx = np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0))
+    idx = ctx.need_rows()
     sev = c.severity[idx]
-    matched = support.is_matched(ctx, idx)
+    matched = support.matched_on_roll(ctx)[idx]
     shortfall = np.maximum(sev - c.support_intensity[idx], 0.0)
     delta = np.where(matched, o.matched_gain_sd_per_year, -o.unmet_loss_sd_per_year * shortfall) / 12
     c.attainment[idx] += delta.astype(np.float32)

@@ -15,7 +15,6 @@ import numpy as np
 
 from sim.population.network import peer_plan_share
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
-from sim.population.year_groups import YEAR_11
 from sim.processes import family, support
 from sim.step_context import StepContext
 
@@ -60,8 +59,12 @@ def eligible(ctx: StepContext) -> np.ndarray:
     """Children who could be the subject of a request this month: school age, with need, without
     a plan, not already in the statutory process, and past the cooldown after a refusal."""
     c, r = ctx.c, ctx.config.requests
-    cooled = (c.last_refusal_month == NEVER) | (ctx.t - c.last_refusal_month >= r.cooldown_months)
-    return np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0) & (c.support_level < EHCP) & (c.pipeline == IDLE) & cooled)
+    def cooled(idx: np.ndarray) -> np.ndarray:
+        last = c.last_refusal_month[idx]
+        return (last == NEVER) | (ctx.t - last >= r.cooldown_months)
+
+    idx = ctx.need_rows()
+    return idx[(c.support_level[idx] < EHCP) & (c.pipeline[idx] == IDLE) & cooled(idx)]
 
 
 def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
