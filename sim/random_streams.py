@@ -23,17 +23,34 @@ _UNIT_BITS = 53
 _TO_UNIT = 1.0 / float(1 << _UNIT_BITS)
 
 
+#: Elements mixed at a time by `_splitmix64`. Not a model parameter (it changes no draw): the mix
+#: is eight passes over its array, and over a whole roll (80,000 children, 640 KB per array with
+#: its scratch) each pass would go out to memory; blocks of 16,384 (128 KB, with the scratch
+#: 256 KB) stay in the core's cache through all eight. Measured at 80,000 keys: 550 us mixed
+#: whole, 220 us in blocks of 16,384 or 32,768, 330 us in blocks of 4,096.
+MIX_BLOCK = 16_384
+
+
 def _splitmix64(x: np.ndarray) -> np.ndarray:
     """Finaliser of SplitMix64: a bijective avalanche mix of 64-bit integers (in place on `x`,
-    which is returned: the monthly step calls this thousands of times, so no temporaries)."""
-    shifted = np.empty_like(x)
-    for shift, multiplier in ((_S1, _M1), (_S2, _M2)):
-        np.right_shift(x, shift, out=shifted)
-        np.bitwise_xor(x, shifted, out=x)
-        np.multiply(x, multiplier, out=x)
-    np.right_shift(x, _S3, out=shifted)
-    np.bitwise_xor(x, shifted, out=x)
+    which is returned: the monthly step calls this thousands of times, so no temporaries), a
+    block of `MIX_BLOCK` elements at a time."""
+    flat = x.reshape(-1)  # a view (x is a new array of its own): any shape
+    scratch = np.empty(min(len(flat), MIX_BLOCK), dtype=x.dtype)
+    for start in range(0, len(flat), MIX_BLOCK):
+        block = flat[start:start + MIX_BLOCK]
+        _mix_block(block, scratch[:len(block)])
     return x
+
+
+def _mix_block(block: np.ndarray, scratch: np.ndarray) -> None:
+    """The SplitMix64 finaliser on one block, in place (`scratch`: an array of the same length)."""
+    for shift, multiplier in ((_S1, _M1), (_S2, _M2)):
+        np.right_shift(block, shift, out=scratch)
+        np.bitwise_xor(block, scratch, out=block)
+        np.multiply(block, multiplier, out=block)
+    np.right_shift(block, _S3, out=scratch)
+    np.bitwise_xor(block, scratch, out=block)
 
 
 def mix_keys(keys: np.ndarray) -> np.ndarray:
@@ -102,10 +119,19 @@ class RandomStreams:
         mask of who may be selected is applied to the comparison. The draws are the same keyed
         draws, so the same children are selected as by `uniform` and a float comparison.
         """
-        mixed = mixed_keys + np.uint64(self.stream_key(process, month, draw))
-        _splitmix64(mixed)
+        stream = np.uint64(self.stream_key(process, month, draw))
         limit = _draw_limit(bound)
-        keep = np.ones(len(mixed), dtype=bool) if limit is None else mixed < np.uint64(limit)
+        n = len(mixed_keys)
+        mixed = np.empty_like(mixed_keys)
+        keep = np.ones(n, dtype=bool)
+        scratch = np.empty(min(n, MIX_BLOCK), dtype=mixed.dtype)
+        # block by block, each block added to, mixed and compared while it is in cache
+        for start in range(0, n, MIX_BLOCK):
+            block = mixed[start:start + MIX_BLOCK]
+            np.add(mixed_keys[start:start + MIX_BLOCK], stream, out=block)
+            _mix_block(block, scratch[:len(block)])
+            if limit is not None:
+                np.less(block, np.uint64(limit), out=keep[start:start + MIX_BLOCK])
         if among is not None:
             keep &= among
         positions = np.flatnonzero(keep)
