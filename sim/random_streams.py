@@ -84,6 +84,14 @@ def _draw_limit(bound: float) -> int | None:
     return steps << int(_UNIT_SHIFT)
 
 
+def _below(mixed: np.ndarray, limit: int | None, out: np.ndarray) -> None:
+    """out = whether each mixed value's draw is below the bound whose `_draw_limit` is `limit`."""
+    if limit is None:
+        out[:] = True
+    else:
+        np.less(mixed, np.uint64(limit), out=out)
+
+
 def child_key(council: np.ndarray, local_id: np.ndarray) -> np.ndarray:
     """Stable 64-bit identity of a child: council in the high bits, local id in the low bits."""
     return (council.astype(np.uint64) << np.uint64(32)) | local_id.astype(np.uint64)
@@ -106,36 +114,50 @@ class RandomStreams:
         return _to_unit(_splitmix64(mixed))
 
     def draws_below(self, process: str, month: int, mixed_keys: np.ndarray, bound: float,
-                    among: np.ndarray | None = None, draw: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                    among: np.ndarray | None = None, draw: int = 0,
+                    higher: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(positions, draws): the positions in `mixed_keys` (from `mix_keys`) whose draw is below
         `bound`, and only where `among` (a boolean mask of the same length) is set, with those draws
-        (the same values `uniform` gives those keys).
+        (the same values `uniform` gives those keys). `higher = (mask, higher_bound)`: the
+        positions in `mask` are held to `higher_bound` instead (a group whose hazards can be
+        higher, e.g. pupils with need, while everyone else keeps a much lower bound).
 
         Why: a monthly hazard over the whole roll (need onset, suspensions) selects a few children
         in a thousand. Here the draws are compared with the bound as 64-bit integers, before they
         are turned into floats (a draw is `(x >> 11) * 2**-53`, so "draw < bound" is "x < limit"
         for one whole number, `_draw_limit`), and only the few below it are converted; the whole
-        contiguous roll is mixed (no gathering of keys or index arrays of most children), and the
-        mask of who may be selected is applied to the comparison. The draws are the same keyed
-        draws, so the same children are selected as by `uniform` and a float comparison.
+        contiguous roll is mixed a block at a time (each block added to, mixed, compared and its
+        few selected positions taken while it is in cache; no index array of most children, no
+        gathered keys, no array of the whole roll's draws), and the mask of who may be selected
+        is applied to the comparison. The draws are the same keyed draws, so the same children
+        are selected as by `uniform` and a float comparison.
         """
         stream = np.uint64(self.stream_key(process, month, draw))
         limit = _draw_limit(bound)
+        high_mask, high_limit = (None, None) if higher is None else (higher[0], _draw_limit(higher[1]))
         n = len(mixed_keys)
-        mixed = np.empty_like(mixed_keys)
-        keep = np.ones(n, dtype=bool)
-        scratch = np.empty(min(n, MIX_BLOCK), dtype=mixed.dtype)
-        # block by block, each block added to, mixed and compared while it is in cache
+        buffer = np.empty(min(n, MIX_BLOCK), dtype=np.uint64)
+        scratch = np.empty_like(buffer)
+        keep = np.empty(len(buffer), dtype=bool)
+        high = np.empty(len(buffer), dtype=bool)
+        positions, draws = [np.zeros(0, dtype=np.intp)], [np.zeros(0)]
         for start in range(0, n, MIX_BLOCK):
-            block = mixed[start:start + MIX_BLOCK]
-            np.add(mixed_keys[start:start + MIX_BLOCK], stream, out=block)
+            stop = min(start + MIX_BLOCK, n)
+            block, keep_block = buffer[:stop - start], keep[:stop - start]
+            np.add(mixed_keys[start:stop], stream, out=block)
             _mix_block(block, scratch[:len(block)])
-            if limit is not None:
-                np.less(block, np.uint64(limit), out=keep[start:start + MIX_BLOCK])
-        if among is not None:
-            keep &= among
-        positions = np.flatnonzero(keep)
-        return positions, _to_unit(mixed[positions])
+            _below(block, limit, keep_block)
+            if high_mask is not None:
+                high_block = high[:len(block)]
+                _below(block, high_limit, high_block)
+                high_block &= high_mask[start:stop]
+                keep_block |= high_block
+            if among is not None:
+                keep_block &= among[start:stop]
+            selected = np.flatnonzero(keep_block)
+            positions.append(selected + start)
+            draws.append(_to_unit(block[selected]))
+        return np.concatenate(positions), np.concatenate(draws)
 
     def normal(self, process: str, month: int, keys: np.ndarray, draw: int = 0) -> np.ndarray:
         """Standard normal per child key (inverse-CDF of a keyed uniform)."""

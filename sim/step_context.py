@@ -96,7 +96,8 @@ class StepContext:
         """Keyed draws for the children at view indices `idx` (common random numbers)."""
         return self.streams.uniform(process, self.t, self.c.key[idx], draw)
 
-    def draws_below(self, process: str, idx: np.ndarray, bound: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def draws_below(self, process: str, idx: np.ndarray, bound: float | np.ndarray,
+                    higher: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(children, draws): the children at view indices `idx` whose `process` draw is below
         `bound`, with those draws. `idx` may also be a boolean mask over the children on roll.
 
@@ -112,10 +113,16 @@ class StepContext:
         With a mask and one bound (need onset, suspensions: most of the roll may be selected),
         the whole roll's draws are compared with the bound as integers and the mask applied to
         the comparison (`RandomStreams.draws_below`): no index array of most children is made
-        and no keys are gathered.
+        and no keys are gathered; `higher = (mask, higher_bound)` then holds the children of
+        `mask` to a higher bound (`RandomStreams.draws_below`).
         """
         if idx.dtype == bool and np.ndim(bound) == 0:
-            return self.streams.draws_below(process, self.t, self.mixed_keys(), bound * (1.0 + BOUND_MARGIN), among=idx)
+            if higher is not None:
+                higher = (higher[0], higher[1] * (1.0 + BOUND_MARGIN))
+            return self.streams.draws_below(process, self.t, self.mixed_keys(), bound * (1.0 + BOUND_MARGIN), among=idx,
+                                            higher=higher)
+        if higher is not None:
+            raise ValueError("a higher bound for some children needs a mask of the roll and one bound for the others")
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
         u = self.uniform(process, idx)

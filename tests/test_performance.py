@@ -124,6 +124,17 @@ def test_suspension_bound_is_above_every_pupils_probability(fresh_model) -> None
     bound = outcomes.suspension_probability_bound(ctx)
     assert probability.max() <= bound < 0.5
     assert probability.max() >= bound * (1 - 1e-6)  # float32 columns: equal to a few parts in 10 million
+    # pupils without need are held to their own, lower bound: it too is above every one of them
+    # (FSM, secondary and the least advocacy pushed to their extremes) and reached
+    without = idx[50:100]
+    c.severity[without] = 0.0
+    c.fsm[without] = True
+    c.year_group[without] = YEAR_11
+    c.advocacy[without] = c.advocacy.min()
+    no_need = idx[c.severity[idx] == 0]
+    lower = outcomes.suspension_probability_bound(ctx, with_need=False)
+    assert outcomes.suspension_probability(ctx, no_need).max() <= lower < bound / 2
+    assert outcomes.suspension_probability(ctx, without).max() >= lower * (1 - 1e-6)
 
 
 def test_onset_bound_is_the_highest_hazard_on_roll(fresh_model) -> None:
@@ -165,7 +176,7 @@ def test_request_bound_is_above_every_eligible_childs_probability(fresh_model) -
 
 def _run_children(monkeypatch, exact_for_everyone: bool) -> dict[str, np.ndarray]:
     if exact_for_everyone:  # every child's exact probability is computed, as before the bounds
-        monkeypatch.setattr(outcomes, "suspension_probability_bound", lambda ctx: 1.0)
+        monkeypatch.setattr(outcomes, "suspension_probability_bound", lambda ctx, with_need=True: 1.0)
         monkeypatch.setattr(needs, "onset_probability_bound", lambda ctx: 1.0)
         monkeypatch.setattr(requests, "hazard_bound", lambda ctx, idx: 1.0)
     model = SendModel(small_config(end="2026-12"), seed=SEED).run()

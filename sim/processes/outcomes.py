@@ -39,9 +39,12 @@ def suspensions(ctx: StepContext) -> None:
     # months in term time only: no suspensions in August
     if ctx.month == 8:
         return
-    # only children whose draw is below the highest probability anyone has this month can be
-    # suspended (nearly every pupil may be: the draws are compared over the mask, no index of them)
-    idx, u = ctx.draws_below("suspension", ctx.school_age() & ~c.excluded, suspension_probability_bound(ctx))
+    # only children whose draw is below the highest probability anyone like them can have this
+    # month can be suspended: pupils without need are held to the highest probability without
+    # need (a few times lower), pupils with need to the highest of all (nearly every pupil may be
+    # drawn for: the draws are compared over the mask, no index of them)
+    idx, u = ctx.draws_below("suspension", ctx.school_age() & ~c.excluded, suspension_probability_bound(ctx, with_need=False),
+                             higher=(c.severity > 0, suspension_probability_bound(ctx)))
     suspended = idx[u < suspension_probability(ctx, idx)]
     c.suspensions[suspended] += 1
     c.year_suspensions[suspended] = np.minimum(c.year_suspensions[suspended] + 1, 127)
@@ -72,18 +75,23 @@ def suspension_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     return 1 - np.exp(-rate * 12 / 11)
 
 
-def suspension_probability_bound(ctx: StepContext) -> float:
+def suspension_probability_bound(ctx: StepContext, with_need: bool = True) -> float:
     """The highest monthly suspension probability any pupil on roll can have this month: every
     factor of the hazard in `suspension_probability` at its largest (need at its cap, unmet, SEMH, FSM, the
-    least advocacy on roll, the larger phase and setting multiplier)."""
+    least advocacy on roll, the larger phase and setting multiplier).
+
+    `with_need=False`: the highest for pupils without need (severity 0), whose need, unmet-need and
+    SEMH factors are 1 (each acts only with need). Why: about three pupils in four have no need,
+    and their bound is several times lower than that of a pupil with severe unmet SEMH need, so
+    far fewer exact probabilities are worked out (`suspensions`)."""
     c, o = ctx.c, ctx.config.outcomes
     least_advocacy = float(c.advocacy.min()) if len(c.advocacy) else 0.5
+    need_factor = (np.exp(max(o.suspension_need_effect * o.suspension_need_cap, 0.0)) * np.exp(max(o.suspension_unmet_effect, 0.0))
+                   * np.exp(max(o.suspension_semh_effect, 0.0))) if with_need else 1.0
     rate = (
         o.suspension_monthly_base
         * max(o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
-        * np.exp(max(o.suspension_need_effect * o.suspension_need_cap, 0.0))
-        * np.exp(max(o.suspension_unmet_effect, 0.0))
-        * np.exp(max(o.suspension_semh_effect, 0.0))
+        * need_factor
         * np.exp(max(o.suspension_fsm_effect, 0.0))
         * np.exp(max(-ctx.config.family.suspension_challenge_effect * (least_advocacy - 0.5), 0.0))
         * max(o.suspension_special_school_multiplier, 1.0)
