@@ -35,6 +35,9 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     """Finaliser of SplitMix64: a bijective avalanche mix of 64-bit integers (in place on `x`,
     which is returned: the monthly step calls this thousands of times, so no temporaries), a
     block of `MIX_BLOCK` elements at a time."""
+    if x.size <= MIX_BLOCK:  # most calls: a few children (no reshaping, no loop)
+        _mix_block(x, np.empty_like(x))
+        return x
     flat = x.reshape(-1)  # a view (x is a new array of its own): any shape
     scratch = np.empty(min(len(flat), MIX_BLOCK), dtype=x.dtype)
     for start in range(0, len(flat), MIX_BLOCK):
@@ -100,15 +103,31 @@ def child_key(council: np.ndarray, local_id: np.ndarray) -> np.ndarray:
 class RandomStreams:
     """Named, independent streams derived from one root seed."""
 
+    #: stream keys remembered at most (then forgotten all at once; a month asks for about 80)
+    STREAM_KEYS_KEPT = 4096
+
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
+        self._stream_keys: dict[tuple[str, int, int], np.uint64] = {}
 
     def stream_key(self, process: str, month: int, draw: int = 0) -> np.uint64:
-        digest = hashlib.blake2b(f"{self.seed}|{process}|{month}|{draw}".encode(), digest_size=8).digest()
-        return np.uint64(int.from_bytes(digest, "little"))
+        """The hash of (seed, process, month, draw) that starts every draw of that stream.
+
+        Remembered once made: a month draws about 80 times, most for a few children, and the
+        hash cost more than mixing their keys."""
+        label = (process, month, draw)
+        key = self._stream_keys.get(label)
+        if key is None:
+            if len(self._stream_keys) >= self.STREAM_KEYS_KEPT:
+                self._stream_keys.clear()
+            digest = hashlib.blake2b(f"{self.seed}|{process}|{month}|{draw}".encode(), digest_size=8).digest()
+            key = self._stream_keys[label] = np.uint64(int.from_bytes(digest, "little"))
+        return key
 
     def uniform(self, process: str, month: int, keys: np.ndarray, draw: int = 0) -> np.ndarray:
         """One U[0,1) per child key, for this process and month (float64)."""
+        if len(keys) == 0:  # many of a month's draws are for nobody (no appeal, no mediation...)
+            return np.zeros(np.shape(keys), dtype=np.float64)
         mixed = mix_keys(keys)
         mixed += self.stream_key(process, month, draw)  # integer arrays wrap silently (no errstate needed)
         return _to_unit(_splitmix64(mixed))

@@ -35,8 +35,8 @@ def allocate_ep_time(ctx: StepContext) -> None:
     remaining = np.maximum(a.ep_hours_per_assessment - c.ep_hours_received[ordered], 0.0).astype(np.float64)
     council = c.council[ordered]
     cum = np.cumsum(remaining)
-    starts = np.flatnonzero(np.r_[True, council[1:] != council[:-1]])
-    offset = np.repeat(cum[starts] - remaining[starts], np.diff(np.r_[starts, len(ordered)]))
+    starts = np.flatnonzero(np.concatenate(([True], council[1:] != council[:-1])))
+    offset = np.repeat(cum[starts] - remaining[starts], np.diff(np.concatenate((starts, [len(ordered)]))))
     before = cum - remaining - offset  # hours ahead of this child in its council's queue
     capacity = ep_capacity_this_month(ctx, np.bincount(council, weights=remaining, minlength=len(ctx.councils)))
     available = capacity[council]

@@ -39,8 +39,19 @@ def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0, shift: flo
 
 def free_special_places(ctx: StepContext) -> np.ndarray:
     """State special-school places each council has free now (its places less the pupils in them)."""
-    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= YEAR_13)], minlength=len(ctx.councils))
-    return np.floor(ctx.councils.special_places) - occupied
+    return np.floor(ctx.councils.special_places) - special_places_occupied(ctx)
+
+
+def special_places_occupied(ctx: StepContext) -> np.ndarray:
+    """Pupils on roll in each council's state special schools (one count per council).
+
+    Asked several times a month (each time settings are named); with one council a count of the
+    mask, with several a bincount of the councils of the (few) rows in it."""
+    c = ctx.c
+    in_special = (c.placement == STATE_SPECIAL) & (c.year_group <= YEAR_13)
+    if len(ctx.councils) == 1:
+        return np.array([np.count_nonzero(in_special)])
+    return np.bincount(c.council[in_special], minlength=len(ctx.councils))
 
 
 def free_base_places(ctx: StepContext) -> np.ndarray:
@@ -69,7 +80,7 @@ def commission_places(ctx: StepContext) -> None:
     grew on a fixed trend while demand fell would empty the independent sector, against the
     published rise."""
     p, councils = ctx.config.placement, ctx.councils
-    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= YEAR_13)], minlength=len(councils))
+    occupied = special_places_occupied(ctx)
     full = occupied >= p.special_places_build_fill_threshold * np.floor(councils.special_places)
     councils.special_places[full] *= 1 + p.special_places_growth_per_year
 
