@@ -57,6 +57,8 @@ def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: floa
     c, d = ctx.c, ctx.config.disputes
     ctx.log("appealable_decision", idx, kind=kind)
     appeals = idx[ctx.uniform(f"appeal-{kind}", idx) < appeal_probability(ctx, idx, kind, strength, scale)]
+    if len(appeals) == 0:  # most decisions: nobody appeals, and nothing below would change
+        return
     mediates = ctx.uniform(f"mediation-{kind}", appeals) < d.mediation_share
     mediated = appeals[mediates]
     settles = ctx.uniform(f"mediation-outcome-{kind}", mediated) < d.mediation_settles

@@ -55,6 +55,12 @@ def suspensions(ctx: StepContext) -> None:
     ctx.log("exclusion", excluded)
 
 
+def _in_special(placement: np.ndarray) -> np.ndarray:
+    """Whether each placement is a state or independent special school (two comparisons: the same
+    answer as `np.isin` with the two codes, without its set machinery, in a monthly hazard)."""
+    return (placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL)
+
+
 def suspension_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     """This month's suspension probability of the pupils at view indices `idx` (term time)."""
     c, o = ctx.c, ctx.config.outcomes
@@ -70,7 +76,7 @@ def suspension_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
         * np.exp(o.suspension_semh_effect * (c.need_type[idx] == SEMH) * (severity > 0))
         * np.exp(o.suspension_fsm_effect * c.fsm[idx])
         * np.exp(-ctx.config.family.suspension_challenge_effect * (c.advocacy[idx] - 0.5))  # families who challenge
-        * np.where(np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL)), o.suspension_special_school_multiplier, 1.0)
+        * np.where(_in_special(c.placement[idx]), o.suspension_special_school_multiplier, 1.0)
     )
     return 1 - np.exp(-rate * 12 / 11)
 

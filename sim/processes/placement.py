@@ -98,6 +98,12 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
     c.special_wanted[idx[want]] = True
     special = idx[want]
     mainstream = idx[~want]
+    if len(special) == 0:  # nobody asks for a special school: only mainstream settings are named
+        _mainstream(ctx, mainstream)
+        ctx.log("placement", idx, placement=c.placement[idx], preferred_special=want)
+        if on_disputed is not None:
+            on_disputed(ctx, mainstream, "content")
+        return
     # state special places, most severe first, within each council's free places
     free = free_special_places(ctx)
     order, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
@@ -156,8 +162,10 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
     c.placement[post16] = POST16
     idx = idx[c.year_group[idx] <= YEAR_11]
     c.placement[idx] = MAINSTREAM
-    free = free_base_places(ctx)
     severe = idx[c.severity[idx] >= ctx.config.placement.inclusion_base_min_severity]
+    if len(severe) == 0:
+        return
+    free = free_base_places(ctx)
     order, rank = rank_within_groups(c.school[severe], -c.severity[severe].astype(np.float64))
     into_base = severe[rank < np.maximum(free[c.school[severe]], 0)]
     c.placement[into_base] = INCLUSION_BASE
@@ -168,8 +176,10 @@ def move_to(ctx: StepContext, idx: np.ndarray, placement: int, phase: int) -> No
     council's schools of that phase chosen at random (independent: the council's out-of-area school)."""
     c = ctx.c
     c.placement[idx] = placement
+    if len(idx) == 0:
+        return
     options = np.flatnonzero(ctx.schools.phase == phase)
-    if len(idx) == 0 or len(options) == 0:
+    if len(options) == 0:
         return
     # each council's own special schools (independent: the council's out-of-area pseudo-school)
     council_of_option = ctx.schools.council[options]
