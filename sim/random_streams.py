@@ -58,8 +58,7 @@ def _mix_block(block: np.ndarray, scratch: np.ndarray) -> None:
 
 def mix_keys(keys: np.ndarray) -> np.ndarray:
     """`keys` times the golden-ratio constant (wrapping), as a new array: the half of a draw's input
-    that depends on the child alone, the same in every process and month (a month that draws for
-    the whole roll several times can mix it once: `StepContext.mixed_keys`)."""
+    that depends on the child alone."""
     return np.multiply(np.asarray(keys).astype(np.uint64, copy=False), _GOLDEN)
 
 
@@ -132,10 +131,10 @@ class RandomStreams:
         mixed += self.stream_key(process, month, draw)  # integer arrays wrap silently (no errstate needed)
         return _to_unit(_splitmix64(mixed))
 
-    def draws_below(self, process: str, month: int, mixed_keys: np.ndarray, bound: float,
+    def draws_below(self, process: str, month: int, keys: np.ndarray, bound: float,
                     among: np.ndarray | None = None, draw: int = 0,
                     higher: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, draws): the positions in `mixed_keys` (from `mix_keys`) whose draw is below
+        """(positions, draws): the positions in `keys` (child keys, uint64) whose draw is below
         `bound`, and only where `among` (a boolean mask of the same length) is set, with those draws
         (the same values `uniform` gives those keys). `higher = (mask, higher_bound)`: the
         positions in `mask` are held to `higher_bound` instead (a group whose hazards can be
@@ -145,16 +144,16 @@ class RandomStreams:
         in a thousand. Here the draws are compared with the bound as 64-bit integers, before they
         are turned into floats (a draw is `(x >> 11) * 2**-53`, so "draw < bound" is "x < limit"
         for one whole number, `_draw_limit`), and only the few below it are converted; the whole
-        contiguous roll is mixed a block at a time (each block added to, mixed, compared and its
-        few selected positions taken while it is in cache; no index array of most children, no
-        gathered keys, no array of the whole roll's draws), and the mask of who may be selected
+        contiguous roll is mixed a block at a time (each block's keys multiplied, added to, mixed,
+        compared and its few selected positions taken while it is in cache; no index array of
+        most children, no gathered keys, no array of the whole roll's draws), and the mask of who may be selected
         is applied to the comparison. The draws are the same keyed draws, so the same children
         are selected as by `uniform` and a float comparison.
         """
         stream = np.uint64(self.stream_key(process, month, draw))
         limit = _draw_limit(bound)
         high_mask, high_limit = (None, None) if higher is None else (higher[0], _draw_limit(higher[1]))
-        n = len(mixed_keys)
+        n = len(keys)
         buffer = np.empty(min(n, MIX_BLOCK), dtype=np.uint64)
         scratch = np.empty_like(buffer)
         keep = np.empty(len(buffer), dtype=bool)
@@ -163,7 +162,8 @@ class RandomStreams:
         for start in range(0, n, MIX_BLOCK):
             stop = min(start + MIX_BLOCK, n)
             block, keep_block = buffer[:stop - start], keep[:stop - start]
-            np.add(mixed_keys[start:stop], stream, out=block)
+            np.multiply(keys[start:stop], _GOLDEN, out=block)
+            block += stream
             _mix_block(block, scratch[:len(block)])
             _below(block, limit, keep_block)
             if high_mask is not None:

@@ -17,7 +17,7 @@ from sim.finance_ledger import Ledger
 from sim.population.institutions import CouncilTable, SchoolTable
 from sim.population.state import ChildArrays
 from sim.population.year_groups import YEAR_11
-from sim.random_streams import RandomStreams, mix_keys
+from sim.random_streams import RandomStreams
 from sim.timeline import Timeline
 
 #: Relative widening of a probability bound passed to `StepContext.draws_below`. Not a model
@@ -50,10 +50,11 @@ class StepContext:
         """`make()` the first time `name` is asked for this month, the same object after that.
 
         Why: several stages of one month derive the same thing from columns that none of them
-        changes (who is of school age once the September rollover is done, the children's mixed
-        keys); deriving it once saves a pass over every child on roll per stage. Only what stays
-        valid for the rest of the month may be kept here: a value that a stage changes (need,
-        support, pipeline) must be derived where it is read.
+        changes (who is of school age once the September rollover is done); deriving it once
+        saves a pass over every child on roll per stage. Only what stays valid for the rest of
+        the month may be kept here, or what the one stage that changes it forgets (`forget`:
+        need after the need dynamics, matched support after support allocation); anything else
+        a stage changes (support levels, the pipeline, placements) is derived where it is read.
         """
         if name not in self._memo:
             self._memo[name] = make()
@@ -80,10 +81,6 @@ class StepContext:
         more than the comparisons that made it; identification, requests, attainment and
         tutoring each select from these rows instead of finding their own in a mask of the roll."""
         return self.memo("need rows", lambda: np.flatnonzero(self.need()))
-
-    def mixed_keys(self) -> np.ndarray:
-        """Every on-roll child's key, mixed as draws start (`random_streams.mix_keys`), once a month."""
-        return self.memo("mixed keys", lambda: mix_keys(self.c.key))
 
     def school_age(self) -> np.ndarray:
         """Boolean mask of the children on roll of school age (Reception to Year 11), once a month.
@@ -119,7 +116,7 @@ class StepContext:
         if idx.dtype == bool and np.ndim(bound) == 0:
             if higher is not None:
                 higher = (higher[0], higher[1] * (1.0 + BOUND_MARGIN))
-            return self.streams.draws_below(process, self.t, self.mixed_keys(), bound * (1.0 + BOUND_MARGIN), among=idx,
+            return self.streams.draws_below(process, self.t, self.c.key, bound * (1.0 + BOUND_MARGIN), among=idx,
                                             higher=higher)
         if higher is not None:
             raise ValueError("a higher bound for some children needs a mask of the roll and one bound for the others")
