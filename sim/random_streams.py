@@ -86,6 +86,29 @@ def _draw_limit(bound: float) -> int | None:
     return steps << int(_UNIT_SHIFT)
 
 
+#: Draws for at most this many keys are mixed with Python integers, key by key, not with numpy.
+#: Not a model parameter (the values are the same bits either way: `_uniform_few`). Why: about
+#: half of a month's draws are for one to eight children (a decision, an appeal, a placement),
+#: and a dozen numpy calls on a tiny array cost more than the arithmetic itself.
+FEW_KEYS = 8
+_MASK64 = (1 << 64) - 1
+_GOLDEN_INT, _M1_INT, _M2_INT = int(_GOLDEN), int(_M1), int(_M2)
+
+
+def _uniform_few(keys: np.ndarray, stream: int) -> np.ndarray:
+    """`RandomStreams.uniform` for a few keys (uint64), in Python integers modulo 2**64: the same
+    SplitMix64 steps on the same 64-bit values, and the same exact conversion of the top 53
+    bits to a float (`tests/test_random_streams.py` compares the two paths)."""
+    out = np.empty(len(keys), dtype=np.float64)
+    for i, key in enumerate(keys.tolist()):
+        x = (key * _GOLDEN_INT + stream) & _MASK64
+        x = ((x ^ (x >> 30)) * _M1_INT) & _MASK64
+        x = ((x ^ (x >> 27)) * _M2_INT) & _MASK64
+        x ^= x >> 31
+        out[i] = (x >> 11) * _TO_UNIT
+    return out
+
+
 def _below(mixed: np.ndarray, limit: int | None, out: np.ndarray) -> None:
     """out = whether each mixed value's draw is below the bound whose `_draw_limit` is `limit`."""
     if limit is None:
@@ -127,6 +150,8 @@ class RandomStreams:
         """One U[0,1) per child key, for this process and month (float64)."""
         if len(keys) == 0:  # many of a month's draws are for nobody (no appeal, no mediation...)
             return np.zeros(np.shape(keys), dtype=np.float64)
+        if np.ndim(keys) == 1 and len(keys) <= FEW_KEYS:
+            return _uniform_few(np.asarray(keys).astype(np.uint64, copy=False), int(self.stream_key(process, month, draw)))
         mixed = mix_keys(keys)
         mixed += self.stream_key(process, month, draw)  # integer arrays wrap silently (no errstate needed)
         return _to_unit(_splitmix64(mixed))
