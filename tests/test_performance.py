@@ -191,3 +191,34 @@ def test_drawing_below_a_bound_selects_the_same_children(monkeypatch) -> None:
     assert (bounded["request_month"] != NEVER).sum() > 0
     for name, values in exact.items():
         np.testing.assert_array_equal(bounded[name], values, err_msg=name)
+
+
+@pytest.mark.parametrize("route", ["ehcp", "tiered"])
+def test_the_months_shared_masks_are_still_true_when_the_month_ends(monkeypatch, route) -> None:
+    """School age, need, its rows and matched support are derived once a month and shared by the
+    stages (`StepContext.need`, `need_rows`, `support.matched_on_roll`); the stages that change
+    need or support forget them. At the end of every month (across Septembers, the reform's
+    switch, and two councils) each one kept must equal the same thing derived afresh: a stage
+    that changed need or support without forgetting would show here."""
+    from sim.processes import support
+    from sim.recorder import Recorder
+
+    checked = []
+    record_month = Recorder.record_month
+
+    def checking(self, ctx) -> None:
+        c = ctx.c
+        fresh_need = (c.year_group <= YEAR_11) & (c.severity > 0)
+        np.testing.assert_array_equal(ctx.school_age(), c.year_group <= YEAR_11)
+        np.testing.assert_array_equal(ctx.need(), fresh_need)
+        np.testing.assert_array_equal(ctx.need_rows(), np.flatnonzero(fresh_need))
+        np.testing.assert_array_equal(support.matched_on_roll(ctx), support.is_matched(ctx))
+        checked.append(ctx.t)
+        record_month(self, ctx)
+
+    monkeypatch.setattr(Recorder, "record_month", checking)
+    config = small_config(end="2030-12")
+    config.run.route = route
+    config.population.councils = 2
+    SendModel(config, seed=SEED).run()
+    assert len(checked) > 60
