@@ -19,6 +19,7 @@ from sim.population.state import (
     INDEPENDENT_SPECIAL,
     MAINSTREAM,
     NEET,
+    PLACEMENT_NAMES,
     POST16,
     STATE_SPECIAL,
 )
@@ -62,10 +63,12 @@ def book_month(ctx: StepContext) -> None:
     ctx.ledger.book(ctx.t, "inclusion_base", council[base], f.inclusion_base_cost * k)
     ctx.ledger.book(ctx.t, "state_special", council[placement == STATE_SPECIAL], f.state_special_cost * k)
     ctx.ledger.book(ctx.t, "independent_special", council[placement == INDEPENDENT_SPECIAL], f.independent_special_cost * k)
-    shares = np.array(f.transported_share)
-    transport_share = np.select(
-        [placement == INCLUSION_BASE, placement == STATE_SPECIAL, placement == INDEPENDENT_SPECIAL], shares[1:], default=shares[0]
-    )
+    # the share transported, by setting (inclusion base, state special, independent; any other
+    # setting the first share), looked up by placement code (the same values as np.select)
+    shares = np.array(f.transported_share, dtype=np.float64)
+    by_setting = np.full(len(PLACEMENT_NAMES), shares[0])
+    by_setting[[INCLUSION_BASE, STATE_SPECIAL, INDEPENDENT_SPECIAL]] = shares[1:]
+    transport_share = by_setting[placement]
     ctx.ledger.book(ctx.t, "transport", council, transport_share * f.transport_cost * k)
     update_deficit(ctx)
 

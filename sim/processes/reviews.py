@@ -46,7 +46,8 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
     c.school[school_age] = c.home_school[school_age]  # excluded pupils stay in alternative provision
     c.placement[school_age[~c.excluded[school_age]]] = MAINSTREAM
     # young people past 16 leave special provision with their plan and continue in post-16 education
-    post16 = idx[(c.year_group[idx] >= YEAR_12) & np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
+    in_special = (c.placement[idx] == STATE_SPECIAL) | (c.placement[idx] == INDEPENDENT_SPECIAL)
+    post16 = idx[(c.year_group[idx] >= YEAR_12) & in_special]
     c.placement[post16] = POST16
     c.school[post16] = c.home_school[post16]
 
