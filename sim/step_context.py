@@ -15,7 +15,7 @@ from sim.config.schema import ScenarioConfig
 from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.population.institutions import CouncilTable, SchoolTable
-from sim.population.state import ChildArrays
+from sim.population.state import EHCP, IDLE, ChildArrays
 from sim.population.year_groups import YEAR_11
 from sim.random_streams import RandomStreams
 from sim.timeline import Timeline
@@ -73,6 +73,21 @@ class StepContext:
         (`needs.step`, which forgets it), and identification, support, requests, attainment,
         tutoring and the monthly counts all start from it."""
         return self.memo("need", lambda: self.school_age() & (self.c.severity > 0))
+
+    def in_process(self) -> np.ndarray:
+        """View indices of the children in the statutory process now (requested, assessing or
+        appealing), found afresh at each call (the process moves children every stage).
+
+        Why: the decision, EP, assessment and tribunal stages each concern a few hundred children
+        of the roll; one comparison of the stage column and the few set rows found, then each
+        stage's own conditions on those rows, cost a fraction of comparing four columns of every
+        child on roll and finding the set rows of the result."""
+        return np.flatnonzero(self.c.pipeline != IDLE)
+
+    def plan_holders(self) -> np.ndarray:
+        """View indices of the children holding a plan now (found afresh at each call, like
+        `in_process`, for the stages that concern plans: support, reviews, costs)."""
+        return np.flatnonzero(self.c.support_level == EHCP)
 
     def need_rows(self) -> np.ndarray:
         """View indices of `need` (ascending), once a month (forgotten with it).

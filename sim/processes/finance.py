@@ -14,7 +14,6 @@ import numpy as np
 
 from sim.population.state import (
     ALTERNATIVE_PROVISION,
-    EHCP,
     INCLUSION_BASE,
     INDEPENDENT_SPECIAL,
     MAINSTREAM,
@@ -47,7 +46,8 @@ def book_month(ctx: StepContext) -> None:
     # SEN support paid for by central reform funds (the Inclusive Mainstream Fund) is booked there,
     # by the route, and not again as the school's own spending
     ctx.ledger.book(ctx.t, "sen_support", schools.council, np.maximum(schools.sen_spend - schools.central_sen_funding, 0.0) * k)
-    plans = np.flatnonzero((c.support_level == EHCP) & (c.year_group <= YEAR_13) & (c.placement != NEET))
+    plans = ctx.plan_holders()
+    plans = plans[(c.year_group[plans] <= YEAR_13) & (c.placement[plans] != NEET)]
     placement = c.placement[plans]
     council = c.council[plans]
     mainstream = (placement == MAINSTREAM) & (c.year_group[plans] <= YEAR_11)

@@ -58,7 +58,8 @@ def annual_reviews(ctx: StepContext, on_disputed=None) -> None:
     plans; other reasons at the published rate), and in mainstream may move a child whose need has
     grown past `reviews.transfer_to_special_severity` (an assumption) to a special-school placement."""
     c, r = ctx.c, ctx.config.reviews
-    plans = np.flatnonzero((c.support_level == EHCP) & (c.plan_start_month != NEVER) & (c.pipeline == IDLE))
+    plans = ctx.plan_holders()
+    plans = plans[(c.plan_start_month[plans] != NEVER) & (c.pipeline[plans] == IDLE)]
     age = ctx.t - c.plan_start_month[plans]
     due = plans[(age > 0) & (age % 12 == 0)]
     due = due[ctx.uniform("review-completed", due) < r.completion_rate]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import (
-    EHCP,
     INCLUSION_BASE,
     INDEPENDENT_SPECIAL,
     MAINSTREAM,
@@ -80,7 +79,8 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
         ceiling = ceiling + (extra_capacity if np.isscalar(extra_capacity) else extra_capacity[led])
     wanted = np.minimum(c.severity[led], ceiling)
     # plans: the school pays its contribution for those in mainstream; provision up to the setting's capacity
-    planned = np.flatnonzero(school_age & (c.support_level == EHCP))
+    planned = ctx.plan_holders()
+    planned = planned[school_age[planned]]
     plans_in_mainstream = planned[(c.placement[planned] == MAINSTREAM) | (c.placement[planned] == INCLUSION_BASE)]
     # float even when no child is on school-led support (bincount of an empty selection is integer)
     demand = np.bincount(school, weights=wanted * s.cost_per_intensity_unit, minlength=len(schools)).astype(float)
