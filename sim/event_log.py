@@ -18,11 +18,24 @@ class EventLog:
         self._chunks: dict[str, list[dict[str, np.ndarray]]] = defaultdict(list)
 
     def log(self, name: str, t: int, rows: np.ndarray, **columns: np.ndarray) -> None:
-        if len(rows) == 0:
+        """Keep one chunk: the month, the rows and each column, as copies (a column given as one
+        value is repeated for every row, in that value's dtype).
+
+        Why not `np.broadcast_to(values, n).copy()` for every column: the month logs about fifty
+        chunks, most of a few rows, and broadcasting's Python-level checks cost more than the
+        copy; a column that already has one value per row is copied, a single value filled."""
+        n = len(rows)
+        if n == 0:
             return
-        chunk = {"month": np.full(len(rows), t, dtype=np.int16), "row": rows.astype(np.int64)}
+        chunk = {"month": np.full(n, t, dtype=np.int16), "row": rows.astype(np.int64)}
         for key, values in columns.items():
-            chunk[key] = np.broadcast_to(values, len(rows)).copy()
+            values = np.asarray(values)
+            if values.shape == (n,):
+                chunk[key] = values.copy()
+            elif values.ndim == 0:
+                chunk[key] = np.full(n, values, dtype=values.dtype)
+            else:
+                chunk[key] = np.broadcast_to(values, n).copy()
         self._chunks[name].append(chunk)
 
     def frame(self, name: str) -> pd.DataFrame:

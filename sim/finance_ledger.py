@@ -44,7 +44,10 @@ class Ledger:
         if np.isscalar(council):
             column[int(council)] += float(np.sum(amount))
         else:
-            column += np.bincount(np.asarray(council), weights=np.broadcast_to(amount, np.shape(council)), minlength=len(column))
+            # one amount for every child: filled (the same weights, summed in the same order), not
+            # broadcast (its checks cost more than the fill for the few children of most bookings)
+            weights = np.full(np.shape(council), amount, dtype=np.float64) if np.ndim(amount) == 0 else amount
+            column += np.bincount(np.asarray(council), weights=weights, minlength=len(column))
 
     def high_needs_spend(self, t: int) -> np.ndarray:
         return self.amounts[t][:, HIGH_NEEDS].sum(axis=1)

@@ -65,8 +65,11 @@ class SendModel(mesa.Model):
         """The contiguous rows on roll in month t (Reception to Year 13)."""
         academic_year = self.timeline.academic_year(t)
         entry = self.children.entry_year
-        lo = int(np.searchsorted(entry, academic_year - YEAR_13, side="left"))
-        hi = int(np.searchsorted(entry, academic_year, side="right"))
+        # the years as the column's own dtype: a Python int would have the whole column cast
+        # to int64 before the search (a pass over every row, every month)
+        first, last = np.asarray([academic_year - YEAR_13, academic_year]).astype(entry.dtype)
+        lo = int(np.searchsorted(entry, first, side="left"))
+        hi = int(np.searchsorted(entry, last, side="right"))
         return lo, hi
 
     def context(self) -> StepContext:

@@ -23,7 +23,6 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
-from sim.population.year_groups import YEAR_11
 from sim.processes import support
 from sim.step_context import StepContext
 
@@ -66,16 +65,23 @@ class Recorder:
         self.plans_at_switch: np.ndarray | None = None
 
     def record_month(self, ctx: StepContext) -> None:
+        """The month's system counts per council, and who ever held a plan or a special place.
+
+        Why it is written as it is (it runs every month over every child on roll): the school-age,
+        need and matched masks are the month's own (`StepContext.need`,
+        `support.matched_on_roll`), not derived again here, and with several councils a mask is
+        counted by a bincount of the councils of its rows (most masks select few children), not
+        with the whole mask as weights. Counts are whole numbers, so they are the same numbers
+        however they are counted."""
         c, t = ctx.c, ctx.t
         n = len(ctx.councils)
-        pupils = c.year_group <= YEAR_11
+        pupils = ctx.school_age()
         council = c.council.astype(np.intp) if n > 1 else None  # cast once, not once per count
 
         def count(mask: np.ndarray) -> np.ndarray:
             if n == 1:  # one council: a count is a sum (several times faster than a bincount)
                 return np.count_nonzero(mask)
-            # the mask as weights: no copy of the selected rows (counts are whole numbers, exact)
-            return np.bincount(council, weights=mask, minlength=n)
+            return np.bincount(council[mask], minlength=n)
 
         level = c.support_level
         if t == ctx.timeline.month_index(ctx.config.transition.legal_switch) - 1:
@@ -92,9 +98,9 @@ class Recorder:
         self.system["appeals_open"][t] = count((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT))
         self.system["state_special"][t] = count(pupils & (c.placement == STATE_SPECIAL))
         self.system["independent_special"][t] = count(pupils & (c.placement == INDEPENDENT_SPECIAL))
-        need = pupils & (c.severity > 0)
+        need = ctx.need()
         self.system["need"][t] = count(need)
-        self.system["unmet_need"][t] = count(need & ~support.is_matched(ctx))
+        self.system["unmet_need"][t] = count(need & ~support.matched_on_roll(ctx))
         self.system["ep_hours"][t] = ctx.councils.ep_hours_per_month
         self.system["gatekeeping"][t] = ctx.councils.gatekeeping
         self.system["deficit"][t] = ctx.councils.deficit

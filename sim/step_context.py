@@ -6,7 +6,8 @@ processes without knowing their internals, and tests can build a context and cal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,7 +15,8 @@ from sim.config.schema import ScenarioConfig
 from sim.event_log import EventLog
 from sim.finance_ledger import Ledger
 from sim.population.institutions import CouncilTable, SchoolTable
-from sim.population.state import ChildArrays
+from sim.population.state import EHCP, IDLE, ChildArrays
+from sim.population.year_groups import YEAR_11
 from sim.random_streams import RandomStreams
 from sim.timeline import Timeline
 
@@ -41,14 +43,75 @@ class StepContext:
     timeline: Timeline
     events: EventLog
     ledger: Ledger
+    #: values derived once a month and shared by the stages that need them (`memo`)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, name: str, make: Callable[[], object]) -> object:
+        """`make()` the first time `name` is asked for this month, the same object after that.
+
+        Why: several stages of one month derive the same thing from columns that none of them
+        changes (who is of school age once the September rollover is done); deriving it once
+        saves a pass over every child on roll per stage. Only what stays valid for the rest of
+        the month may be kept here, or what the one stage that changes it forgets (`forget`:
+        need after the need dynamics, matched support after support allocation); anything else
+        a stage changes (support levels, the pipeline, placements) is derived where it is read.
+        """
+        if name not in self._memo:
+            self._memo[name] = make()
+        return self._memo[name]
+
+    def forget(self, *names: str) -> None:
+        """Drop month values a stage has just made stale (the stage that changes what they are
+        derived from calls this: need dynamics for need, support allocation for matched support)."""
+        for name in names:
+            self._memo.pop(name, None)
+
+    def need(self) -> np.ndarray:
+        """Boolean mask of the children on roll of school age with need (severity > 0).
+
+        Kept for the month once asked for: need changes only in the need dynamics stage
+        (`needs.step`, which forgets it), and identification, support, requests, attainment,
+        tutoring and the monthly counts all start from it."""
+        return self.memo("need", lambda: self.school_age() & (self.c.severity > 0))
+
+    def in_process(self) -> np.ndarray:
+        """View indices of the children in the statutory process now (requested, assessing or
+        appealing), found afresh at each call (the process moves children every stage).
+
+        Why: the decision, EP, assessment and tribunal stages each concern a few hundred children
+        of the roll; one comparison of the stage column and the few set rows found, then each
+        stage's own conditions on those rows, cost a fraction of comparing four columns of every
+        child on roll and finding the set rows of the result."""
+        return np.flatnonzero(self.c.pipeline != IDLE)
+
+    def plan_holders(self) -> np.ndarray:
+        """View indices of the children holding a plan now (found afresh at each call, like
+        `in_process`, for the stages that concern plans: support, reviews, costs)."""
+        return np.flatnonzero(self.c.support_level == EHCP)
+
+    def need_rows(self) -> np.ndarray:
+        """View indices of `need` (ascending), once a month (forgotten with it).
+
+        Why: finding the set bits of a mask in which one child in four or five is set costs far
+        more than the comparisons that made it; identification, requests, attainment and
+        tutoring each select from these rows instead of finding their own in a mask of the roll."""
+        return self.memo("need rows", lambda: np.flatnonzero(self.need()))
+
+    def school_age(self) -> np.ndarray:
+        """Boolean mask of the children on roll of school age (Reception to Year 11), once a month.
+
+        Valid from the first stage on: the September rollover is the first stage of its month and
+        asks for none of it, and no other stage changes a year group."""
+        return self.memo("school age", lambda: self.c.year_group <= YEAR_11)
 
     def uniform(self, process: str, idx: np.ndarray, draw: int = 0) -> np.ndarray:
         """Keyed draws for the children at view indices `idx` (common random numbers)."""
         return self.streams.uniform(process, self.t, self.c.key[idx], draw)
 
-    def draws_below(self, process: str, idx: np.ndarray, bound: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def draws_below(self, process: str, idx: np.ndarray, bound: float | np.ndarray,
+                    higher: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(children, draws): the children at view indices `idx` whose `process` draw is below
-        `bound`, with those draws.
+        `bound`, with those draws. `idx` may also be a boolean mask over the children on roll.
 
         Why: a monthly hazard decides "draw < probability", and most children's draws are far
         above the highest probability any child can have this month; they cannot be selected.
@@ -58,7 +121,22 @@ class StepContext:
         probability is computed: results are identical. `bound` must be at least every child's
         probability (it is widened by BOUND_MARGIN against rounding): one number for all, or
         one per child of `idx` (`sim.processes.requests.hazard_bound`).
+
+        With a mask and one bound (need onset, suspensions: most of the roll may be selected),
+        the whole roll's draws are compared with the bound as integers and the mask applied to
+        the comparison (`RandomStreams.draws_below`): no index array of most children is made
+        and no keys are gathered; `higher = (mask, higher_bound)` then holds the children of
+        `mask` to a higher bound (`RandomStreams.draws_below`).
         """
+        if idx.dtype == bool and np.ndim(bound) == 0:
+            if higher is not None:
+                higher = (higher[0], higher[1] * (1.0 + BOUND_MARGIN))
+            return self.streams.draws_below(process, self.t, self.c.key, bound * (1.0 + BOUND_MARGIN), among=idx,
+                                            higher=higher)
+        if higher is not None:
+            raise ValueError("a higher bound for some children needs a mask of the roll and one bound for the others")
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
         u = self.uniform(process, idx)
         keep = u < bound * (1.0 + BOUND_MARGIN)
         return idx[keep], u[keep]
@@ -68,9 +146,14 @@ class StepContext:
 
     def log(self, name: str, idx: np.ndarray, **columns: np.ndarray) -> None:
         """Log an event for the children at view indices `idx`, with their need at that moment
-        (so every flow can be broken down by need type and severity band)."""
-        columns.setdefault("severity", self.c.severity[idx])
-        columns.setdefault("need_type", self.c.need_type[idx])
+        (so every flow can be broken down by need type and severity band). Nothing is logged for
+        no children (and nothing is gathered for them: many of a month's logs are empty)."""
+        if len(idx) == 0:
+            return
+        if "severity" not in columns:
+            columns["severity"] = self.c.severity[idx]
+        if "need_type" not in columns:
+            columns["need_type"] = self.c.need_type[idx]
         self.events.log(name, self.t, idx + self.lo, **columns)
 
     def years_since_start(self) -> float:
@@ -85,8 +168,9 @@ def rank_within_groups(groups: np.ndarray, priority: np.ndarray) -> tuple[np.nda
     """
     order = np.lexsort((priority, groups))
     sorted_groups = groups[order]
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    run_lengths = np.diff(np.r_[starts, len(order)])
+    # (concatenate, not np.r_: this runs a few hundred times a month, often for a handful of items)
+    starts = np.flatnonzero(np.concatenate(([True], sorted_groups[1:] != sorted_groups[:-1])))
+    run_lengths = np.diff(np.concatenate((starts, [len(order)])))
     ranks_sorted = np.arange(len(order)) - np.repeat(starts, run_lengths)
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = ranks_sorted

@@ -124,6 +124,17 @@ def test_suspension_bound_is_above_every_pupils_probability(fresh_model) -> None
     bound = outcomes.suspension_probability_bound(ctx)
     assert probability.max() <= bound < 0.5
     assert probability.max() >= bound * (1 - 1e-6)  # float32 columns: equal to a few parts in 10 million
+    # pupils without need are held to their own, lower bound: it too is above every one of them
+    # (FSM, secondary and the least advocacy pushed to their extremes) and reached
+    without = idx[50:100]
+    c.severity[without] = 0.0
+    c.fsm[without] = True
+    c.year_group[without] = YEAR_11
+    c.advocacy[without] = c.advocacy.min()
+    no_need = idx[c.severity[idx] == 0]
+    lower = outcomes.suspension_probability_bound(ctx, with_need=False)
+    assert outcomes.suspension_probability(ctx, no_need).max() <= lower < bound / 2
+    assert outcomes.suspension_probability(ctx, without).max() >= lower * (1 - 1e-6)
 
 
 def test_onset_bound_is_the_highest_hazard_on_roll(fresh_model) -> None:
@@ -165,7 +176,7 @@ def test_request_bound_is_above_every_eligible_childs_probability(fresh_model) -
 
 def _run_children(monkeypatch, exact_for_everyone: bool) -> dict[str, np.ndarray]:
     if exact_for_everyone:  # every child's exact probability is computed, as before the bounds
-        monkeypatch.setattr(outcomes, "suspension_probability_bound", lambda ctx: 1.0)
+        monkeypatch.setattr(outcomes, "suspension_probability_bound", lambda ctx, with_need=True: 1.0)
         monkeypatch.setattr(needs, "onset_probability_bound", lambda ctx: 1.0)
         monkeypatch.setattr(requests, "hazard_bound", lambda ctx, idx: 1.0)
     model = SendModel(small_config(end="2026-12"), seed=SEED).run()
@@ -180,3 +191,34 @@ def test_drawing_below_a_bound_selects_the_same_children(monkeypatch) -> None:
     assert (bounded["request_month"] != NEVER).sum() > 0
     for name, values in exact.items():
         np.testing.assert_array_equal(bounded[name], values, err_msg=name)
+
+
+@pytest.mark.parametrize("route", ["ehcp", "tiered"])
+def test_the_months_shared_masks_are_still_true_when_the_month_ends(monkeypatch, route) -> None:
+    """School age, need, its rows and matched support are derived once a month and shared by the
+    stages (`StepContext.need`, `need_rows`, `support.matched_on_roll`); the stages that change
+    need or support forget them. At the end of every month (across Septembers, the reform's
+    switch, and two councils) each one kept must equal the same thing derived afresh: a stage
+    that changed need or support without forgetting would show here."""
+    from sim.processes import support
+    from sim.recorder import Recorder
+
+    checked = []
+    record_month = Recorder.record_month
+
+    def checking(self, ctx) -> None:
+        c = ctx.c
+        fresh_need = (c.year_group <= YEAR_11) & (c.severity > 0)
+        np.testing.assert_array_equal(ctx.school_age(), c.year_group <= YEAR_11)
+        np.testing.assert_array_equal(ctx.need(), fresh_need)
+        np.testing.assert_array_equal(ctx.need_rows(), np.flatnonzero(fresh_need))
+        np.testing.assert_array_equal(support.matched_on_roll(ctx), support.is_matched(ctx))
+        checked.append(ctx.t)
+        record_month(self, ctx)
+
+    monkeypatch.setattr(Recorder, "record_month", checking)
+    config = small_config(end="2030-12")
+    config.run.route = route
+    config.population.councils = 2
+    SendModel(config, seed=SEED).run()
+    assert len(checked) > 60

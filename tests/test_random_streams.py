@@ -174,3 +174,45 @@ def test_seeds_above_32_bits_give_distinct_generators() -> None:
 def test_keys_given_as_signed_integers_draw_the_same_as_unsigned() -> None:
     streams = RandomStreams(1)
     np.testing.assert_array_equal(streams.uniform("x", 0, np.arange(10)), streams.uniform("x", 0, np.arange(10, dtype=np.uint64)))
+
+
+def test_a_few_keys_draw_the_same_bits_as_many(many_keys: np.ndarray) -> None:
+    """Draws for up to FEW_KEYS keys are mixed in Python integers, the others with numpy blocks
+    of MIX_BLOCK: every path gives every key the same value (including keys at the 64-bit edges
+    and arrays longer than one block)."""
+    from sim.random_streams import FEW_KEYS, MIX_BLOCK
+
+    streams = RandomStreams(9)
+    keys = np.concatenate([many_keys[: 3 * MIX_BLOCK + 17], np.array([0, 1, 2**63, 2**64 - 1], dtype=np.uint64)])
+    whole = streams.uniform("placement-preference", 31, keys, draw=2)
+    one_by_one = np.concatenate([streams.uniform("placement-preference", 31, keys[i : i + FEW_KEYS], draw=2)
+                                 for i in range(0, len(keys), FEW_KEYS)])
+    np.testing.assert_array_equal(whole, one_by_one)
+    np.testing.assert_array_equal(whole[-4:], [streams.uniform("placement-preference", 31, keys[i : i + 1], draw=2)[0]
+                                               for i in range(len(keys) - 4, len(keys))])
+
+
+def test_draws_below_a_bound_select_exactly_the_float_comparison(many_keys: np.ndarray) -> None:
+    """`draws_below` compares the draws with the bound as 64-bit integers, block by block: it must
+    select exactly the keys whose float draw is below the bound, with those draws, for bounds
+    that fall on a draw itself, between draws, at 0, at 1 and above, and NaN, with and without a
+    mask, and with a higher bound for some keys."""
+    from sim.random_streams import MIX_BLOCK
+
+    streams = RandomStreams(4)
+    keys = many_keys[: 2 * MIX_BLOCK + 5]
+    u = streams.uniform("suspension", 17, keys)
+    among = np.random.default_rng(3).random(len(keys)) < 0.8
+    higher_mask = np.random.default_rng(4).random(len(keys)) < 0.3
+    bounds = [float(np.sort(u)[40]), float(np.nextafter(np.sort(u)[40], 0)), float(np.nextafter(np.sort(u)[40], 1)),
+              0.013, 0.0, -1.0, 1.0, 1.5, float("nan"), 2.0**-60]
+    for bound in bounds:
+        for mask in (None, among):
+            positions, draws = streams.draws_below("suspension", 17, keys, bound, among=mask)
+            expected = (u < bound) & (True if mask is None else mask)
+            np.testing.assert_array_equal(positions, np.flatnonzero(expected), err_msg=str(bound))
+            np.testing.assert_array_equal(draws, u[expected])
+        positions, draws = streams.draws_below("suspension", 17, keys, bound, among=among, higher=(higher_mask, 0.2))
+        expected = among & ((u < bound) | (higher_mask & (u < 0.2)))
+        np.testing.assert_array_equal(positions, np.flatnonzero(expected), err_msg=str(bound))
+        np.testing.assert_array_equal(draws, u[expected])

@@ -56,8 +56,16 @@ def small_world_ties(group: np.ndarray, council: np.ndarray, degree: int, rewiri
 def peer_plan_share(ties: np.ndarray, has_plan_all_rows: np.ndarray) -> np.ndarray:
     """Share of a family's ties whose child holds a plan (ties into rows off roll count as no plan)."""
     valid = ties >= 0
-    known = np.where(valid, has_plan_all_rows[np.maximum(ties, 0)], False)
-    return known.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    return share_of_ties(ties, np.where(valid, has_plan_all_rows[np.maximum(ties, 0)], False))
+
+
+def share_of_ties(ties: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Share of each family's ties (rows of `ties`, -1 = none) for which `held` (same shape) is set.
+
+    Why apart from `peer_plan_share`: a caller that knows who holds a plan among the tied rows
+    only (requests: a few children a month) need not mark every row of the population."""
+    valid = ties >= 0
+    return (held & valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
 
 
 def to_networkx(ties: np.ndarray) -> nx.Graph:

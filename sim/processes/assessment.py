@@ -22,7 +22,8 @@ def allocate_ep_time(ctx: StepContext) -> None:
     first with `assessment.priority`): EP time is what delays plans past the 20-week limit in this
     model, and councils' own hours are calibrated to the 2025 share of plans issued within 20 weeks."""
     c, a = ctx.c, ctx.config.assessment
-    queue = np.flatnonzero((c.pipeline == ASSESSING) & (c.ep_done_month == NEVER))
+    active = ctx.in_process()
+    queue = active[(c.pipeline[active] == ASSESSING) & (c.ep_done_month[active] == NEVER)]
     ctx.councils.ep_locum_hours[:] = 0.0
     if len(queue) == 0:
         return
@@ -35,8 +36,8 @@ def allocate_ep_time(ctx: StepContext) -> None:
     remaining = np.maximum(a.ep_hours_per_assessment - c.ep_hours_received[ordered], 0.0).astype(np.float64)
     council = c.council[ordered]
     cum = np.cumsum(remaining)
-    starts = np.flatnonzero(np.r_[True, council[1:] != council[:-1]])
-    offset = np.repeat(cum[starts] - remaining[starts], np.diff(np.r_[starts, len(ordered)]))
+    starts = np.flatnonzero(np.concatenate(([True], council[1:] != council[:-1])))
+    offset = np.repeat(cum[starts] - remaining[starts], np.diff(np.concatenate((starts, [len(ordered)]))))
     before = cum - remaining - offset  # hours ahead of this child in its council's queue
     capacity = ep_capacity_this_month(ctx, np.bincount(council, weights=remaining, minlength=len(ctx.councils)))
     available = capacity[council]
@@ -82,10 +83,12 @@ def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None, probabilit
     """
     c, a = ctx.c, ctx.config.assessment
     # drafting and consultation follow the EP advice, so a late EP report makes a late plan
-    ready = np.flatnonzero(
-        (c.pipeline == ASSESSING) & (c.ep_done_month != NEVER) & (ctx.t - c.request_month >= a.minimum_months)
-        & (ctx.t - c.ep_done_month >= a.months_after_ep_advice)
-    )
+    active = ctx.in_process()
+    ep_done_month = c.ep_done_month[active]
+    ready = active[
+        (c.pipeline[active] == ASSESSING) & (ep_done_month != NEVER) & (ctx.t - c.request_month[active] >= a.minimum_months)
+        & (ctx.t - ep_done_month >= a.months_after_ep_advice)
+    ]
     # a share of assessments wait long for health/social care advice: the class is fixed per request
     slow = ctx.streams.uniform("advice-class", 0, c.key[ready] ^ c.request_month[ready].astype(np.uint64)) < a.slow_advice_share
     completion = np.where(slow, a.slow_advice_monthly_completion, a.other_advice_monthly_completion)

@@ -54,7 +54,8 @@ def monthly_capacity(per_month: np.ndarray, t: int) -> np.ndarray:
 def step(ctx: StepContext, on_refused=None) -> None:
     """Decide waiting requests; `on_refused(ctx, idx)` lets disputes react to refusals."""
     c = ctx.c
-    waiting = np.flatnonzero((c.pipeline == REQUESTED) & (c.pipeline_since < ctx.t))
+    active = ctx.in_process()
+    waiting = active[(c.pipeline[active] == REQUESTED) & (c.pipeline_since[active] < ctx.t)]
     if len(waiting) == 0:
         return
     order, rank = rank_within_groups(c.council[waiting], c.request_month[waiting] + c.request_fraction[waiting])

@@ -57,6 +57,8 @@ def consider_appeal(ctx: StepContext, idx: np.ndarray, kind: str, strength: floa
     c, d = ctx.c, ctx.config.disputes
     ctx.log("appealable_decision", idx, kind=kind)
     appeals = idx[ctx.uniform(f"appeal-{kind}", idx) < appeal_probability(ctx, idx, kind, strength, scale)]
+    if len(appeals) == 0:  # most decisions: nobody appeals, and nothing below would change
+        return
     mediates = ctx.uniform(f"mediation-{kind}", appeals) < d.mediation_share
     mediated = appeals[mediates]
     settles = ctx.uniform(f"mediation-outcome-{kind}", mediated) < d.mediation_settles
@@ -101,7 +103,9 @@ def withdrawals(ctx: StepContext) -> None:
     """Families waiting for a hearing withdraw: more often without advocacy or representation (who
     can afford to wait). A withdrawn appeal is lost: the refusal or placement stands."""
     c, f = ctx.c, ctx.config.family
-    waiting = np.flatnonzero((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT))
+    active = ctx.in_process()
+    stage = c.pipeline[active]
+    waiting = active[(stage == APPEAL_REFUSAL) | (stage == APPEAL_PLACEMENT)]
     if len(waiting) == 0:
         return
     rate = (f.withdrawal_monthly_rate * np.exp(-f.withdrawal_advocacy_effect * (c.advocacy[waiting] - 0.5))
@@ -122,7 +126,9 @@ def hear_appeals(ctx: StepContext) -> None:
     representation) or wait for a hearing slot; each council's share of tribunal capacity hears the
     oldest first (the queue)."""
     c = ctx.c
-    listed = np.flatnonzero(((c.pipeline == APPEAL_REFUSAL) | (c.pipeline == APPEAL_PLACEMENT)) & (c.hearing_month <= ctx.t))
+    active = ctx.in_process()
+    stage = c.pipeline[active]
+    listed = active[((stage == APPEAL_REFUSAL) | (stage == APPEAL_PLACEMENT)) & (c.hearing_month[active] <= ctx.t)]
     if len(listed) == 0:
         return
     # a concession happens once, when the appeal is first listed; it needs no hearing slot

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population.year_groups import YEAR_11
 from sim.processes import support
 from sim.step_context import StepContext
 
@@ -69,7 +68,8 @@ def tutoring(ctx: StepContext) -> None:
     """While a school-age child's need is unmet, families who can pay buy tutoring or therapy this
     month: attainment beyond what school support gives (it does not count as matched support)."""
     c, f = ctx.c, ctx.config.family
-    idx = np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0) & ~support.is_matched(ctx))
+    idx = ctx.need_rows()
+    idx = idx[~support.matched_on_roll(ctx)[idx]]
     can = idx[_affordable(ctx, idx, f.tutoring_cost_per_month)]
     tutored = can[ctx.uniform("family-tutoring", can) < f.tutoring_at_full_advocacy * c.advocacy[can]]
     c.spent_tutoring[tutored] += np.float32(f.tutoring_cost_per_month)

@@ -14,11 +14,11 @@ import numpy as np
 
 from sim.population.state import (
     ALTERNATIVE_PROVISION,
-    EHCP,
     INCLUSION_BASE,
     INDEPENDENT_SPECIAL,
     MAINSTREAM,
     NEET,
+    PLACEMENT_NAMES,
     POST16,
     STATE_SPECIAL,
 )
@@ -46,7 +46,8 @@ def book_month(ctx: StepContext) -> None:
     # SEN support paid for by central reform funds (the Inclusive Mainstream Fund) is booked there,
     # by the route, and not again as the school's own spending
     ctx.ledger.book(ctx.t, "sen_support", schools.council, np.maximum(schools.sen_spend - schools.central_sen_funding, 0.0) * k)
-    plans = np.flatnonzero((c.support_level == EHCP) & (c.year_group <= YEAR_13) & (c.placement != NEET))
+    plans = ctx.plan_holders()
+    plans = plans[(c.year_group[plans] <= YEAR_13) & (c.placement[plans] != NEET)]
     placement = c.placement[plans]
     council = c.council[plans]
     mainstream = (placement == MAINSTREAM) & (c.year_group[plans] <= YEAR_11)
@@ -62,10 +63,12 @@ def book_month(ctx: StepContext) -> None:
     ctx.ledger.book(ctx.t, "inclusion_base", council[base], f.inclusion_base_cost * k)
     ctx.ledger.book(ctx.t, "state_special", council[placement == STATE_SPECIAL], f.state_special_cost * k)
     ctx.ledger.book(ctx.t, "independent_special", council[placement == INDEPENDENT_SPECIAL], f.independent_special_cost * k)
-    shares = np.array(f.transported_share)
-    transport_share = np.select(
-        [placement == INCLUSION_BASE, placement == STATE_SPECIAL, placement == INDEPENDENT_SPECIAL], shares[1:], default=shares[0]
-    )
+    # the share transported, by setting (inclusion base, state special, independent; any other
+    # setting the first share), looked up by placement code (the same values as np.select)
+    shares = np.array(f.transported_share, dtype=np.float64)
+    by_setting = np.full(len(PLACEMENT_NAMES), shares[0])
+    by_setting[[INCLUSION_BASE, STATE_SPECIAL, INDEPENDENT_SPECIAL]] = shares[1:]
+    transport_share = by_setting[placement]
     ctx.ledger.book(ctx.t, "transport", council, transport_share * f.transport_cost * k)
     update_deficit(ctx)
 

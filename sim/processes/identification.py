@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population.build import LATE_TYPES
+from sim.population.build import LATE_TYPES, NEED_TYPES
 from sim.population.state import NONE, SEN_SUPPORT
 from sim.population.year_groups import RECEPTION, YEAR_6, YEAR_11
 from sim.step_context import StepContext
+
+#: whether each need type (index into NEED_TYPES) shows late: a lookup, the same answer as
+#: `np.isin(need_type, LATE_TYPES)` without its set machinery (identification asks every month)
+_LATE_TYPE = np.isin(np.arange(len(NEED_TYPES)), LATE_TYPES)
 
 
 def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boost: np.ndarray | float = 0.0) -> np.ndarray:
@@ -26,7 +30,7 @@ def identification_probability(ctx: StepContext, idx: np.ndarray, expertise_boos
     rate, severity elasticity and advocacy effect are assumptions."""
     c, p = ctx.c, ctx.config.identification
     school = c.home_school[idx]
-    late = np.isin(c.need_type[idx], LATE_TYPES) & (c.year_group[idx] <= YEAR_6)
+    late = _LATE_TYPE[c.need_type[idx]] & (c.year_group[idx] <= YEAR_6)
     mean_fsm = ctx.config.population.fsm_share
     age = np.asarray(p.age_profile)[np.clip(c.year_group[idx], 0, len(p.age_profile) - 1)]
     rate = (
@@ -68,7 +72,8 @@ def step(ctx: StepContext, expertise_boost: np.ndarray | float = 0.0) -> np.ndar
     back on support), so a route can give them its own school-led level."""
     c = ctx.c
     arrived = np.flatnonzero((c.year_group == RECEPTION) & (c.support_level == SEN_SUPPORT) & (c.first_support_month == ctx.t))
-    idx = np.flatnonzero((c.severity > 0) & ~c.identified & (c.year_group <= YEAR_11))
+    idx = ctx.need_rows()
+    idx = idx[~c.identified[idx]]
     p = identification_probability(ctx, idx, expertise_boost if np.isscalar(expertise_boost) else expertise_boost[idx])
     found = idx[ctx.uniform("identification", idx) < p]
     c.identified[found] = True

@@ -13,7 +13,7 @@ from scipy.special import gammaincinv
 
 from sim.population.build import onset_rate_per_year
 from sim.population.need_draw import need_type_from_uniform, relative_type_severity
-from sim.population.year_groups import YEAR_11, YEAR_13
+from sim.population.year_groups import YEAR_13
 from sim.processes import support
 from sim.step_context import StepContext
 
@@ -25,16 +25,18 @@ def step(ctx: StepContext) -> None:
     c, needs = ctx.c, ctx.config.needs
     on_roll = c.year_group <= YEAR_13
     has_need = c.severity > 0
-    # onset among children without need, by year group [assume: derived to keep the start profile]
-    candidates = np.flatnonzero(on_roll & ~has_need)
+    need_before_onset = ctx.need_rows()  # school age with need (derived here if not yet this month)
+    # onset among children without need, by year group [assume: derived to keep the start profile];
     # only children whose draw is below the highest hazard of any year group can have an onset
-    candidates, u = ctx.draws_below("need-onset", candidates, onset_probability_bound(ctx))
+    # (most of the roll is without need: the draws are compared over the mask, no index of them)
+    candidates, u = ctx.draws_below("need-onset", on_roll & ~has_need, onset_probability_bound(ctx))
     rate = onset_rate_per_year(needs, c.year_group[candidates], c.fsm[candidates]) / 12 * pandemic_multiplier(ctx)
     new = candidates[u < rate]
     if len(new):
         _emerge(ctx, new)
     # growth and improvement [assume]: unmet need grows, met need eases
-    idx = np.flatnonzero(on_roll & has_need & (c.year_group <= YEAR_11))  # post-16 support is not modelled
+    # (need as the month began: the onsets above start to change next month)
+    idx = need_before_onset  # post-16 support is not modelled
     matched = support.is_matched(ctx, idx)
     drift = np.where(matched, needs.growth_when_met_per_year, needs.growth_when_unmet_per_year) / 12
     c.severity[idx] = np.maximum(c.severity[idx] + drift.astype(np.float32), 0.0)
@@ -47,6 +49,7 @@ def step(ctx: StepContext) -> None:
     resolved = candidates[ctx.uniform("need-resolution", candidates) < rate]
     c.severity[resolved] = 0.0
     c.severity[idx[c.severity[idx] <= 0.0]] = 0.0
+    ctx.forget("need", "need rows", "matched")  # severity changed: the month's masks are derived afresh
 
 
 def onset_probability_bound(ctx: StepContext) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import ALTERNATIVE_PROVISION, INDEPENDENT_SPECIAL, NEET, POST16, STATE_SPECIAL
-from sim.population.year_groups import KS2_YEAR, KS4_YEAR, YEAR_7, YEAR_11
+from sim.population.year_groups import KS2_YEAR, KS4_YEAR, YEAR_7
 from sim.processes import support
 from sim.step_context import StepContext
 
@@ -22,9 +22,9 @@ def progress(ctx: StepContext) -> None:
     """Attainment moves each month: a gain while support matches need (EEF toolkit effect sizes
     [reported]) and a loss in proportion to the shortfall while it does not (an assumption)."""
     c, o = ctx.c, ctx.config.outcomes
-    idx = np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0))
+    idx = ctx.need_rows()
     sev = c.severity[idx]
-    matched = support.is_matched(ctx, idx)
+    matched = support.matched_on_roll(ctx)[idx]
     shortfall = np.maximum(sev - c.support_intensity[idx], 0.0)
     delta = np.where(matched, o.matched_gain_sd_per_year, -o.unmet_loss_sd_per_year * shortfall) / 12
     c.attainment[idx] += delta.astype(np.float32)
@@ -39,9 +39,12 @@ def suspensions(ctx: StepContext) -> None:
     # months in term time only: no suspensions in August
     if ctx.month == 8:
         return
-    idx = np.flatnonzero((c.year_group <= YEAR_11) & ~c.excluded)
-    # only children whose draw is below the highest probability anyone has this month can be suspended
-    idx, u = ctx.draws_below("suspension", idx, suspension_probability_bound(ctx))
+    # only children whose draw is below the highest probability anyone like them can have this
+    # month can be suspended: pupils without need are held to the highest probability without
+    # need (a few times lower), pupils with need to the highest of all (nearly every pupil may be
+    # drawn for: the draws are compared over the mask, no index of them)
+    idx, u = ctx.draws_below("suspension", ctx.school_age() & ~c.excluded, suspension_probability_bound(ctx, with_need=False),
+                             higher=(c.severity > 0, suspension_probability_bound(ctx)))
     suspended = idx[u < suspension_probability(ctx, idx)]
     c.suspensions[suspended] += 1
     c.year_suspensions[suspended] = np.minimum(c.year_suspensions[suspended] + 1, 127)
@@ -50,6 +53,12 @@ def suspensions(ctx: StepContext) -> None:
     c.placement[excluded] = ALTERNATIVE_PROVISION
     ctx.log("suspension", suspended)
     ctx.log("exclusion", excluded)
+
+
+def _in_special(placement: np.ndarray) -> np.ndarray:
+    """Whether each placement is a state or independent special school (two comparisons: the same
+    answer as `np.isin` with the two codes, without its set machinery, in a monthly hazard)."""
+    return (placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL)
 
 
 def suspension_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
@@ -67,23 +76,28 @@ def suspension_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
         * np.exp(o.suspension_semh_effect * (c.need_type[idx] == SEMH) * (severity > 0))
         * np.exp(o.suspension_fsm_effect * c.fsm[idx])
         * np.exp(-ctx.config.family.suspension_challenge_effect * (c.advocacy[idx] - 0.5))  # families who challenge
-        * np.where(np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL)), o.suspension_special_school_multiplier, 1.0)
+        * np.where(_in_special(c.placement[idx]), o.suspension_special_school_multiplier, 1.0)
     )
     return 1 - np.exp(-rate * 12 / 11)
 
 
-def suspension_probability_bound(ctx: StepContext) -> float:
+def suspension_probability_bound(ctx: StepContext, with_need: bool = True) -> float:
     """The highest monthly suspension probability any pupil on roll can have this month: every
     factor of the hazard in `suspension_probability` at its largest (need at its cap, unmet, SEMH, FSM, the
-    least advocacy on roll, the larger phase and setting multiplier)."""
+    least advocacy on roll, the larger phase and setting multiplier).
+
+    `with_need=False`: the highest for pupils without need (severity 0), whose need, unmet-need and
+    SEMH factors are 1 (each acts only with need). Why: about three pupils in four have no need,
+    and their bound is several times lower than that of a pupil with severe unmet SEMH need, so
+    far fewer exact probabilities are worked out (`suspensions`)."""
     c, o = ctx.c, ctx.config.outcomes
     least_advocacy = float(c.advocacy.min()) if len(c.advocacy) else 0.5
+    need_factor = (np.exp(max(o.suspension_need_effect * o.suspension_need_cap, 0.0)) * np.exp(max(o.suspension_unmet_effect, 0.0))
+                   * np.exp(max(o.suspension_semh_effect, 0.0))) if with_need else 1.0
     rate = (
         o.suspension_monthly_base
         * max(o.suspension_secondary_multiplier, o.suspension_primary_multiplier)
-        * np.exp(max(o.suspension_need_effect * o.suspension_need_cap, 0.0))
-        * np.exp(max(o.suspension_unmet_effect, 0.0))
-        * np.exp(max(o.suspension_semh_effect, 0.0))
+        * need_factor
         * np.exp(max(o.suspension_fsm_effect, 0.0))
         * np.exp(max(-ctx.config.family.suspension_challenge_effect * (least_advocacy - 0.5), 0.0))
         * max(o.suspension_special_school_multiplier, 1.0)

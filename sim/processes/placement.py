@@ -39,8 +39,19 @@ def prefers_special(ctx: StepContext, idx: np.ndarray, draw: int = 0, shift: flo
 
 def free_special_places(ctx: StepContext) -> np.ndarray:
     """State special-school places each council has free now (its places less the pupils in them)."""
-    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= YEAR_13)], minlength=len(ctx.councils))
-    return np.floor(ctx.councils.special_places) - occupied
+    return np.floor(ctx.councils.special_places) - special_places_occupied(ctx)
+
+
+def special_places_occupied(ctx: StepContext) -> np.ndarray:
+    """Pupils on roll in each council's state special schools (one count per council).
+
+    Asked several times a month (each time settings are named); with one council a count of the
+    mask, with several a bincount of the councils of the (few) rows in it."""
+    c = ctx.c
+    in_special = (c.placement == STATE_SPECIAL) & (c.year_group <= YEAR_13)
+    if len(ctx.councils) == 1:
+        return np.array([np.count_nonzero(in_special)])
+    return np.bincount(c.council[in_special], minlength=len(ctx.councils))
 
 
 def free_base_places(ctx: StepContext) -> np.ndarray:
@@ -69,7 +80,7 @@ def commission_places(ctx: StepContext) -> None:
     grew on a fixed trend while demand fell would empty the independent sector, against the
     published rise."""
     p, councils = ctx.config.placement, ctx.councils
-    occupied = np.bincount(ctx.c.council[(ctx.c.placement == STATE_SPECIAL) & (ctx.c.year_group <= YEAR_13)], minlength=len(councils))
+    occupied = special_places_occupied(ctx)
     full = occupied >= p.special_places_build_fill_threshold * np.floor(councils.special_places)
     councils.special_places[full] *= 1 + p.special_places_growth_per_year
 
@@ -87,6 +98,12 @@ def place(ctx: StepContext, idx: np.ndarray, on_disputed=None, allow_independent
     c.special_wanted[idx[want]] = True
     special = idx[want]
     mainstream = idx[~want]
+    if len(special) == 0:  # nobody asks for a special school: only mainstream settings are named
+        _mainstream(ctx, mainstream)
+        ctx.log("placement", idx, placement=c.placement[idx], preferred_special=want)
+        if on_disputed is not None:
+            on_disputed(ctx, mainstream, "content")
+        return
     # state special places, most severe first, within each council's free places
     free = free_special_places(ctx)
     order, rank = rank_within_groups(c.council[special], -c.severity[special].astype(np.float64))
@@ -145,8 +162,10 @@ def _mainstream(ctx: StepContext, idx: np.ndarray) -> None:
     c.placement[post16] = POST16
     idx = idx[c.year_group[idx] <= YEAR_11]
     c.placement[idx] = MAINSTREAM
-    free = free_base_places(ctx)
     severe = idx[c.severity[idx] >= ctx.config.placement.inclusion_base_min_severity]
+    if len(severe) == 0:
+        return
+    free = free_base_places(ctx)
     order, rank = rank_within_groups(c.school[severe], -c.severity[severe].astype(np.float64))
     into_base = severe[rank < np.maximum(free[c.school[severe]], 0)]
     c.placement[into_base] = INCLUSION_BASE
@@ -157,8 +176,10 @@ def move_to(ctx: StepContext, idx: np.ndarray, placement: int, phase: int) -> No
     council's schools of that phase chosen at random (independent: the council's out-of-area school)."""
     c = ctx.c
     c.placement[idx] = placement
+    if len(idx) == 0:
+        return
     options = np.flatnonzero(ctx.schools.phase == phase)
-    if len(idx) == 0 or len(options) == 0:
+    if len(options) == 0:
         return
     # each council's own special schools (independent: the council's out-of-area pseudo-school)
     council_of_option = ctx.schools.council[options]

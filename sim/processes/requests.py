@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.population.network import peer_plan_share
+from sim.population.network import share_of_ties
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
-from sim.population.year_groups import YEAR_11
 from sim.processes import family, support
 from sim.step_context import StepContext
 
@@ -60,8 +59,12 @@ def eligible(ctx: StepContext) -> np.ndarray:
     """Children who could be the subject of a request this month: school age, with need, without
     a plan, not already in the statutory process, and past the cooldown after a refusal."""
     c, r = ctx.c, ctx.config.requests
-    cooled = (c.last_refusal_month == NEVER) | (ctx.t - c.last_refusal_month >= r.cooldown_months)
-    return np.flatnonzero((c.year_group <= YEAR_11) & (c.severity > 0) & (c.support_level < EHCP) & (c.pipeline == IDLE) & cooled)
+    def cooled(idx: np.ndarray) -> np.ndarray:
+        last = c.last_refusal_month[idx]
+        return (last == NEVER) | (ctx.t - last >= r.cooldown_months)
+
+    idx = ctx.need_rows()
+    return idx[(c.support_level[idx] < EHCP) & (c.pipeline[idx] == IDLE) & cooled(idx)]
 
 
 def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -78,9 +81,13 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
     pressure = np.clip(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0, r.budget_pressure_cap)  # overstretch beyond the cap adds nothing
     school = np.where(ready, r.school_monthly_rate * common * np.exp(r.budget_pressure_effect * pressure), 0.0)
-    has_plan = np.zeros(len(ctx.children), dtype=bool)  # only children on roll count as peers
-    has_plan[ctx.lo : ctx.hi] = c.support_level == EHCP
-    peers = peer_plan_share(ctx.children.ties[idx + ctx.lo], has_plan)
+    # the ties of these children only (not a mark for every row of the population); only
+    # children on roll count as peers
+    ties = ctx.children.ties[idx + ctx.lo]
+    tie_on_roll = (ties >= ctx.lo) & (ties < ctx.hi)
+    holds_plan = np.zeros(ties.shape, dtype=bool)
+    holds_plan[tie_on_roll] = ctx.children.support_level[ties[tie_on_roll]] == EHCP
+    peers = share_of_ties(ties, holds_plan)
     parent = (
         r.parent_monthly_rate
         * common

@@ -46,7 +46,8 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
     c.school[school_age] = c.home_school[school_age]  # excluded pupils stay in alternative provision
     c.placement[school_age[~c.excluded[school_age]]] = MAINSTREAM
     # young people past 16 leave special provision with their plan and continue in post-16 education
-    post16 = idx[(c.year_group[idx] >= YEAR_12) & np.isin(c.placement[idx], (STATE_SPECIAL, INDEPENDENT_SPECIAL))]
+    in_special = (c.placement[idx] == STATE_SPECIAL) | (c.placement[idx] == INDEPENDENT_SPECIAL)
+    post16 = idx[(c.year_group[idx] >= YEAR_12) & in_special]
     c.placement[post16] = POST16
     c.school[post16] = c.home_school[post16]
 
@@ -57,7 +58,8 @@ def annual_reviews(ctx: StepContext, on_disputed=None) -> None:
     plans; other reasons at the published rate), and in mainstream may move a child whose need has
     grown past `reviews.transfer_to_special_severity` (an assumption) to a special-school placement."""
     c, r = ctx.c, ctx.config.reviews
-    plans = np.flatnonzero((c.support_level == EHCP) & (c.plan_start_month != NEVER) & (c.pipeline == IDLE))
+    plans = ctx.plan_holders()
+    plans = plans[(c.plan_start_month[plans] != NEVER) & (c.pipeline[plans] == IDLE)]
     age = ctx.t - c.plan_start_month[plans]
     due = plans[(age > 0) & (age % 12 == 0)]
     due = due[ctx.uniform("review-completed", due) < r.completion_rate]

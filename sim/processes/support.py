@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.population.state import (
-    EHCP,
     INCLUSION_BASE,
     INDEPENDENT_SPECIAL,
     MAINSTREAM,
@@ -19,7 +18,6 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
-from sim.population.year_groups import YEAR_11
 from sim.processes import finance, placement
 from sim.step_context import StepContext
 
@@ -37,6 +35,17 @@ def is_matched(ctx: StepContext, idx: np.ndarray | None = None) -> np.ndarray:
     intensity = c.support_intensity if idx is None else c.support_intensity[idx]
     severity = c.severity if idx is None else c.severity[idx]
     return intensity >= ctx.config.sen_support.match_fraction * severity
+
+
+def matched_on_roll(ctx: StepContext) -> np.ndarray:
+    """`is_matched` for every child on roll, kept for the rest of the month once asked for.
+
+    Why: after support is allocated (`allocate`, which forgets the previous value) neither
+    support nor need changes for the rest of the month (need changes before support, in
+    `needs.step`, which forgets it too), and attainment, tutoring, suspensions, requests and the
+    monthly counts all ask who is matched: one comparison over the roll serves them all. The
+    comparison is elementwise, so a child's answer is the same as `is_matched` for it alone."""
+    return ctx.memo("matched", lambda: is_matched(ctx))
 
 
 def plan_capacity(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
@@ -57,17 +66,22 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
     `boost` adds support on top for particular children (Experts at Hand, inclusion-base time).
     """
     c, s, schools = ctx.c, ctx.config.sen_support, ctx.schools
-    school_age = c.year_group <= YEAR_11
+    school_age = ctx.school_age()
     c.support_intensity[:] = 0.0
-    # school-led support, limited by expertise and by the notional SEN budget
-    lapsed = (c.support_resume_month != NEVER) & (c.support_resume_month > ctx.t)
+    ctx.forget("matched")
+    # school-led support, limited by expertise and by the notional SEN budget (NEVER is below
+    # every month, so a month after this one means a lapse that has not ended yet)
+    lapsed = c.support_resume_month > ctx.t
     led = np.flatnonzero(school_age & ~lapsed & ((c.support_level == SEN_SUPPORT) | (c.support_level == TARGETED_PLUS)))
     school = c.school[led]
     ceiling = s.max_intensity * schools.expertise[school]
     if extra_capacity is not None:
         ceiling = ceiling + (extra_capacity if np.isscalar(extra_capacity) else extra_capacity[led])
     wanted = np.minimum(c.severity[led], ceiling)
-    plans_in_mainstream = np.flatnonzero(school_age & (c.support_level == EHCP) & ((c.placement == MAINSTREAM) | (c.placement == INCLUSION_BASE)))
+    # plans: the school pays its contribution for those in mainstream; provision up to the setting's capacity
+    planned = ctx.plan_holders()
+    planned = planned[school_age[planned]]
+    plans_in_mainstream = planned[(c.placement[planned] == MAINSTREAM) | (c.placement[planned] == INCLUSION_BASE)]
     # float even when no child is on school-led support (bincount of an empty selection is integer)
     demand = np.bincount(school, weights=wanted * s.cost_per_intensity_unit, minlength=len(schools)).astype(float)
     demand += np.bincount(c.school[plans_in_mainstream], minlength=len(schools)) * s.mainstream_contribution
@@ -82,10 +96,8 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
         delivered = np.minimum(delivered + boost[led], c.severity[led])
     c.support_intensity[led] = delivered.astype(np.float32)
     schools.sen_spend[:] = np.bincount(school, weights=c.support_intensity[led] * s.cost_per_intensity_unit, minlength=len(schools)).astype(float)
-    # plans: provision up to the setting's capacity
-    planned = np.flatnonzero(school_age & (c.support_level == EHCP))
     c.support_intensity[planned] = np.minimum(c.severity[planned], plan_capacity(ctx, planned))
-    _accumulate(ctx, school_age)
+    _accumulate(ctx)
     _mainstream_placements_break_down(ctx, planned)
 
 
@@ -108,11 +120,11 @@ def _mainstream_placements_break_down(ctx: StepContext, planned: np.ndarray) -> 
     placement.place(ctx, broken)
 
 
-def _accumulate(ctx: StepContext, school_age: np.ndarray) -> None:
+def _accumulate(ctx: StepContext) -> None:
     """Count months of need, of unmet need and of matched support (the access metrics)."""
     c = ctx.c
-    need = school_age & (c.severity > 0)
-    matched = need & is_matched(ctx)
+    need = ctx.need()
+    matched = need & matched_on_roll(ctx)
     unmet = need & ~matched
     c.need_months += need
     c.unmet_months += unmet
