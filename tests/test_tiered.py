@@ -292,11 +292,15 @@ def test_experts_at_hand_ramp_reaches_target_by_the_target_date(make_model) -> N
     assert totals[end - 2] < full.sum()
 
 
+@pytest.mark.slow
 def test_more_experts_at_hand_capacity_never_increases_unmet_need_in_expectation() -> None:
     """Experts capacity x0.5, x1, x1.5 (same seed within a seed: common random numbers). The mean
     share of need-months unmet after the switch does not rise with capacity, within Z standard
     errors of the paired differences across seeds; and half capacity clearly leaves more
-    Targeted Plus children with unmet need than full capacity."""
+    Targeted Plus children with unmet need than full capacity.
+
+    Slow (fifteen ten-year runs): the default suite covers the same allocation code with the
+    capacity bound, the most-severe-first order and the ramp at a changed multiplier above."""
     multipliers, seeds = (0.5, 1.0, 1.5), (11, 12, 13, 14, 15)
     overall = np.zeros((len(seeds), len(multipliers)))
     targeted_plus = np.zeros_like(overall)
