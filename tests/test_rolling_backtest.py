@@ -63,17 +63,28 @@ def test_the_2015_request_rates_are_2025_rates_that_the_configs_own_trend_dates_
     assert propensity_trend(dataclasses.replace(ctx, t=132)) == pytest.approx(1 + trend)
 
 
-def test_the_2015_appeal_propensities_keep_2019s_level_under_the_re_dated_trend():
-    """The appeal trend was re-dated from the points to 2019 only; the propensities (written for
-    disputes.appeal_trend_until, 2025) are rescaled so that their 2019 level, which matched the
-    2019 point, is unchanged: base x (1 + trend)^-6 equals the baseline's base x 1.2^-6."""
+def test_the_2015_appeal_propensities_are_2019s_and_a_fitted_trend_keeps_that_level():
+    """The appeal propensities are dated to January 2019 (disputes.appeal_trend_anchor), the
+    month of the earliest appeals point: their level there is the earlier dating's (the
+    baseline's 2025 propensities / 1.2^6, which matched T182), and a fit that moves the trend
+    changes the years after 2019, not 2019 itself; the trend still stops at appeal_trend_until."""
+    from sim.model import SendModel
+    from sim.processes.disputes import appeal_propensity_trend
+
     dated, baseline = load_config(START_2015), load_config(REPO / "configs" / "baseline.yaml")
+    assert dated.disputes.appeal_trend_anchor == "2019-01" and baseline.disputes.appeal_trend_anchor is None
     assert dated.disputes.appeal_trend_until == baseline.disputes.appeal_trend_until == "2025-01"
     assert dated.disputes.appeal_trend_per_year < baseline.disputes.appeal_trend_per_year
     for name in ("appeal_refusal_base", "appeal_placement_base", "appeal_content_base"):
-        level_2019 = getattr(dated.disputes, name) / (1 + dated.disputes.appeal_trend_per_year) ** 6
         earlier = getattr(baseline.disputes, name) / (1 + baseline.disputes.appeal_trend_per_year) ** 6
-        assert level_2019 == pytest.approx(earlier, rel=0.01), name
+        assert getattr(dated.disputes, name) == pytest.approx(earlier, rel=0.01), name
+    for trend in (0.04, 0.25):
+        config = load_config(START_2015, {"population": {"scale": 0.01}, "disputes": {"appeal_trend_per_year": trend}})
+        ctx = SendModel(config, seed=1).context()
+        assert appeal_propensity_trend(ctx) == pytest.approx((1 + trend) ** -4)  # January 2015
+        assert appeal_propensity_trend(dataclasses.replace(ctx, t=48)) == pytest.approx(1.0)  # January 2019
+        assert appeal_propensity_trend(dataclasses.replace(ctx, t=84)) == pytest.approx((1 + trend) ** 3)
+        assert appeal_propensity_trend(dataclasses.replace(ctx, t=132)) == pytest.approx((1 + trend) ** 6)  # held
 
 
 def test_every_series_has_points_before_and_after_each_origin():
