@@ -647,8 +647,17 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest: per origin, fit on the years up to it and report the error to 2025 per series."""
     # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
-    from sim.calibration.rolling import (BACKTEST_RANGES, DEFAULT_RECENCY_HALF_LIFE, SERIES_LEVERS, render_mape, render_seeds,
-                                         rolling_backtest, seed_check, write_rolling, write_seeds)
+    from sim.calibration.rolling import (
+        BACKTEST_RANGES,
+        DEFAULT_RECENCY_HALF_LIFE,
+        SERIES_LEVERS,
+        render_mape,
+        render_seeds,
+        rolling_backtest,
+        seed_check,
+        write_rolling,
+        write_seeds,
+    )
 
     try:
         years = [int(part) for part in origins.split(",") if part.strip()]
