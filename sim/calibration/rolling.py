@@ -5,8 +5,9 @@ Why: a single split (fit 2019-2022, score 2023-2025) is one draw of the forecast
 model can be lucky on one split. The rolling-origin protocol starts the EHCP route from the
 earliest January census the published data support (2015: the first year with the census shares
 by SEN status and the plan series; `configs/backtest_2015.yaml`), and for each origin Y fits the
-main levers (`fit.DEFAULT_PARAMETERS`, inside their plausible ranges) to the published points of
-2016..Y only, then runs the fitted model to 2025 and reports the mean absolute percentage error
+main levers (`fit.DEFAULT_PARAMETERS`, inside their plausible ranges or the backtest's declared
+`BACKTEST_RANGES`, with a loss that weighs recent points more: `DEFAULT_RECENCY_HALF_LIFE`) to
+the published points of 2016..Y only, then runs the fitted model to 2025 and reports the mean absolute percentage error
 (MAPE) of every series on Y+1..2025, which that fit never saw. The errors per origin show how far
 ahead the model can be trusted and whether it improves as more history is used.
 
