@@ -640,10 +640,24 @@ def backtest(
     confirm: int = typer.Option(4, min=0, help="re-run this many of the best trials (and the start) on fresh replicates and keep the best there (0: keep the search's best)"),
     confirm_replicates: int = typer.Option(8, min=1, help="fresh replicates per confirmed trial; scored runs use --replicates plus these"),
     seeds: Optional[str] = typer.Option(None, help="comma list of replicate root seeds (run.seed): run the protocol once per seed and write rolling_seeds.* (mean and range per series)"),
+    recency_half_life: Optional[float] = typer.Option(None, min=0.0, help="half-life in years of an in-sample point's weight in each origin's loss (default 2; 0 weighs every year equally)"),
+    search_range: Optional[list[str]] = typer.Option(None, "--range", help="PATH=LO,HI: search a lever in this range instead (repeatable; default: the backtest's declared ranges, requests.propensity_trend_per_year=0,0.2)"),
+    plausible_ranges: bool = typer.Option(False, "--plausible-ranges", help="search every lever in the schema's plausible range (no backtest ranges)"),
+    series_levers: bool = typer.Option(True, "--series-levers/--no-series-levers", help="also fit the appeal trend at origins whose fit sees two or more appeals points"),
 ) -> None:
     """Rolling-origin backtest: per origin, fit on the years up to it and report the error to 2025 per series."""
     # lazy: keeps `sendsim --help` fast (this command loads mesa, scipy or matplotlib only when it runs)
-    from sim.calibration.rolling import render_mape, render_seeds, rolling_backtest, seed_check, write_rolling, write_seeds
+    from sim.calibration.rolling import (
+        BACKTEST_RANGES,
+        DEFAULT_RECENCY_HALF_LIFE,
+        SERIES_LEVERS,
+        render_mape,
+        render_seeds,
+        rolling_backtest,
+        seed_check,
+        write_rolling,
+        write_seeds,
+    )
 
     try:
         years = [int(part) for part in origins.split(",") if part.strip()]
@@ -651,6 +665,15 @@ def backtest(
     except ValueError:
         console.print(f"[bold red]--origins and --seeds must be comma lists of integers, got {origins!r} and {seeds!r}[/]")
         raise typer.Exit(code=2) from None
+    ranges = {} if plausible_ranges else dict(BACKTEST_RANGES)
+    for spec in search_range or []:
+        try:
+            path, bounds = spec.split("=", 1)
+            low, high = (float(v) for v in bounds.split(","))
+        except ValueError:
+            console.print(f"[bold red]--range must be PATH=LO,HI, got {spec!r}[/]")
+            raise typer.Exit(code=2) from None
+        ranges[path.strip()] = (low, high)
     try:
         cfg = load_config(config, {"population": {"scale": scale}} if scale is not None else None)
     except ConfigError as exc:
@@ -658,6 +681,8 @@ def backtest(
         raise typer.Exit(code=2) from None
     options = {"budget": budget, "replicates": replicates, "executor": executor, "workers": workers, "seed": seed,
                "confirm": confirm, "confirm_replicates": confirm_replicates,
+               "recency_half_life": DEFAULT_RECENCY_HALF_LIFE if recency_half_life is None else recency_half_life,
+               "ranges": ranges, "series_levers": SERIES_LEVERS if series_levers else None,
                "progress": lambda message: console.print(message, highlight=False)}
     try:
         if roots is not None:

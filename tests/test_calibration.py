@@ -152,3 +152,26 @@ def test_tiny_backtest_returns_every_series_with_finite_errors():
     assert np.isfinite(errors["out_of_sample_mape"]).all()
     assert np.isfinite(errors[errors["series"] != "appeals"]["in_sample_mape"]).all()
     validate_config(config.model_dump(mode="json"))
+
+
+def test_loss_weights_scale_each_term_and_default_to_one():
+    import pandas as pd
+
+    from sim.calibration.fit import loss_of
+
+    first = _request_target(10.0)
+    second = Target("synthetic:other", "another point", 4.0, "per 1,000", 1.0, "request_rate", "all", "all",
+                    "2025-01-01", "per 1,000 pupils per year", 2.0, "flow", "synthetic", "none", "synthetic",
+                    csv_value=False)
+    values = pd.DataFrame({first.id: [11.0, 13.0], second.id: [8.0, 8.0]})  # errors 2 (tol 1) and 4 (tol 2)
+    assert loss_of(values, [first, second]) == pytest.approx(4.0 + 4.0)
+    assert loss_of(values, [first, second], {first.id: 0.5}) == pytest.approx(2.0 + 4.0)
+    assert loss_of(values, [first, second], {first.id: 0.0, second.id: 3.0}) == pytest.approx(12.0)
+
+
+def test_calibrate_refuses_negative_weights_and_an_empty_range(tiny):
+    target = _request_target(5.0)
+    with pytest.raises(ValueError, match="weights"):
+        calibrate(tiny, [target], parameters=[PARAM], budget=1, executor="serial", weights={target.id: -1.0})
+    with pytest.raises(ValueError, match="low < high"):
+        calibrate(tiny, [target], parameters=[PARAM], budget=1, executor="serial", ranges={PARAM: (0.01, 0.01)})

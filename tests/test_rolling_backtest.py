@@ -18,7 +18,19 @@ import yaml
 from typer.testing import CliRunner
 
 from sim.calibration.fit import DEFAULT_PARAMETERS, evaluate_many, get_value, parameter_space, required_end
-from sim.calibration.rolling import LAST_YEAR, ROLLING_SERIES, ROLLING_TARGETS, target_year, targets_for
+from sim.calibration.rolling import (
+    BACKTEST_RANGES,
+    DEFAULT_RECENCY_HALF_LIFE,
+    LAST_YEAR,
+    ROLLING_SERIES,
+    ROLLING_TARGETS,
+    SERIES_LEVERS,
+    levers_for,
+    recency_weights,
+    rolling_backtest,
+    target_year,
+    targets_for,
+)
 from sim.cli import app
 from sim.config import ConfigError, load_config, validate_config
 from sim.experiments.executors import SerialExecutor
@@ -63,17 +75,28 @@ def test_the_2015_request_rates_are_2025_rates_that_the_configs_own_trend_dates_
     assert propensity_trend(dataclasses.replace(ctx, t=132)) == pytest.approx(1 + trend)
 
 
-def test_the_2015_appeal_propensities_keep_2019s_level_under_the_re_dated_trend():
-    """The appeal trend was re-dated from the points to 2019 only; the propensities (written for
-    disputes.appeal_trend_until, 2025) are rescaled so that their 2019 level, which matched the
-    2019 point, is unchanged: base x (1 + trend)^-6 equals the baseline's base x 1.2^-6."""
+def test_the_2015_appeal_propensities_are_2019s_and_a_fitted_trend_keeps_that_level():
+    """The appeal propensities are dated to January 2019 (disputes.appeal_trend_anchor), the
+    month of the earliest appeals point: their level there is the earlier dating's (the
+    baseline's 2025 propensities / 1.2^6, which matched T182), and a fit that moves the trend
+    changes the years after 2019, not 2019 itself; the trend still stops at appeal_trend_until."""
+    from sim.model import SendModel
+    from sim.processes.disputes import appeal_propensity_trend
+
     dated, baseline = load_config(START_2015), load_config(REPO / "configs" / "baseline.yaml")
+    assert dated.disputes.appeal_trend_anchor == "2019-01" and baseline.disputes.appeal_trend_anchor is None
     assert dated.disputes.appeal_trend_until == baseline.disputes.appeal_trend_until == "2025-01"
     assert dated.disputes.appeal_trend_per_year < baseline.disputes.appeal_trend_per_year
     for name in ("appeal_refusal_base", "appeal_placement_base", "appeal_content_base"):
-        level_2019 = getattr(dated.disputes, name) / (1 + dated.disputes.appeal_trend_per_year) ** 6
         earlier = getattr(baseline.disputes, name) / (1 + baseline.disputes.appeal_trend_per_year) ** 6
-        assert level_2019 == pytest.approx(earlier, rel=0.01), name
+        assert getattr(dated.disputes, name) == pytest.approx(earlier, rel=0.01), name
+    for trend in (0.04, 0.25):
+        config = load_config(START_2015, {"population": {"scale": 0.01}, "disputes": {"appeal_trend_per_year": trend}})
+        ctx = SendModel(config, seed=1).context()
+        assert appeal_propensity_trend(ctx) == pytest.approx((1 + trend) ** -4)  # January 2015
+        assert appeal_propensity_trend(dataclasses.replace(ctx, t=48)) == pytest.approx(1.0)  # January 2019
+        assert appeal_propensity_trend(dataclasses.replace(ctx, t=84)) == pytest.approx((1 + trend) ** 3)
+        assert appeal_propensity_trend(dataclasses.replace(ctx, t=132)) == pytest.approx((1 + trend) ** 6)  # held
 
 
 def test_every_series_has_points_before_and_after_each_origin():
@@ -106,6 +129,11 @@ def test_the_backtest_command_writes_one_row_per_series_and_origin(tmp_path):
     assert (points.loc[points["sample"] == "in", "year"] <= points.loc[points["sample"] == "in", "origin"]).all()
     fits = pd.read_csv(out / "rolling_fits.csv")
     assert list(fits["origin"]) == [2019, 2022] and (fits["loss_after"] <= fits["loss_before"]).all()
+    # the protocol's defaults: recency-weighted loss; the appeal trend fitted only where two
+    # appeals points are seen (2022: T182 and T180), held at the config's 4% at 2019
+    assert (fits["recency_half_life"] == DEFAULT_RECENCY_HALF_LIFE).all()
+    assert list(fits["levers_fitted"]) == [len(DEFAULT_PARAMETERS), len(DEFAULT_PARAMETERS) + 1]
+    assert fits.loc[0, "disputes.appeal_trend_per_year"] == pytest.approx(0.04)
     table = (out / "rolling_mape.md").read_text()
     assert "fit to 2019" in table and "fit to 2022" in table and "high-needs spending" in table
 
@@ -127,6 +155,50 @@ def test_the_backtest_command_runs_once_per_replicate_root_seed(tmp_path):
     a, b = (by_seed[by_seed["root_seed"] == s].set_index("series")["mape_out_of_sample"] for s in (1, 2))
     assert not np.allclose(a, b)
     assert "seeds under 10%" in (out / "rolling_seeds.md").read_text()
+
+
+def test_recency_weights_halve_every_half_life_before_the_origin_and_are_equal_when_off():
+    fitted = targets_for(2015, last=2022)
+    weights = recency_weights(fitted, 2022, 2.0)
+    assert weights["requests:2022"] == pytest.approx(1.0) and weights["requests:2020"] == pytest.approx(0.5)
+    assert weights["new_plans:2016"] == pytest.approx(0.125)
+    assert set(weights) == {t.id for t in fitted} and all(0 < w <= 1 for w in weights.values())
+    assert set(recency_weights(fitted, 2022, 0).values()) == {1.0} == set(recency_weights(fitted, 2022, None).values())
+    with pytest.raises(ValueError, match="half-life"):
+        recency_weights(fitted, 2022, -1.0)
+
+
+def test_a_series_lever_is_fitted_only_where_two_points_of_its_series_are_seen():
+    """Appeals points: 2019 (T182) and 2022 (T180): the fits to 2019-2021 keep the dated appeal
+    trend, the fit to 2022 moves it; without series levers no origin does."""
+    for origin in (2019, 2020, 2021):
+        assert levers_for(targets_for(2015, last=origin), None, SERIES_LEVERS) == list(DEFAULT_PARAMETERS)
+    assert levers_for(targets_for(2015, last=2022), None, SERIES_LEVERS) == [*DEFAULT_PARAMETERS,
+                                                                              "disputes.appeal_trend_per_year"]
+    assert levers_for(targets_for(2015, last=2022), None, None) == list(DEFAULT_PARAMETERS)
+
+
+def test_the_backtest_search_ranges_replace_the_plausible_ones_and_a_typo_is_refused():
+    space = {p.path: p for p in parameter_space(None, BACKTEST_RANGES)}
+    plain = {p.path: p for p in parameter_space()}
+    trend = "requests.propensity_trend_per_year"
+    assert (space[trend].low, space[trend].high) == (0.0, 0.2) and plain[trend].high == pytest.approx(0.1)
+    assert all((space[p].low, space[p].high) == (plain[p].low, plain[p].high) for p in plain if p != trend)
+    with pytest.raises(ValueError, match="not fitted"):
+        parameter_space(None, {"disputes.appeal_trend_per_year": (0.0, 0.5)})
+    with pytest.raises(ValueError, match="low < high"):
+        parameter_space(None, {trend: (0.2, 0.1)})
+    config = load_config(START_2015, {"population": {"scale": 0.01}})
+    with pytest.raises(ValueError, match="no origin fits"):
+        rolling_backtest(config, (2022,), ranges={"requests.propensity_trend_per_yer": (0.0, 0.2)}, executor="serial")
+
+
+def test_a_malformed_range_option_is_refused(tmp_path):
+    result = runner.invoke(app, ["backtest", "--config", str(START_2015), "--origins", "2022", "--budget", "1",
+                                 "--range", "requests.propensity_trend_per_year=0.2", "--scale", "0.03",
+                                 "--executor", "serial", "--out", str(tmp_path / "x")], catch_exceptions=False)
+    assert result.exit_code == 2 and "PATH=LO,HI" in result.output
+    assert not (tmp_path / "x").exists()
 
 
 def test_an_origin_outside_the_run_is_refused(tmp_path):

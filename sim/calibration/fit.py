@@ -83,9 +83,19 @@ class Parameter:
     integer: bool = False
 
 
-def parameter_space(paths: Sequence[str] | None = None) -> list[Parameter]:
-    """The search space: each path's `plausible` range from the schema (error if it has none)."""
+def parameter_space(paths: Sequence[str] | None = None,
+                    ranges: dict[str, tuple[float, float]] | None = None) -> list[Parameter]:
+    """The search space: each path's `plausible` range from the schema (error if it has none).
+
+    `ranges` replaces the range of some of these paths (a protocol that declares, with its own
+    evidence, a wider search than the schema's; e.g. the rolling-origin backtest's propensity
+    trend). A replaced range must still lie inside the schema's hard bounds, which validation
+    enforces on every trial."""
     rows = {row["path"]: row for row in parameter_table(ScenarioConfig)}
+    ranges = dict(ranges or {})
+    unused = sorted(set(ranges) - set(paths or DEFAULT_PARAMETERS))
+    if unused:
+        raise ValueError(f"a search range was given for {', '.join(unused)}, which is not fitted")
     out = []
     for path in paths or DEFAULT_PARAMETERS:
         row = rows.get(path)
@@ -93,7 +103,9 @@ def parameter_space(paths: Sequence[str] | None = None) -> list[Parameter]:
             raise ValueError(f"unknown parameter {path!r} (see `sendsim params`)")
         if not row["plausible"]:
             raise ValueError(f"parameter {path!r} has no plausible range to search (a sourced number is not fitted)")
-        lo, hi = (float(v) for v in row["plausible"])
+        lo, hi = (float(v) for v in (ranges.get(path) or row["plausible"]))
+        if not lo < hi:
+            raise ValueError(f"the search range of {path!r} must have low < high, got {lo}, {hi}")
         out.append(Parameter(path, lo, hi, integer=isinstance(row["default"], int) and not isinstance(row["default"], bool)))
     return out
 
@@ -192,16 +204,19 @@ def evaluate_many(payloads: dict[Any, dict], targets: Sequence[Target], replicat
     return {key: pd.DataFrame([rows[r] for r in sorted(rows)], index=sorted(rows), columns=ids) for key, rows in values.items()}
 
 
-def loss_of(values: pd.DataFrame, targets: Sequence[Target]) -> float:
-    """Sum of squared tolerance-scaled errors of the replicate means (missing -> penalty)."""
+def loss_of(values: pd.DataFrame, targets: Sequence[Target], weights: dict[str, float] | None = None) -> float:
+    """Sum of squared tolerance-scaled errors of the replicate means (missing -> penalty), each
+    term multiplied by its target's weight in `weights` (by target id; 1 if absent)."""
     total = 0.0
+    weights = weights or {}
     for t in targets:
+        weight = float(weights.get(t.id, 1.0))
         column = values[t.id].astype(float)
         column = column[np.isfinite(column)]
         if column.empty:
-            total += MISSING_PENALTY
+            total += weight * MISSING_PENALTY
             continue
-        total += ((float(column.mean()) - float(t.published)) / float(t.tolerance)) ** 2
+        total += weight * ((float(column.mean()) - float(t.published)) / float(t.tolerance)) ** 2
     return total
 
 
@@ -301,6 +316,8 @@ def calibrate(
     progress: Callable[[int, int, float], None] | None = None,
     confirm: int = 0,
     confirm_replicates: int = 0,
+    weights: dict[str, float] | None = None,
+    ranges: dict[str, tuple[float, float]] | None = None,
 ) -> CalibrationResult:
     """Fit `parameters` (default `DEFAULT_PARAMETERS`) to `targets` with `budget` trials.
 
@@ -318,6 +335,9 @@ def calibrate(
     winner's curse); re-running the few best on independent replicates removes that selection
     bias, and more replicates shrink the noise where the choice is made, for a fraction of the
     search's cost.
+
+    `weights` (target id -> weight, default 1) weigh the loss's terms, in the search and in the
+    confirmation alike; `ranges` replaces some levers' search ranges (`parameter_space`).
     """
     optuna = require_extra("optuna", "calibration", "Calibration (sendsim calibrate)")
 
@@ -326,7 +346,10 @@ def calibrate(
         raise ValueError("no targets to calibrate to")
     if budget < 1 or replicates < 1:
         raise ValueError("budget and replicates must be at least 1")
-    space = parameter_space(parameters)
+    space = parameter_space(parameters, ranges)
+    weights = dict(weights or {})
+    if any(not (math.isfinite(w) and w >= 0) for w in weights.values()):
+        raise ValueError("target weights must be finite and non-negative")
     base = config.model_dump(mode="json")
     run_end = required_end(targets)
     base["run"]["end"] = run_end
@@ -358,7 +381,7 @@ def calibrate(
                 results = evaluate_many(payloads, targets, replicates, root_seed, pool)
                 for trial in trials:
                     values = results[trial.number]
-                    loss = loss_of(values, targets)
+                    loss = loss_of(values, targets, weights)
                     study.tell(trial, loss)
                     history.append({"trial": trial.number, "loss": loss,
                                     "implausibility": implausibility_of(values, targets), **chosen[trial.number]})
@@ -376,7 +399,7 @@ def calibrate(
             rows = {int(row["trial"]): row for row in history}
             payloads = {n: set_values(base, {p.path: rows[n][p.path] for p in space}) for n in shortlist}
             fresh = evaluate_many(payloads, targets, confirm_replicates, root_seed, pool, first_replicate=replicates)
-            confirmed = {n: loss_of(fresh[n], targets) for n in shortlist}
+            confirmed = {n: loss_of(fresh[n], targets, weights) for n in shortlist}
             chosen_trial = min(shortlist, key=lambda n: (confirmed[n], n))
             best = (confirmed[chosen_trial], chosen_trial)
             kept["start"], kept["best"] = fresh[0], fresh[chosen_trial]
@@ -395,7 +418,8 @@ def calibrate(
         seed=seed, run_end=run_end,
         settings={"scenario": config.name, "scale": config.population.scale, "councils": config.population.councils,
                   "council_table": config.population.council_table, "start": config.run.start,
-                  "root_seed": root_seed, "confirm": confirm, "confirm_replicates": confirm_replicates},
+                  "root_seed": root_seed, "confirm": confirm, "confirm_replicates": confirm_replicates,
+                  "weights": weights, "ranges": {p: list(r) for p, r in (ranges or {}).items()}},
         confirmed=confirmed,
     )
 

@@ -416,11 +416,17 @@ class DisputesSection(Section):
     appeal_probability_cap: float = param(0.95, unit="probability", meaning="highest chance a family appeals an appealable decision, however strong its advocacy, evidence and means (some families always accept the decision)", source="assumption", plausible=(0.8, 1.0), ge=0.0, le=1.0)
     appeal_trend_per_year: float = param(0.2, unit="fraction per year", meaning="rise in families' propensity to appeal an appealable decision up to disputes.appeal_trend_until (earlier years appeal less)", source="assumption calibrated to appeals quadrupling 2019-2025 (T182 5.8, T180, T177, T171, SEN2 2025 24 per 10,000 pupils) while refusals about doubled", plausible=(0.0, 0.3), ge=0.0, le=1.0)
     appeal_trend_until: str = param("2025-01", unit="YYYY-MM", meaning="appeal propensities reach their calibrated (2025) level at this month and are held there", source="the 2025 appeal rates the propensities are calibrated to")
+    appeal_trend_anchor: str | None = param(None, unit="YYYY-MM or none", meaning="month at which the disputes.appeal_*_base propensities hold: the appeal trend scales them down before it and up after it, up to disputes.appeal_trend_until (none: they hold at appeal_trend_until). A backtest that anchors them at the month of its earliest appeals point keeps that level when a fit moves the trend", source="the month of the appeals point the propensities are dated to (backtest: T182, 2019)")
 
     @field_validator("appeal_trend_until")
     @classmethod
     def _trend_month(cls, value: str) -> str:
         return _year_month_value(value, "disputes.appeal_trend_until")
+
+    @field_validator("appeal_trend_anchor")
+    @classmethod
+    def _anchor_month(cls, value: str | None) -> str | None:
+        return None if value is None else _year_month_value(value, "disputes.appeal_trend_anchor")
 
 
 class ReviewsSection(Section):

@@ -44,9 +44,19 @@ def appeal_propensity_trend(ctx: StepContext) -> float:
     pupils: T182, T180, T177, T171, SEN2 2025) while refusals and plans only doubled, so the
     propensity to appeal an appealable decision rose (awareness, advice networks, the published
     win rate). The `disputes.appeal_*_base` propensities are calibrated to 2025; before the
-    date they are divided by (1 + `disputes.appeal_trend_per_year`) per year, after it held."""
+    date they are divided by (1 + `disputes.appeal_trend_per_year`) per year, after it held.
+
+    With `disputes.appeal_trend_anchor` set, the propensities are those of the anchor month
+    instead (multiplied by the trend for the years from the anchor to the month, or to
+    `appeal_trend_until` if that came first; divided before the anchor). Why: a backtest dates
+    the propensities to its earliest appeals point (T182, 2019); anchored there, a fit that
+    moves the trend changes the growth after that point, not the level the point fixed."""
     d = ctx.config.disputes
-    years_before = max(0.0, (ctx.timeline.month_index(d.appeal_trend_until) - ctx.t) / 12.0)
+    until = ctx.timeline.month_index(d.appeal_trend_until)
+    if d.appeal_trend_anchor is not None:
+        years = (min(ctx.t, until) - ctx.timeline.month_index(d.appeal_trend_anchor)) / 12.0
+        return float((1.0 + d.appeal_trend_per_year) ** years)
+    years_before = max(0.0, (until - ctx.t) / 12.0)
     return float((1.0 + d.appeal_trend_per_year) ** -years_before)
 
 
