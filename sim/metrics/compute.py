@@ -142,8 +142,8 @@ class MetricBuilder:
     def cells_frame(self, cells: Cells) -> pd.DataFrame:
         """A census or a year the recorder summed into cells: its breakdowns as categoricals and its counts."""
         frame = pd.DataFrame(self.categoricals(cells.keys))
-        for name, values in cells.counts.items():
-            frame[name] = values
+        for name in cells.counts:
+            frame[name] = cells.count(name)
         return frame
 
     def add_ratio(self, units: pd.DataFrame, metric: str, numerator: str, denominator: str, scale: float = 1.0,
@@ -264,7 +264,7 @@ class MetricBuilder:
         frames = []
         for cells in self.census_cells():
             keys = {name: key for name, key in cells.keys.items() if name != "sen_status"}
-            cell_keys, counts = sum_into_cells(keys, {"pupils": cells.counts["one"]})
+            cell_keys, counts = sum_into_cells(keys, {"pupils": cells.count("one")})
             u = pd.DataFrame(self.categoricals(cell_keys))
             u["pupils"] = counts["pupils"]
             u["date"] = pd.Timestamp(year=self.timeline.calendar(cells.t)[0], month=1, day=1)
@@ -548,8 +548,21 @@ def first_need(model) -> tuple[np.ndarray, np.ndarray]:
     return severity, need_type
 
 
+def need_type_labels(severity: np.ndarray, need_type: np.ndarray) -> pd.Categorical:
+    """Each child's need type label, "none" without need (severity 0), as a categorical.
+
+    Why a categorical: nationally the table has 17.5 million rows, and a label string per row took
+    about 12 bytes in the table (and a fixed-width text array several times that while it was
+    built); codes take one byte and read back as the same labels."""
+    codes = np.where(np.asarray(severity) > 0, np.asarray(need_type).astype(np.int8), len(NEED_TYPES)).astype(np.int8)
+    return pd.Categorical.from_codes(codes, BREAKDOWN_LABELS["need_type"])
+
+
 def children_table(model) -> pd.DataFrame:
-    """One row per child ever on roll: the per-child outcomes used for paired comparisons."""
+    """One row per child ever on roll: the per-child outcomes used for paired comparisons.
+
+    Labels (need types, a plan's fate after the legal switch, council names) are categoricals:
+    the same values as strings, at a byte or two per row."""
     ch = model.children
     last_entry = model.timeline.academic_year(model.n_months - 1)
     rows = np.flatnonzero(ch.entry_year <= last_entry)
@@ -575,13 +588,13 @@ def children_table(model) -> pd.DataFrame:
         "entry_year": ch.entry_year[rows],
         "fsm": ch.fsm[rows],
         "income_quintile": ch.income_quintile[rows],
-        "need_type": np.where(ch.severity[rows] > 0, np.array(NEED_TYPES)[ch.need_type[rows]], "none"),
+        "need_type": need_type_labels(ch.severity[rows], ch.need_type[rows]),
         "severity": ch.severity[rows],
         "onset_severity": ch.onset_severity[rows],
         "held_plan_in_run": model.recorder.ever["ehcp"][rows],  # one definition: held an EHCP on roll in any month
         "support_level": ch.support_level[rows],
         "first_severity": first_severity[rows],
-        "first_need_type": np.where(first_severity[rows] > 0, np.array(NEED_TYPES)[first_type[rows]], "none"),
+        "first_need_type": need_type_labels(first_severity[rows], first_type[rows]),
         "ever_ehcp": model.recorder.ever["ehcp"][rows],
         "ever_special_school": model.recorder.ever["special"][rows],
         "ever_requested": requested[rows],
@@ -608,9 +621,10 @@ def children_table(model) -> pd.DataFrame:
 #: What became of a plan held at the legal switch, by the first cessation after it.
 PLAN_AFTER_SWITCH = {"moved_to_isp": "moved_to_isp", "needs_met": "plan_ended", "other": "plan_ended",
                      "post16": "plan_ended"}
+PLAN_FATES = ["", "kept_plan", "moved_to_isp", "plan_ended"]  # "": not in the cohort
 
 
-def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, pd.Categorical]:
     """`ehcp_at_switch` (held an EHCP at school age the month before `transition.legal_switch`)
     and `plan_after_switch` for those children: "kept_plan" (no cessation after the switch),
     "moved_to_isp" (the legacy review moved the plan to an ISP) or "plan_ended" (ceased for
@@ -618,9 +632,9 @@ def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray
     the run."""
     held = getattr(model.recorder, "plans_at_switch", None)
     at_switch = np.zeros(len(rows), dtype=bool) if held is None else held[rows]
-    after = np.where(at_switch, "kept_plan", "").astype(object)
+    after = np.where(at_switch, PLAN_FATES.index("kept_plan"), 0).astype(np.int8)  # codes of PLAN_FATES
     if held is None or not at_switch.any():
-        return at_switch, after
+        return at_switch, pd.Categorical.from_codes(after, PLAN_FATES)
     switch = model.timeline.month_index(model.config.transition.legal_switch)
     ceased = model.events.frame("plan_ceased")
     if len(ceased) and "reason" in ceased.columns:
@@ -631,5 +645,5 @@ def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray
         keep = (where >= 0)
         where, reasons = where[keep], ceased["reason"].to_numpy()[keep]
         in_cohort = at_switch[where]
-        after[where[in_cohort]] = [PLAN_AFTER_SWITCH.get(str(r), "plan_ended") for r in reasons[in_cohort]]
-    return at_switch, after
+        after[where[in_cohort]] = [PLAN_FATES.index(PLAN_AFTER_SWITCH.get(str(r), "plan_ended")) for r in reasons[in_cohort]]
+    return at_switch, pd.Categorical.from_codes(after, PLAN_FATES)
