@@ -3,7 +3,7 @@
 Why: nationally the per-pupil census and year snapshots (about 17 bytes per pupil and year)
 were a large part of a worker's peak memory, and the metrics only ever summed them into
 (breakdown group) cells. Summing at record time must change no metric: the same function
-(`sim.recorder.sum_into_cells`, by `sim.recorder.breakdown_codes`) makes the cells, and the
+(`sim.cells.sum_into_cells`, by `sim.cells.breakdown_codes`) makes the cells, and the
 counts are whole numbers, exact in any order. Breakdowns are those of the finished run, so when
 FSM eligibility can still change (a dated `population.fsm_share_path`) the snapshots are kept
 and summed after the run.

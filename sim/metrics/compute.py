@@ -13,6 +13,14 @@ import weakref
 import numpy as np
 import pandas as pd
 
+from sim.cells import (  # noqa: F401 (concentration_index, exact_in_any_order: read from here by tests)
+    SEVERITY_BANDS,
+    Cells,
+    breakdown_codes,
+    concentration_index,
+    exact_in_any_order,
+    sum_into_cells,
+)
 from sim.config.council_table import simulated_councils
 from sim.config.schema import NEED_TYPES
 from sim.finance_ledger import LINES
@@ -22,19 +30,11 @@ from sim.population.state import (
     NEVER,
 )
 from sim.population.year_groups import YEAR_11
-from sim.recorder import (  # noqa: F401 (concentration_index, exact_in_any_order: read from here by tests)
-    SEVERITY_BANDS,
-    Cells,
-    breakdown_codes,
-    concentration_index,
-    exact_in_any_order,
-    sum_into_cells,
-)
 
 BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "council", "sen_status", "severity_band")
 FLOW_BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "severity_band", "council")  # need at the event
 SEVERITY_LABELS = np.array(["none", "mild", "moderate", "severe", "complex"])
-#: The labels of each breakdown's codes (`sim.recorder.breakdown_codes`; councils: their la_code).
+#: The labels of each breakdown's codes (`sim.cells.breakdown_codes`; councils: their la_code).
 BREAKDOWN_LABELS = {
     "fsm": ["non_fsm", "fsm"],
     "income_quintile": ["1", "2", "3", "4", "5"],
@@ -91,7 +91,7 @@ def group_cells(date_codes: np.ndarray, n_dates: int, grouped: list):
 
 
 def collapse_to_cells(units: pd.DataFrame, counts: dict[str, np.ndarray | None]) -> pd.DataFrame:
-    """A frame of units summed into cells by its categorical columns (`sim.recorder.sum_into_cells`,
+    """A frame of units summed into cells by its categorical columns (`sim.cells.sum_into_cells`,
     the one definition the recorder sums each census and year with): one row per combination of
     categories that has any unit, each count in `counts` summed over it (None counts the units)."""
     categorical = [name for name in units.columns if isinstance(units[name].dtype, pd.CategoricalDtype)]
@@ -121,7 +121,7 @@ class MetricBuilder:
         """Breakdown columns (as categoricals: group-bys stay fast) for the children at `rows`:
         their FSM, income quintile and council, and with `support_level` their SEN status, with
         `severity` (and `need_type`, by default the child's own) their severity band and need type
-        (`sim.recorder.breakdown_codes`); other keyword columns are added as they are."""
+        (`sim.cells.breakdown_codes`); other keyword columns are added as they are."""
         ch = self.children
         rows = np.asarray(rows, dtype=np.int64)
         level = columns.pop("support_level", None)
@@ -135,7 +135,7 @@ class MetricBuilder:
         return frame
 
     def categoricals(self, keys: dict[str, tuple[np.ndarray, int]]) -> dict[str, pd.Categorical]:
-        """Breakdown codes (`sim.recorder.breakdown_codes`) as categoricals with their labels."""
+        """Breakdown codes (`sim.cells.breakdown_codes`) as categoricals with their labels."""
         labels = {**BREAKDOWN_LABELS, "council": self.council_codes}
         return {name: pd.Categorical.from_codes(codes, labels[name]) for name, (codes, _) in keys.items()}
 
@@ -361,7 +361,7 @@ class MetricBuilder:
     def access(self) -> None:
         """Calendar-year access: unmet-need months, matched share, suspensions, from each year the
         recorder summed into (group) cells as it closed; the concentration index, which needs each
-        pupil's matched share, was worked out then too (`sim.recorder.reduce_year`)."""
+        pupil's matched share, was worked out then too (`sim.cells.reduce_year`)."""
         frames = []
         index_rows = []
         for cells in self.model.recorder.year_cells(self.children):
