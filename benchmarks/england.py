@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gc
 import json
 import os
 import pickle
@@ -60,7 +59,7 @@ def _max_rss_bytes() -> int:
 def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     """Build, run and measure one route as a compare worker does (runs inside the subprocess)."""
     from sim.config.loader import load_config
-    from sim.experiments.runner import ReplicateOutput, replicate_seed
+    from sim.experiments.runner import ReplicateOutput, release_memory, replicate_seed
     from sim.metrics import children_table, compute_metrics, system_table
     from sim.model import SendModel
     from sim.population.build import column_bytes_per_child
@@ -97,7 +96,7 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     })
     output = ReplicateOutput(0, 0, metrics, system_table(model), children)
     del model, metrics, children
-    gc.collect()  # as `run_replicate`, before a pool worker pickles its tables to send them back
+    release_memory()  # as `run_replicate`, before a pool worker pickles its tables to send them back
     pickled = phase("return", lambda: pickle.dumps(output))
     result["return_pickled_gb"] = round(len(pickled) / 2**30, 3)
     return result
