@@ -612,7 +612,7 @@ def children_table(model) -> pd.DataFrame:
         "neet": ch.neet[rows],
         "ehcp_at_switch": at_switch,
         "plan_after_switch": after_switch,
-    })
+    }, copy=False)  # every column is already its own array: gathering them into blocks would copy the table once more
     for name, values in family_columns(model, rows).items():
         frame[name] = values
     return frame
