@@ -61,3 +61,20 @@ def test_with_a_dated_fsm_path_census_breakdowns_are_the_children_at_the_end() -
     in_fsm_group = cells.keys["fsm"][0] == 1
     assert cells.counts["one"][in_fsm_group].sum() == fsm_at_end.sum()
     assert cells.counts["is_fsm"].sum() == fsm_then.sum()
+
+
+def test_children_table_labels_are_categoricals_of_the_same_labels(finished_model) -> None:
+    """Need types and a plan's fate after the switch are categoricals (a byte a row, not a string),
+    whose values are the labels the table held as strings."""
+    from sim.config.schema import NEED_TYPES
+    from sim.metrics import children_table
+
+    table = children_table(finished_model)
+    ch = finished_model.children
+    rows = pd.Index(ch.key).get_indexer(table["child"].to_numpy())
+    expected = np.where(ch.severity[rows] > 0, np.array(NEED_TYPES)[ch.need_type[rows]], "none")
+    for column in ("need_type", "first_need_type", "plan_after_switch"):
+        assert isinstance(table[column].dtype, pd.CategoricalDtype), column
+    assert (table["need_type"].astype(str).to_numpy() == expected).all()
+    assert set(table["plan_after_switch"].astype(str)) <= {"", "kept_plan", "moved_to_isp", "plan_ended"}
+    assert (table["plan_after_switch"].astype(str) != "").sum() == table["ehcp_at_switch"].sum()
