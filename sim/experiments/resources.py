@@ -15,10 +15,10 @@ labels as categoricals (109 bytes per row, was 138) and a replicate hands its mo
 back before its tables are pickled (before: 0.7 KB plus 0.07 KB; earlier still, when the metrics
 kept every census as one row per pupil, 1.5 KB plus 0.4 KB). What is left is the state (145
 bytes per child row, future cohorts included), the event log and the children table. The
-figures are rounded up so the estimate errs on the safe side: it is 6-8% above the measured
-worker at scales 0.03 and 0.1; at full scale (8.1 million pupils to August 2036) it gives 9.0
-GiB, against about 8.3 GiB extrapolated from scales 0.1 and 0.3 (the last measured full-scale
-worker, 10.5 GiB, predates these changes).
+figures are rounded up so the estimate errs on the safe side: it is 8%, 11% and 14% above the
+measured worker at scales 0.03, 0.1 and 0.3 (0.47, 1.00 and 2.51 GiB); at full scale (8.1
+million pupils to August 2036) it gives 9.0 GiB, against about 7.8 GiB extrapolated from scales
+0.1 and 0.3 (the last measured full-scale worker, 10.5 GiB, predates these changes).
 
 The combined tables kept by the parent take about 0.4 KB per pupil, replicate and route: the
 children table, and the copies the paired analysis makes of it (the national comparison at full
