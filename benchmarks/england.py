@@ -10,11 +10,13 @@ machine's load average alongside.
 What is measured, per route, in a fresh single-threaded subprocess (the two routes run at the
 same time, as the two workers of `sendsim compare` do):
 
-- build, run (every monthly step), children table, metrics: wall and CPU seconds;
+- build, run (every monthly step), children table, metrics, and the return (the tables pickled
+  as a pool worker sends them back, after the model is let go): wall and CPU seconds;
 - child-months stepped (rows on roll summed over months) and child-months per CPU-second;
 - state bytes per child (`population.build.column_bytes_per_child`: every per-child column,
   all rows, future Reception cohorts too) and child rows;
-- peak RSS of the worker (`resource.getrusage` maxrss) after each phase.
+- peak RSS of the worker (`resource.getrusage` maxrss) after each phase, the children table's
+  bytes per row and the size of the pickled tables.
 
 With `--end-to-end`, it also times `sendsim compare configs/england.yaml
 configs/england_white_paper.yaml --replicates 1 --workers 2` (wall, from the command's start to
@@ -32,11 +34,13 @@ import argparse
 import csv
 import json
 import os
+import pickle
 import platform
 import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,8 +59,8 @@ def _max_rss_bytes() -> int:
 def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     """Build, run and measure one route as a compare worker does (runs inside the subprocess)."""
     from sim.config.loader import load_config
-    from sim.experiments.runner import replicate_seed
-    from sim.metrics import children_table, compute_metrics
+    from sim.experiments.runner import ReplicateOutput, release_memory, replicate_seed
+    from sim.metrics import children_table, compute_metrics, system_table
     from sim.model import SendModel
     from sim.population.build import column_bytes_per_child
 
@@ -77,10 +81,12 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     model = phase("build", lambda: SendModel(config, seed=replicate_seed(config.run.seed, 0)))
     child_months = sum(hi - lo for lo, hi in (model.on_roll(t) for t in range(model.n_months)))
     phase("run", model.run)
-    children = phase("children_table", lambda: children_table(model))  # as `run_replicate`: built once, read by the metrics
-    phase("metrics", lambda: compute_metrics(model, children))
+    children = phase("children_table", partial(children_table, model))  # as `run_replicate`: built once, read by the metrics
+    metrics = phase("metrics", partial(compute_metrics, model, children))
     result.update({
         "child_rows": len(model.children),
+        "children_table_rows": len(children),
+        "children_table_bytes_per_row": round(children.memory_usage(deep=True).sum() / max(len(children), 1), 1),
         "pupils_at_start": int(model.recorder.system["pupils"][0].sum()),
         "months": model.n_months,
         "child_months": int(child_months),
@@ -88,6 +94,11 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
         "state_bytes_per_child": round(column_bytes_per_child(model.children), 1),
         "state_gb": round(model.children.nbytes() / 2**30, 3),
     })
+    output = ReplicateOutput(0, 0, metrics, system_table(model), children)
+    del model, metrics, children
+    release_memory()  # as `run_replicate`, before a pool worker pickles its tables to send them back
+    pickled = phase("return", lambda: pickle.dumps(output))
+    result["return_pickled_gb"] = round(len(pickled) / 2**30, 3)
     return result
 
 

@@ -116,7 +116,7 @@ def derive_support(config, iterations: int, seed: int) -> None:
     identified = sen + ehcp
     ident, req = config.identification, config.requests
     for iteration in range(iterations):
-        model = SendModel(config, seed=seed + iteration).run()
+        model = SendModel(config, seed=seed + iteration, keep_snapshots=True).run()
         rates, reception = observed_support(model)
         need_step(config, model, iteration)
         y_identified = np.clip((identified[1:] - identified[:-1] * (1 - rates["identified_out"][:13])) / (1 - identified[:-1]), 1e-4, None)
@@ -161,7 +161,7 @@ def main() -> None:
         derive_support(config, args.iterations, args.seed)
         return
     for iteration in range(args.iterations):
-        need_step(config, SendModel(config, seed=args.seed + iteration).run(), iteration)
+        need_step(config, SendModel(config, seed=args.seed + iteration, keep_snapshots=True).run(), iteration)
 
 
 def need_step(config, model, iteration: int) -> None:

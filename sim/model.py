@@ -28,7 +28,10 @@ from sim.timeline import Timeline
 class SendModel(mesa.Model):
     """England's SEND system for one or more councils, under one route."""
 
-    def __init__(self, config: ScenarioConfig, seed: int | None = None) -> None:
+    def __init__(self, config: ScenarioConfig, seed: int | None = None, keep_snapshots: bool = False) -> None:
+        """`keep_snapshots`: also keep every census and year as per-pupil columns
+        (`Recorder.census`, `Recorder.years`), for analyses that follow single pupils; the metrics
+        need only the cells the recorder sums them into."""
         seed = config.run.seed if seed is None else int(seed)
         super().__init__(rng=seed)
         self.config = config
@@ -42,7 +45,10 @@ class SendModel(mesa.Model):
         self.route = make_route(config.run.route, config, self.timeline, self.schools, self.councils, self.streams)
         self.events = EventLog()
         self.ledger = Ledger(self.timeline.n_months, len(self.councils))
-        self.recorder = Recorder(self.timeline.n_months, len(self.councils))
+        # FSM eligibility changes during the run only along a dated path: without one, a pupil's
+        # breakdowns at a census are those the metrics read at the end, so it is summed into cells at once
+        self.recorder = Recorder(self.timeline.n_months, len(self.councils), keep_snapshots=keep_snapshots,
+                                 breakdowns_final=not config.population.fsm_share_path)
         self.recorder.track_children(self.children)
         self.month = 0
         self.timer = StageTimer()

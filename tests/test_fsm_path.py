@@ -32,7 +32,7 @@ def test_target_share_interpolates_and_is_flat_beyond_the_path() -> None:
 
 
 def test_fsm_share_follows_the_path_and_is_never_withdrawn() -> None:
-    held = SendModel(small_config(councils=1, pupils=12000, end="2029-02"), seed=2).run()
+    held = SendModel(small_config(councils=1, pupils=12000, end="2029-02"), seed=2, keep_snapshots=True).run()
     rising = SendModel(small_config({"population": {"fsm_share_path": PATH}}, councils=1, pupils=12000, end="2029-02"), seed=2).run()
     held_shares, rising_shares = _january_fsm_shares(held), _january_fsm_shares(rising)
     for year in (2026, 2027, 2028, 2029):

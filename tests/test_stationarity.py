@@ -39,7 +39,7 @@ def _run(councils: int, scale: float, end: str, seed: int) -> SendModel:
     config.population.councils = councils
     config.population.scale = scale
     config.run.end = end
-    return SendModel(config, seed=seed).run()
+    return SendModel(config, seed=seed, keep_snapshots=True).run()  # follows the January shares by year group
 
 
 def _january_shares(model: SendModel, bands: list[list[int]]):

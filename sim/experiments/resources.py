@@ -6,26 +6,31 @@ makes the machine swap), with nothing written. Refusing up front, with the estim
 change, costs a user nothing.
 
 The per-pupil figures are the peak resident memory of one worker (`resource.getrusage`) running
-one replicate of the national configuration (`benchmarks/england.py`: build, monthly steps,
-metrics, children table) at scale 0.1 (809,000 pupils) over three and twelve simulated years,
-and at scale 0.03: about 0.7 KB per pupil plus 0.07 KB per pupil and simulated year, now that
-each census and year is summed into cells as the metrics read it (before, when every census was
-kept as one row per pupil, it was about 1.5 KB plus 0.4 KB). What is left is the state (future
-cohorts included), the census and year snapshots and the children table behind the
-need-standardised gaps. The combined tables kept by the parent take about 0.4 KB per pupil,
-replicate and route: the children table, and the copies the paired analysis makes of it (the
-national comparison at full scale, one replicate, peaked at 19.7 GiB in all; with 0.3 KB the
-estimate was 18.7 GiB, below it). The figures are rounded up so the estimate errs on the safe
-side: it is 8% above the measured worker at scale 0.03, 15% above at scale 0.1, and 33% above at
-full scale (8.1 million pupils to August 2036: 10.5 GiB measured, 14.0 estimated; memory per
-pupil falls a little with size).
+one replicate of the national configuration (`benchmarks/england.py --worker`: build, monthly
+steps, children table, metrics, and the tables pickled to be sent back) at scale 0.1 (809,000
+pupils) over three and twelve simulated years, checked at scales 0.03 and 0.3: about 0.45 KB per
+pupil plus 0.05 KB per pupil and simulated year, now that the recorder sums each census and year
+into cells as it takes them (it kept 17 bytes per pupil and year), the children table holds its
+labels as categoricals (109 bytes per row, was 138) and a replicate hands its model's memory
+back before its tables are pickled (before: 0.7 KB plus 0.07 KB; earlier still, when the metrics
+kept every census as one row per pupil, 1.5 KB plus 0.4 KB). What is left is the state (145
+bytes per child row, future cohorts included), the event log and the children table. The
+figures are rounded up so the estimate errs on the safe side: it is 8%, 11% and 14% above the
+measured worker at scales 0.03, 0.1 and 0.3 (0.47, 1.00 and 2.51 GiB); at full scale (8.1
+million pupils to August 2036) it gives 9.0 GiB, against about 7.8 GiB extrapolated from scales
+0.1 and 0.3 (the last measured full-scale worker, 10.5 GiB, predates these changes).
+
+The combined tables kept by the parent take about 0.4 KB per pupil, replicate and route: the
+children table, and the copies the paired analysis makes of it (the national comparison at full
+scale, one replicate, peaked at 19.7 GiB in all before the analysis paired only the columns it
+reads and the children table shrank; with 0.3 KB the estimate was below it then). Not yet
+re-measured at full scale, so the figure is not lowered.
 
 A comparison queues both routes' replicates in one pool, so with two workers and one replicate
 both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`); the
-national comparison at full scale is then estimated at 34 GiB, and on a machine that holds one
-worker but not two it runs the routes one after the other (`workers_that_fit`). The kept tables
-are still counted at 0.4 KB per pupil, replicate and route, although the paired analysis now
-pairs only the columns it reads (not yet measured at full scale, so the figure is not lowered).
+national comparison at full scale is then estimated at about 24 GiB, and on a machine that holds
+one worker but not two (this project's 23 GB machines) it runs the routes one after the other
+(`workers_that_fit`); at scale 0.3 both at once are estimated at under 8 GiB.
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from sim.config import ScenarioConfig
 from sim.config.council_table import council_profiles
 from sim.errors import UserError
 
-BYTES_PER_PUPIL = 800
-BYTES_PER_PUPIL_YEAR = 85
+BYTES_PER_PUPIL = 500
+BYTES_PER_PUPIL_YEAR = 55
 RESULT_BYTES_PER_PUPIL_REPLICATE = 400
 PROCESS_BASE_BYTES = 250 * 2**20  # the interpreter with numpy, pandas, scipy, pyarrow and mesa loaded (about 235 MiB)
 USABLE_SHARE = 0.9  # of the memory available now; the rest is the operating system's

@@ -8,6 +8,8 @@ any executor.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -26,6 +28,25 @@ from sim.model import SendModel
 def replicate_seed(root_seed: int, replicate: int) -> int:
     digest = hashlib.blake2b(f"{root_seed}|replicate|{replicate}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+def release_memory() -> None:
+    """Free what is no longer referenced and hand the freed memory back to the operating system.
+
+    Why: a finished model holds reference cycles (its stages are its own bound methods), so
+    dropping it frees nothing until a collection; and the allocator (glibc) keeps most freed
+    memory for reuse instead of returning it. A pool worker then pickles its tables (a second
+    copy of its children table) on top of memory it no longer uses: in a national run at scale
+    0.03 the process's resident memory fell from 0.452 to only 0.444 GiB when its model was
+    collected, and to 0.287 GiB when the allocator was asked to give the freed memory back (`malloc_trim`; on other C libraries,
+    where there is no such call, only the collection is done).
+    """
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 @dataclass
@@ -47,6 +68,8 @@ def run_replicate(config: ScenarioConfig | dict, replicate: int, root_seed: int 
     children = children_table(model)  # first: the metrics' gaps read it too
     metrics = compute_metrics(model, children)
     system = system_table(model)
+    del model
+    release_memory()  # before a pool worker pickles the tables (a second copy of them) to send them back
     for frame in (metrics, system, children):
         frame.insert(0, "replicate", replicate)
     return ReplicateOutput(replicate, seed, metrics, system, children)

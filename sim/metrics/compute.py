@@ -13,38 +13,42 @@ import weakref
 import numpy as np
 import pandas as pd
 
+from sim.cells import (  # noqa: F401 (concentration_index, exact_in_any_order: read from here by tests)
+    SEVERITY_BANDS,
+    Cells,
+    breakdown_codes,
+    concentration_index,
+    exact_in_any_order,
+    sum_into_cells,
+)
 from sim.config.council_table import simulated_councils
 from sim.config.schema import NEED_TYPES
 from sim.finance_ledger import LINES
 from sim.metrics.family import add_family_metrics, family_columns
 from sim.population.state import (
     APPEAL_REFUSAL,
-    EHCP,
-    INDEPENDENT_SPECIAL,
     NEVER,
-    SEN_SUPPORT,
-    STATE_SPECIAL,
-    TARGETED_PLUS,
 )
 from sim.population.year_groups import YEAR_11
 
 BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "council", "sen_status", "severity_band")
 FLOW_BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "severity_band", "council")  # need at the event
-SEVERITY_BANDS = np.array([0.0, 1e-6, 1.0, 2.0, 3.0])
 SEVERITY_LABELS = np.array(["none", "mild", "moderate", "severe", "complex"])
+#: The labels of each breakdown's codes (`sim.cells.breakdown_codes`; councils: their la_code).
+BREAKDOWN_LABELS = {
+    "fsm": ["non_fsm", "fsm"],
+    "income_quintile": ["1", "2", "3", "4", "5"],
+    "sen_status": ["no_sen", "sen_support", "targeted_plus", "ehcp"],
+    "severity_band": list(SEVERITY_LABELS),
+    "need_type": [*NEED_TYPES, "none"],
+}
+
+
 def severity_band(severity: np.ndarray) -> np.ndarray:
     return SEVERITY_LABELS[np.searchsorted(SEVERITY_BANDS, np.asarray(severity, dtype=np.float64), side="right") - 1]
 
 
 COLLAPSE_MIN_ROWS = 50_000  # below this, summing row by row is as fast as collapsing first
-EXACT_SUM_LIMIT = 2.0**53  # integers up to here are exact in float64, so their sums do not depend on order
-
-
-def exact_in_any_order(values: np.ndarray) -> bool:
-    """Whole numbers whose total stays below 2**53: every partial sum is exact, in any order."""
-    return bool(np.array_equal(values, np.trunc(values)) and np.abs(values).sum() < EXACT_SUM_LIMIT)
-
-
 def group_cells(date_codes: np.ndarray, n_dates: int, grouped: list):
     """The cells of units sharing a date and every breakdown group: (cell of each unit, date codes
     and breakdowns of the cells), or None when summing row by row is as good.
@@ -87,71 +91,16 @@ def group_cells(date_codes: np.ndarray, n_dates: int, grouped: list):
 
 
 def collapse_to_cells(units: pd.DataFrame, counts: dict[str, np.ndarray | None]) -> pd.DataFrame:
-    """One snapshot's units summed into cells: one row per combination of its categorical
-    breakdown columns that has any unit, with each count in `counts` summed over the cell's
-    units (None counts the units themselves).
-
-    Why: a census or a year's access measures have one unit per pupil (about eight million a
-    year nationally, a hundred million a run); kept as frames until every year is read, they set
-    the worker's peak memory. Summed into cells as each snapshot is read, a year is a few tens of
-    thousands of rows, and every breakdown of a ratio is a sum over cells. Counts must be whole
-    numbers (flags, months, events): their float64 sums are exact in any order while totals stay
-    below 2**53, so every metric is the same bit for bit as summing unit by unit; other values
-    (money) must not be collapsed, and a ValueError says so. A cell exists only if some unit is in
-    it, so a group is present in a breakdown exactly when it was with one row per unit.
-    """
+    """A frame of units summed into cells by its categorical columns (`sim.cells.sum_into_cells`,
+    the one definition the recorder sums each census and year with): one row per combination of
+    categories that has any unit, each count in `counts` summed over it (None counts the units)."""
     categorical = [name for name in units.columns if isinstance(units[name].dtype, pd.CategoricalDtype)]
-    sizes = [len(units[name].cat.categories) for name in categorical]
-    cardinality = float(np.prod(sizes, dtype=np.float64))
-    if cardinality >= 2.0**62:
-        raise ValueError("too many breakdown combinations to collapse into cells")
-    joint = np.zeros(len(units), dtype=np.int64)
-    for name, size in zip(categorical, sizes):
-        joint *= size
-        joint += units[name].array.codes
-    if cardinality <= max(4 * len(units), 1 << 22):  # dense cells: counting beats sorting
-        present = np.bincount(joint, minlength=int(cardinality))
-        cells = np.flatnonzero(present)
-        size = int(cardinality)
-
-        def total(weights):
-            return (present if weights is None else np.bincount(joint, weights=weights, minlength=size))[cells].astype(np.float64)
-    else:
-        cells, cell = np.unique(joint, return_inverse=True)
-
-        def total(weights):
-            return np.bincount(cell, weights=weights, minlength=len(cells)).astype(np.float64)
-    frame = {}
-    rest = cells
-    for name, size in reversed(list(zip(categorical, sizes))):
-        frame[name] = pd.Categorical.from_codes(rest % size, units[name].cat.categories)
-        rest = rest // size
-    frame = pd.DataFrame({name: frame[name] for name in categorical})
-    for name, weights in counts.items():
-        if weights is not None:
-            weights = np.asarray(weights, dtype=np.float64)
-            if not exact_in_any_order(weights):
-                raise ValueError(f"{name}: only whole-number counts can be summed into cells")
-        frame[name] = total(weights)
+    keys = {name: (units[name].array.codes, len(units[name].cat.categories)) for name in categorical}
+    cell_keys, cell_counts = sum_into_cells(keys, counts)
+    frame = pd.DataFrame({name: pd.Categorical.from_codes(cell_keys[name][0], units[name].cat.categories) for name in categorical})
+    for name, values in cell_counts.items():
+        frame[name] = values
     return frame
-
-
-def concentration_index(matched_months: np.ndarray, need_months: np.ndarray, band: np.ndarray, quintile: np.ndarray) -> float:
-    """Need-adjusted concentration index of matched support by income rank, over one year's pupils with need.
-
-    y = share of need-months with matched support, indirectly standardised for need
-    (y - mean(y | severity band) + mean(y)); rank = fractional income rank (quintile codes 0-4,
-    ties at their mid-rank). CI = 2 cov(y, rank) / mean(y): positive means support matched to
-    need is concentrated among better-off families, 0 means none (docs/MODEL.md). NaN when no
-    support was matched. Needs one value per child, so it is computed year by year.
-    """
-    y = np.asarray(matched_months, dtype=np.float64) / np.asarray(need_months, dtype=np.float64)
-    band_mean = np.bincount(band, weights=y) / np.maximum(np.bincount(band), 1)
-    adjusted = y - band_mean[band] + y.mean()
-    counts = np.bincount(quintile, minlength=5)
-    mid_rank = (np.cumsum(counts) - counts / 2) / len(quintile)
-    rank = mid_rank[quintile]
-    return 2 * np.cov(adjusted, rank, bias=True)[0, 1] / adjusted.mean() if adjusted.mean() > 0 else np.nan
 
 
 class MetricBuilder:
@@ -165,29 +114,36 @@ class MetricBuilder:
         self.rows: list[pd.DataFrame] = []
         self.council_codes = list(simulated_councils(model.config.population)["la_code"])
         self._grouping: tuple | None = None  # (key, weak reference to the frame, groups) of the last frame grouped
+        self._census: list[Cells] | None = None  # the recorder's census cells, read twice (shares, flow denominators)
 
     # ---- units: attach breakdown columns to rows -------------------------------------------
     def units(self, rows: np.ndarray, **columns) -> pd.DataFrame:
-        """Breakdown columns (as categoricals: group-bys stay fast) for the children at `rows`."""
+        """Breakdown columns (as categoricals: group-bys stay fast) for the children at `rows`:
+        their FSM, income quintile and council, and with `support_level` their SEN status, with
+        `severity` (and `need_type`, by default the child's own) their severity band and need type
+        (`sim.cells.breakdown_codes`); other keyword columns are added as they are."""
         ch = self.children
         rows = np.asarray(rows, dtype=np.int64)
-        frame = pd.DataFrame({
-            "fsm": pd.Categorical.from_codes(ch.fsm[rows].astype(np.int8), ["non_fsm", "fsm"]),
-            "income_quintile": pd.Categorical.from_codes(ch.income_quintile[rows].astype(np.int8) - 1, ["1", "2", "3", "4", "5"]),
-            "council": pd.Categorical.from_codes(ch.council[rows].astype(np.int32), self.council_codes),
-        })
-        if "support_level" in columns:
-            level = np.asarray(columns.pop("support_level"), dtype=np.int8)
-            frame["sen_status"] = pd.Categorical.from_codes(level, ["no_sen", "sen_support", "targeted_plus", "ehcp"])
-        if "severity" in columns:
-            sev = np.asarray(columns.pop("severity"), dtype=np.float64)
-            band = np.searchsorted(SEVERITY_BANDS, sev, side="right") - 1
-            frame["severity_band"] = pd.Categorical.from_codes(band.astype(np.int8), list(SEVERITY_LABELS))
-            need_type = np.asarray(columns.pop("need_type", ch.need_type[rows])).astype(np.int8)
-            codes = np.where(sev > 0, need_type, len(NEED_TYPES)).astype(np.int8)
-            frame["need_type"] = pd.Categorical.from_codes(codes, [*NEED_TYPES, "none"])
+        level = columns.pop("support_level", None)
+        severity = columns.pop("severity", None)
+        need_type = None if severity is None else columns.pop("need_type", ch.need_type[rows])
+        keys = breakdown_codes(ch.fsm[rows], ch.income_quintile[rows], ch.council[rows], len(self.council_codes),
+                               support_level=level, severity=severity, need_type=need_type)
+        frame = pd.DataFrame(self.categoricals(keys))
         for key, values in columns.items():
             frame[key] = values
+        return frame
+
+    def categoricals(self, keys: dict[str, tuple[np.ndarray, int]]) -> dict[str, pd.Categorical]:
+        """Breakdown codes (`sim.cells.breakdown_codes`) as categoricals with their labels."""
+        labels = {**BREAKDOWN_LABELS, "council": self.council_codes}
+        return {name: pd.Categorical.from_codes(codes, labels[name]) for name, (codes, _) in keys.items()}
+
+    def cells_frame(self, cells: Cells) -> pd.DataFrame:
+        """A census or a year the recorder summed into cells: its breakdowns as categoricals and its counts."""
+        frame = pd.DataFrame(self.categoricals(cells.keys))
+        for name in cells.counts:
+            frame[name] = cells.count(name)
         return frame
 
     def add_ratio(self, units: pd.DataFrame, metric: str, numerator: str, denominator: str, scale: float = 1.0,
@@ -271,25 +227,11 @@ class MetricBuilder:
 
     # ---- metric families ----------------------------------------------------------------------
     def census(self) -> None:
-        """January census shares, each census summed into (date, group) cells as it is read."""
+        """January census shares, from each census the recorder summed into (group) cells."""
         frames = []
-        for snap in self.model.recorder.census:
-            cols = snap.columns
-            pupils = cols["year_group"] <= YEAR_11
-            rows = np.arange(snap.lo, snap.hi)[pupils]
-            level = cols["support_level"][pupils]
-            placement = cols["placement"][pupils]
-            u = self.units(rows, support_level=level, severity=cols["severity"][pupils], need_type=cols["need_type"][pupils])
-            u = collapse_to_cells(u, {
-                "one": None,
-                "ehcp": level == EHCP,
-                "sen_support": level == SEN_SUPPORT,
-                "targeted_plus": level == TARGETED_PLUS,
-                "isp": cols["isp"][pupils],
-                "is_fsm": cols["fsm"][pupils] if "fsm" in cols else self.children.fsm[rows],
-                "special": (level == EHCP) & ((placement == STATE_SPECIAL) | (placement == INDEPENDENT_SPECIAL)),
-            })
-            u["date"] = self.timeline.timestamp(snap.t)
+        for cells in self.census_cells():
+            u = self.cells_frame(cells)
+            u["date"] = self.timeline.timestamp(cells.t)
             frames.append(u)
         if not frames:
             return
@@ -311,16 +253,21 @@ class MetricBuilder:
                                       "value": 100 * s[f"is_{need}"] / s["total"]}))
         self.rows.extend(rows)
 
+    def census_cells(self) -> list[Cells]:
+        if self._census is None:
+            self._census = self.model.recorder.census_cells(self.children)
+        return self._census
+
     def pupils_by_year(self) -> pd.DataFrame:
         """Pupil denominators per calendar year and group, from each January census: (date, group)
-        cells with the pupils counted in column "pupils"."""
+        cells with the pupils counted in column "pupils" (the census cells summed over SEN status)."""
         frames = []
-        for snap in self.model.recorder.census:
-            pupils = snap.columns["year_group"] <= YEAR_11
-            rows = np.arange(snap.lo, snap.hi)[pupils]
-            u = self.units(rows, severity=snap.columns["severity"][pupils], need_type=snap.columns["need_type"][pupils])
-            u = collapse_to_cells(u, {"pupils": None})
-            u["date"] = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
+        for cells in self.census_cells():
+            keys = {name: key for name, key in cells.keys.items() if name != "sen_status"}
+            cell_keys, counts = sum_into_cells(keys, {"pupils": cells.count("one")})
+            u = pd.DataFrame(self.categoricals(cell_keys))
+            u["pupils"] = counts["pupils"]
+            u["date"] = pd.Timestamp(year=self.timeline.calendar(cells.t)[0], month=1, day=1)
             frames.append(u)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -333,7 +280,7 @@ class MetricBuilder:
 
     def flows(self) -> None:
         ev = self.model.events
-        full_years = {self.timeline.calendar(s.t)[0] for s in self.model.recorder.years}
+        full_years = {self.timeline.calendar(t)[0] for t in self.model.recorder.year_ends}
         pupils = self.pupils_by_year()
         if pupils.empty:
             return
@@ -412,36 +359,17 @@ class MetricBuilder:
             self.add_ratio(u, "request_success_rate", "num", "den", 100, breakdowns=FLOW_BREAKDOWNS)
 
     def access(self) -> None:
-        """Calendar-year access: unmet-need months, matched share, suspensions (year snapshots).
-
-        Each year is summed into (date, group) cells as it is read; the concentration index needs
-        each pupil's matched share, so it is computed for each year before its pupils are let go.
-        """
+        """Calendar-year access: unmet-need months, matched share, suspensions, from each year the
+        recorder summed into (group) cells as it closed; the concentration index, which needs each
+        pupil's matched share, was worked out then too (`sim.cells.reduce_year`)."""
         frames = []
         index_rows = []
-        for snap in self.model.recorder.years:
-            cols = snap.columns
-            pupils = cols["year_group"] <= YEAR_11
-            rows = np.arange(snap.lo, snap.hi)[pupils]
-            need_months = cols["need_months"][pupils]
-            matched_months = cols["matched_months"][pupils]
-            u = self.units(rows, support_level=cols["support_level"][pupils], severity=cols["severity"][pupils],
-                           need_type=cols["need_type"][pupils])
-            date = pd.Timestamp(year=self.timeline.calendar(snap.t)[0], month=1, day=1)
-            with_need = need_months > 0
-            if with_need.any():
+        for cells in self.model.recorder.year_cells(self.children):
+            u = self.cells_frame(cells)
+            date = pd.Timestamp(year=self.timeline.calendar(cells.t)[0], month=1, day=1)
+            if cells.concentration is not None:
                 index_rows.append({"date": date, "metric": "support_concentration_index", "by": "all", "group": "all",
-                                   "value": concentration_index(matched_months[with_need], need_months[with_need],
-                                                                u["severity_band"].array.codes[with_need],
-                                                                u["income_quintile"].array.codes[with_need])})
-            u = collapse_to_cells(u, {
-                "with_need": with_need,
-                "need_months": need_months,
-                "unmet_months": cols["unmet_months"][pupils],
-                "matched_months": matched_months,
-                "suspensions": cols["suspensions"][pupils],
-                "one": None,
-            })
+                                   "value": cells.concentration})
             u["date"] = date
             frames.append(u)
         if not frames:
@@ -620,8 +548,21 @@ def first_need(model) -> tuple[np.ndarray, np.ndarray]:
     return severity, need_type
 
 
+def need_type_labels(severity: np.ndarray, need_type: np.ndarray) -> pd.Categorical:
+    """Each child's need type label, "none" without need (severity 0), as a categorical.
+
+    Why a categorical: nationally the table has 17.5 million rows, and a label string per row took
+    about 12 bytes in the table (and a fixed-width text array several times that while it was
+    built); codes take one byte and read back as the same labels."""
+    codes = np.where(np.asarray(severity) > 0, np.asarray(need_type).astype(np.int8), len(NEED_TYPES)).astype(np.int8)
+    return pd.Categorical.from_codes(codes, BREAKDOWN_LABELS["need_type"])
+
+
 def children_table(model) -> pd.DataFrame:
-    """One row per child ever on roll: the per-child outcomes used for paired comparisons."""
+    """One row per child ever on roll: the per-child outcomes used for paired comparisons.
+
+    Labels (need types, a plan's fate after the legal switch, council names) are categoricals:
+    the same values as strings, at a byte or two per row."""
     ch = model.children
     last_entry = model.timeline.academic_year(model.n_months - 1)
     rows = np.flatnonzero(ch.entry_year <= last_entry)
@@ -647,13 +588,13 @@ def children_table(model) -> pd.DataFrame:
         "entry_year": ch.entry_year[rows],
         "fsm": ch.fsm[rows],
         "income_quintile": ch.income_quintile[rows],
-        "need_type": np.where(ch.severity[rows] > 0, np.array(NEED_TYPES)[ch.need_type[rows]], "none"),
+        "need_type": need_type_labels(ch.severity[rows], ch.need_type[rows]),
         "severity": ch.severity[rows],
         "onset_severity": ch.onset_severity[rows],
         "held_plan_in_run": model.recorder.ever["ehcp"][rows],  # one definition: held an EHCP on roll in any month
         "support_level": ch.support_level[rows],
         "first_severity": first_severity[rows],
-        "first_need_type": np.where(first_severity[rows] > 0, np.array(NEED_TYPES)[first_type[rows]], "none"),
+        "first_need_type": need_type_labels(first_severity[rows], first_type[rows]),
         "ever_ehcp": model.recorder.ever["ehcp"][rows],
         "ever_special_school": model.recorder.ever["special"][rows],
         "ever_requested": requested[rows],
@@ -671,7 +612,7 @@ def children_table(model) -> pd.DataFrame:
         "neet": ch.neet[rows],
         "ehcp_at_switch": at_switch,
         "plan_after_switch": after_switch,
-    })
+    }, copy=False)  # every column is already its own array: gathering them into blocks would copy the table once more
     for name, values in family_columns(model, rows).items():
         frame[name] = values
     return frame
@@ -680,9 +621,10 @@ def children_table(model) -> pd.DataFrame:
 #: What became of a plan held at the legal switch, by the first cessation after it.
 PLAN_AFTER_SWITCH = {"moved_to_isp": "moved_to_isp", "needs_met": "plan_ended", "other": "plan_ended",
                      "post16": "plan_ended"}
+PLAN_FATES = ["", "kept_plan", "moved_to_isp", "plan_ended"]  # "": not in the cohort
 
 
-def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, pd.Categorical]:
     """`ehcp_at_switch` (held an EHCP at school age the month before `transition.legal_switch`)
     and `plan_after_switch` for those children: "kept_plan" (no cessation after the switch),
     "moved_to_isp" (the legacy review moved the plan to an ISP) or "plan_ended" (ceased for
@@ -690,9 +632,9 @@ def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray
     the run."""
     held = getattr(model.recorder, "plans_at_switch", None)
     at_switch = np.zeros(len(rows), dtype=bool) if held is None else held[rows]
-    after = np.where(at_switch, "kept_plan", "").astype(object)
+    after = np.where(at_switch, PLAN_FATES.index("kept_plan"), 0).astype(np.int8)  # codes of PLAN_FATES
     if held is None or not at_switch.any():
-        return at_switch, after
+        return at_switch, pd.Categorical.from_codes(after, PLAN_FATES)
     switch = model.timeline.month_index(model.config.transition.legal_switch)
     ceased = model.events.frame("plan_ceased")
     if len(ceased) and "reason" in ceased.columns:
@@ -703,5 +645,5 @@ def _transition_columns(model, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray
         keep = (where >= 0)
         where, reasons = where[keep], ceased["reason"].to_numpy()[keep]
         in_cohort = at_switch[where]
-        after[where[in_cohort]] = [PLAN_AFTER_SWITCH.get(str(r), "plan_ended") for r in reasons[in_cohort]]
-    return at_switch, after
+        after[where[in_cohort]] = [PLAN_FATES.index(PLAN_AFTER_SWITCH.get(str(r), "plan_ended")) for r in reasons[in_cohort]]
+    return at_switch, pd.Categorical.from_codes(after, PLAN_FATES)

@@ -51,7 +51,7 @@ def add_family_metrics(builder) -> None:
 
 def _yearly_flows(builder) -> None:
     ev = builder.model.events
-    full_years = {builder.timeline.calendar(s.t)[0] for s in builder.model.recorder.years}
+    full_years = {builder.timeline.calendar(t)[0] for t in builder.model.recorder.year_ends}
     requests = ev.frame("request")
     if len(requests):
         u = builder.event_units(requests)
