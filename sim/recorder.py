@@ -27,6 +27,7 @@ from sim.population.state import (
     STATE_SPECIAL,
     TARGETED_PLUS,
 )
+from sim.population.year_groups import YEAR_11
 from sim.processes import support
 from sim.step_context import StepContext
 
