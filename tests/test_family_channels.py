@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.config import validate_config
 from sim.config.loader import load_config
 from sim.experiments.decompose import DecompositionError
 from sim.experiments.family_channels import (
@@ -38,9 +37,7 @@ from sim.experiments.family_channels import (
     merge_channels,
     with_channels_off,
 )
-from sim.experiments.runner import replicate_seed
-from sim.metrics import children_table
-from sim.model import SendModel
+from sim.experiments.runner import run_replicate, run_replicates
 from sim.population.state import EHCP, INCLUSION_BASE, INDEPENDENT_SPECIAL, MAINSTREAM, STATE_SPECIAL
 from sim.processes import assessment, placement
 from tests.conftest import binomial_se
@@ -209,19 +206,6 @@ def test_the_channel_table_has_one_row_per_channel_and_measure_and_adds_up() -> 
     assert np.allclose(carried[TOTAL].sort_index(), change.sort_index())
 
 
-def _children_of_replicates(config, replicates: int, root_seed: int) -> pd.DataFrame:
-    """The children tables of `replicates` runs with the seeds and replicate column that
-    `run_replicates` gives them (the same tables), without the metrics and system tables it also
-    builds: the gap checks read the children only, and the metrics were half this fixture's time."""
-    config = validate_config(config.model_dump(mode="json"))  # as a replicate receives it
-    frames = []
-    for replicate in range(replicates):
-        children = children_table(SendModel(config, seed=replicate_seed(root_seed, replicate)).run())
-        children.insert(0, "replicate", replicate)
-        frames.append(children)
-    return pd.concat(frames, ignore_index=True)
-
-
 @pytest.fixture(scope="module")
 def gaps_on_and_off() -> dict[str, pd.DataFrame]:
     """Per-replicate gaps in the baseline with every channel on and every channel off (same seeds)."""
@@ -230,7 +214,8 @@ def gaps_on_and_off() -> dict[str, pd.DataFrame]:
     out = {}
     for name, off in (("on", []), ("off", [everything.name])):
         run_config = with_channels_off(config, [everything], off)
-        out[name] = gap_values(_children_of_replicates(run_config, 5, root_seed=11))
+        outputs = run_replicates(run_config, 5, root_seed=11, workers=1, children_only=True)
+        out[name] = gap_values(pd.concat([o.children for o in outputs], ignore_index=True))
     return out
 
 
@@ -382,3 +367,13 @@ def test_decompose_refuses_merged_and_stages_together(tmp_path) -> None:
                                       "--merged", "--stages", "--scale", "0.01", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "exclude each other" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_children_only_replicate_has_the_full_replicates_children_table() -> None:
+    """The decomposition's sub-runs skip the metrics (`children_only`): the children table they
+    read must be the one a full replicate returns, column for column and bit for bit."""
+    config = _config("reform_white_paper.yaml", 0.01, "2027-08")
+    full = run_replicate(config, 1)
+    lean = run_replicate(config, 1, children_only=True)
+    pd.testing.assert_frame_equal(lean.children, full.children, check_exact=True)
+    assert lean.seed == full.seed and lean.metrics.empty and lean.system.empty and not full.metrics.empty

@@ -50,7 +50,7 @@ from sim.config import ConfigError, ScenarioConfig, config_hash, validate_config
 from sim.experiments.decompose import DecompositionError, _set, flatten
 from sim.experiments.provenance import command_line, git_state, now_iso, package_versions
 from sim.experiments.results import write_manifest
-from sim.experiments.runner import combine, run_replicates
+from sim.experiments.runner import run_replicates
 from sim.metrics.gaps import GAP_METRIC_BY_NAME, need_standardised_gaps, t_interval
 
 FAMILY_CHANNELS_CSV = "family_channels.csv"
@@ -311,7 +311,8 @@ def decompose_by_channel(baseline: ScenarioConfig, reform: ScenarioConfig, chann
         pair = []
         for config in (baseline, reform):
             run_config = with_channels_off(config, channels, off)
-            _, _, children = combine(run_replicates(run_config, replicates, root_seed=root_seed, workers=workers))
+            outputs = run_replicates(run_config, replicates, root_seed=root_seed, workers=workers, children_only=True)
+            children = pd.concat([o.children for o in outputs], ignore_index=True)
             pair.append(gap_values(children))
             done += 1
             if progress:
