@@ -27,28 +27,21 @@ def test_an_unknown_key_is_named(tmp_path):
         load_experiment(write(tmp_path, TINY.replace("samples: 3", "sampels: 3")))
 
 
-def test_an_unknown_parameter_path_is_named(tmp_path):
-    text = TINY.replace("identification.advocacy_effect", "identification.advocacy_efect")
-    with pytest.raises(ConfigError, match=r"identification\.advocacy_efect.*not a parameter"):
-        load_experiment(write(tmp_path, text))
-
-
-def test_a_range_outside_the_hard_bounds_names_the_path_and_the_allowed_range(tmp_path):
-    text = TINY.replace("identification.advocacy_effect: {}", "identification.advocacy_effect: {low: -1, high: 1}")
-    with pytest.raises(ConfigError, match=r"identification\.advocacy_effect.*allowed range \[0\.0, 5\.0\]"):
-        load_experiment(write(tmp_path, text))
-
-
-def test_a_strict_lower_bound_is_respected(tmp_path):
-    text = TINY.replace("identification.advocacy_effect: {}", "reform.family_pressure_strength: {low: 0, high: 1}")
-    with pytest.raises(ConfigError, match=r"reform\.family_pressure_strength.*\(0\.0, 3\.0\]"):
-        load_experiment(write(tmp_path, text))
-
-
-def test_a_non_numeric_parameter_cannot_be_an_uncertainty(tmp_path):
-    text = TINY.replace("identification.advocacy_effect: {}", "run.route: {}")
-    with pytest.raises(ConfigError, match=r"run\.route.*not numeric"):
-        load_experiment(write(tmp_path, text))
+@pytest.mark.parametrize(("old", "new", "message"), [
+    # an unknown parameter path is named
+    ("identification.advocacy_effect", "identification.advocacy_efect", r"identification\.advocacy_efect.*not a parameter"),
+    # a range outside the hard bounds names the path and the allowed range
+    ("identification.advocacy_effect: {}", "identification.advocacy_effect: {low: -1, high: 1}",
+     r"identification\.advocacy_effect.*allowed range \[0\.0, 5\.0\]"),
+    # a strict lower bound is respected
+    ("identification.advocacy_effect: {}", "reform.family_pressure_strength: {low: 0, high: 1}",
+     r"reform\.family_pressure_strength.*\(0\.0, 3\.0\]"),
+    # a non-numeric parameter cannot be an uncertainty
+    ("identification.advocacy_effect: {}", "run.route: {}", r"run\.route.*not numeric"),
+], ids=["unknown-path", "outside-hard-bounds", "strict-lower-bound", "not-numeric"])
+def test_a_bad_uncertainty_is_refused_with_the_path_named(tmp_path, old, new, message):
+    with pytest.raises(ConfigError, match=message):
+        load_experiment(write(tmp_path, TINY.replace(old, new)))
 
 
 def test_an_empty_range_takes_the_plausible_range_from_the_metadata(tmp_path):
