@@ -20,21 +20,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.experiments.analysis import replicate_check
 from sim.experiments.compare import fsm_gap_table
 from sim.metrics.registry import RUN_BY_NAME
 from sim.report.decomposition_report import decomposition_section, family_channel_section, waterfall_figure
-from sim.report.document import ABBREVIATIONS, DASH, NEED_NAMES, Document, england_factor, is_missing, money, need_label, num
+from sim.report.document import (
+    ABBREVIATIONS,
+    DASH,
+    NEED_NAMES,
+    Document,
+    england_factor,
+    is_missing,
+    money,
+    need_label,
+    new_figure,
+    num,
+    save_figure,
+)
 from sim.report.transition_report import transition_section
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
-FIGURE_DIR = "figures"
-DPI = 150
 INTERVAL_NOTE = "Lines: mean across replicates; shaded bands: 95% t-interval for the mean over replicates."
 # Government projection for the reform (Schools White Paper 2026, as reported): EHCPs peak near
 # 8% of pupils in 2029-30 and fall below 5% by 2034-35. January census dates for those years.
@@ -309,19 +317,6 @@ def _gaps(doc: Document, gaps: pd.DataFrame) -> None:
 
 
 # ---- figures ---------------------------------------------------------------------------------
-def _new_figure(width: float, height: float, ncols: int = 1):
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)  # own Agg canvas: no pyplot state, no backend switch
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
-    return fig, axes
-
-
-def _save(fig: Figure, directory: Path, name: str) -> str:
-    (directory / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
-    fig.savefig(directory / FIGURE_DIR / name, dpi=DPI)
-    return f"{FIGURE_DIR}/{name}"
-
-
 def _route_lines(ax, table: pd.DataFrame, x_of) -> bool:
     colours = dict(zip(("baseline", "reform"), sns.color_palette("colorblind", 2)))
     drawn = False
@@ -352,7 +347,7 @@ def _empty(ax, what: str) -> None:
 
 def gap_figure(gaps: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
     title = "Disadvantage gap in unmet need: FSM minus not FSM"
-    fig, (ax,) = _new_figure(7.5, 4.5)
+    fig, ((ax,),) = new_figure(7.5, 4.5)
     if gaps is None or gaps.empty or not _route_lines(ax, gaps, _years):
         _empty(ax, "FSM gap")
     ax.axhline(0, color="0.4", linewidth=0.8)
@@ -362,12 +357,12 @@ def gap_figure(gaps: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
     fig.suptitle(title, fontweight="bold")
     caption = ("Unmet-need months per child with need in each calendar year, FSM minus not-FSM children, under "
                "each route; above zero means FSM children spend longer with need unmet. " + INTERVAL_NOTE)
-    return _save(fig, directory, "fsm_gap_unmet_need.png"), title, caption
+    return save_figure(fig, directory, "fsm_gap_unmet_need.png"), title, caption
 
 
 def winners_losers_figure(equity: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
     title = "Winners and losers in unmet-need months, by income quintile"
-    fig, (ax,) = _new_figure(7.5, 4.5)
+    fig, ((ax,),) = new_figure(7.5, 4.5)
     rows = equity[(equity["metric"] == "unmet_need_months") & equity["by"].isin(["all", "income_quintile"])]
     labels = ["All" if g == "all" else f"Q{g}" for g in rows["group"]]
     parts = (("share_better_off", "Better off", "0.25", ""), ("share_unchanged", "Unchanged", "0.85", ""),
@@ -390,13 +385,13 @@ def winners_losers_figure(equity: pd.DataFrame, directory: Path) -> tuple[str, s
     fig.suptitle(title, fontweight="bold")
     caption = ("Share of children with need whose own unmet-need months over the run fell (better off), rose "
                "(worse off) or stayed the same under the reform, mean over replicates. Same children, same luck.")
-    return _save(fig, directory, "winners_losers_income.png"), title, caption
+    return save_figure(fig, directory, "winners_losers_income.png"), title, caption
 
 
 def costs_figure(costs: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
     title = "Spending by budget holder and financial year"
     holders = ("school", "council_high_needs", "council_general_fund", "central_reform")
-    fig, axes = _new_figure(13, 4.5, ncols=len(holders))
+    fig, (axes,) = new_figure(13, 4.5, ncols=len(holders))
     spend = costs[costs["measure"] == "spend"] if len(costs) else costs
     colours = sns.color_palette("colorblind", 2)
     for ax, holder in zip(axes, holders):
@@ -420,12 +415,12 @@ def costs_figure(costs: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
     fig.suptitle(title, fontweight="bold")
     caption = ("Spending summed over councils in each complete financial year; bars: mean across replicates, "
                "whiskers: 95% replicate interval; hatched bars: reform.")
-    return _save(fig, directory, "costs_by_holder.png"), title, caption
+    return save_figure(fig, directory, "costs_by_holder.png"), title, caption
 
 
 def ehcp_figure(stock: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
     title = "Pupils with an EHCP, baseline and reform (January census)"
-    fig, (ax,) = _new_figure(7.5, 4.5)
+    fig, ((ax,),) = new_figure(7.5, 4.5)
     if stock.empty or not _route_lines(ax, stock, _years):
         _empty(ax, "EHCP share")
     else:
@@ -443,7 +438,7 @@ def ehcp_figure(stock: pd.DataFrame, directory: Path) -> tuple[str, str, str]:
     fig.suptitle(title, fontweight="bold")
     caption = ("Share of pupils (Reception to Year 11) holding an EHCP at each January census under each route. "
                + INTERVAL_NOTE)
-    return _save(fig, directory, "ehcp_share_routes.png"), title, caption
+    return save_figure(fig, directory, "ehcp_share_routes.png"), title, caption
 
 
 # ---- entry point -----------------------------------------------------------------------------

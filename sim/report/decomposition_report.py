@@ -14,15 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from sim.experiments.family_channels import ALL, NOTHING, OVERLAP, TOTAL
-from sim.report.document import DASH, Document, interval, money
+from sim.report.document import DASH, Document, interval, money, new_figure, save_figure
 
-FIGURE_DIR = "figures"
 WATERFALL_PNG = "decomposition_waterfall.png"
-DPI = 150
 PANELS = (("unmet_need_months", 2, "months per child with need"), ("fsm_gap_unmet_need_months", 2, "months (FSM minus not FSM)"),
           ("share_worse_off", 1, "% of children with need"), ("spend", None, "£ million"))
 TABLE_OUTCOMES = ("unmet_need_months", "fsm_gap_unmet_need_months", "share_worse_off", "share_better_off", "spend")
@@ -116,9 +112,8 @@ def waterfall_figure(table: pd.DataFrame, directory: Path | str) -> tuple[str, s
     directory = Path(directory)
     method = attribution_method(table)
     title = "Which part of the reform does what"
-    fig = Figure(figsize=(13, 8.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 2).ravel()
+    fig, axes = new_figure(13, 8.5, ncols=2, nrows=2)
+    axes = axes.ravel()
     rows = _rows(table, method)
     colours = sns.color_palette("colorblind", 3)
     for ax, (outcome, _decimals, unit) in zip(axes, PANELS):
@@ -159,9 +154,7 @@ def waterfall_figure(table: pd.DataFrame, directory: Path | str) -> tuple[str, s
                "component's contribution (" + ("Shapley values" if method == "shapley" else "added in the order listed")
                + "), ending at the whole reform (bottom bar, from zero). Plain bars lower the outcome, hatched bars "
                "raise it; whiskers: 95% t-interval over replicates.")
-    (directory / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
-    fig.savefig(directory / FIGURE_DIR / WATERFALL_PNG, dpi=DPI)
-    return f"{FIGURE_DIR}/{WATERFALL_PNG}", title, caption
+    return save_figure(fig, directory, WATERFALL_PNG), title, caption
 
 
 def write_decomposition_report(out_dir: Path | str, table: pd.DataFrame, title: str,

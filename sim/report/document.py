@@ -6,7 +6,7 @@ templates in `sim/report/templates/` render it. The HTML page embeds every figur
 PNG and carries its own table of contents and style, so a `report.html` sent alone by e-mail or
 copied to another directory still shows everything: it refers to no other file.
 
-Also here, because every report needs them: number formatting (signed values, money, shares),
+Also here, because every report needs them: the figures' canvas and files, number formatting (signed values, money, shares),
 need codes spelled out, and the "read this first" box that says what was simulated, in what
 prices, and what the intervals cover.
 """
@@ -23,9 +23,34 @@ from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 DASH = "–"
+#: A report's figures live in this directory beside its page, linked by relative paths (so the
+#: page and its figures can be moved together); 150 dots per inch reads well on screen and print.
+FIGURE_DIR = "figures"
+FIGURE_DPI = 150
+
+
+def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1) -> tuple[Figure, object]:
+    """A constrained-layout figure of `nrows` x `ncols` axes (a 2-D array) on its own Agg canvas.
+
+    Why its own canvas: reports are drawn in worker threads and in library calls; pyplot's global
+    state and backend switch would leak between them (and into a notebook's own figures).
+    """
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def save_figure(fig: Figure, report_dir: Path, name: str) -> str:
+    """Write `fig` to `report_dir/figures/name`; returns the link the page uses (`figures/name`)."""
+    directory = Path(report_dir) / FIGURE_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    fig.savefig(directory / name, dpi=FIGURE_DPI)
+    return f"{FIGURE_DIR}/{name}"
 
 #: The SEN2 / school census primary need codes, spelled out for readers outside the sector.
 NEED_NAMES = {

@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sim.experiments.analysis import (
@@ -38,15 +36,13 @@ from sim.experiments.analysis import (
 )
 from sim.metrics.intervals import t_bounds
 from sim.metrics.registry import YEARLY_BY_NAME, label_and_unit
-from sim.report.document import Document
+from sim.report.document import Document, new_figure, save_figure
 from sim.report.figures import CALENDAR_YEAR_METRICS, FINANCIAL_YEAR_METRICS
 from sim.report.summary import period_label
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
-FIGURE_DIR = "figures"
 ANALYSIS_DIR = "analysis"
-DPI = 150
 DASH = "–"
 MAX_POINT_ROWS = 40  # per-point tables longer than this are cut in the page (the CSV has every row)
 BASELINE = "baseline"
@@ -369,18 +365,6 @@ def _sensitivity_section(doc: Document, indices: pd.DataFrame, method: str, out_
 
 
 # ---- figures ---------------------------------------------------------------------------------------
-def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)  # own Agg canvas: no pyplot state, no backend switch
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
-
-
-def _save(fig: Figure, out_dir: Path, name: str) -> str:
-    (out_dir / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_dir / FIGURE_DIR / name, dpi=DPI)
-    return f"{FIGURE_DIR}/{name}"
-
-
 def sensitivity_figure(indices: pd.DataFrame, method: str, out_dir: Path) -> tuple[str, str, str]:
     """One panel per outcome: horizontal bars per parameter with 95% bootstrap whiskers."""
     if "setting" not in indices.columns:
@@ -390,7 +374,7 @@ def sensitivity_figure(indices: pd.DataFrame, method: str, out_dir: Path) -> tup
     nrows = math.ceil(len(outcomes) / ncols)
     parameters = list(dict.fromkeys(indices["parameter"]))
     height = max(2.6, 0.45 * len(parameters) + 1.6)
-    fig, axes = _new_figure(max(8.5, 4.6 * ncols + 1.5), height * nrows + 0.4, ncols, nrows)
+    fig, axes = new_figure(max(8.5, 4.6 * ncols + 1.5), height * nrows + 0.4, ncols, nrows)
     if method == "morris":
         series = (("mu_star", "μ*", "0.6", ""),)
         title = "Morris screening: which uncertain parameters move each outcome"
@@ -432,13 +416,13 @@ def sensitivity_figure(indices: pd.DataFrame, method: str, out_dir: Path) -> tup
     else:
         caption = ("Hatched light bars: first-order index S1; dark bars: total index ST; whiskers: 95% bootstrap "
                    "interval. Indices are shares of the outcome's variance over the design's parameter ranges.")
-    return _save(fig, out_dir, name), title, caption
+    return save_figure(fig, out_dir, name), title, caption
 
 
 def paired_figure(paired: pd.DataFrame, out_dir: Path) -> tuple[str, str, str]:
     """Per outcome: each design point's mean change with its 95% replicate interval, sorted."""
     outcomes = [o for o in OUTCOME_BY_NAME.values() if o.name in paired.columns and paired[o.name].notna().any()]
-    fig, axes = _new_figure(4.4 * max(len(outcomes), 1) + 0.5, 4.2, max(len(outcomes), 1))
+    fig, axes = new_figure(4.4 * max(len(outcomes), 1) + 0.5, 4.2, max(len(outcomes), 1))
     for ax, o in zip(axes[0], outcomes):
         grouped = paired.groupby("point_id")[o.name]
         mean = grouped.mean()
@@ -460,7 +444,7 @@ def paired_figure(paired: pd.DataFrame, out_dir: Path) -> tuple[str, str, str]:
     fig.suptitle(title, fontweight="bold")
     caption = ("Circles: mean over replicates of the within-replicate change at each design point; whiskers: 95% "
                "replicate interval; dashed line: no change.")
-    return _save(fig, out_dir, "paired_outcomes.png"), title, caption
+    return save_figure(fig, out_dir, "paired_outcomes.png"), title, caption
 
 
 def lever_sweeps(manifest: dict, design: pd.DataFrame | None, outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -495,7 +479,7 @@ def lever_sweep_figure(sweeps: pd.DataFrame, out_dir: Path) -> tuple[str, str, s
     """One panel per (lever, outcome): the outcome against the lever's value, with 95% t-intervals."""
     levers = list(dict.fromkeys(sweeps["lever"]))
     names = list(dict.fromkeys(sweeps["outcome"]))
-    fig, axes = _new_figure(4.2 * len(names) + 0.5, 3.6 * len(levers), len(names), len(levers))
+    fig, axes = new_figure(4.2 * len(names) + 0.5, 3.6 * len(levers), len(names), len(levers))
     for i, lever in enumerate(levers):
         for j, name in enumerate(names):
             ax = axes[i, j]
@@ -518,7 +502,7 @@ def lever_sweep_figure(sweeps: pd.DataFrame, out_dir: Path) -> tuple[str, str, s
     fig.suptitle(title, fontweight="bold")
     caption = ("Line: mean over every run at that lever value (other levers and uncertain parameters averaged over "
                "the design); band: 95% t-interval over those runs; dashed line: no change (paired outcomes).")
-    return _save(fig, out_dir, "lever_sweeps.png"), title, caption
+    return save_figure(fig, out_dir, "lever_sweeps.png"), title, caption
 
 
 def _lever_section(doc: Document, sweeps: pd.DataFrame, out_dir: Path) -> None:

@@ -18,15 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.metrics.summarise import summarise
+from sim.report.document import new_figure, save_figure
 
-FIGURE_DIR = "figures"
-DPI = 150
 BAND_ALPHA = 0.18
 INTERVAL_NOTE = ("Lines: mean across replicates; shaded bands: 95% replicate interval "
                  "(2.5th-97.5th percentile of replicate values).")
@@ -173,23 +170,10 @@ def _series(ax, summary: pd.DataFrame, series: list[tuple[str, str, str | None, 
     return np.concatenate(drawn) if drawn else np.array([])
 
 
-def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)  # the Agg canvas, attached to this figure only (no global backend switch)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    return fig, axes
-
-
-def _save(fig: Figure, directory: Path, name: str) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    fig.savefig(directory / name, dpi=DPI)
-    return f"{FIGURE_DIR}/{name}"
-
-
 # ---- the figures ----------------------------------------------------------------------------
 def census_shares_figure(summary: pd.DataFrame, directory: Path) -> FigureSpec:
     title = "Pupils with an EHCP and on SEN support (January census)"
-    fig, axes = _new_figure(7.5, 4.5)
+    fig, axes = new_figure(7.5, 4.5)
     ax = axes[0, 0]
     years = _series(ax, summary, [("ehcp_share_pupils", "all", "all", "EHCP"),
                                   ("sen_support_share_pupils", "all", "all", "SEN support")])
@@ -199,7 +183,7 @@ def census_shares_figure(summary: pd.DataFrame, directory: Path) -> FigureSpec:
     ax.set_ylabel("Share of pupils (%)")
     _year_axis(ax, "January school census (year)", years)
     fig.suptitle(title, fontweight="bold")
-    path = _save(fig, directory, "census_shares.png")
+    path = save_figure(fig, directory, "census_shares.png")
     caption = ("Share of pupils (Reception to Year 11) with an education, health and care plan and on SEN "
                "support at each January census. " + INTERVAL_NOTE)
     return FigureSpec(path, title, caption)
@@ -207,7 +191,7 @@ def census_shares_figure(summary: pd.DataFrame, directory: Path) -> FigureSpec:
 
 def pipeline_figure(summary: pd.DataFrame, directory: Path) -> FigureSpec:
     title = "The EHCP pipeline per calendar year"
-    fig, axes = _new_figure(12, 4.6, ncols=2)
+    fig, axes = new_figure(12, 4.6, ncols=2)
     left, right = axes[0]
     years = _series(left, summary, [("request_rate", "all", "all", "Requests for assessment"),
                                     ("new_plan_rate", "all", "all", "New plans issued"),
@@ -228,7 +212,7 @@ def pipeline_figure(summary: pd.DataFrame, directory: Path) -> FigureSpec:
     right.set_ylim(0, 100)
     _year_axis(right, "Calendar year", years)
     fig.suptitle(title, fontweight="bold")
-    path = _save(fig, directory, "pipeline.png")
+    path = save_figure(fig, directory, "pipeline.png")
     caption = ("Left: requests for an EHC needs assessment, new plans and ceased plans per 1,000 pupils in each "
                "calendar year. Right: share of decisions that refused to assess, share of new plans issued within "
                "the 20-week statutory limit, and share of appealable decisions taken to tribunal. Only complete "
@@ -238,7 +222,7 @@ def pipeline_figure(summary: pd.DataFrame, directory: Path) -> FigureSpec:
 
 def gaps_figure(summary: pd.DataFrame, gap_summary: pd.DataFrame, directory: Path) -> FigureSpec:
     title = "Gaps by family income and free school meals"
-    fig, axes = _new_figure(12, 8.4, ncols=2, nrows=2)
+    fig, axes = new_figure(12, 8.4, ncols=2, nrows=2)
     quintiles = [("1", "Quintile 1 (lowest income)"), ("2", "Quintile 2"), ("3", "Quintile 3"), ("4", "Quintile 4"),
                  ("5", "Quintile 5 (highest income)")]
     panels = (
@@ -276,7 +260,7 @@ def gaps_figure(summary: pd.DataFrame, gap_summary: pd.DataFrame, directory: Pat
         fig.legend(handles, labels, loc="outside lower center", ncol=len(handles), fontsize=9, frameon=False,
                    title="Top panels: family income quintile", title_fontsize=9)
     fig.suptitle(title, fontweight="bold")
-    path = _save(fig, directory, "gaps.png")
+    path = save_figure(fig, directory, "gaps.png")
     caption = ("Top: months of unmet need per child with a special educational need in each calendar year, and the "
                "share of pupils achieving grade 4 or above in English and maths at KS4, by family income quintile. "
                "Bottom: the free-school-meals gap (FSM minus non-FSM), computed within each replicate and then "
@@ -286,7 +270,7 @@ def gaps_figure(summary: pd.DataFrame, gap_summary: pd.DataFrame, directory: Pat
 
 def finance_figure(summary: pd.DataFrame, deficit_summary: pd.DataFrame, directory: Path) -> FigureSpec:
     title = "High-needs spending and council deficits"
-    fig, axes = _new_figure(12, 4.6, ncols=2)
+    fig, axes = new_figure(12, 4.6, ncols=2)
     left, right = axes[0]
     colours = _palette(2)
     rows = select(summary, "high_needs_spend_per_pupil")
@@ -315,7 +299,7 @@ def finance_figure(summary: pd.DataFrame, deficit_summary: pd.DataFrame, directo
     right.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     right.set_xlabel("Month")
     fig.suptitle(title, fontweight="bold")
-    path = _save(fig, directory, "finance.png")
+    path = save_figure(fig, directory, "finance.png")
     caption = ("Left: council high-needs spending per pupil in each complete financial year. Right: the cumulative "
                "dedicated-schools-grant high-needs deficit at the end of each month, summed over the simulated "
                "councils within each replicate, in £ million (positive = deficit). " + INTERVAL_NOTE)
@@ -324,7 +308,7 @@ def finance_figure(summary: pd.DataFrame, deficit_summary: pd.DataFrame, directo
 
 def make_figures(run_dir: Path, metrics: pd.DataFrame, system: pd.DataFrame) -> list[FigureSpec]:
     """Write every figure into `run_dir/figures/` and return them in reading order."""
-    directory = Path(run_dir) / FIGURE_DIR
+    directory = Path(run_dir)
     metrics = drop_partial_years(with_replicate(metrics), last_full_calendar_year(system))
     shown = metrics[metrics["by"].isin(["all", "income_quintile"])]
     summary = summarise(shown) if len(shown) else pd.DataFrame(columns=["date", "metric", "by", "group", "mean", "lo", "hi", "n"])
