@@ -161,6 +161,8 @@ class MetricBuilder:
             cell, date_codes, grouped = cells
             num = np.bincount(cell, weights=num, minlength=len(date_codes))
             den = np.bincount(cell, weights=den, minlength=len(date_codes))
+        # one frame per call, not one per breakdown: building small frames was most of the cost
+        parts: dict[str, list[np.ndarray]] = {"date": [], "by": [], "group": [], "value": []}
         for by, codes, labels in grouped:
             size = len(dates) * len(labels)
             key = date_codes * len(labels) + codes
@@ -168,13 +170,14 @@ class MetricBuilder:
             sum_den = np.bincount(key, weights=den, minlength=size)
             present = np.bincount(key, minlength=size) > 0
             keep = np.flatnonzero(present & (sum_den > min_denominator))
-            self.rows.append(pd.DataFrame({
-                "date": np.asarray(dates)[keep // len(labels)],
-                "metric": metric,
-                "by": by,
-                "group": labels[keep % len(labels)].astype(str),
-                "value": scale * sum_num[keep] / sum_den[keep],
-            }))
+            parts["date"].append(np.asarray(dates)[keep // len(labels)])
+            parts["by"].append(np.full(len(keep), by, dtype=object))
+            parts["group"].append(labels[keep % len(labels)].astype(str).astype(object))
+            parts["value"].append(scale * sum_num[keep] / sum_den[keep])
+        if parts["value"]:
+            self.rows.append(pd.DataFrame({"date": np.concatenate(parts["date"]), "metric": metric,
+                                           "by": np.concatenate(parts["by"]), "group": np.concatenate(parts["group"]),
+                                           "value": np.concatenate(parts["value"])}))
 
     def grouping(self, units: pd.DataFrame, breakdowns: tuple) -> tuple:
         """(dates, date codes, [(breakdown, codes, labels)], cells or None) of a units frame.
