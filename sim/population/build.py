@@ -61,55 +61,65 @@ def _logit(p: np.ndarray | float) -> np.ndarray | float:
 
 
 def build_population(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline) -> Population:
-    """All councils' schools and children, assembled in entry-year order."""
-    child_parts, school_parts, council_parts = [], [], []
-    school_offset = 0
-    profiles = None
-    if config.population.council_table is not None:
-        profiles = council_profiles(config.population.council_table)
+    """All councils' schools and children, assembled in entry-year order.
+
+    Every council has the same entry cohorts, each of its own fixed size, so the state in
+    entry-year order (then council, then the council's own order) is a matrix of entry years by
+    the councils' cohorts side by side: each council's column of the matrix is one strided copy of
+    its part, with no sort and no gather. A council's part is let go as soon as it is copied, so
+    the state is held about once (plus one council) at the build's peak.
+    """
+    pop = config.population
+    profiles = None if pop.council_table is None else council_profiles(pop.council_table)
     # each council's id across runs (its table row): its random streams and child keys follow it
-    global_ids = simulated_councils(config.population)["row"].to_numpy()
-    for council in range(config.population.councils):
-        profile = None if profiles is None else profiles.iloc[int(global_ids[council])].to_dict()
-        kids, schools, table = _build_council(config, streams, timeline, council, profile, int(global_ids[council]))
+    global_ids = simulated_councils(pop)["row"].to_numpy()
+    council_profile = [None if profiles is None else profiles.iloc[int(g)].to_dict() for g in global_ids]
+    n_years = len(_entry_years(timeline))
+    # where each council's cohorts sit in a row of the matrix
+    bounds = np.cumsum([0, *(_census_pupils(pop, profile) // CENSUS_YEAR_GROUPS for profile in council_profile)])
+    width = int(bounds[-1])
+    row_of_cohort = np.arange(n_years, dtype=np.int64)[:, None, None] * width
+    columns: dict[str, np.ndarray] = {}
+    school_parts, council_parts = [], []
+    school_offset = 0
+    for council in range(pop.councils):
+        kids, schools, table = _build_council(config, streams, timeline, council, council_profile[council], int(global_ids[council]))
+        lo, hi = int(bounds[council]), int(bounds[council + 1])
         for name in ("school", "home_school"):
-            kids[name] = kids[name] + school_offset
+            kids[name] += school_offset
+        # a tie is to a row of the child's own cohort (its position there): to the state's row
+        local = kids["ties"].reshape(n_years, hi - lo, pop.family_ties)
+        kids["ties"] = np.where(local >= 0, local + (row_of_cohort + lo), -1).astype(np.int32).reshape(kids["ties"].shape)
         schools.feeder[schools.feeder >= 0] += school_offset
         school_offset += len(schools)
-        child_parts.append(kids)
+        for name in list(kids):
+            part = kids.pop(name)
+            if name not in columns:
+                columns[name] = np.empty((n_years * width, *part.shape[1:]), dtype=part.dtype)
+            matrix = columns[name].reshape(n_years, width, *part.shape[1:])
+            matrix[:, lo:hi] = part.reshape(n_years, hi - lo, *part.shape[1:])
         school_parts.append(schools)
         council_parts.append(table)
-    # column by column, letting go of each council's part and of the unsorted column as we go: the
-    # state is held about once, not three times (parts, joined, sorted), at the build's peak
-    columns = {name: np.concatenate([part.pop(name) for part in child_parts]) for name in list(child_parts[0])}
-    del child_parts
-    order = np.lexsort((columns["local_id"], columns["council"], columns["entry_year"]))
-    for name in list(columns):
-        columns[name] = columns[name][order]
     schools = SchoolTable.concat(school_parts)
-    # families know families in their child's class: same primary school and entry year
-    tie_group = columns.pop("tie_group")
-    ties = np.full((len(tie_group), config.population.family_ties), -1, dtype=np.int32)
-    # per council and cohort, each with its own stream: blocks of councils and runs with other
-    # horizons contain exactly the same ties for the children they share
-    block = columns["council"].astype(np.int64) * 4096 + columns["entry_year"].astype(np.int64)
-    order = np.argsort(block, kind="stable")
-    starts = np.flatnonzero(np.r_[True, block[order][1:] != block[order][:-1]])
-    for lo, hi in zip(starts, np.r_[starts[1:], len(order)]):
-        rows = order[lo:hi]
-        council, entry = int(columns["council"][rows[0]]), int(columns["entry_year"][rows[0]])
-        local = small_world_ties(
-            group=tie_group[rows], council=np.zeros(len(rows), dtype=np.int64),
-            degree=config.population.family_ties, rewiring=config.population.family_tie_rewiring,
-            rng=streams.generator("family-network", int(global_ids[council]), entry),
-        )
-        ties[rows] = np.where(local >= 0, rows[np.maximum(local, 0)], -1)
-    local_id = columns.pop("local_id")
-    columns["key"] = child_key(global_ids[columns["council"].astype(np.int64)], local_id)
-    children = ChildArrays(ties=ties, **columns)
+    children = ChildArrays(**columns)
     # school groups exist from the start (the tiered route runs Targeted Plus through them)
     schools.group[:] = assign_school_groups(schools, config.reform.school_group_size)
     return Population(children, schools, CouncilTable.concat(council_parts))
+
+
+def _entry_years(timeline: Timeline) -> list[int]:
+    """Years of Reception entry of every cohort the run holds: those on roll at the start census
+    (Reception in September start_year-1 back to Year 13), then one a year to the run's end."""
+    start_year = timeline.start_year
+    end_year = timeline.calendar(timeline.n_months - 1)[0]
+    return list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
+
+
+def _census_pupils(pop, profile: dict | None) -> int:
+    """A council's Reception-Year 11 pupils at the start: its own (council table) or a typical
+    council's, times population.scale, and never fewer than four a year group."""
+    pupils = pop.pupils_per_council if profile is None else profile["pupils"]
+    return max(CENSUS_YEAR_GROUPS * 4, int(round(pupils * pop.scale)))
 
 
 def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Timeline, council: int, profile: dict | None = None,
@@ -119,27 +129,35 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     Each entry cohort draws from its own stream (council, entry year), so a child's family and
     need do not depend on how many later cohorts the run's horizon includes: runs with different
     end dates share every child they have in common (common random numbers across horizons).
+    Its children's `ties` are to rows of their own cohort (0 = the cohort's first child).
     """
     pop = config.population
     global_council = pop.first_council + council if global_council is None else global_council
     start_year = timeline.start_year
-    end_year = timeline.calendar(timeline.n_months - 1)[0]
-    pupils = pop.pupils_per_council if profile is None else profile["pupils"]
-    n_pupils = max(CENSUS_YEAR_GROUPS * 4, int(round(pupils * pop.scale)))
+    n_pupils = _census_pupils(pop, profile)
     cohort_size = n_pupils // CENSUS_YEAR_GROUPS
     schools = _build_schools(config, streams.generator("schools", global_council), council, n_pupils)
-    # cohorts on roll at the start census (entered Reception Sept start_year-14 ... start_year-1), then future ones
-    entry_years = list(range(start_year - YEAR_GROUPS, start_year)) + list(range(start_year, end_year + 1))
+    entry_years = _entry_years(timeline)
     # deprivation: the council's FSM log-odds differ from England's by its deprivation index
     deprivation = 0.0 if profile is None else float(profile["deprivation_index"])
     fsm_share = float(expit(_logit(pop.fsm_share) + deprivation)) if 0.0 < pop.fsm_share < 1.0 else pop.fsm_share
     parts = [_draw_cohort(config, streams.generator("cohort", global_council, year), schools, cohort_size, year, start_year,
                           fsm_share) for year in entry_years]
     columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    del parts
     n = len(columns["entry_year"])
     columns["council"] = np.full(n, council, dtype=np.int16)
-    columns["local_id"] = np.arange(n, dtype=np.int64)
-    columns["tie_group"] = (int(council) << 20) + columns["tie_group"]
+    columns["key"] = child_key(np.full(n, global_council, dtype=np.int64), np.arange(n, dtype=np.int64))
+    # families know families in their child's class: same primary school and entry year, each
+    # cohort with its own stream, so blocks of councils and runs with other horizons contain
+    # exactly the same ties for the children they share
+    primary = columns.pop("primary")
+    columns["ties"] = np.concatenate([
+        small_world_ties(group=primary[i * cohort_size:(i + 1) * cohort_size], council=np.zeros(cohort_size, dtype=np.int64),
+                         degree=pop.family_ties, rewiring=pop.family_tie_rewiring,
+                         rng=streams.generator("family-network", global_council, year))
+        for i, year in enumerate(entry_years)
+    ])
     initial = columns["entry_year"] < start_year
     columns.update(_empty_support_columns(n))
     ehcp_scale = 1.0 if profile is None else float(profile["ehcp_index"])
@@ -203,7 +221,7 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
         "onset_month": onset_month.astype(np.int16),
         "onset_severity": severity.astype(np.float32),
         "attainment": attainment.astype(np.float32),
-        "tie_group": primary.astype(np.int64),
+        "primary": primary.astype(np.int64),  # the school community of its family ties (not a state column)
     }
 
 
