@@ -185,10 +185,11 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
     year_group = np.where(initial, (start_year - 1) - entry_year, -1).astype(np.int8)
     primaries = np.flatnonzero(schools.phase == PRIMARY)
     weights = schools.roll_weight[primaries] / schools.roll_weight[primaries].sum()
-    primary = primaries[rng.choice(len(primaries), size=size, p=weights)]
+    chosen = rng.choice(len(primaries), size=size, p=weights)
+    primary = primaries[chosen]
     secondary = schools.feeder[primary]
     # family resources
-    fsm = rng.random(size) < expit(_calibrated_logit(fsm_share, schools.fsm_effect[primary]))
+    fsm = rng.random(size) < expit(_calibrated_logit(fsm_share, schools.fsm_effect[primaries], chosen))
     quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile, pop.fsm_share)
     step = (quintile - 1) / 4
     advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
@@ -293,16 +294,32 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     )
 
 
-def _calibrated_logit(share: float, effects: np.ndarray) -> np.ndarray:
-    """Logits whose mean probability equals `share` once school effects are added."""
+def _calibrated_logit(share: float, effects: np.ndarray, school: np.ndarray) -> np.ndarray:
+    """Logits, one per child, whose mean probability over the children equals `share` once each
+    child's school effect (`effects[school]`) is added: 50 halvings of a bisection, each asking
+    whether the children's mean probability is above `share`.
+
+    Why two means: a halving is decided by the children's mean, taken over every child. Most are
+    decided far from `share`, and there the mean of a few dozen schools' probabilities weighted
+    by their children (one term a school) answers the same: the two means differ by rounding
+    alone, at most (terms summed) x machine epsilon, as no probability exceeds 1. Only a halving
+    closer to `share` than that bound takes the mean over every child, so the logits are
+    exactly the ones the mean over every child gives.
+    """
+    weight = np.bincount(school, minlength=len(effects)) / len(school)
+    rounding = (len(effects) + len(school)) * np.finfo(np.float64).eps
     lo, hi = -10.0, 10.0
     for _ in range(50):
         mid = (lo + hi) / 2
-        if expit(mid + effects).mean() > share:
+        p = expit(mid + effects)
+        mean = float(weight @ p)
+        if abs(mean - share) <= rounding:
+            mean = p[school].mean()
+        if mean > share:
             hi = mid
         else:
             lo = mid
-    return (lo + hi) / 2 + effects
+    return (lo + hi) / 2 + effects[school]
 
 
 def _family_budget(config: ScenarioConfig, quintile: np.ndarray, u: np.ndarray) -> np.ndarray:
