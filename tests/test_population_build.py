@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from sim.config.schema import NEED_TYPES, ScenarioConfig
 from sim.population.build import _calibrated_logit
+from sim.population.need_draw import need_type_from_uniform
 from tests.conftest import build_model
 
 
@@ -49,3 +51,29 @@ def test_family_ties_stay_within_the_council_and_entry_cohort() -> None:
     assert np.array_equal(children.council[tied], children.council[rows])
     assert np.array_equal(children.entry_year[tied], children.entry_year[rows])
     assert (tied != rows).all()
+
+
+def _type_from_a_row_of_shares_per_child(needs, fsm: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """The need type as first written: each child's own row of cumulative shares."""
+    weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    return (uniform[:, None] > cumulative).sum(axis=1).clip(0, len(NEED_TYPES) - 1)
+
+
+@pytest.mark.parametrize("type_mix", [None, [0.3, 0.0, 0.2, 0.0, 0.1, 0.0, 0.0, 0.1, 0.1, 0.0, 0.0, 0.2]])
+@pytest.mark.parametrize("children", [0, 1, 7, 50_000])
+def test_need_type_is_the_count_of_cumulative_shares_below_the_uniform(type_mix, children: int) -> None:
+    """Zero shares (repeated cumulative values) and uniforms exactly on a cumulative share are
+    where a binary search and a count could part; they must not."""
+    needs = ScenarioConfig.model_validate({"needs": {"type_mix": type_mix}} if type_mix else {}).needs
+    rng = np.random.default_rng(children)
+    fsm = rng.random(children) < 0.3
+    uniform = rng.random(children)
+    # some uniforms exactly on the shares of the child's row
+    on_share = rng.random(children) < 0.2
+    weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer([False, True], needs.deprivation_type_tilt))
+    shares = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    uniform[on_share] = shares[fsm[on_share].astype(int), rng.integers(0, len(NEED_TYPES), on_share.sum())]
+    expected = _type_from_a_row_of_shares_per_child(needs, fsm, uniform)
+    got = need_type_from_uniform(needs, fsm, uniform)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)

@@ -17,10 +17,15 @@ from sim.config.schema import NEED_TYPES
 
 def need_type_from_uniform(needs, fsm: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """Primary need type (index into NEED_TYPES) for each child, from one uniform draw each:
-    `needs.type_mix` tilted by `needs.deprivation_type_tilt` for FSM children."""
-    weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer(fsm, needs.deprivation_type_tilt))
+    `needs.type_mix` tilted by `needs.deprivation_type_tilt` for FSM children (`fsm`: bool).
+
+    The type is the number of cumulative type shares below the child's uniform. There are only
+    two rows of shares (FSM or not), so each is found by a binary search in its row rather than
+    by a row of shares per child (which a whole population's build would spend most time on)."""
+    weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer([False, True], needs.deprivation_type_tilt))
     cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-    return (uniform[:, None] > cumulative).sum(axis=1).clip(0, len(NEED_TYPES) - 1)
+    need_type = np.where(fsm, np.searchsorted(cumulative[1], uniform), np.searchsorted(cumulative[0], uniform))
+    return need_type.clip(0, len(NEED_TYPES) - 1)
 
 
 def relative_type_severity(needs) -> np.ndarray:
