@@ -15,6 +15,7 @@ from scipy.special import expit
 from sim.config.schema import NEED_TYPES, ScenarioConfig
 from sim.population.build import _calibrated_logit
 from sim.population.need_draw import need_type_from_uniform
+from sim.population.network import _by_group_in_random_order, _stable_argsort
 from tests.conftest import build_model
 
 
@@ -77,3 +78,16 @@ def test_need_type_is_the_count_of_cumulative_shares_below_the_uniform(type_mix,
     expected = _type_from_a_row_of_shares_per_child(needs, fsm, uniform)
     got = need_type_from_uniform(needs, fsm, uniform)
     assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("case", range(30))
+def test_family_communities_are_ordered_as_lexsort_orders_them(case: int) -> None:
+    """Groups of a narrow and of a wide range of values, distinct draws and equal ones (where an
+    unstable sort could put rows in another order than lexsort)."""
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(0, 5000))
+    group = rng.integers(0, int(rng.integers(1, 300)), n) * int(rng.choice([1, 1000])) + int(rng.choice([0, -7, 1 << 20]))
+    draw = rng.random(n) if case % 2 else np.round(rng.random(n), 2)
+    assert np.array_equal(_by_group_in_random_order(group, draw), np.lexsort((draw, group)))
+    for keys in (group, (group % 2**14).astype(np.int16)):
+        assert np.array_equal(_stable_argsort(keys), np.argsort(keys, kind="stable"))
