@@ -13,7 +13,7 @@ import pytest
 from scipy.special import expit
 
 from sim.config.schema import NEED_TYPES, ScenarioConfig
-from sim.population.build import _calibrated_logit
+from sim.population.build import _calibrated_logits
 from sim.population.need_draw import need_type_from_uniform
 from sim.population.network import _by_group_in_random_order, _stable_argsort
 from tests.conftest import build_model
@@ -32,14 +32,15 @@ def _bisection_over_every_child(share: float, effects: np.ndarray) -> np.ndarray
 
 
 @pytest.mark.parametrize("case", range(40))
-def test_calibrated_logit_is_the_bisection_over_every_child(case: int) -> None:
+def test_calibrated_logits_are_each_cohorts_bisection_over_every_child(case: int) -> None:
     rng = np.random.default_rng(case)
     schools = int(rng.integers(1, 400))
-    children = int(rng.integers(1, 30_000))
+    cohorts, children = int(rng.integers(1, 30)), int(rng.integers(1, 3_000))
     effects = rng.normal(0.0, rng.choice([0.0, 0.3, 1.0, 3.0]), schools)
-    school = rng.integers(0, schools, children)
+    school = rng.integers(0, schools, (cohorts, children))
     share = float(rng.choice([rng.random(), 1e-4, 0.5, 0.9999, 0.0, 1.0]))
-    assert np.array_equal(_calibrated_logit(share, effects, school), _bisection_over_every_child(share, effects[school]))
+    expected = np.concatenate([_bisection_over_every_child(share, effects[row]) for row in school])
+    assert np.array_equal(_calibrated_logits(share, effects, school), expected)
 
 
 def test_family_ties_stay_within_the_council_and_entry_cohort() -> None:

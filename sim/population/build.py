@@ -141,10 +141,8 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     # deprivation: the council's FSM log-odds differ from England's by its deprivation index
     deprivation = 0.0 if profile is None else float(profile["deprivation_index"])
     fsm_share = float(expit(_logit(pop.fsm_share) + deprivation)) if 0.0 < pop.fsm_share < 1.0 else pop.fsm_share
-    parts = [_draw_cohort(config, streams.generator("cohort", global_council, year), schools, cohort_size, year, start_year,
-                          fsm_share) for year in entry_years]
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    del parts
+    columns = _draw_cohorts(config, [streams.generator("cohort", global_council, year) for year in entry_years], schools,
+                            cohort_size, entry_years, start_year, fsm_share)
     n = len(columns["entry_year"])
     columns["council"] = np.full(n, council, dtype=np.int16)
     columns["key"] = child_key(np.full(n, global_council, dtype=np.int64), np.arange(n, dtype=np.int64))
@@ -171,35 +169,53 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     return columns, schools, table
 
 
-def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: SchoolTable, size: int, entry: int, start_year: int,
-                 fsm_share: float) -> dict:
-    """Families, latent need and attainment of one entry cohort (its own random stream).
+def _draw_cohorts(config: ScenarioConfig, rngs: list[np.random.Generator], schools: SchoolTable, size: int, entries: list[int],
+                  start_year: int, fsm_share: float) -> dict:
+    """Families, latent need and attainment of a council's entry cohorts (`entries`, `size`
+    children each), each cohort drawing from its own stream (`rngs`, one an entry year).
 
     `fsm_share` is the council's; income quintiles, need prevalence by FSM status and the attainment
     scale stay England's, so a more deprived council has more quintile-1 families, more need and
     lower attainment rather than a rescaled version of England.
+
+    Why the cohorts together: a cohort takes its draws from its stream in one fixed order, but
+    what lies between them (the FSM calibration to the schools drawn, the income quintile that
+    sets advocacy, every transform of the draws) is the same arithmetic for every child, so it
+    is done once for the council's children, between passes over the cohorts' streams, rather
+    than once a cohort (England has 153 councils of 26 or so cohorts each).
     """
     pop, out = config.population, config.outcomes
-    entry_year = np.full(size, entry, dtype=np.int16)
+    cohorts = [slice(i * size, (i + 1) * size) for i in range(len(entries))]
+    entry_year = np.repeat(np.asarray(entries, dtype=np.int16), size)
     initial = entry_year < start_year
     year_group = np.where(initial, (start_year - 1) - entry_year, -1).astype(np.int8)
     primaries = np.flatnonzero(schools.phase == PRIMARY)
     weights = schools.roll_weight[primaries] / schools.roll_weight[primaries].sum()
-    chosen = rng.choice(len(primaries), size=size, p=weights)
+    # each cohort's stream: its families' schools, then the FSM draw
+    first = [(rng.choice(len(primaries), size=size, p=weights), rng.random(size)) for rng in rngs]
+    chosen = np.concatenate([school for school, _ in first])
     primary = primaries[chosen]
     secondary = schools.feeder[primary]
     # family resources
-    fsm = rng.random(size) < expit(_calibrated_logit(fsm_share, schools.fsm_effect[primaries], chosen))
-    quintile = _income_quintiles(rng, fsm, pop.fsm_in_lowest_quintile, pop.fsm_share)
+    logits = _calibrated_logits(fsm_share, schools.fsm_effect[primaries], chosen.reshape(len(rngs), size))
+    fsm = np.concatenate([draw for _, draw in first]) < expit(logits)
+    # then the income quintile's draws
+    quintile_draws = [_income_quintile_draws(rng, size, pop.fsm_share, pop.fsm_in_lowest_quintile) for rng in rngs]
+    quintile = np.where(fsm, np.concatenate([q for q, _ in quintile_draws]), np.concatenate([q for _, q in quintile_draws]))
     step = (quintile - 1) / 4
     advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
     k = pop.advocacy_concentration
-    advocacy = _beta_by_mean(rng, advocacy_mean, k).astype(np.float32)
-    budget = _family_budget(config, quintile, rng.random(size))
-    trust = _beta_by_mean(rng, pop.trust_in_mainstream_mean, pop.trust_concentration, size).astype(np.float32)
-    need_type, severity, onset_month = _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group)
+    # then advocacy, the budget's draw, trust, the need's draws and attainment's
+    rest = [(_beta_by_mean(rng, advocacy_mean[cohort], k), rng.random(size),
+             _beta_by_mean(rng, pop.trust_in_mainstream_mean, pop.trust_concentration, size), _need_draws(config, rng, size),
+             rng.standard_normal(size)) for rng, cohort in zip(rngs, cohorts)]
+    advocacy = np.concatenate([draws[0] for draws in rest]).astype(np.float32)
+    budget = _family_budget(config, quintile, np.concatenate([draws[1] for draws in rest]))
+    trust = np.concatenate([draws[2] for draws in rest]).astype(np.float32)
+    need_draws = {name: np.concatenate([draws[3][name] for draws in rest]) for name in rest[0][3]}
+    need_type, severity, onset_month = _needs_from_draws(config, need_draws, fsm, entry_year, start_year, initial, year_group)
     attainment = (
-        rng.standard_normal(size)
+        np.concatenate([draws[4] for draws in rest])
         - out.fsm_attainment_gap_sd * fsm
         + out.income_gradient_sd * (quintile - 3)
         + schools.attainment_effect[primary]
@@ -214,7 +230,7 @@ def _draw_cohort(config: ScenarioConfig, rng: np.random.Generator, schools: Scho
         "fsm": fsm,
         "income_quintile": quintile.astype(np.int8),
         "advocacy": advocacy,
-        "private_report": np.zeros(size, dtype=bool),
+        "private_report": np.zeros(len(fsm), dtype=bool),
         "family_budget": budget.astype(np.float32),
         "trust": trust,
         "need_type": need_type.astype(np.int8),
@@ -294,32 +310,35 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     )
 
 
-def _calibrated_logit(share: float, effects: np.ndarray, school: np.ndarray) -> np.ndarray:
-    """Logits, one per child, whose mean probability over the children equals `share` once each
-    child's school effect (`effects[school]`) is added: 50 halvings of a bisection, each asking
-    whether the children's mean probability is above `share`.
+def _calibrated_logits(share: float, effects: np.ndarray, school: np.ndarray) -> np.ndarray:
+    """Logits, one per child of each cohort (a row of `school`: each child's index into the
+    schools' `effects`), whose mean probability over the cohort's children equals `share` once
+    each child's school effect is added: for each cohort, 50 halvings of a bisection, each asking
+    whether the cohort's mean probability is above `share`. Rows of the result follow the cohorts.
 
-    Why two means: a halving is decided by the children's mean, taken over every child. Most are
+    Why two means: a halving is decided by the cohort's mean, taken over every child. Most are
     decided far from `share`, and there the mean of a few dozen schools' probabilities weighted
     by their children (one term a school) answers the same: the two means differ by rounding
     alone, at most (terms summed) x machine epsilon, as no probability exceeds 1. Only a halving
     closer to `share` than that bound takes the mean over every child, so the logits are
-    exactly the ones the mean over every child gives.
+    exactly the ones the mean over every child gives. The cohorts' bisections run side by side.
     """
-    weight = np.bincount(school, minlength=len(effects)) / len(school)
-    rounding = (len(effects) + len(school)) * np.finfo(np.float64).eps
-    lo, hi = -10.0, 10.0
+    cohorts, size = school.shape
+    slots = school + np.arange(cohorts)[:, None] * len(effects)
+    weight = np.bincount(slots.ravel(), minlength=cohorts * len(effects)).reshape(cohorts, len(effects)) / size
+    rounding = (len(effects) + size) * np.finfo(np.float64).eps
+    lo, hi = np.full(cohorts, -10.0), np.full(cohorts, 10.0)
     for _ in range(50):
         mid = (lo + hi) / 2
-        p = expit(mid + effects)
-        mean = float(weight @ p)
-        if abs(mean - share) <= rounding:
-            mean = p[school].mean()
-        if mean > share:
-            hi = mid
-        else:
-            lo = mid
-    return (lo + hi) / 2 + effects[school]
+        p = expit(mid[:, None] + effects)
+        mean = (weight * p).sum(axis=1)
+        near = np.abs(mean - share) <= rounding
+        if near.any():
+            mean[near] = np.take_along_axis(p[near], school[near], axis=1).mean(axis=1)
+        above = mean > share
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    return (((lo + hi) / 2)[:, None] + effects[school]).ravel()
 
 
 def _family_budget(config: ScenarioConfig, quintile: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -335,19 +354,33 @@ def _family_budget(config: ScenarioConfig, quintile: np.ndarray, u: np.ndarray) 
     return median * (u / (1 - u)) ** (1 / fam.budget_shape)
 
 
-def _income_quintiles(rng: np.random.Generator, fsm: np.ndarray, fsm_in_q1: float, share: float) -> np.ndarray:
-    """FSM families sit in quintiles 1-2; others fill the quintiles so each holds ~20% of England
-    (`share` is England's FSM share: quintiles are national, so a deprived council has more in quintile 1)."""
-    fsm_q = np.where(rng.random(len(fsm)) < fsm_in_q1, 1, 2)
+def _income_quintile_draws(rng: np.random.Generator, size: int, share: float, fsm_in_q1: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each family's income quintile if it is eligible for FSM, and if it is not (the caller keeps
+    the one that applies): FSM families sit in quintiles 1-2; others fill the quintiles so each
+    holds ~20% of England (`share` is England's FSM share: quintiles are national, so a deprived
+    council has more in quintile 1)."""
+    fsm_q = np.where(rng.random(size) < fsm_in_q1, 1, 2)
     target = np.full(5, 0.2)
     target[0] -= share * fsm_in_q1
     target[1] -= share * (1 - fsm_in_q1)
     target = np.clip(target, 0.005, None)
-    other_q = rng.choice(5, size=len(fsm), p=target / target.sum()) + 1
-    return np.where(fsm, fsm_q, other_q)
+    other_q = rng.choice(5, size=size, p=target / target.sum()) + 1
+    return fsm_q, other_q
 
 
-def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
+def _need_draws(config, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """A cohort's draws for its latent need (`_needs_from_draws`), in its stream's order."""
+    shape = config.needs.severity_shape
+    return {
+        "has_need": rng.random(n),
+        "type": rng.random(n),
+        "raw_severity": rng.gamma(shape, config.needs.severity_mean / shape, n),
+        "later": rng.random(n),
+        "onset": rng.random(n),
+    }
+
+
+def _needs_from_draws(config, draws: dict[str, np.ndarray], fsm, entry_year, start_year, initial, year_group):
     """Latent need: more common and more severe among FSM children; type mix tilts by deprivation."""
     needs = config.needs
     census = config.census
@@ -368,12 +401,11 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     # Reception to the start census's January share (the start is then a steady state)
     autumn = ONSET_MONTHS_BEFORE_CENSUS / 12 * onset_rate_per_year(needs, np.zeros(n, dtype=np.int64), fsm)
     p_need = np.where(initial, p_need, np.clip((p_need - autumn) / np.maximum(1 - autumn, 1e-9), 0, census.latent_need_probability_cap))
-    has_need = rng.random(n) < p_need
+    has_need = draws["has_need"] < p_need
 
-    need_type = need_type_from_uniform(needs, fsm, rng.random(n))
+    need_type = need_type_from_uniform(needs, fsm, draws["type"])
     type_sev = relative_type_severity(needs)
-    shape = needs.severity_shape
-    raw = rng.gamma(shape, needs.severity_mean / shape, n)
+    raw = draws["raw_severity"]
     years_ahead = np.maximum(entry_year - (start_year - 1), 0)
     trend = (1 + needs.severity_trend_per_year) ** years_ahead
     # a start pupil's need is either present since Reception entry (the Reception share of the
@@ -382,11 +414,11 @@ def _draw_needs(config, rng, fsm, entry_year, start_year, initial, year_group):
     # survivors' severity is close to that of needs present at entry (docs/DYNAMICS.md), so both
     # draw from the same distribution here
     from_entry = profile[0] / profile[np.clip(year_group, RECEPTION, YEAR_13)]
-    later = initial & (rng.random(n) >= from_entry)
+    later = initial & (draws["later"] >= from_entry)
     severity = np.where(has_need, raw * type_sev[need_type] * np.where(fsm, needs.fsm_severity_multiplier, 1.0) * trend, 0.0)
     # onset: at Reception entry, or within the child's school life since (negative months = before the start census)
     months_on_roll = np.where(initial, (year_group.astype(np.int64) + 1) * 12 - 8, 0)
-    onset_month = np.where(has_need, -np.where(later, rng.random(n) * months_on_roll, months_on_roll).astype(np.int64), NEVER)
+    onset_month = np.where(has_need, -np.where(later, draws["onset"] * months_on_roll, months_on_roll).astype(np.int64), NEVER)
     # future entrants' needs present at Reception entry
     future = ~initial
     entry_month = (entry_year.astype(np.int64) - start_year) * 12 + 8  # September of the entry year
