@@ -24,7 +24,8 @@ def need_type_from_uniform(needs, fsm: np.ndarray, uniform: np.ndarray) -> np.nd
     by a row of shares per child (which a whole population's build would spend most time on)."""
     weights = np.array(needs.type_mix)[None, :] * np.exp(np.outer([False, True], needs.deprivation_type_tilt))
     cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-    need_type = np.where(fsm, np.searchsorted(cumulative[1], uniform), np.searchsorted(cumulative[0], uniform))
+    need_type = np.searchsorted(cumulative[0], uniform)
+    need_type[fsm] = np.searchsorted(cumulative[1], uniform[fsm])
     return need_type.clip(0, len(NEED_TYPES) - 1)
 
 
