@@ -15,7 +15,7 @@ from scipy.special import expit
 from sim.config.schema import NEED_TYPES, ScenarioConfig
 from sim.population.build import _calibrated_logits
 from sim.population.need_draw import need_type_from_uniform
-from sim.population.network import _by_group_in_random_order, _stable_argsort
+from sim.population.network import _by_group_in_random_order, _stable_argsort, cohort_small_world_ties, small_world_ties
 from tests.conftest import build_model
 
 
@@ -92,3 +92,19 @@ def test_family_communities_are_ordered_as_lexsort_orders_them(case: int) -> Non
     assert np.array_equal(_by_group_in_random_order(group, draw), np.lexsort((draw, group)))
     for keys in (group, (group % 2**14).astype(np.int16)):
         assert np.array_equal(_stable_argsort(keys), np.argsort(keys, kind="stable"))
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_cohort_ties_are_one_small_world_a_cohort(case: int) -> None:
+    """A council's cohorts' ties made together are each cohort's own small world, from its own
+    stream: the ties one `small_world_ties` call a cohort gives (rows of the cohort)."""
+    rng = np.random.default_rng(case)
+    cohorts, size = int(rng.integers(1, 30)), int(rng.integers(1, 600))
+    group = rng.integers(0, int(rng.integers(1, 200)), cohorts * size) + int(rng.choice([0, -5, 1 << 20]))
+    degree, rewiring = int(rng.integers(0, 9)), float(rng.choice([0.0, 0.1, 0.7]))
+    together = cohort_small_world_ties(group, size, degree, rewiring, [np.random.default_rng((case, i)) for i in range(cohorts)])
+    one_by_one = np.concatenate([
+        small_world_ties(group[i * size:(i + 1) * size], np.zeros(size, dtype=np.int64), degree, rewiring, np.random.default_rng((case, i)))
+        for i in range(cohorts)
+    ])
+    assert together.dtype == np.int32 and np.array_equal(together, one_by_one)

@@ -17,7 +17,7 @@ from sim.config.council_table import council_profiles, simulated_councils
 from sim.config.schema import NEED_TYPES, ScenarioConfig
 from sim.population.institutions import INDEPENDENT, PRIMARY, SECONDARY, SPECIAL, CouncilTable, SchoolTable
 from sim.population.need_draw import need_type_from_uniform, relative_type_severity
-from sim.population.network import small_world_ties
+from sim.population.network import cohort_small_world_ties
 from sim.population.school_groups import assign_school_groups
 from sim.population.state import (
     ASSESSING,
@@ -150,12 +150,8 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     # cohort with its own stream, so blocks of councils and runs with other horizons contain
     # exactly the same ties for the children they share
     primary = columns.pop("primary")
-    columns["ties"] = np.concatenate([
-        small_world_ties(group=primary[i * cohort_size:(i + 1) * cohort_size], council=np.zeros(cohort_size, dtype=np.int64),
-                         degree=pop.family_ties, rewiring=pop.family_tie_rewiring,
-                         rng=streams.generator("family-network", global_council, year))
-        for i, year in enumerate(entry_years)
-    ])
+    columns["ties"] = cohort_small_world_ties(primary, cohort_size, pop.family_ties, pop.family_tie_rewiring,
+                                              [streams.generator("family-network", global_council, year) for year in entry_years])
     initial = columns["entry_year"] < start_year
     columns.update(_empty_support_columns(n))
     ehcp_scale = 1.0 if profile is None else float(profile["ehcp_index"])

@@ -19,11 +19,66 @@ def small_world_ties(group: np.ndarray, council: np.ndarray, degree: int, rewiri
     `council` groups rewiring: a rewired tie goes to another family with the same value.
     """
     n = len(group)
-    ties = np.full((n, degree), -1, dtype=np.int32)
     if degree == 0 or n == 0:
-        return ties
+        return np.full((n, degree), -1, dtype=np.int32)
     order = _by_group_in_random_order(group, rng.random(n))
-    sorted_group = group[order]
+    ties = _ring_lattice(order, group[order], degree)
+    if rewiring > 0:
+        rewire = (rng.random((n, degree)) < rewiring) & (ties >= 0)
+        rows, cols = np.nonzero(rewire)
+        by_council = _stable_argsort(council)
+        c_sorted = council[by_council]
+        c_start = np.searchsorted(c_sorted, council[rows], side="left")
+        c_end = np.searchsorted(c_sorted, council[rows], side="right")
+        rank = np.empty(n, dtype=np.int64)
+        rank[by_council] = np.arange(n)
+        span = c_end - c_start
+        # draw among the other families of the council (never oneself)
+        pick = c_start + (rng.random(len(rows)) * np.maximum(span - 1, 1)).astype(np.int64)
+        pick += (pick >= rank[rows]) & (span > 1)
+        ties[rows, cols] = by_council[pick]
+    return ties
+
+
+def cohort_small_world_ties(group: np.ndarray, cohort_size: int, degree: int, rewiring: float,
+                            rngs: list[np.random.Generator]) -> np.ndarray:
+    """`small_world_ties` of each cohort (consecutive blocks of `cohort_size` rows, cohort i
+    drawing from `rngs[i]`, rewiring within the cohort), as rows of the cohort (0 = its first).
+
+    Why together: the ties are the same as one `small_world_ties` call a cohort (the same draws
+    from each cohort's stream, in the same order), but the sorting and the ring lattice are done
+    once for all of a council's cohorts rather than once a cohort.
+    """
+    n = len(group)
+    if degree == 0 or n == 0:
+        return np.full((n, degree), -1, dtype=np.int32)
+    cohort = np.arange(n) // cohort_size
+    draw = np.concatenate([rng.random(cohort_size) for rng in rngs])
+    # the community of a family is its school within its cohort
+    community = cohort * (int(group.max()) - int(group.min()) + 1) + (group - group.min())
+    order = _by_group_in_random_order(community, draw)
+    ties = _ring_lattice(order, community[order], degree)
+    first_row = cohort * cohort_size
+    ties -= np.where(ties >= 0, first_row[:, None], 0).astype(np.int32)
+    if rewiring > 0:
+        rewire = np.concatenate([rng.random((cohort_size, degree)) for rng in rngs]) < rewiring
+        rewire &= ties >= 0
+        rows, cols = np.nonzero(rewire)
+        per_cohort = np.bincount(cohort[rows], minlength=len(rngs))
+        # draw among the other families of the cohort (never oneself)
+        draw = np.concatenate([rng.random(int(count)) for rng, count in zip(rngs, per_cohort)])
+        pick = (draw * max(cohort_size - 1, 1)).astype(np.int64)
+        pick += (pick >= rows - first_row[rows]) & (cohort_size > 1)
+        ties[rows, cols] = pick
+    return ties
+
+
+def _ring_lattice(order: np.ndarray, sorted_group: np.ndarray, degree: int) -> np.ndarray:
+    """int32[n, degree]: each family's ties to its neighbours on the ring of its community (-1
+    where the community is too small); `order` is the rows by community, in the ring's order,
+    and `sorted_group` their communities."""
+    n = len(order)
+    ties = np.full((n, degree), -1, dtype=np.int32)
     # each community a block of the order: its start and size, and each family's position in it
     first = np.r_[True, sorted_group[1:] != sorted_group[:-1]]
     start = np.flatnonzero(first)
@@ -39,20 +94,6 @@ def small_world_ties(group: np.ndarray, council: np.ndarray, degree: int, rewiri
         neighbour_pos = (pos + offset) % block_size + block_start
         valid = block_size > abs(offset)
         ties[order, column] = np.where(valid, order[neighbour_pos], -1)
-    if rewiring > 0:
-        rewire = (rng.random((n, degree)) < rewiring) & (ties >= 0)
-        rows, cols = np.nonzero(rewire)
-        by_council = _stable_argsort(council)
-        c_sorted = council[by_council]
-        c_start = np.searchsorted(c_sorted, council[rows], side="left")
-        c_end = np.searchsorted(c_sorted, council[rows], side="right")
-        rank = np.empty(n, dtype=np.int64)
-        rank[by_council] = np.arange(n)
-        span = c_end - c_start
-        # draw among the other families of the council (never oneself)
-        pick = c_start + (rng.random(len(rows)) * np.maximum(span - 1, 1)).astype(np.int64)
-        pick += (pick >= rank[rows]) & (span > 1)
-        ties[rows, cols] = by_council[pick]
     return ties
 
 
