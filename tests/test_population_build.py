@@ -13,7 +13,7 @@ import pytest
 from scipy.special import expit
 
 from sim.config.schema import NEED_TYPES, ScenarioConfig
-from sim.population.build import _calibrated_logits
+from sim.population.build import _calibrated_logits, _ranked_within_cohorts
 from sim.population.need_draw import need_type_from_uniform
 from sim.population.network import _by_group_in_random_order, _stable_argsort, cohort_small_world_ties, small_world_ties
 from tests.conftest import build_model
@@ -108,3 +108,14 @@ def test_cohort_ties_are_one_small_world_a_cohort(case: int) -> None:
         for i in range(cohorts)
     ])
     assert together.dtype == np.int32 and np.array_equal(together, one_by_one)
+
+
+def test_cohorts_are_ranked_as_each_cohort_alone() -> None:
+    """Support goes to each cohort's highest scores, ties (equal scores, and the -inf of children
+    without need) in row order: ranking all cohorts at once must rank each as a sort of its own."""
+    rng = np.random.default_rng(5)
+    blocks = np.arange(20 * 300).reshape(20, 300) + 1000
+    score = np.round(rng.normal(size=blocks.shape), 1)
+    score[rng.random(blocks.shape) < 0.3] = -np.inf
+    expected = np.array([row[np.argsort(-s, kind="stable")] for row, s in zip(blocks, score)])
+    assert np.array_equal(_ranked_within_cohorts(blocks, score), expected)

@@ -156,10 +156,10 @@ def _build_council(config: ScenarioConfig, streams: RandomStreams, timeline: Tim
     columns.update(_empty_support_columns(n))
     ehcp_scale = 1.0 if profile is None else float(profile["ehcp_index"])
     special_scale = 1.0 if profile is None else float(profile.get("special_places_index", 1.0))
-    _initialise_census(config, streams.generator("census", global_council), columns, schools, initial, timeline,
+    _initialise_census(config, streams.generator("census", global_council), columns, schools, initial, cohort_size,
                        ehcp_scale, special_scale)
-    _initialise_preschool_plans(config, streams, global_council, columns, schools, initial, start_year)
-    _initialise_early_years_support(config, streams, global_council, columns, initial, start_year)
+    _initialise_preschool_plans(config, streams, global_council, columns, schools, initial, cohort_size, start_year)
+    _initialise_early_years_support(config, streams, global_council, columns, initial, cohort_size, start_year)
     _initialise_in_flight_assessments(config, streams.generator("in-flight", global_council), columns, initial)
     table = _build_council_table(config, n_pupils, profile, global_council)
     return columns, schools, table
@@ -494,30 +494,45 @@ def _empty_support_columns(n: int) -> dict[str, np.ndarray]:
     }
 
 
-def _support_propensity(config, rng, c) -> np.ndarray:
-    """Who holds support at the census: severity first, then advocacy (which buys access)."""
+def _support_propensity(config, noise: np.ndarray, c) -> np.ndarray:
+    """Who holds support at the census: severity first, then advocacy (which buys access), with
+    chance (`noise`: a standard normal draw per child)."""
     census = config.census
     sev = c["severity"].astype(np.float64)
-    score = np.log(np.maximum(sev, 1e-6)) + census.support_noise_sd * rng.standard_normal(len(sev)) + census.advocacy_weight * (c["advocacy"] - 0.5)
+    score = np.log(np.maximum(sev, 1e-6)) + census.support_noise_sd * noise + census.advocacy_weight * (c["advocacy"] - 0.5)
     return np.where(sev > 0, score, -np.inf)
 
 
-def _initialise_census(config, rng, c, schools, initial, timeline, ehcp_scale: float = 1.0, special_scale: float = 1.0) -> None:
-    """Give the start cohorts the census's EHCP and SEN support shares by year group, and place plans."""
+def _cohort_blocks(rows: np.ndarray, size: int) -> np.ndarray:
+    """`rows` (whole cohorts of `size` rows each, in row order) as one row of the result a cohort."""
+    return rows.reshape(len(rows) // size, size)
+
+
+def _ranked_within_cohorts(blocks: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Each cohort's rows (a row of `blocks`) from the highest score (`score` of the same shape)
+    down, ties in row order: `np.argsort(-score, kind="stable")` a cohort, all cohorts at once."""
+    return np.take_along_axis(blocks, np.argsort(-score, axis=1, kind="stable"), axis=1)
+
+
+def _initialise_census(config, rng, c, schools, initial, cohort_size: int, ehcp_scale: float = 1.0, special_scale: float = 1.0) -> None:
+    """Give the start cohorts the census's EHCP and SEN support shares by year group, and place plans.
+
+    The start cohorts (`initial`) are blocks of `cohort_size` rows, one a year group."""
     census = config.census
-    score = np.full(len(c["severity"]), -np.inf)
     start_rows = np.flatnonzero(initial)
-    score[start_rows] = _support_propensity(config, rng, {k: c[k][start_rows] for k in ("severity", "advocacy")})
+    score = _support_propensity(config, rng.standard_normal(len(start_rows)), {k: c[k][start_rows] for k in ("severity", "advocacy")})
     ehcp_prof = np.array(census.ehcp_age_profile) / np.mean(census.ehcp_age_profile[:CENSUS_YEAR_GROUPS]) * census.ehcp_share * ehcp_scale
     sen_prof = np.array(census.sen_support_age_profile) / np.mean(census.sen_support_age_profile[:CENSUS_YEAR_GROUPS]) * census.sen_support_share
+    blocks = _cohort_blocks(start_rows, cohort_size)
+    ranked_blocks = _ranked_within_cohorts(blocks, score.reshape(blocks.shape))
+    with_need_blocks = np.isfinite(score.reshape(blocks.shape)).sum(axis=1)
+    cohort_of_year_group = {int(c["year_group"][block[0]]): i for i, block in enumerate(blocks)}
     for yg in range(YEAR_GROUPS):
-        rows = np.flatnonzero(initial & (c["year_group"] == yg))
-        if len(rows) == 0:
+        if yg not in cohort_of_year_group:
             continue
-        ranked = rows[np.argsort(-score[rows], kind="stable")]
-        with_need = int(np.isfinite(score[rows]).sum())
-        n_ehcp = min(int(round(ehcp_prof[yg] * len(rows))), with_need)
-        n_sen = min(int(round(sen_prof[yg] * len(rows))), with_need - n_ehcp)
+        ranked, with_need = ranked_blocks[cohort_of_year_group[yg]], int(with_need_blocks[cohort_of_year_group[yg]])
+        n_ehcp = min(int(round(ehcp_prof[yg] * len(ranked))), with_need)
+        n_sen = min(int(round(sen_prof[yg] * len(ranked))), with_need - n_ehcp)
         ehcp_rows, sen_rows = ranked[:n_ehcp], ranked[n_ehcp : n_ehcp + n_sen]
         c["support_level"][ehcp_rows] = EHCP
         c["support_level"][sen_rows] = SEN_SUPPORT
@@ -562,62 +577,68 @@ def _assign_special_schools(rng, c, schools, rows, phase) -> None:
         c["school"][rows] = options[rng.integers(0, len(options), len(rows))]
 
 
-def _initialise_preschool_plans(config, streams, council, c, schools, initial, start_year) -> None:
+def _initialise_preschool_plans(config, streams, council, c, schools, initial, cohort_size: int, start_year: int) -> None:
     """Future Reception entrants with complex needs arrive holding a plan (T127, T330).
 
     Who holds one is chosen as the start census chooses its plan holders (severity first, then
     advocacy, with chance), so that each Reception class's plan holders are like the start's
     (by severity alone, FSM children's more severe needs gave them a larger share of entrants'
-    plans than of the census's, and the FSM share of pupils with plans drifted up).
+    plans than of the census's, and the FSM share of pupils with plans drifted up). Each entry
+    cohort (a block of `cohort_size` rows) draws from its own streams; the choices are made for
+    all cohorts at once.
     """
     future = np.flatnonzero(~initial)
     if len(future) == 0:
         return
-    share = config.needs.preschool_plan_share_of_reception
-    for year in np.unique(c["entry_year"][future]):
-        rows = future[c["entry_year"][future] == year]
-        n_plan = int(round(share * len(rows)))
-        score = _support_propensity(config, streams.generator("preschool-plan-holders", council, int(year)),
-                                    {k: c[k][rows] for k in ("severity", "advocacy")})
-        top = rows[np.argsort(-score, kind="stable")[:n_plan]]
-        top = top[c["severity"][top] > 0]
-        entry_month = np.int16((int(year) - start_year) * 12 + 8)
-        c["support_level"][top] = EHCP
-        c["identified"][top] = True
-        c["plan_start_month"][top] = entry_month
-        c["support_since"][top] = entry_month
-        c["first_support_month"][top] = entry_month
-        c["legacy_ehcp"][top] = True
-        severe = top[c["severity"][top] > config.reviews.transfer_to_special_severity]
-        c["placement"][severe] = STATE_SPECIAL
-        c["preferred_special"][severe] = True
-        _assign_special_schools(streams.generator("preschool-plans", council, int(year)), c, schools, severe, SPECIAL)
+    blocks = _cohort_blocks(future, cohort_size)
+    years = [int(year) for year in c["entry_year"][blocks[:, 0]]]
+    noise = np.concatenate([streams.generator("preschool-plan-holders", council, year).standard_normal(cohort_size) for year in years])
+    score = _support_propensity(config, noise, {k: c[k][future] for k in ("severity", "advocacy")})
+    n_plan = int(round(config.needs.preschool_plan_share_of_reception * cohort_size))
+    top = _ranked_within_cohorts(blocks, score.reshape(blocks.shape))[:, :n_plan].ravel()
+    top = top[c["severity"][top] > 0]
+    entry_month = ((c["entry_year"][top].astype(np.int64) - start_year) * 12 + 8).astype(np.int16)
+    c["support_level"][top] = EHCP
+    c["identified"][top] = True
+    c["plan_start_month"][top] = entry_month
+    c["support_since"][top] = entry_month
+    c["first_support_month"][top] = entry_month
+    c["legacy_ehcp"][top] = True
+    severe = top[c["severity"][top] > config.reviews.transfer_to_special_severity]
+    c["placement"][severe] = STATE_SPECIAL
+    c["preferred_special"][severe] = True
+    cohort_of_severe = (severe - future[0]) // cohort_size
+    for i, year in enumerate(years):
+        _assign_special_schools(streams.generator("preschool-plans", council, year), c, schools, severe[cohort_of_severe == i], SPECIAL)
 
 
-def _initialise_early_years_support(config, streams, council, c, initial, start_year) -> None:
+def _initialise_early_years_support(config, streams, council, c, initial, cohort_size: int, start_year: int) -> None:
     """Future Reception entrants whose need an early-years setting identified arrive on SEN support.
 
     Why: a January census finds a Reception class with a large share on SEN support after one
     term in school, more than schools identify in that term; without support at entry each new
     Reception class would hold a fraction of the start's. Who arrives on support is chosen as the
-    start census chooses who holds it (severity first, then advocacy, with chance).
+    start census chooses who holds it (severity first, then advocacy, with chance). Each entry
+    cohort (a block of `cohort_size` rows) draws from its own stream; the choices are made for
+    all cohorts at once.
     """
     future = np.flatnonzero(~initial)
     share = config.identification.early_years_support_share
     if len(future) == 0 or share <= 0:
         return
-    for year in np.unique(c["entry_year"][future]):
-        rows = future[c["entry_year"][future] == year]
-        rng = streams.generator("early-years-support", council, int(year))
-        score = _support_propensity(config, rng, {k: c[k][rows] for k in ("severity", "advocacy")})
-        score[c["support_level"][rows] != NONE] = -np.inf  # plan holders already have support
-        n_support = min(int(round(share * len(rows))), int(np.isfinite(score).sum()))
-        chosen = rows[np.argsort(-score, kind="stable")[:n_support]]
-        entry_month = np.int16((int(year) - start_year) * 12 + 8)
-        c["support_level"][chosen] = SEN_SUPPORT
-        c["identified"][chosen] = True
-        c["support_since"][chosen] = entry_month
-        c["first_support_month"][chosen] = entry_month
+    blocks = _cohort_blocks(future, cohort_size)
+    years = [int(year) for year in c["entry_year"][blocks[:, 0]]]
+    noise = np.concatenate([streams.generator("early-years-support", council, year).standard_normal(cohort_size) for year in years])
+    score = _support_propensity(config, noise, {k: c[k][future] for k in ("severity", "advocacy")})
+    score[c["support_level"][future] != NONE] = -np.inf  # plan holders already have support
+    score = score.reshape(blocks.shape)
+    n_support = np.minimum(int(round(share * cohort_size)), np.isfinite(score).sum(axis=1))
+    chosen = _ranked_within_cohorts(blocks, score)[np.arange(cohort_size) < n_support[:, None]]
+    entry_month = ((c["entry_year"][chosen].astype(np.int64) - start_year) * 12 + 8).astype(np.int16)
+    c["support_level"][chosen] = SEN_SUPPORT
+    c["identified"][chosen] = True
+    c["support_since"][chosen] = entry_month
+    c["first_support_month"][chosen] = entry_month
 
 
 def _initialise_in_flight_assessments(config, rng, c, initial) -> None:
