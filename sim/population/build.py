@@ -181,7 +181,6 @@ def _draw_cohorts(config: ScenarioConfig, rngs: list[np.random.Generator], schoo
     than once a cohort (England has 153 councils of 26 or so cohorts each).
     """
     pop, out = config.population, config.outcomes
-    cohorts = [slice(i * size, (i + 1) * size) for i in range(len(entries))]
     entry_year = np.repeat(np.asarray(entries, dtype=np.int16), size)
     initial = entry_year < start_year
     year_group = np.where(initial, (start_year - 1) - entry_year, -1).astype(np.int8)
@@ -196,22 +195,19 @@ def _draw_cohorts(config: ScenarioConfig, rngs: list[np.random.Generator], schoo
     logits = _calibrated_logits(fsm_share, schools.fsm_effect[primaries], chosen.reshape(len(rngs), size))
     fsm = np.concatenate([draw for _, draw in first]) < expit(logits)
     # then the income quintile's draws
-    quintile_draws = [_income_quintile_draws(rng, size, pop.fsm_share, pop.fsm_in_lowest_quintile) for rng in rngs]
-    quintile = np.where(fsm, np.concatenate([q for q, _ in quintile_draws]), np.concatenate([q for _, q in quintile_draws]))
+    quintile = np.where(fsm, *_income_quintile_draws(rngs, size, pop.fsm_share, pop.fsm_in_lowest_quintile))
     step = (quintile - 1) / 4
     advocacy_mean = pop.advocacy_mean_lowest_quintile + step * (pop.advocacy_mean_highest_quintile - pop.advocacy_mean_lowest_quintile)
     k = pop.advocacy_concentration
     # then advocacy, the budget's draw, trust, the need's draws and attainment's
-    rest = [(_beta_by_mean(rng, advocacy_mean[cohort], k), rng.random(size),
-             _beta_by_mean(rng, pop.trust_in_mainstream_mean, pop.trust_concentration, size), _need_draws(config, rng, size),
-             rng.standard_normal(size)) for rng, cohort in zip(rngs, cohorts)]
-    advocacy = np.concatenate([draws[0] for draws in rest]).astype(np.float32)
-    budget = _family_budget(config, quintile, np.concatenate([draws[1] for draws in rest]))
-    trust = np.concatenate([draws[2] for draws in rest]).astype(np.float32)
-    need_draws = {name: np.concatenate([draws[3][name] for draws in rest]) for name in rest[0][3]}
+    advocacy = _beta_by_mean(rngs, advocacy_mean, k, size).astype(np.float32)
+    budget = _family_budget(config, quintile, np.concatenate([rng.random(size) for rng in rngs]))
+    trust = _beta_by_mean(rngs, pop.trust_in_mainstream_mean, pop.trust_concentration, size).astype(np.float32)
+    rest = [(_need_draws(config, rng, size), rng.standard_normal(size)) for rng in rngs]
+    need_draws = {name: np.concatenate([draws[0][name] for draws in rest]) for name in rest[0][0]}
     need_type, severity, onset_month = _needs_from_draws(config, need_draws, fsm, entry_year, start_year, initial, year_group)
     attainment = (
-        np.concatenate([draws[4] for draws in rest])
+        np.concatenate([draws[1] for draws in rest])
         - out.fsm_attainment_gap_sd * fsm
         + out.income_gradient_sd * (quintile - 3)
         + schools.attainment_effect[primary]
@@ -238,8 +234,9 @@ def _draw_cohorts(config: ScenarioConfig, rngs: list[np.random.Generator], schoo
     }
 
 
-def _beta_by_mean(rng: np.random.Generator, mean, concentration: float, size=None) -> np.ndarray:
-    """Beta draws parametrised by their mean and concentration.
+def _beta_by_mean(rngs: list[np.random.Generator], mean, concentration: float, size: int) -> np.ndarray:
+    """Beta draws parametrised by their mean and concentration: `size` from each of `rngs` in
+    turn (`mean`: one value, or one a draw).
 
     Why: a mean of exactly 0 or 1 is an allowed value of the schema (nobody, or everybody) but
     leaves the beta distribution undefined; it is the point mass at that mean. Those values still
@@ -248,7 +245,11 @@ def _beta_by_mean(rng: np.random.Generator, mean, concentration: float, size=Non
     mean = np.asarray(mean, dtype=float)
     degenerate = (mean <= 0.0) | (mean >= 1.0)
     interior = np.where(degenerate, 0.5, mean)
-    draws = rng.beta(interior * concentration, (1 - interior) * concentration, size)
+    a, b = interior * concentration, (1 - interior) * concentration
+    if mean.ndim:
+        draws = np.concatenate([rng.beta(a[i * size:(i + 1) * size], b[i * size:(i + 1) * size]) for i, rng in enumerate(rngs)])
+    else:
+        draws = np.concatenate([rng.beta(a, b, size) for rng in rngs])
     return np.where(degenerate, np.clip(mean, 0.0, 1.0), draws)
 
 
@@ -268,7 +269,7 @@ def _build_schools(config: ScenarioConfig, rng: np.random.Generator, council: in
     fsm_effect = rng.normal(0.0, pop.fsm_segregation, m)
     inclusiveness = rng.lognormal(0.0, config.identification.school_inclusiveness_sd, m)
     e = config.sen_support.expertise_mean
-    expertise = _beta_by_mean(rng, e, config.sen_support.expertise_concentration, m)
+    expertise = _beta_by_mean([rng], e, config.sen_support.expertise_concentration, m)
     expertise[phase >= SPECIAL] = 1.0
     attainment_effect = rng.normal(0.0, config.outcomes.school_effect_sd, m)
     base_places = np.zeros(m, dtype=np.int32)
@@ -350,18 +351,18 @@ def _family_budget(config: ScenarioConfig, quintile: np.ndarray, u: np.ndarray) 
     return median * (u / (1 - u)) ** (1 / fam.budget_shape)
 
 
-def _income_quintile_draws(rng: np.random.Generator, size: int, share: float, fsm_in_q1: float) -> tuple[np.ndarray, np.ndarray]:
+def _income_quintile_draws(rngs: list[np.random.Generator], size: int, share: float, fsm_in_q1: float) -> tuple[np.ndarray, np.ndarray]:
     """Each family's income quintile if it is eligible for FSM, and if it is not (the caller keeps
-    the one that applies): FSM families sit in quintiles 1-2; others fill the quintiles so each
-    holds ~20% of England (`share` is England's FSM share: quintiles are national, so a deprived
-    council has more in quintile 1)."""
-    fsm_q = np.where(rng.random(size) < fsm_in_q1, 1, 2)
+    the one that applies), `size` families from each of `rngs` in turn: FSM families sit in
+    quintiles 1-2; others fill the quintiles so each holds ~20% of England (`share` is England's
+    FSM share: quintiles are national, so a deprived council has more in quintile 1)."""
     target = np.full(5, 0.2)
     target[0] -= share * fsm_in_q1
     target[1] -= share * (1 - fsm_in_q1)
     target = np.clip(target, 0.005, None)
-    other_q = rng.choice(5, size=size, p=target / target.sum()) + 1
-    return fsm_q, other_q
+    p = target / target.sum()
+    draws = [(np.where(rng.random(size) < fsm_in_q1, 1, 2), rng.choice(5, size=size, p=p) + 1) for rng in rngs]
+    return np.concatenate([fsm_q for fsm_q, _ in draws]), np.concatenate([other_q for _, other_q in draws])
 
 
 def _need_draws(config, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
