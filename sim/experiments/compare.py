@@ -166,20 +166,53 @@ def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
     return pd.concat(parts, axis=1)
 
 
+def text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each row, text label of each code), codes in the order of the labels as text.
+
+    Grouping on the codes gives the groups, and the rows in each, of grouping on the values as text
+    (missing values read "nan"), without making 17.5 million strings (the national comparison):
+    a categorical column's own codes are renumbered in text order."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, labels = values.cat.codes.to_numpy(), values.cat.categories.astype(str).to_numpy(dtype=object)
+    else:
+        codes, labels = pd.factorize(values.astype(str), use_na_sentinel=False)
+        labels = np.asarray(labels, dtype=object)
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(labels), codes)
+        labels = np.append(labels, "nan")
+    order = np.argsort(labels.astype(str), kind="stable")
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[order] = np.arange(len(labels))
+    return rank[codes], labels[order]
+
+
+def _small_integer_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each value, the distinct values in order): `pd.factorize(values, sort=True)` for
+    integers of a small range (income quintiles), by a lookup instead of a hash of every row."""
+    values = values.astype(np.int64)
+    if not len(values):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low = int(values.min())
+    present = np.flatnonzero(np.bincount(values - low))
+    lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+    lookup[present] = np.arange(len(present))
+    return lookup[values - low], present + low
+
+
 def _group_codes(paired: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Breakdown groups, all taken from the baseline run: per breakdown, (integer code of each
     child, label of each code). Codes, not labels, are grouped on: grouping 17.5 million strings
     (the national comparison) took most of the equity table's time and memory."""
     fsm = paired["fsm_b"].to_numpy(dtype=bool)
-    quintile, quintiles = pd.factorize(paired["income_quintile_b"].astype(int).to_numpy(), sort=True)
-    need, needs = pd.factorize(paired["need_type_b"].astype(str).to_numpy(), sort=True)
+    quintile, quintiles = _small_integer_codes(paired["income_quintile_b"].to_numpy())
+    need, needs = text_codes(paired["need_type_b"])
     # as `sim.metrics.compute.severity_band`, whose label lookup wraps an index of -1 to the last band
     bands = (np.searchsorted(SEVERITY_BANDS, paired["severity_b"].to_numpy(dtype=np.float64), side="right") - 1) % len(SEVERITY_LABELS)
     return {
         "all": (np.zeros(len(paired), dtype=np.int64), np.array(["all"], dtype=object)),
         "fsm": (fsm.astype(np.int64), np.array(["non_fsm", "fsm"], dtype=object)),
-        "income_quintile": (quintile.astype(np.int64), np.array([str(int(q)) for q in quintiles], dtype=object)),
-        "need_type": (need.astype(np.int64), np.asarray(needs, dtype=object)),
+        "income_quintile": (quintile, np.array([str(int(q)) for q in quintiles], dtype=object)),
+        "need_type": (need, needs),
         "severity_band": (bands.astype(np.int64), SEVERITY_LABELS.astype(object)),
     }
 
@@ -268,36 +301,15 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
     groups = _group_codes(paired)
     replicate_values, replicate_codes = np.unique(paired["replicate"].to_numpy(), return_inverse=True)
     replicates = sorted(replicate_values)
+    fine = _fine_cells(replicate_codes, len(replicate_values), groups)
     frames = []
     for spec in PAIRED_METRICS:
         b, r, mask = per_child_values(paired, spec.name)
         keep = mask.to_numpy()
-        cells = pd.DataFrame({"baseline": b[mask].to_numpy(), "reform": r[mask].to_numpy()})
-        diff = cells["reform"] - cells["baseline"]
-        cells["change"] = diff
-        improved = diff < 0 if spec.better == "lower" else diff > 0
-        cells["better"] = improved.astype(float)
-        cells["unchanged"] = (diff == 0).astype(float)
-        cells["worse"] = 1.0 - cells["better"] - cells["unchanged"]
-        cells["n"] = 1
-        rep = replicate_codes[keep]
-        per_rep_all = []
-        for by in BREAKDOWNS:
-            codes, labels = groups[by]
-            # one integer key per (replicate, group), ordered as (replicate, group): each cell's
-            # rows are the same rows, in the same order, as grouping on the labels themselves
-            width = len(labels)
-            cell_key = rep.astype(np.int64) * width + codes[keep]
-            per_rep = cells.groupby(cell_key).agg(
-                baseline=("baseline", "mean"), reform=("reform", "mean"), change=("change", "mean"),
-                better=("better", "mean"), worse=("worse", "mean"), unchanged=("unchanged", "mean"), n=("n", "sum"),
-            )
-            found = per_rep.index.to_numpy()
-            per_rep.insert(0, "group", labels[found % width])
-            per_rep.insert(0, "replicate", replicate_values[found // width])
-            per_rep = per_rep.reset_index(drop=True)
-            per_rep["by"] = by
-            per_rep_all.append(per_rep)
+        baseline, reform = b[mask].to_numpy(dtype=np.float64), r[mask].to_numpy(dtype=np.float64)
+        per_rep_all = (_cells_by_sums(baseline, reform, spec.better, fine, keep, replicate_values, groups)
+                       if _whole_numbers(baseline) and _whole_numbers(reform) else
+                       _cells_by_groupby(baseline, reform, spec.better, replicate_codes[keep], keep, replicate_values, groups))
         per_rep = pd.concat(per_rep_all, ignore_index=True)
         summary = _across_replicates(per_rep, replicates, ["by", "group"])
         gap_rows = [_gap_rows(per_rep, replicates, by, *definition) for by, definition in GAPS.items()]
@@ -318,6 +330,105 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
                        for m, by, g in zip(equity["metric"], equity["by"], equity["group"])]
     equity = equity.sort_values("_sort", kind="stable").drop(columns="_sort").reset_index(drop=True)
     return equity[EQUITY_COLUMNS]
+
+
+def _whole_numbers(values: np.ndarray) -> bool:
+    """Whether every value is a finite whole number: then any order of summing gives the exact sum."""
+    return bool(np.isfinite(values).all() and (values == np.trunc(values)).all())
+
+
+def _fine_cells(replicate_codes: np.ndarray, n_replicates: int,
+                groups: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, dict]:
+    """(cell of each child crossing replicate and every breakdown, {breakdown: (replicate, group) key of each cell}).
+
+    Why: every breakdown's group sums are sums of these cells' sums, so one pass over the children
+    per column serves all five breakdowns (a pass per breakdown was most of the equity table's time)."""
+    sizes = {by: len(groups[by][1]) for by in BREAKDOWNS}
+    cell = replicate_codes.astype(np.int64)
+    for by in BREAKDOWNS:
+        cell = cell * sizes[by] + groups[by][0]
+    n_cells = n_replicates * int(np.prod(list(sizes.values())))
+    # each cell's replicate and group codes, undone in reverse order of the crossing
+    index, codes = np.arange(n_cells, dtype=np.int64), {}
+    for by in reversed(BREAKDOWNS):
+        codes[by] = index % sizes[by]
+        index = index // sizes[by]
+    return cell, {by: index * sizes[by] + codes[by] for by in BREAKDOWNS}
+
+
+def _per_replicate_frame(sums: dict[str, np.ndarray], count: np.ndarray, width: int, labels: np.ndarray,
+                         replicate_values: np.ndarray, by: str) -> pd.DataFrame:
+    """Per (replicate, group) key with children: the means of `sums` and the count, as grouping gives them."""
+    found = np.flatnonzero(count)
+    n = count[found]
+    per_rep = pd.DataFrame({"replicate": replicate_values[found // width], "group": labels[found % width],
+                            **{name: total[found] / n for name, total in sums.items()}, "n": n})
+    per_rep["by"] = by
+    return per_rep
+
+
+def _cells_by_sums(baseline: np.ndarray, reform: np.ndarray, better: str, fine: tuple[np.ndarray, dict],
+                   keep: np.ndarray, replicate_values: np.ndarray, groups: dict) -> list[pd.DataFrame]:
+    """Per breakdown, the per-replicate cell means of whole-number values from sums over the fine cells.
+
+    The sums of whole numbers are exact in any order, so each mean (sum / children) is the very
+    number the grouped mean gives (its compensated sum is exact too)."""
+    cell, cell_keys = fine
+    cell = cell[keep]
+    n_cells = len(cell_keys["all"])
+    diff = reform - baseline
+    improved = diff < 0 if better == "lower" else diff > 0
+    unchanged = diff == 0
+    count = np.bincount(cell, minlength=n_cells)
+    fine_sums = {
+        "baseline": np.bincount(cell, weights=baseline, minlength=n_cells),
+        "reform": np.bincount(cell, weights=reform, minlength=n_cells),
+        "change": np.bincount(cell, weights=diff, minlength=n_cells),
+        "better": np.bincount(cell[improved], minlength=n_cells).astype(np.float64),
+        "unchanged": np.bincount(cell[unchanged], minlength=n_cells).astype(np.float64),
+    }
+    fine_sums["worse"] = count - fine_sums["better"] - fine_sums["unchanged"]
+    frames = []
+    for by in BREAKDOWNS:
+        labels = groups[by][1]
+        width = len(labels)
+        n_keys = len(replicate_values) * width
+        key = cell_keys[by]
+        sums = {name: np.bincount(key, weights=fine_sums[name], minlength=n_keys)
+                for name in ("baseline", "reform", "change", "better", "worse", "unchanged")}
+        frames.append(_per_replicate_frame(sums, np.bincount(key, weights=count, minlength=n_keys).astype(np.int64),
+                                           width, labels, replicate_values, by))
+    return frames
+
+
+def _cells_by_groupby(baseline: np.ndarray, reform: np.ndarray, better: str, rep: np.ndarray, keep: np.ndarray,
+                      replicate_values: np.ndarray, groups: dict) -> list[pd.DataFrame]:
+    """Per breakdown, the per-replicate cell means by grouping (values that are not all whole numbers,
+    whose sums depend on the order of adding: the grouped mean's compensated sum is kept)."""
+    cells = pd.DataFrame({"baseline": baseline, "reform": reform})
+    diff = cells["reform"] - cells["baseline"]
+    cells["change"] = diff
+    improved = diff < 0 if better == "lower" else diff > 0
+    cells["better"] = improved.astype(float)
+    cells["unchanged"] = (diff == 0).astype(float)
+    cells["worse"] = 1.0 - cells["better"] - cells["unchanged"]
+    frames = []
+    for by in BREAKDOWNS:
+        codes, labels = groups[by]
+        # one integer key per (replicate, group), ordered as (replicate, group): each cell's
+        # rows are the same rows, in the same order, as grouping on the labels themselves
+        width = len(labels)
+        cell_key = rep.astype(np.int64) * width + codes[keep]
+        grouped = cells.groupby(cell_key)
+        per_rep = grouped[["baseline", "reform", "change", "better", "worse", "unchanged"]].mean()  # one pass for all
+        per_rep["n"] = grouped.size()
+        found = per_rep.index.to_numpy()
+        per_rep.insert(0, "group", labels[found % width])
+        per_rep.insert(0, "replicate", replicate_values[found // width])
+        per_rep = per_rep.reset_index(drop=True)
+        per_rep["by"] = by
+        frames.append(per_rep)
+    return frames
 
 
 def _gap_rows(per_rep: pd.DataFrame, replicates: list, by: str, source: str, high: str, low: str,
