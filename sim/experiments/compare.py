@@ -34,6 +34,7 @@ Outputs of `compare_scenarios` (one directory, written atomically):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -53,7 +54,7 @@ from sim.experiments.results import atomic_directory, write_manifest
 from sim.experiments.runner import combine, run_routes
 from sim.finance_ledger import LINES
 from sim.metrics.compute import SEVERITY_BANDS, SEVERITY_LABELS
-from sim.metrics.gaps import gap_tables
+from sim.metrics.gaps import gap_tables, route_gap_frames
 from sim.metrics.intervals import t_hi, t_lo
 from sim.metrics.registry import PAIRED_METRICS
 
@@ -670,101 +671,100 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                                     label=f"the comparison ({replicates} replicates of each route)", runs=2)
     command = command or command_line()
     started = now_iso()
-
-    done = {"baseline": 0, "reform": 0}
-
-    def on_done(route, _out):
-        done[route] += 1
-        if progress:
-            progress(route, done[route], replicates)
-
-    outputs_by_route = run_routes({"baseline": baseline, "reform": reform}, replicates, root_seed=root_seed,
-                                  workers=workers_used, on_done=on_done)
-    runs = {}
-    for route, config, path in (("baseline", baseline, baseline_path), ("reform", reform, reform_path)):
-        outputs = outputs_by_route.pop(route)
-        metrics, system, children = combine(outputs)
-        manifest = run_manifest(config, path, outputs, started, command)
-        manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
-        runs[route] = (metrics, system, children, manifest, outputs)
-
-    (bm, bs, bc, bman, bout), (rm, rs, rc, rman, rout) = runs["baseline"], runs["reform"]
-    if [o.seed for o in bout] != [o.seed for o in rout]:
-        raise UnpairedRunsError(f"{PAIRING_ERROR}: replicate seeds differ")
     from sim.experiments.headline import cost_effectiveness, deflator_for, paired_outcomes  # cycle: headline.py imports this module
 
     prices = price_base or baseline.report.price_base
     deflator = deflator_for(prices, baseline.report.deflator_growth)
-    paired = pair_children(bc, rc, columns=ANALYSIS_COLUMNS)  # once, for every per-child table below
-    equity = paired_equity(bc, rc, bm, rm, small_cell=small_cell, paired=paired)
-    costs = cost_table(bs, rs, deflator)
-    headline = paired_outcomes(bc, bs, rc, rs, deflator, paired=paired)
-    value_for_money = cost_effectiveness(headline)
-    from sim.experiments.transition import TRANSITION_CSV, transition_cohort  # cycle: transition.py imports this module
+    routes = {"baseline": (baseline, baseline_path), "reform": (reform, reform_path)}
+    received: dict[str, list] = {route: [] for route in routes}
+    runs, route_gaps, writes = {}, {}, []
 
-    transition = transition_cohort(bc, rc, paired=paired)
-    councils = None
-    if baseline.population.council_table is not None:
-        from sim.experiments.council_impact import council_results  # cycle: council_impact.py imports this module
+    # The directory is staged before the runs, so that a route's files are written as soon as it has
+    # run: in a background thread (writing parquet is mostly compression, outside the interpreter
+    # lock), while the other route still runs and then while the tables below are computed.
+    with atomic_directory(out_dir) as tmp, ThreadPoolExecutor(max_workers=1) as writer:
+        def on_done(route, out):
+            received[route].append(out)
+            if len(received[route]) == replicates:  # the route has run: its files and its share of the gaps now
+                outputs = sorted(received[route], key=lambda o: o.replicate)
+                metrics, system, children = combine(outputs)
+                config, path = routes[route]
+                manifest = run_manifest(config, path, outputs, started, command)
+                manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
+                runs[route] = (metrics, system, children, manifest, outputs)
+                writes.append(writer.submit(_write_route, tmp / route, metrics, system, children, manifest))
+                route_gaps[route] = route_gap_frames(children)
+            if progress:
+                progress(route, len(received[route]), replicates)
 
-        councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell,
-                                   paired=paired)
-    del paired
-    decomposition = None
-    if components:
-        from sim.experiments.decompose import decompose  # cycle: decompose.py imports this module (via headline.py)
+        run_routes({"baseline": baseline, "reform": reform}, replicates, root_seed=root_seed,
+                   workers=workers_used, on_done=on_done)
 
-        decomposition = decompose(baseline, reform, components, replicates, hold=hold, shapley=shapley,
-                                  workers=workers, known_runs={"baseline": (bc, bs), "reform": (rc, rs)},
-                                  progress=(lambda label, done, total: progress("decomposition", done, total))
-                                  if progress else None, deflator=deflator)
-    channel_result = None
-    if family_channels:
-        # cycle: family_channels.py imports decompose.py, which imports this module
-        from sim.experiments.family_channels import decompose_by_channel
+        (bm, bs, bc, bman, bout), (rm, rs, rc, rman, rout) = runs["baseline"], runs["reform"]
+        if [o.seed for o in bout] != [o.seed for o in rout]:
+            raise UnpairedRunsError(f"{PAIRING_ERROR}: replicate seeds differ")
+        paired = pair_children(bc, rc, columns=ANALYSIS_COLUMNS)  # once, for every per-child table below
+        equity = paired_equity(bc, rc, bm, rm, small_cell=small_cell, paired=paired)
+        costs = cost_table(bs, rs, deflator)
+        headline = paired_outcomes(bc, bs, rc, rs, deflator, paired=paired)
+        value_for_money = cost_effectiveness(headline)
+        from sim.experiments.transition import TRANSITION_CSV, transition_cohort  # cycle: transition.py imports this module
 
-        channel_result = decompose_by_channel(
-            baseline, reform, family_channels, replicates, workers=workers, known_children=(bc, rc),
-            progress=(lambda label, done, total: progress("family channels", done, total)) if progress else None)
-    stock = stock_table(bm, rm)
-    gaps = fsm_gap_table(bm, rm)
-    standardised_gaps, gaps_by_severity = gap_tables(bc, rc)
-    top_manifest = {
-        "kind": "paired_comparison",
-        "sendsim_version": __version__,
-        "seed": root_seed,
-        "replicates": replicates,
-        "replicate_seeds": {str(o.replicate): o.seed for o in bout},
-        "small_cell": small_cell,
-        "baseline": {"scenario": baseline.name, "config_file": str(baseline_path) if baseline_path else None,
-                     "config_sha256": config_hash(baseline)},
-        "reform": {"scenario": reform.name, "config_file": str(reform_path) if reform_path else None,
-                   "config_sha256": config_hash(reform), "config_sha256_as_given": config_hash(reform_given),
-                   "seed_as_given": reform_given.run.seed},
-        "run": {"start": baseline.run.start, "end": baseline.run.end},
-        "simulated": _simulated_scale(baseline, bs, bc),
-        "report": {**baseline.report.model_dump(mode="json"), "price_base": prices},
-        "assumption_parameters": _assumption_count(),
-        "packages": package_versions(),
-        "git": git_state(),
-        "started": started,
-        "finished": None,
-        "command": command,
-        "files": ["baseline/", "reform/", "equity.parquet", "equity.csv", "costs.parquet", "costs.csv",
-                  "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
-                  "gap_change_by_severity.csv", "headline_by_replicate.csv", "cost_effectiveness.csv",
-                  TRANSITION_CSV,
-                  *(["decomposition.csv"] if decomposition else []),
-                  *(["family_channels.csv"] if channel_result else [])],
-    }
-    with atomic_directory(out_dir) as tmp:
-        for route, (metrics, system, children, manifest, _) in runs.items():
-            directory = tmp / route
-            directory.mkdir()
-            metrics.to_parquet(directory / "metrics.parquet", index=False)
-            system.to_parquet(directory / "system.parquet", index=False)
-            children.to_parquet(directory / "children.parquet", index=False)
-            write_manifest(directory, manifest)
+        transition = transition_cohort(bc, rc, paired=paired)
+        councils = None
+        if baseline.population.council_table is not None:
+            from sim.experiments.council_impact import council_results  # cycle: council_impact.py imports this module
+
+            councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell,
+                                       paired=paired)
+        del paired
+        decomposition = None
+        if components:
+            from sim.experiments.decompose import decompose  # cycle: decompose.py imports this module (via headline.py)
+
+            decomposition = decompose(baseline, reform, components, replicates, hold=hold, shapley=shapley,
+                                      workers=workers, known_runs={"baseline": (bc, bs), "reform": (rc, rs)},
+                                      progress=(lambda label, done, total: progress("decomposition", done, total))
+                                      if progress else None, deflator=deflator)
+        channel_result = None
+        if family_channels:
+            # cycle: family_channels.py imports decompose.py, which imports this module
+            from sim.experiments.family_channels import decompose_by_channel
+
+            channel_result = decompose_by_channel(
+                baseline, reform, family_channels, replicates, workers=workers, known_children=(bc, rc),
+                progress=(lambda label, done, total: progress("family channels", done, total)) if progress else None)
+        stock = stock_table(bm, rm)
+        gaps = fsm_gap_table(bm, rm)
+        standardised_gaps, gaps_by_severity = gap_tables(bc, rc, frames=[route_gaps.pop("baseline"), route_gaps.pop("reform")])
+        top_manifest = {
+            "kind": "paired_comparison",
+            "sendsim_version": __version__,
+            "seed": root_seed,
+            "replicates": replicates,
+            "replicate_seeds": {str(o.replicate): o.seed for o in bout},
+            "small_cell": small_cell,
+            "baseline": {"scenario": baseline.name, "config_file": str(baseline_path) if baseline_path else None,
+                         "config_sha256": config_hash(baseline)},
+            "reform": {"scenario": reform.name, "config_file": str(reform_path) if reform_path else None,
+                       "config_sha256": config_hash(reform), "config_sha256_as_given": config_hash(reform_given),
+                       "seed_as_given": reform_given.run.seed},
+            "run": {"start": baseline.run.start, "end": baseline.run.end},
+            "simulated": _simulated_scale(baseline, bs, bc),
+            "report": {**baseline.report.model_dump(mode="json"), "price_base": prices},
+            "assumption_parameters": _assumption_count(),
+            "packages": package_versions(),
+            "git": git_state(),
+            "started": started,
+            "finished": None,
+            "command": command,
+            "files": ["baseline/", "reform/", "equity.parquet", "equity.csv", "costs.parquet", "costs.csv",
+                      "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
+                      "gap_change_by_severity.csv", "headline_by_replicate.csv", "cost_effectiveness.csv",
+                      TRANSITION_CSV,
+                      *(["decomposition.csv"] if decomposition else []),
+                      *(["family_channels.csv"] if channel_result else [])],
+        }
         equity.to_parquet(tmp / "equity.parquet", index=False)
         equity.to_csv(tmp / "equity.csv", index=False)
         costs.to_parquet(tmp / "costs.parquet", index=False)
@@ -789,6 +789,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
             for name, frame in councils.items():
                 frame.to_csv(tmp / f"{name}.csv", index=False)
             top_manifest["files"] += [f"{name}.csv" for name in councils]
+        for write in writes:  # each route's directory is complete before the pages go beside it
+            write.result()
         result = {
             "equity": equity,
             "costs": costs,
@@ -817,6 +819,17 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     result["out_dir"] = out_dir
     result["report"] = tuple(out_dir / Path(page).name for page in pages) if pages else None
     return result
+
+
+def _write_route(directory: Path, metrics: pd.DataFrame, system: pd.DataFrame, children: pd.DataFrame,
+                 manifest: dict) -> None:
+    """One route's run directory, as `sendsim run` writes it (tables and manifest; its summary page
+    is the report layer's)."""
+    directory.mkdir()
+    metrics.to_parquet(directory / "metrics.parquet", index=False)
+    system.to_parquet(directory / "system.parquet", index=False)
+    children.to_parquet(directory / "children.parquet", index=False)
+    write_manifest(directory, manifest)
 
 
 def _simulated_scale(config: ScenarioConfig, system: pd.DataFrame, children: pd.DataFrame) -> dict:

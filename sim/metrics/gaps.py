@@ -330,6 +330,9 @@ def check_same_children(baseline_children: pd.DataFrame, reform_children: pd.Dat
     """
     key = ["replicate", "child"] if "replicate" in baseline_children.columns else ["child"]
     columns = [*key, "fsm", "income_quintile", "first_severity", "first_need_type"]
+    if set(columns) <= set(reform_children.columns) and len(baseline_children) == len(reform_children) \
+            and baseline_children[columns].reset_index(drop=True).equals(reform_children[columns].reset_index(drop=True)):
+        return  # the same rows in the same order (the two routes of one comparison): no sort needed
     b = baseline_children[columns].sort_values(key).reset_index(drop=True)
     r = reform_children[columns].sort_values(key).reset_index(drop=True) if set(columns) <= set(reform_children.columns) else None
     if r is None or len(b) != len(r) or not b.equals(r):
@@ -360,11 +363,21 @@ def gap_change_by_severity(baseline_children: pd.DataFrame, reform_children: pd.
     return _band_table([severity_band_gaps(frame) for frame in (baseline_children, reform_children)])
 
 
-def gap_tables(baseline_children: pd.DataFrame, reform_children: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def route_gap_frames(children: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One route's per-replicate gaps (`need_standardised_gaps`, `severity_band_gaps`), which
+    `gap_tables` summarises: a comparison computes each route's as soon as that route has run,
+    while the other may still be running."""
+    return _gap_frames(children)
+
+
+def gap_tables(baseline_children: pd.DataFrame, reform_children: pd.DataFrame,
+               frames: list[tuple[pd.DataFrame, pd.DataFrame]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(`gap_comparison`, `gap_change_by_severity`) with one check and one pass over each route's
-    children: the same tables, in about half the time (a comparison writes both)."""
+    children: the same tables, in about half the time (a comparison writes both). `frames`: each
+    route's `route_gap_frames` (baseline, reform), if already made."""
     check_same_children(baseline_children, reform_children)
-    frames = [_gap_frames(frame) for frame in (baseline_children, reform_children)]
+    if frames is None:
+        frames = [_gap_frames(frame) for frame in (baseline_children, reform_children)]
     return _comparison_table([f[0] for f in frames]), _band_table([f[1] for f in frames])
 
 
