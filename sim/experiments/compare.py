@@ -188,12 +188,16 @@ def text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _small_integer_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(code of each value, the distinct values in order): `pd.factorize(values, sort=True)` for
-    integers of a small range (income quintiles), by a lookup instead of a hash of every row."""
+    """(code of each value, the distinct values in order): `pd.factorize(values, sort=True)` and
+    `np.unique(values, return_inverse=True)` for integers of a small range (income quintiles,
+    replicates), by a lookup instead of a hash or a sort of every row."""
     values = values.astype(np.int64)
     if not len(values):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     low = int(values.min())
+    if int(values.max()) - low > len(values):  # a wide range: a sort is cheaper than the lookup
+        distinct, codes = np.unique(values, return_inverse=True)
+        return codes.astype(np.int64), distinct
     present = np.flatnonzero(np.bincount(values - low))
     lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
     lookup[present] = np.arange(len(present))
@@ -220,31 +224,38 @@ def _group_codes(paired: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray
 
 def per_child_values(paired: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(baseline value, reform value, counts-for-this-metric mask) for every paired child."""
-    def col(name: str, run: str) -> pd.Series:
-        return paired[f"{name}_{run}"].astype(float)
+    b, r, mask = child_values(paired, metric)
+    return pd.Series(b, index=paired.index), pd.Series(r, index=paired.index), pd.Series(mask, index=paired.index)
+
+
+def child_values(paired: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`per_child_values` as arrays (the same numbers): the equity table reads eight metrics of
+    every paired child, and indexed series cost a copy and an index at each step."""
+    def col(name: str, run: str) -> np.ndarray:
+        return paired[f"{name}_{run}"].to_numpy(dtype=np.float64)
 
     if metric == "unmet_need_months":
         mask = (col("need_months", "b") > 0) | (col("need_months", "r") > 0)
         return col("unmet_months", "b"), col("unmet_months", "r"), mask
     if metric == "matched_support_share":
         mask = (col("need_months", "b") > 0) & (col("need_months", "r") > 0)
-        share = {run: 100 * col("matched_months", run) / col("need_months", run).where(mask) for run in "br"}
+        share = {run: 100 * col("matched_months", run) / np.where(mask, col("need_months", run), np.nan) for run in "br"}
         return share["b"], share["r"], mask
     if metric == "months_to_matched_support":
         b, r = col("months_to_matched_support", "b"), col("months_to_matched_support", "r")
-        return b, r, b.notna() & r.notna()
+        return b, r, ~np.isnan(b) & ~np.isnan(r)
     if metric == "matched_within_a_year":
         b, r = col("matched_within_a_year", "b"), col("matched_within_a_year", "r")
-        return 100 * b, 100 * r, b.notna() & r.notna()
+        return 100 * b, 100 * r, ~np.isnan(b) & ~np.isnan(r)
     if metric == "ks4_em4_rate":
         b, r = col("ks4_em4", "b"), col("ks4_em4", "r")
         return 100 * b, 100 * r, (b >= 0) & (r >= 0)
     if metric == "suspensions":
         b, r = col("suspensions", "b"), col("suspensions", "r")
-        return b, r, pd.Series(True, index=paired.index)
+        return b, r, np.ones(len(paired), dtype=bool)
     if metric == "excluded":
         b, r = col("excluded", "b"), col("excluded", "r")
-        return 100 * b, 100 * r, pd.Series(True, index=paired.index)
+        return 100 * b, 100 * r, np.ones(len(paired), dtype=bool)
     if metric == "neet_rate":
         b, r = col("neet", "b"), col("neet", "r")
         return 100 * b, 100 * r, (b >= 0) & (r >= 0)
@@ -300,14 +311,13 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
         if set(baseline_metrics["replicate"].unique()) != set(reform_metrics["replicate"].unique()):
             raise UnpairedRunsError(f"{PAIRING_ERROR}: the metrics tables hold different replicates")
     groups = _group_codes(paired)
-    replicate_values, replicate_codes = np.unique(paired["replicate"].to_numpy(), return_inverse=True)
+    replicate_codes, replicate_values = _small_integer_codes(paired["replicate"].to_numpy())
     replicates = sorted(replicate_values)
     fine = _fine_cells(replicate_codes, len(replicate_values), groups)
     frames = []
     for spec in PAIRED_METRICS:
-        b, r, mask = per_child_values(paired, spec.name)
-        keep = mask.to_numpy()
-        baseline, reform = b[mask].to_numpy(dtype=np.float64), r[mask].to_numpy(dtype=np.float64)
+        b, r, keep = child_values(paired, spec.name)
+        baseline, reform = b[keep], r[keep]
         per_rep_all = (_cells_by_sums(baseline, reform, spec.better, fine, keep, replicate_values, groups)
                        if _whole_numbers(baseline) and _whole_numbers(reform) else
                        _cells_by_groupby(baseline, reform, spec.better, replicate_codes[keep], keep, replicate_values, groups))
@@ -632,6 +642,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                       baseline_path: Path | str | None = None, reform_path: Path | str | None = None,
                       command: str | None = None, run_summaries: bool = True,
                       write_reports: Callable[[Path, dict], dict] | None = None,
+                      write_route_report: Callable[[Path, dict], object] | None = None,
                       components: list | None = None, hold: tuple[str, ...] = ("run.route",),
                       shapley: bool | None = None, price_base: str | None = None,
                       family_channels: list | None = None) -> dict:
@@ -643,8 +654,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     `progress(route, done, total)` is called after each replicate of each route.
     `write_reports(directory, result)` writes the human-readable pages into the directory before it
     is committed (the report layer's `sim.report.comparison.compare_with_reports` passes it; this
-    layer writes tables only, so it never imports the report layer); `run_summaries` asks it for
-    each route's summary.md too.
+    layer writes tables only, so it never imports the report layer); `write_route_report(directory,
+    run)` writes a route's own page (summary.md) as soon as that route has run (`run`: its metrics,
+    system and manifest), if `run_summaries`.
     `components` (from `sim.experiments.decompose.load_components`) also takes the reform apart
     (`decomposition.csv`; the two runs made here are reused). `price_base` ("cash" or
     "real_2025_26") overrides the baseline's `report.price_base` for every money table.
@@ -692,8 +704,11 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                 manifest = run_manifest(config, path, outputs, started, command)
                 manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
                 runs[route] = (metrics, system, children, manifest, outputs)
+                (tmp / route).mkdir()
                 writes.append(writer.submit(_write_route, tmp / route, metrics, system, children, manifest))
                 route_gaps[route] = route_gap_frames(children)
+                if run_summaries and write_route_report is not None:
+                    write_route_report(tmp / route, {"metrics": metrics, "system": system, "manifest": manifest})
             if progress:
                 progress(route, len(received[route]), replicates)
 
@@ -825,7 +840,6 @@ def _write_route(directory: Path, metrics: pd.DataFrame, system: pd.DataFrame, c
                  manifest: dict) -> None:
     """One route's run directory, as `sendsim run` writes it (tables and manifest; its summary page
     is the report layer's)."""
-    directory.mkdir()
     metrics.to_parquet(directory / "metrics.parquet", index=False)
     system.to_parquet(directory / "system.parquet", index=False)
     children.to_parquet(directory / "children.parquet", index=False)
