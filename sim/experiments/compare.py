@@ -119,8 +119,9 @@ def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
 
     The same child must have the same family resources in both runs: if `fsm` or
     `income_quintile` differ, the runs were not made with the same seed and population.
-    `columns`: pair only these columns (those present; the key and the checked columns are always
-    taken), not every column of both tables: the rows and values are the same, the copies smaller.
+    `columns`: pair only these columns (those present; the key is always taken, the checked columns
+    are compared but not returned unless asked for), not every column of both tables: the rows and
+    values are the same, the copies smaller.
     Rows are in (replicate, child) order.
     """
     key = ["replicate", "child"]
@@ -157,9 +158,10 @@ def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
                 raise UnpairedRunsError(
                     f"{PAIRING_ERROR}: {differ} children have a different {column} in the two runs "
                     "(run both scenarios with the same root seed and population settings)")
-    # as a merge on the key would name them: a column in both tables takes the route's suffix
-    b_columns = [c for c in b.columns if c not in key]
-    r_columns = [c for c in r.columns if c not in key]
+    # as a merge on the key would name them: a column in both tables takes the route's suffix; the
+    # columns only checked (not asked for) are not carried (two copies of each, 17.5 million rows)
+    b_columns = [c for c in b.columns if c not in key and (columns is None or c in columns)]
+    r_columns = [c for c in r.columns if c not in key and (columns is None or c in columns)]
     parts = [pd.DataFrame({"replicate": b_rep, "child": b_child})]
     for frame, own, other, order, suffix in ((b, b_columns, r_columns, b_order, "_b"), (r, r_columns, b_columns, r_order, "_r")):
         part = frame[own].take(order).reset_index(drop=True)
@@ -177,7 +179,7 @@ def text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         codes, labels = values.cat.codes.to_numpy(), values.cat.categories.astype(str).to_numpy(dtype=object)
     else:
         codes, labels = pd.factorize(values.astype(str), use_na_sentinel=False)
-        labels = np.asarray(labels, dtype=object)
+        labels = np.asarray(labels, dtype=object).astype(str).astype(object)  # a missing value's label reads "nan"
     if (codes < 0).any():
         codes = np.where(codes < 0, len(labels), codes)
         labels = np.append(labels, "nan")
