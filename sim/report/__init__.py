@@ -17,7 +17,7 @@ def __getattr__(name: str):
     comparison imports `sim.report.comparison` before its runs, and the figures' libraries
     (seconds to import) are not needed until the first page is written."""
     if name in __all__:
-        from sim.report import summary
+        from sim.report import summary  # lazy: the plotting libraries load at the first page, not at import
 
         return getattr(summary, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
