@@ -34,6 +34,7 @@ Outputs of `compare_scenarios` (one directory, written atomically):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -53,7 +54,7 @@ from sim.experiments.results import atomic_directory, write_manifest
 from sim.experiments.runner import combine, run_routes
 from sim.finance_ledger import LINES
 from sim.metrics.compute import SEVERITY_BANDS, SEVERITY_LABELS
-from sim.metrics.gaps import gap_tables
+from sim.metrics.gaps import gap_tables, route_gap_frames
 from sim.metrics.intervals import t_hi, t_lo
 from sim.metrics.registry import PAIRED_METRICS
 
@@ -118,8 +119,9 @@ def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
 
     The same child must have the same family resources in both runs: if `fsm` or
     `income_quintile` differ, the runs were not made with the same seed and population.
-    `columns`: pair only these columns (those present; the key and the checked columns are always
-    taken), not every column of both tables: the rows and values are the same, the copies smaller.
+    `columns`: pair only these columns (those present; the key is always taken, the checked columns
+    are compared but not returned unless asked for), not every column of both tables: the rows and
+    values are the same, the copies smaller.
     Rows are in (replicate, child) order.
     """
     key = ["replicate", "child"]
@@ -156,9 +158,10 @@ def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
                 raise UnpairedRunsError(
                     f"{PAIRING_ERROR}: {differ} children have a different {column} in the two runs "
                     "(run both scenarios with the same root seed and population settings)")
-    # as a merge on the key would name them: a column in both tables takes the route's suffix
-    b_columns = [c for c in b.columns if c not in key]
-    r_columns = [c for c in r.columns if c not in key]
+    # as a merge on the key would name them: a column in both tables takes the route's suffix; the
+    # columns only checked (not asked for) are not carried (two copies of each, 17.5 million rows)
+    b_columns = [c for c in b.columns if c not in key and (columns is None or c in columns)]
+    r_columns = [c for c in r.columns if c not in key and (columns is None or c in columns)]
     parts = [pd.DataFrame({"replicate": b_rep, "child": b_child})]
     for frame, own, other, order, suffix in ((b, b_columns, r_columns, b_order, "_b"), (r, r_columns, b_columns, r_order, "_r")):
         part = frame[own].take(order).reset_index(drop=True)
@@ -166,51 +169,95 @@ def pair_children(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
     return pd.concat(parts, axis=1)
 
 
+def text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each row, text label of each code), codes in the order of the labels as text.
+
+    Grouping on the codes gives the groups, and the rows in each, of grouping on the values as text
+    (missing values read "nan"), without making 17.5 million strings (the national comparison):
+    a categorical column's own codes are renumbered in text order."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, labels = values.cat.codes.to_numpy(), values.cat.categories.astype(str).to_numpy(dtype=object)
+    else:
+        codes, labels = pd.factorize(values.astype(str), use_na_sentinel=False)
+        labels = np.asarray(labels, dtype=object).astype(str).astype(object)  # a missing value's label reads "nan"
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(labels), codes)
+        labels = np.append(labels, "nan")
+    order = np.argsort(labels.astype(str), kind="stable")
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[order] = np.arange(len(labels))
+    return rank[codes], labels[order]
+
+
+def _small_integer_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each value, the distinct values in order): `pd.factorize(values, sort=True)` and
+    `np.unique(values, return_inverse=True)` for integers of a small range (income quintiles,
+    replicates), by a lookup instead of a hash or a sort of every row."""
+    values = values.astype(np.int64)
+    if not len(values):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low = int(values.min())
+    if int(values.max()) - low > len(values):  # a wide range: a sort is cheaper than the lookup
+        distinct, codes = np.unique(values, return_inverse=True)
+        return codes.astype(np.int64), distinct
+    present = np.flatnonzero(np.bincount(values - low))
+    lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+    lookup[present] = np.arange(len(present))
+    return lookup[values - low], present + low
+
+
 def _group_codes(paired: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Breakdown groups, all taken from the baseline run: per breakdown, (integer code of each
     child, label of each code). Codes, not labels, are grouped on: grouping 17.5 million strings
     (the national comparison) took most of the equity table's time and memory."""
     fsm = paired["fsm_b"].to_numpy(dtype=bool)
-    quintile, quintiles = pd.factorize(paired["income_quintile_b"].astype(int).to_numpy(), sort=True)
-    need, needs = pd.factorize(paired["need_type_b"].astype(str).to_numpy(), sort=True)
+    quintile, quintiles = _small_integer_codes(paired["income_quintile_b"].to_numpy())
+    need, needs = text_codes(paired["need_type_b"])
     # as `sim.metrics.compute.severity_band`, whose label lookup wraps an index of -1 to the last band
     bands = (np.searchsorted(SEVERITY_BANDS, paired["severity_b"].to_numpy(dtype=np.float64), side="right") - 1) % len(SEVERITY_LABELS)
     return {
         "all": (np.zeros(len(paired), dtype=np.int64), np.array(["all"], dtype=object)),
         "fsm": (fsm.astype(np.int64), np.array(["non_fsm", "fsm"], dtype=object)),
-        "income_quintile": (quintile.astype(np.int64), np.array([str(int(q)) for q in quintiles], dtype=object)),
-        "need_type": (need.astype(np.int64), np.asarray(needs, dtype=object)),
+        "income_quintile": (quintile, np.array([str(int(q)) for q in quintiles], dtype=object)),
+        "need_type": (need, needs),
         "severity_band": (bands.astype(np.int64), SEVERITY_LABELS.astype(object)),
     }
 
 
 def per_child_values(paired: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(baseline value, reform value, counts-for-this-metric mask) for every paired child."""
-    def col(name: str, run: str) -> pd.Series:
-        return paired[f"{name}_{run}"].astype(float)
+    b, r, mask = child_values(paired, metric)
+    return pd.Series(b, index=paired.index), pd.Series(r, index=paired.index), pd.Series(mask, index=paired.index)
+
+
+def child_values(paired: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`per_child_values` as arrays (the same numbers): the equity table reads eight metrics of
+    every paired child, and indexed series cost a copy and an index at each step."""
+    def col(name: str, run: str) -> np.ndarray:
+        return paired[f"{name}_{run}"].to_numpy(dtype=np.float64)
 
     if metric == "unmet_need_months":
         mask = (col("need_months", "b") > 0) | (col("need_months", "r") > 0)
         return col("unmet_months", "b"), col("unmet_months", "r"), mask
     if metric == "matched_support_share":
         mask = (col("need_months", "b") > 0) & (col("need_months", "r") > 0)
-        share = {run: 100 * col("matched_months", run) / col("need_months", run).where(mask) for run in "br"}
+        share = {run: 100 * col("matched_months", run) / np.where(mask, col("need_months", run), np.nan) for run in "br"}
         return share["b"], share["r"], mask
     if metric == "months_to_matched_support":
         b, r = col("months_to_matched_support", "b"), col("months_to_matched_support", "r")
-        return b, r, b.notna() & r.notna()
+        return b, r, ~np.isnan(b) & ~np.isnan(r)
     if metric == "matched_within_a_year":
         b, r = col("matched_within_a_year", "b"), col("matched_within_a_year", "r")
-        return 100 * b, 100 * r, b.notna() & r.notna()
+        return 100 * b, 100 * r, ~np.isnan(b) & ~np.isnan(r)
     if metric == "ks4_em4_rate":
         b, r = col("ks4_em4", "b"), col("ks4_em4", "r")
         return 100 * b, 100 * r, (b >= 0) & (r >= 0)
     if metric == "suspensions":
         b, r = col("suspensions", "b"), col("suspensions", "r")
-        return b, r, pd.Series(True, index=paired.index)
+        return b, r, np.ones(len(paired), dtype=bool)
     if metric == "excluded":
         b, r = col("excluded", "b"), col("excluded", "r")
-        return 100 * b, 100 * r, pd.Series(True, index=paired.index)
+        return 100 * b, 100 * r, np.ones(len(paired), dtype=bool)
     if metric == "neet_rate":
         b, r = col("neet", "b"), col("neet", "r")
         return 100 * b, 100 * r, (b >= 0) & (r >= 0)
@@ -266,38 +313,16 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
         if set(baseline_metrics["replicate"].unique()) != set(reform_metrics["replicate"].unique()):
             raise UnpairedRunsError(f"{PAIRING_ERROR}: the metrics tables hold different replicates")
     groups = _group_codes(paired)
-    replicate_values, replicate_codes = np.unique(paired["replicate"].to_numpy(), return_inverse=True)
+    replicate_codes, replicate_values = _small_integer_codes(paired["replicate"].to_numpy())
     replicates = sorted(replicate_values)
+    fine = _fine_cells(replicate_codes, len(replicate_values), groups)
     frames = []
     for spec in PAIRED_METRICS:
-        b, r, mask = per_child_values(paired, spec.name)
-        keep = mask.to_numpy()
-        cells = pd.DataFrame({"baseline": b[mask].to_numpy(), "reform": r[mask].to_numpy()})
-        diff = cells["reform"] - cells["baseline"]
-        cells["change"] = diff
-        improved = diff < 0 if spec.better == "lower" else diff > 0
-        cells["better"] = improved.astype(float)
-        cells["unchanged"] = (diff == 0).astype(float)
-        cells["worse"] = 1.0 - cells["better"] - cells["unchanged"]
-        cells["n"] = 1
-        rep = replicate_codes[keep]
-        per_rep_all = []
-        for by in BREAKDOWNS:
-            codes, labels = groups[by]
-            # one integer key per (replicate, group), ordered as (replicate, group): each cell's
-            # rows are the same rows, in the same order, as grouping on the labels themselves
-            width = len(labels)
-            cell_key = rep.astype(np.int64) * width + codes[keep]
-            per_rep = cells.groupby(cell_key).agg(
-                baseline=("baseline", "mean"), reform=("reform", "mean"), change=("change", "mean"),
-                better=("better", "mean"), worse=("worse", "mean"), unchanged=("unchanged", "mean"), n=("n", "sum"),
-            )
-            found = per_rep.index.to_numpy()
-            per_rep.insert(0, "group", labels[found % width])
-            per_rep.insert(0, "replicate", replicate_values[found // width])
-            per_rep = per_rep.reset_index(drop=True)
-            per_rep["by"] = by
-            per_rep_all.append(per_rep)
+        b, r, keep = child_values(paired, spec.name)
+        baseline, reform = b[keep], r[keep]
+        per_rep_all = (_cells_by_sums(baseline, reform, spec.better, fine, keep, replicate_values, groups)
+                       if _whole_numbers(baseline) and _whole_numbers(reform) else
+                       _cells_by_groupby(baseline, reform, spec.better, replicate_codes[keep], keep, replicate_values, groups))
         per_rep = pd.concat(per_rep_all, ignore_index=True)
         summary = _across_replicates(per_rep, replicates, ["by", "group"])
         gap_rows = [_gap_rows(per_rep, replicates, by, *definition) for by, definition in GAPS.items()]
@@ -318,6 +343,105 @@ def paired_equity(baseline_children: pd.DataFrame, reform_children: pd.DataFrame
                        for m, by, g in zip(equity["metric"], equity["by"], equity["group"])]
     equity = equity.sort_values("_sort", kind="stable").drop(columns="_sort").reset_index(drop=True)
     return equity[EQUITY_COLUMNS]
+
+
+def _whole_numbers(values: np.ndarray) -> bool:
+    """Whether every value is a finite whole number: then any order of summing gives the exact sum."""
+    return bool(np.isfinite(values).all() and (values == np.trunc(values)).all())
+
+
+def _fine_cells(replicate_codes: np.ndarray, n_replicates: int,
+                groups: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, dict]:
+    """(cell of each child crossing replicate and every breakdown, {breakdown: (replicate, group) key of each cell}).
+
+    Why: every breakdown's group sums are sums of these cells' sums, so one pass over the children
+    per column serves all five breakdowns (a pass per breakdown was most of the equity table's time)."""
+    sizes = {by: len(groups[by][1]) for by in BREAKDOWNS}
+    cell = replicate_codes.astype(np.int64)
+    for by in BREAKDOWNS:
+        cell = cell * sizes[by] + groups[by][0]
+    n_cells = n_replicates * int(np.prod(list(sizes.values())))
+    # each cell's replicate and group codes, undone in reverse order of the crossing
+    index, codes = np.arange(n_cells, dtype=np.int64), {}
+    for by in reversed(BREAKDOWNS):
+        codes[by] = index % sizes[by]
+        index = index // sizes[by]
+    return cell, {by: index * sizes[by] + codes[by] for by in BREAKDOWNS}
+
+
+def _per_replicate_frame(sums: dict[str, np.ndarray], count: np.ndarray, width: int, labels: np.ndarray,
+                         replicate_values: np.ndarray, by: str) -> pd.DataFrame:
+    """Per (replicate, group) key with children: the means of `sums` and the count, as grouping gives them."""
+    found = np.flatnonzero(count)
+    n = count[found]
+    per_rep = pd.DataFrame({"replicate": replicate_values[found // width], "group": labels[found % width],
+                            **{name: total[found] / n for name, total in sums.items()}, "n": n})
+    per_rep["by"] = by
+    return per_rep
+
+
+def _cells_by_sums(baseline: np.ndarray, reform: np.ndarray, better: str, fine: tuple[np.ndarray, dict],
+                   keep: np.ndarray, replicate_values: np.ndarray, groups: dict) -> list[pd.DataFrame]:
+    """Per breakdown, the per-replicate cell means of whole-number values from sums over the fine cells.
+
+    The sums of whole numbers are exact in any order, so each mean (sum / children) is the very
+    number the grouped mean gives (its compensated sum is exact too)."""
+    cell, cell_keys = fine
+    cell = cell[keep]
+    n_cells = len(cell_keys["all"])
+    diff = reform - baseline
+    improved = diff < 0 if better == "lower" else diff > 0
+    unchanged = diff == 0
+    count = np.bincount(cell, minlength=n_cells)
+    fine_sums = {
+        "baseline": np.bincount(cell, weights=baseline, minlength=n_cells),
+        "reform": np.bincount(cell, weights=reform, minlength=n_cells),
+        "change": np.bincount(cell, weights=diff, minlength=n_cells),
+        "better": np.bincount(cell[improved], minlength=n_cells).astype(np.float64),
+        "unchanged": np.bincount(cell[unchanged], minlength=n_cells).astype(np.float64),
+    }
+    fine_sums["worse"] = count - fine_sums["better"] - fine_sums["unchanged"]
+    frames = []
+    for by in BREAKDOWNS:
+        labels = groups[by][1]
+        width = len(labels)
+        n_keys = len(replicate_values) * width
+        key = cell_keys[by]
+        sums = {name: np.bincount(key, weights=fine_sums[name], minlength=n_keys)
+                for name in ("baseline", "reform", "change", "better", "worse", "unchanged")}
+        frames.append(_per_replicate_frame(sums, np.bincount(key, weights=count, minlength=n_keys).astype(np.int64),
+                                           width, labels, replicate_values, by))
+    return frames
+
+
+def _cells_by_groupby(baseline: np.ndarray, reform: np.ndarray, better: str, rep: np.ndarray, keep: np.ndarray,
+                      replicate_values: np.ndarray, groups: dict) -> list[pd.DataFrame]:
+    """Per breakdown, the per-replicate cell means by grouping (values that are not all whole numbers,
+    whose sums depend on the order of adding: the grouped mean's compensated sum is kept)."""
+    cells = pd.DataFrame({"baseline": baseline, "reform": reform})
+    diff = cells["reform"] - cells["baseline"]
+    cells["change"] = diff
+    improved = diff < 0 if better == "lower" else diff > 0
+    cells["better"] = improved.astype(float)
+    cells["unchanged"] = (diff == 0).astype(float)
+    cells["worse"] = 1.0 - cells["better"] - cells["unchanged"]
+    frames = []
+    for by in BREAKDOWNS:
+        codes, labels = groups[by]
+        # one integer key per (replicate, group), ordered as (replicate, group): each cell's
+        # rows are the same rows, in the same order, as grouping on the labels themselves
+        width = len(labels)
+        cell_key = rep.astype(np.int64) * width + codes[keep]
+        grouped = cells.groupby(cell_key)
+        per_rep = grouped[["baseline", "reform", "change", "better", "worse", "unchanged"]].mean()  # one pass for all
+        per_rep["n"] = grouped.size()
+        found = per_rep.index.to_numpy()
+        per_rep.insert(0, "group", labels[found % width])
+        per_rep.insert(0, "replicate", replicate_values[found // width])
+        per_rep = per_rep.reset_index(drop=True)
+        per_rep["by"] = by
+        frames.append(per_rep)
+    return frames
 
 
 def _gap_rows(per_rep: pd.DataFrame, replicates: list, by: str, source: str, high: str, low: str,
@@ -520,6 +644,7 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                       baseline_path: Path | str | None = None, reform_path: Path | str | None = None,
                       command: str | None = None, run_summaries: bool = True,
                       write_reports: Callable[[Path, dict], dict] | None = None,
+                      write_route_report: Callable[[Path, dict], object] | None = None,
                       components: list | None = None, hold: tuple[str, ...] = ("run.route",),
                       shapley: bool | None = None, price_base: str | None = None,
                       family_channels: list | None = None) -> dict:
@@ -531,8 +656,9 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     `progress(route, done, total)` is called after each replicate of each route.
     `write_reports(directory, result)` writes the human-readable pages into the directory before it
     is committed (the report layer's `sim.report.comparison.compare_with_reports` passes it; this
-    layer writes tables only, so it never imports the report layer); `run_summaries` asks it for
-    each route's summary.md too.
+    layer writes tables only, so it never imports the report layer); `write_route_report(directory,
+    run)` writes a route's own page (summary.md) as soon as that route has run (`run`: its metrics,
+    system and manifest), if `run_summaries`.
     `components` (from `sim.experiments.decompose.load_components`) also takes the reform apart
     (`decomposition.csv`; the two runs made here are reused). `price_base` ("cash" or
     "real_2025_26") overrides the baseline's `report.price_base` for every money table.
@@ -559,101 +685,103 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
                                     label=f"the comparison ({replicates} replicates of each route)", runs=2)
     command = command or command_line()
     started = now_iso()
-
-    done = {"baseline": 0, "reform": 0}
-
-    def on_done(route, _out):
-        done[route] += 1
-        if progress:
-            progress(route, done[route], replicates)
-
-    outputs_by_route = run_routes({"baseline": baseline, "reform": reform}, replicates, root_seed=root_seed,
-                                  workers=workers_used, on_done=on_done)
-    runs = {}
-    for route, config, path in (("baseline", baseline, baseline_path), ("reform", reform, reform_path)):
-        outputs = outputs_by_route.pop(route)
-        metrics, system, children = combine(outputs)
-        manifest = run_manifest(config, path, outputs, started, command)
-        manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
-        runs[route] = (metrics, system, children, manifest, outputs)
-
-    (bm, bs, bc, bman, bout), (rm, rs, rc, rman, rout) = runs["baseline"], runs["reform"]
-    if [o.seed for o in bout] != [o.seed for o in rout]:
-        raise UnpairedRunsError(f"{PAIRING_ERROR}: replicate seeds differ")
     from sim.experiments.headline import cost_effectiveness, deflator_for, paired_outcomes  # cycle: headline.py imports this module
 
     prices = price_base or baseline.report.price_base
     deflator = deflator_for(prices, baseline.report.deflator_growth)
-    paired = pair_children(bc, rc, columns=ANALYSIS_COLUMNS)  # once, for every per-child table below
-    equity = paired_equity(bc, rc, bm, rm, small_cell=small_cell, paired=paired)
-    costs = cost_table(bs, rs, deflator)
-    headline = paired_outcomes(bc, bs, rc, rs, deflator, paired=paired)
-    value_for_money = cost_effectiveness(headline)
-    from sim.experiments.transition import TRANSITION_CSV, transition_cohort  # cycle: transition.py imports this module
+    routes = {"baseline": (baseline, baseline_path), "reform": (reform, reform_path)}
+    received: dict[str, list] = {route: [] for route in routes}
+    runs, route_gaps, writes = {}, {}, []
 
-    transition = transition_cohort(bc, rc, paired=paired)
-    councils = None
-    if baseline.population.council_table is not None:
-        from sim.experiments.council_impact import council_results  # cycle: council_impact.py imports this module
+    # The directory is staged before the runs, so that a route's files are written as soon as it has
+    # run: in a background thread (writing parquet is mostly compression, outside the interpreter
+    # lock), while the other route still runs and then while the tables below are computed.
+    with atomic_directory(out_dir) as tmp, ThreadPoolExecutor(max_workers=1) as writer:
+        def on_done(route, out):
+            received[route].append(out)
+            if len(received[route]) == replicates:  # the route has run: its files and its share of the gaps now
+                outputs = sorted(received[route], key=lambda o: o.replicate)
+                metrics, system, children = combine(outputs)
+                config, path = routes[route]
+                manifest = run_manifest(config, path, outputs, started, command)
+                manifest["paired_comparison"] = {"role": route, "root_seed": root_seed}
+                runs[route] = (metrics, system, children, manifest, outputs)
+                (tmp / route).mkdir()
+                writes.append(writer.submit(_write_route, tmp / route, metrics, system, children, manifest))
+                route_gaps[route] = route_gap_frames(children)
+                if run_summaries and write_route_report is not None:
+                    write_route_report(tmp / route, {"metrics": metrics, "system": system, "manifest": manifest})
+            if progress:
+                progress(route, len(received[route]), replicates)
 
-        councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell,
-                                   paired=paired)
-    del paired
-    decomposition = None
-    if components:
-        from sim.experiments.decompose import decompose  # cycle: decompose.py imports this module (via headline.py)
+        run_routes({"baseline": baseline, "reform": reform}, replicates, root_seed=root_seed,
+                   workers=workers_used, on_done=on_done)
 
-        decomposition = decompose(baseline, reform, components, replicates, hold=hold, shapley=shapley,
-                                  workers=workers, known_runs={"baseline": (bc, bs), "reform": (rc, rs)},
-                                  progress=(lambda label, done, total: progress("decomposition", done, total))
-                                  if progress else None, deflator=deflator)
-    channel_result = None
-    if family_channels:
-        # cycle: family_channels.py imports decompose.py, which imports this module
-        from sim.experiments.family_channels import decompose_by_channel
+        (bm, bs, bc, bman, bout), (rm, rs, rc, rman, rout) = runs["baseline"], runs["reform"]
+        if [o.seed for o in bout] != [o.seed for o in rout]:
+            raise UnpairedRunsError(f"{PAIRING_ERROR}: replicate seeds differ")
+        paired = pair_children(bc, rc, columns=ANALYSIS_COLUMNS)  # once, for every per-child table below
+        equity = paired_equity(bc, rc, bm, rm, small_cell=small_cell, paired=paired)
+        costs = cost_table(bs, rs, deflator)
+        headline = paired_outcomes(bc, bs, rc, rs, deflator, paired=paired)
+        value_for_money = cost_effectiveness(headline)
+        from sim.experiments.transition import TRANSITION_CSV, transition_cohort  # cycle: transition.py imports this module
 
-        channel_result = decompose_by_channel(
-            baseline, reform, family_channels, replicates, workers=workers, known_children=(bc, rc),
-            progress=(lambda label, done, total: progress("family channels", done, total)) if progress else None)
-    stock = stock_table(bm, rm)
-    gaps = fsm_gap_table(bm, rm)
-    standardised_gaps, gaps_by_severity = gap_tables(bc, rc)
-    top_manifest = {
-        "kind": "paired_comparison",
-        "sendsim_version": __version__,
-        "seed": root_seed,
-        "replicates": replicates,
-        "replicate_seeds": {str(o.replicate): o.seed for o in bout},
-        "small_cell": small_cell,
-        "baseline": {"scenario": baseline.name, "config_file": str(baseline_path) if baseline_path else None,
-                     "config_sha256": config_hash(baseline)},
-        "reform": {"scenario": reform.name, "config_file": str(reform_path) if reform_path else None,
-                   "config_sha256": config_hash(reform), "config_sha256_as_given": config_hash(reform_given),
-                   "seed_as_given": reform_given.run.seed},
-        "run": {"start": baseline.run.start, "end": baseline.run.end},
-        "simulated": _simulated_scale(baseline, bs, bc),
-        "report": {**baseline.report.model_dump(mode="json"), "price_base": prices},
-        "assumption_parameters": _assumption_count(),
-        "packages": package_versions(),
-        "git": git_state(),
-        "started": started,
-        "finished": None,
-        "command": command,
-        "files": ["baseline/", "reform/", "equity.parquet", "equity.csv", "costs.parquet", "costs.csv",
-                  "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
-                  "gap_change_by_severity.csv", "headline_by_replicate.csv", "cost_effectiveness.csv",
-                  TRANSITION_CSV,
-                  *(["decomposition.csv"] if decomposition else []),
-                  *(["family_channels.csv"] if channel_result else [])],
-    }
-    with atomic_directory(out_dir) as tmp:
-        for route, (metrics, system, children, manifest, _) in runs.items():
-            directory = tmp / route
-            directory.mkdir()
-            metrics.to_parquet(directory / "metrics.parquet", index=False)
-            system.to_parquet(directory / "system.parquet", index=False)
-            children.to_parquet(directory / "children.parquet", index=False)
-            write_manifest(directory, manifest)
+        transition = transition_cohort(bc, rc, paired=paired)
+        councils = None
+        if baseline.population.council_table is not None:
+            from sim.experiments.council_impact import council_results  # cycle: council_impact.py imports this module
+
+            councils = council_results(bc, rc, bs, rs, bm, rm, baseline.population.council_table, small_cell=small_cell,
+                                       paired=paired)
+        del paired
+        decomposition = None
+        if components:
+            from sim.experiments.decompose import decompose  # cycle: decompose.py imports this module (via headline.py)
+
+            decomposition = decompose(baseline, reform, components, replicates, hold=hold, shapley=shapley,
+                                      workers=workers, known_runs={"baseline": (bc, bs), "reform": (rc, rs)},
+                                      progress=(lambda label, done, total: progress("decomposition", done, total))
+                                      if progress else None, deflator=deflator)
+        channel_result = None
+        if family_channels:
+            # cycle: family_channels.py imports decompose.py, which imports this module
+            from sim.experiments.family_channels import decompose_by_channel
+
+            channel_result = decompose_by_channel(
+                baseline, reform, family_channels, replicates, workers=workers, known_children=(bc, rc),
+                progress=(lambda label, done, total: progress("family channels", done, total)) if progress else None)
+        stock = stock_table(bm, rm)
+        gaps = fsm_gap_table(bm, rm)
+        standardised_gaps, gaps_by_severity = gap_tables(bc, rc, frames=[route_gaps.pop("baseline"), route_gaps.pop("reform")])
+        top_manifest = {
+            "kind": "paired_comparison",
+            "sendsim_version": __version__,
+            "seed": root_seed,
+            "replicates": replicates,
+            "replicate_seeds": {str(o.replicate): o.seed for o in bout},
+            "small_cell": small_cell,
+            "baseline": {"scenario": baseline.name, "config_file": str(baseline_path) if baseline_path else None,
+                         "config_sha256": config_hash(baseline)},
+            "reform": {"scenario": reform.name, "config_file": str(reform_path) if reform_path else None,
+                       "config_sha256": config_hash(reform), "config_sha256_as_given": config_hash(reform_given),
+                       "seed_as_given": reform_given.run.seed},
+            "run": {"start": baseline.run.start, "end": baseline.run.end},
+            "simulated": _simulated_scale(baseline, bs, bc),
+            "report": {**baseline.report.model_dump(mode="json"), "price_base": prices},
+            "assumption_parameters": _assumption_count(),
+            "packages": package_versions(),
+            "git": git_state(),
+            "started": started,
+            "finished": None,
+            "command": command,
+            "files": ["baseline/", "reform/", "equity.parquet", "equity.csv", "costs.parquet", "costs.csv",
+                      "ehcp_stock.csv", "fsm_gap.csv", "need_standardised_gaps.parquet", "need_standardised_gaps.csv",
+                      "gap_change_by_severity.csv", "headline_by_replicate.csv", "cost_effectiveness.csv",
+                      TRANSITION_CSV,
+                      *(["decomposition.csv"] if decomposition else []),
+                      *(["family_channels.csv"] if channel_result else [])],
+        }
         equity.to_parquet(tmp / "equity.parquet", index=False)
         equity.to_csv(tmp / "equity.csv", index=False)
         costs.to_parquet(tmp / "costs.parquet", index=False)
@@ -678,6 +806,8 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
             for name, frame in councils.items():
                 frame.to_csv(tmp / f"{name}.csv", index=False)
             top_manifest["files"] += [f"{name}.csv" for name in councils]
+        for write in writes:  # each route's directory is complete before the pages go beside it
+            write.result()
         result = {
             "equity": equity,
             "costs": costs,
@@ -706,6 +836,16 @@ def compare_scenarios(baseline_cfg: ScenarioConfig | dict, reform_cfg: ScenarioC
     result["out_dir"] = out_dir
     result["report"] = tuple(out_dir / Path(page).name for page in pages) if pages else None
     return result
+
+
+def _write_route(directory: Path, metrics: pd.DataFrame, system: pd.DataFrame, children: pd.DataFrame,
+                 manifest: dict) -> None:
+    """One route's run directory, as `sendsim run` writes it (tables and manifest; its summary page
+    is the report layer's)."""
+    metrics.to_parquet(directory / "metrics.parquet", index=False)
+    system.to_parquet(directory / "system.parquet", index=False)
+    children.to_parquet(directory / "children.parquet", index=False)
+    write_manifest(directory, manifest)
 
 
 def _simulated_scale(config: ScenarioConfig, system: pd.DataFrame, children: pd.DataFrame) -> dict:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.council_table import load_council_table, resolve_path
-from sim.experiments.compare import ANALYSIS_COLUMNS, pair_children
+from sim.experiments.compare import ANALYSIS_COLUMNS, pair_children, text_codes
 from sim.finance_ledger import LINES
 from sim.metrics.intervals import t_hi, t_lo
 
@@ -67,24 +67,6 @@ def deprivation_deciles(table_name: str) -> pd.DataFrame:
                          "deprivation_decile": decile, "fsm_share": table["fsm_share"]})
 
 
-def _council_codes(la_code: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(code of each child's council, council code of each code), codes in the order of the council
-    codes as text: grouping on them gives the groups, and the rows in each, of grouping on the
-    text (17.5 million strings nationally, most of this table's time and memory)."""
-    if isinstance(la_code.dtype, pd.CategoricalDtype):
-        codes, labels = la_code.cat.codes.to_numpy(), la_code.cat.categories.astype(str).to_numpy(dtype=object)
-    else:
-        codes, labels = pd.factorize(la_code.astype(str), use_na_sentinel=False)
-        labels = np.asarray(labels, dtype=object)
-    if (codes < 0).any():  # a missing council code reads "nan" as text, as before
-        codes = np.where(codes < 0, len(labels), codes)
-        labels = np.append(labels, "nan")
-    order = np.argsort(labels.astype(str), kind="stable")
-    rank = np.empty(len(labels), dtype=np.int64)
-    rank[order] = np.arange(len(labels))
-    return rank[codes], labels[order]
-
-
 def _child_sums(paired: pd.DataFrame) -> pd.DataFrame:
     """Per replicate and council: sums over the paired children (unmet need, FSM split, supported)."""
     need_b, need_r = paired["need_months_b"] > 0, paired["need_months_r"] > 0
@@ -101,7 +83,7 @@ def _child_sums(paired: pd.DataFrame) -> pd.DataFrame:
         "supported_r": (need_r & paired["months_to_support_r"].notna()).astype(float).to_numpy(),
     })
     replicates, replicate = np.unique(paired["replicate"].to_numpy(), return_inverse=True)
-    council, councils = _council_codes(paired["la_code_b"])
+    council, councils = text_codes(paired["la_code_b"])
     # one integer key per (replicate, council), in (replicate, council code) order
     sums = frame.groupby(replicate.astype(np.int64) * len(councils) + council).sum()
     found = sums.index.to_numpy()

@@ -9,6 +9,15 @@ and the experiment report are built on `document.Document` and rendered by the J
 in `templates/` to Markdown and to self-contained HTML.
 """
 
-from sim.report.summary import HEADLINE_METRICS, write_summary
-
 __all__ = ["HEADLINE_METRICS", "write_summary"]
+
+
+def __getattr__(name: str):
+    """`HEADLINE_METRICS` and `write_summary` from `sim.report.summary`, imported on first use: a
+    comparison imports `sim.report.comparison` before its runs, and the figures' libraries
+    (seconds to import) are not needed until the first page is written."""
+    if name in __all__:
+        from sim.report import summary  # lazy: the plotting libraries load at the first page, not at import
+
+        return getattr(summary, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

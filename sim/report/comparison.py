@@ -4,6 +4,10 @@ Why here: the experiment layer computes and writes tables and never imports the 
 the pages (report.md/.html with figures, each route's summary.md, the council page and maps)
 are written by this layer into the same directory before it is committed, so a comparison on
 disk is still all-or-nothing.
+
+The pages' modules (matplotlib, seaborn and scipy.stats: seconds to import) are imported when the
+first page is written, after the first route has run, while the second may still be running on
+the other core: imported here before the runs, they held up the start of the workers.
 """
 
 from __future__ import annotations
@@ -11,19 +15,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.experiments.compare import compare_scenarios
-from sim.report.compare_report import write_compare_report
-from sim.report.council_report import write_council_report
-from sim.report.maps import council_maps
-from sim.report.summary import write_summary
+
+
+def write_route_summary(directory: Path, run: dict) -> Path:
+    """A route's summary.md and figures, written as soon as the route has run (while the other
+    route may still be running)."""
+    from sim.report.summary import write_summary  # lazy: see the module docstring
+
+    return write_summary(directory, run["metrics"], run["system"], run["manifest"])
 
 
 def write_comparison_reports(directory: Path, result: dict) -> dict:
-    """Write every page of a comparison into `directory`; return the pages and files written."""
+    """Write the comparison's pages into `directory` (each route's summary is already there, if
+    asked for: `write_route_summary`); return the pages and files written."""
+    from sim.report.compare_report import write_compare_report  # lazy: see the module docstring
+    from sim.report.council_report import write_council_report
+    from sim.report.maps import council_maps
+
     files = ["report.md", "report.html", "figures/"]
-    if result["run_summaries"]:
-        for route in ("baseline", "reform"):
-            run = result[route]
-            write_summary(directory / route, run["metrics"], run["system"], run["manifest"])
     councils = result.get("councils")
     if councils is not None:
         council_maps(councils["council_impact"], directory / "figures")
@@ -38,4 +47,4 @@ def write_comparison_reports(directory: Path, result: dict) -> dict:
 
 def compare_with_reports(*args, **kwargs) -> dict:
     """`compare_scenarios` (same arguments) that also writes the report pages."""
-    return compare_scenarios(*args, write_reports=write_comparison_reports, **kwargs)
+    return compare_scenarios(*args, write_reports=write_comparison_reports, write_route_report=write_route_summary, **kwargs)
