@@ -95,15 +95,19 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     config = load_config(ROOT / config_path, overrides)
     result: dict = {"config": config_path, "scale": scale}
 
+    peak_so_far = [0]
+
     def phase(name: str, work):
         """Wall and CPU seconds; the process's peak so far (`peak_rss_gb`), the phase's own peak
-        (`own_peak_gb`, Linux) and the resident memory as it ends (`end_rss_gb`)."""
+        (`own_peak_gb`, Linux) and the resident memory as it ends (`end_rss_gb`). (Starting a new
+        peak resets the one `getrusage` reports too, so the peak so far is kept here.)"""
         own = _reset_peak()
         wall, cpu = time.perf_counter(), time.process_time()
         value = work()
         result[f"{name}_wall_s"] = round(time.perf_counter() - wall, 2)
         result[f"{name}_cpu_s"] = round(time.process_time() - cpu, 2)
-        result[f"{name}_peak_rss_gb"] = round(_max_rss_bytes() / 2**30, 3)
+        peak_so_far[0] = max(peak_so_far[0], _max_rss_bytes())
+        result[f"{name}_peak_rss_gb"] = round(peak_so_far[0] / 2**30, 3)
         if own:
             result[f"{name}_own_peak_gb"] = round(_status_bytes("VmHWM") / 2**30, 3)
             result[f"{name}_end_rss_gb"] = round(_status_bytes("VmRSS") / 2**30, 3)
