@@ -124,6 +124,7 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     phase("run", model.run)
     result["event_log_bytes_per_child"] = round(model.events.nbytes() / len(model.children), 1)
     run = finished_run(model)
+    result["outcome_events_bytes_per_child"] = round(run.events.nbytes() / len(model.children), 1)
     del model
     release_memory()  # as `run_replicate`: the state columns nothing reads any more
     children = phase("children_table", partial(children_table, run))  # as `run_replicate`: built once, read by the metrics

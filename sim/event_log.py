@@ -34,6 +34,24 @@ class _Chunk:
 class EventLog:
     def __init__(self) -> None:
         self._chunks: dict[str, list[_Chunk]] = defaultdict(list)
+        self._kept: frozenset[str] | None = None  # the kinds an `only` log was given (None: every kind)
+
+    def only(self, names) -> "EventLog":
+        """A log of these kinds of event alone (the same chunks, not copies).
+
+        Why: the children table and the metrics read a dozen kinds; a finished replicate keeps
+        those and lets the rest go (suspensions, reviews, placements...: about 15 bytes per
+        child row nationally). Asking the smaller log for a kind it was not given is an error,
+        not an empty frame, so a metric cannot silently read nothing."""
+        log = EventLog()
+        log._kept = frozenset(names)
+        log._chunks.update({name: chunks for name, chunks in self._chunks.items() if name in log._kept})
+        return log
+
+    def _chunks_of(self, name: str) -> list[_Chunk]:
+        if self._kept is not None and name not in self._kept:
+            raise KeyError(f"events {name!r} were not kept in this log (it keeps {sorted(self._kept)})")
+        return self._chunks.get(name, [])
 
     def log(self, name: str, t: int, rows: np.ndarray, **columns: np.ndarray) -> None:
         """Keep one chunk: the month, the rows and each column, as copies (a column given as one
@@ -74,7 +92,7 @@ class EventLog:
 
         Why choose columns: a national run has some 20 million appealable decisions; each
         column not read costs a frame of them (the kind alone, as text, 28 bytes each)."""
-        chunks = self._chunks.get(name, [])
+        chunks = self._chunks_of(name)
         if not chunks:
             return pd.DataFrame({"month": np.array([], dtype=np.int16), "row": np.array([], dtype=ROW_DTYPE)})
         months = np.repeat(np.array([c.t for c in chunks], dtype=np.int16), [len(c.rows) for c in chunks])
@@ -84,7 +102,7 @@ class EventLog:
         return pd.DataFrame({"month": months, "row": rows, **columns})
 
     def count(self, name: str) -> int:
-        return sum(len(c.rows) for c in self._chunks.get(name, []))
+        return sum(len(c.rows) for c in self._chunks_of(name))
 
     def names(self) -> list[str]:
         return sorted(self._chunks)

@@ -18,7 +18,7 @@ import pytest
 from sim.event_log import EventLog
 from sim.experiments.runner import load_replicate, run_replicate, run_replicate_to_file
 from sim.metrics import children_table, compute_metrics, system_table
-from sim.metrics.compute import OUTCOME_COLUMNS, finished_run
+from sim.metrics.compute import OUTCOME_COLUMNS, OUTCOME_EVENTS, finished_run
 from sim.model import SendModel
 from tests.conftest import small_config
 
@@ -66,6 +66,10 @@ def test_the_finished_runs_outcomes_give_the_same_tables_as_the_model(finished) 
     run = finished_run(finished)
     assert set(vars(run.children)) == set(OUTCOME_COLUMNS) and len(OUTCOME_COLUMNS) < 30
     assert all(getattr(run.children, name) is getattr(finished.children, name) for name in OUTCOME_COLUMNS)  # not copies
+    assert run.events.names() == sorted(set(finished.events.names()) & set(OUTCOME_EVENTS))
+    assert run.events.count("request") == finished.events.count("request") > 0
+    with pytest.raises(KeyError, match="not kept"):
+        run.events.frame("suspension")  # not an empty frame: a metric reading it would read nothing
     pd.testing.assert_frame_equal(children_table(run), children_table(finished), check_exact=True)
     pd.testing.assert_frame_equal(compute_metrics(run), compute_metrics(finished), check_exact=True)
     pd.testing.assert_frame_equal(system_table(run), system_table(finished), check_exact=True)
