@@ -549,9 +549,9 @@ class FinishedRun:
 
     Why: a worker holds its model's whole state (145 bytes per child row nationally, future
     cohorts included: school, ties, pipeline dates, ...) while it builds the children table and
-    the metrics, yet those read 28 of its 59 columns (62 bytes per row) and a dozen kinds of
+    the metrics, yet those read 28 of its 60 columns (65 bytes per row) and a dozen kinds of
     event (`OUTCOME_EVENTS`: 23 of the event log's 38 bytes per row). Keeping only these and
-    letting go of the model frees the rest (about 1.6 GiB at full scale) before the children
+    letting go of the model frees the rest (about 1.5 GiB at full scale) before the children
     table is built."""
 
     children: FinishedChildren
@@ -651,7 +651,7 @@ def children_table(model) -> pd.DataFrame:
     Of a finished run, the columns read as they are (the children's state, whether each ever held
     a plan...) are views of the run's arrays, not copies: the table's rows are the first rows of
     the state (rows are ordered by entry year), which does not change any more. Nationally this
-    saves about 50 of the table's 109 bytes per row while the worker holds both. Of a run still
+    saves about 58 of the table's 109 bytes per row while the worker holds both. Of a run still
     going, they are copies, which later months leave as they are."""
     ch = model.children
     last_entry = model.timeline.academic_year(model.n_months - 1)
