@@ -194,7 +194,8 @@ class MetricBuilder:
         the group codes and cells depend only on the frame's date and breakdown columns, so they
         are worked out once per frame. The frame is followed by a weak reference (a frame freed
         and another made at the same address is not mistaken for it, and no frame is kept alive);
-        when the frame is freed its codes and cells are let go too. Callers add numerator columns between calls but never rewrite breakdown columns.
+        when the frame is freed its codes and cells are let go too. Callers add numerator columns
+        between calls but never rewrite breakdown columns.
         """
         key = (id(units), len(units), breakdowns, tuple(units.columns.intersection(["date", *breakdowns])))
         if self._grouping is not None and self._grouping[0] == key and self._grouping[1]() is units:
