@@ -12,7 +12,7 @@ import weakref
 from dataclasses import dataclass
 from functools import partial
 from types import SimpleNamespace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,8 @@ from sim.cells import (  # noqa: F401 (concentration_index, exact_in_any_order: 
     sum_into_cells,
 )
 from sim.config.council_table import simulated_councils
-from sim.config.schema import NEED_TYPES, ScenarioConfig
-from sim.event_log import EventLog
-from sim.finance_ledger import LINES, Ledger
+from sim.config.schema import NEED_TYPES
+from sim.finance_ledger import LINES
 from sim.metrics.family import add_family_metrics, family_columns
 from sim.population.state import (
     APPEAL_REFUSAL,
@@ -36,8 +35,13 @@ from sim.population.state import (
     ChildArrays,
 )
 from sim.population.year_groups import YEAR_11
-from sim.recorder import Recorder
-from sim.timeline import Timeline
+
+if TYPE_CHECKING:  # `FinishedRun`'s fields only: the recorder brings in the monthly step, which `sendsim --help` does not load
+    from sim.config.schema import ScenarioConfig
+    from sim.event_log import EventLog
+    from sim.finance_ledger import Ledger
+    from sim.recorder import Recorder
+    from sim.timeline import Timeline
 
 BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "council", "sen_status", "severity_band")
 FLOW_BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "severity_band", "council")  # need at the event
