@@ -11,12 +11,13 @@ What is measured, per route, in a fresh single-threaded subprocess (the two rout
 same time, as the two workers of `sendsim compare` do):
 
 - build, run (every monthly step), children table, metrics, and the return (the tables pickled
-  as a pool worker sends them back, after the model is let go): wall and CPU seconds;
+  to a file as a pool worker hands them back, after the model is let go): wall and CPU seconds;
 - child-months stepped (rows on roll summed over months) and child-months per CPU-second;
 - state bytes per child (`population.build.column_bytes_per_child`: every per-child column,
   all rows, future Reception cohorts too) and child rows;
-- peak RSS of the worker (`resource.getrusage` maxrss) after each phase, the children table's
-  bytes per row and the size of the pickled tables.
+- peak RSS of the worker (`resource.getrusage` maxrss) after each phase, and on Linux each
+  phase's own peak and the resident memory as it ends; the event log's, the state's and the
+  children table's bytes per child row and the size of the pickled tables.
 
 With `--end-to-end`, it also times `sendsim compare configs/england.yaml
 configs/england_white_paper.yaml --replicates 1 --workers 2` (wall, from the command's start to
@@ -56,11 +57,35 @@ def _max_rss_bytes() -> int:
     return rss if sys.platform == "darwin" else rss * 1024  # Linux reports kilobytes
 
 
+def _status_bytes(field: str) -> int | None:
+    """VmRSS or VmHWM (the resident peak since the last reset) of this process, Linux only."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Start a new resident peak (Linux: VmHWM is reset by writing 5 to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def measure_route(config_path: str, scale: float, end: str | None) -> dict:
-    """Build, run and measure one route as a compare worker does (runs inside the subprocess)."""
+    """Build, run and measure one route as a compare worker does (runs inside the subprocess):
+    the same steps as `run_replicate` and `run_replicate_to_file`, one phase at a time."""
     from sim.config.loader import load_config
     from sim.experiments.runner import ReplicateOutput, release_memory, replicate_seed
     from sim.metrics import children_table, compute_metrics, system_table
+    from sim.metrics.compute import finished_run
     from sim.model import SendModel
     from sim.population.build import column_bytes_per_child
 
@@ -70,35 +95,58 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     config = load_config(ROOT / config_path, overrides)
     result: dict = {"config": config_path, "scale": scale}
 
+    peak_so_far = [0]
+
     def phase(name: str, work):
+        """Wall and CPU seconds; the process's peak so far (`peak_rss_gb`), the phase's own peak
+        (`own_peak_gb`, Linux) and the resident memory as it ends (`end_rss_gb`). (Starting a new
+        peak resets the one `getrusage` reports too, so the peak so far is kept here.)"""
+        own = _reset_peak()
         wall, cpu = time.perf_counter(), time.process_time()
         value = work()
         result[f"{name}_wall_s"] = round(time.perf_counter() - wall, 2)
         result[f"{name}_cpu_s"] = round(time.process_time() - cpu, 2)
-        result[f"{name}_peak_rss_gb"] = round(_max_rss_bytes() / 2**30, 3)
+        peak_so_far[0] = max(peak_so_far[0], _max_rss_bytes())
+        result[f"{name}_peak_rss_gb"] = round(peak_so_far[0] / 2**30, 3)
+        if own:
+            result[f"{name}_own_peak_gb"] = round(_status_bytes("VmHWM") / 2**30, 3)
+            result[f"{name}_end_rss_gb"] = round(_status_bytes("VmRSS") / 2**30, 3)
         return value
 
     model = phase("build", lambda: SendModel(config, seed=replicate_seed(config.run.seed, 0)))
+    release_memory()  # as `run_replicate`
     child_months = sum(hi - lo for lo, hi in (model.on_roll(t) for t in range(model.n_months)))
-    phase("run", model.run)
-    children = phase("children_table", partial(children_table, model))  # as `run_replicate`: built once, read by the metrics
-    metrics = phase("metrics", partial(compute_metrics, model, children))
     result.update({
         "child_rows": len(model.children),
-        "children_table_rows": len(children),
-        "children_table_bytes_per_row": round(children.memory_usage(deep=True).sum() / max(len(children), 1), 1),
-        "pupils_at_start": int(model.recorder.system["pupils"][0].sum()),
-        "months": model.n_months,
-        "child_months": int(child_months),
-        "child_months_per_cpu_s": round(child_months / max(result["run_cpu_s"], 1e-9)),
         "state_bytes_per_child": round(column_bytes_per_child(model.children), 1),
         "state_gb": round(model.children.nbytes() / 2**30, 3),
     })
-    output = ReplicateOutput(0, 0, metrics, system_table(model), children)
-    del model, metrics, children
-    release_memory()  # as `run_replicate`, before a pool worker pickles its tables to send them back
-    pickled = phase("return", lambda: pickle.dumps(output))
-    result["return_pickled_gb"] = round(len(pickled) / 2**30, 3)
+    phase("run", model.run)
+    result["event_log_bytes_per_child"] = round(model.events.nbytes() / len(model.children), 1)
+    run = finished_run(model)
+    result["outcome_events_bytes_per_child"] = round(run.events.nbytes() / len(model.children), 1)
+    del model
+    release_memory()  # as `run_replicate`: the state columns nothing reads any more
+    children = phase("children_table", partial(children_table, run))  # as `run_replicate`: built once, read by the metrics
+    metrics = phase("metrics", partial(compute_metrics, run, children, between=release_memory))
+    result.update({
+        "children_table_rows": len(children),
+        "children_table_bytes_per_row": round(children.memory_usage(deep=True).sum() / max(len(children), 1), 1),
+        "pupils_at_start": int(run.recorder.system["pupils"][0].sum()),
+        "months": run.n_months,
+        "child_months": int(child_months),
+        "child_months_per_cpu_s": round(child_months / max(result["run_cpu_s"], 1e-9)),
+    })
+    output = ReplicateOutput(0, 0, metrics, system_table(run), children)
+    del run, metrics, children
+    release_memory()  # as `run_replicate`, before a pool worker writes its tables for the parent
+
+    def hand_back() -> int:
+        with tempfile.TemporaryFile() as handle:  # as `run_replicate_to_file`
+            pickle.dump(output, handle, protocol=5)
+            return handle.tell()
+
+    result["return_pickled_gb"] = round(phase("return", hand_back) / 2**30, 3)
     return result
 
 

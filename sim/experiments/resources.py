@@ -5,20 +5,24 @@ gigabytes; started anyway, it runs for minutes and is then killed by the operati
 makes the machine swap), with nothing written. Refusing up front, with the estimate and what to
 change, costs a user nothing.
 
-The per-pupil figures are the peak resident memory of one worker (`resource.getrusage`) running
-one replicate of the national configuration (`benchmarks/england.py --worker`: build, monthly
-steps, children table, metrics, and the tables pickled to be sent back) at scale 0.1 (809,000
-pupils) over three and twelve simulated years, checked at scales 0.03 and 0.3: about 0.45 KB per
-pupil plus 0.05 KB per pupil and simulated year, now that the recorder sums each census and year
-into cells as it takes them (it kept 17 bytes per pupil and year), the children table holds its
-labels as categoricals (109 bytes per row, was 138) and a replicate hands its model's memory
-back before its tables are pickled (before: 0.7 KB plus 0.07 KB; earlier still, when the metrics
-kept every census as one row per pupil, 1.5 KB plus 0.4 KB). What is left is the state (145
-bytes per child row, future cohorts included), the event log and the children table. The
-figures are rounded up so the estimate errs on the safe side: it is 8%, 11% and 14% above the
-measured worker at scales 0.03, 0.1 and 0.3 (0.47, 1.00 and 2.51 GiB); at full scale (8.1
-million pupils to August 2036) it gives 9.0 GiB, against about 7.8 GiB extrapolated from scales
-0.1 and 0.3 (the last measured full-scale worker, 10.5 GiB, predates these changes).
+The per-pupil figures are the peak resident memory of one worker (`resource.getrusage`, and
+each phase's own peak) running one replicate of the national configuration
+(`benchmarks/england.py --worker`: build, monthly steps, children table, metrics, and the
+tables pickled to a file to be handed back) at scale 0.1 (809,000 pupils) over three and twelve
+simulated years, checked at scales 0.03 and 0.3: 330 bytes per pupil plus 35 per pupil and
+simulated year. The worker's peak is now the population build (state and its temporaries);
+after the run a replicate keeps only what its tables read (`sim.metrics.compute.FinishedRun`),
+the event log is compact (38 bytes per child row, was 75), the children table shares the run's
+columns and the tables go back through a file, so the children table, the metrics and the
+hand-back, which peaked at 1.05 GiB at scale 0.1, now stay under the build (0.67 GiB against
+0.69). Before: 500 bytes plus 55 (and before that 0.7 KB plus 0.07 KB, and when the metrics
+kept every census as one row per pupil 1.5 KB plus 0.4 KB). The figures are rounded up so the
+estimate errs on the safe side: it is 2%, 17% and 17% above the measured worker at scales 0.03,
+0.1 and 0.3 (0.40, 0.69 and 1.66 GiB; at 0.03 the metrics' cells, which fill more slowly than
+the population grows, weigh more) and 10% above it over three years at scale 0.1 (0.52 GiB).
+At full scale (8.1 million pupils to August 2036) it gives 5.9 GiB, against about 5.1 GiB
+extrapolated from scales 0.1 and 0.3 (the build; the monthly steps about 4.3 GiB, the metrics
+3.9).
 
 The combined tables kept by the parent take about 0.4 KB per pupil, replicate and route: the
 children table, and the copies the paired analysis makes of it (the national comparison at full
@@ -28,9 +32,10 @@ re-measured at full scale, so the figure is not lowered.
 
 A comparison queues both routes' replicates in one pool, so with two workers and one replicate
 both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`); the
-national comparison at full scale is then estimated at about 24 GiB, and on a machine that holds
-one worker but not two (this project's 23 GB machines) it runs the routes one after the other
-(`workers_that_fit`); at scale 0.3 both at once are estimated at under 8 GiB.
+national comparison at full scale is then estimated at about 18 GiB (it was 24), which a 23 GB
+machine with about 20 GiB free holds, so both routes run side by side; on a machine that holds
+one worker but not two it runs the routes one after the other (`workers_that_fit`, 12 GiB); at
+scale 0.3 both at once are estimated at 6 GiB.
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ from sim.config import ScenarioConfig
 from sim.config.council_table import council_profiles
 from sim.errors import UserError
 
-BYTES_PER_PUPIL = 500
-BYTES_PER_PUPIL_YEAR = 55
+BYTES_PER_PUPIL = 330
+BYTES_PER_PUPIL_YEAR = 35
 RESULT_BYTES_PER_PUPIL_REPLICATE = 400
 PROCESS_BASE_BYTES = 250 * 2**20  # the interpreter with numpy, pandas, scipy, pyarrow and mesa loaded (about 235 MiB)
 USABLE_SHARE = 0.9  # of the memory available now; the rest is the operating system's

@@ -9,6 +9,10 @@ same group-by. Definitions, units and breakdowns are documented in docs/METRICS.
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
+from functools import partial
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -28,8 +32,16 @@ from sim.metrics.family import add_family_metrics, family_columns
 from sim.population.state import (
     APPEAL_REFUSAL,
     NEVER,
+    ChildArrays,
 )
 from sim.population.year_groups import YEAR_11
+
+if TYPE_CHECKING:  # `FinishedRun`'s fields only: the recorder brings in the monthly step, which `sendsim --help` does not load
+    from sim.config.schema import ScenarioConfig
+    from sim.event_log import EventLog
+    from sim.finance_ledger import Ledger
+    from sim.recorder import Recorder
+    from sim.timeline import Timeline
 
 BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "council", "sen_status", "severity_band")
 FLOW_BREAKDOWNS = ("all", "fsm", "income_quintile", "need_type", "severity_band", "council")  # need at the event
@@ -185,8 +197,9 @@ class MetricBuilder:
         Metric families call `add_ratio` several times on one frame with different numerators;
         the group codes and cells depend only on the frame's date and breakdown columns, so they
         are worked out once per frame. The frame is followed by a weak reference (a frame freed
-        and another made at the same address is not mistaken for it, and no frame is kept alive).
-        Callers add numerator columns between calls but never rewrite breakdown columns.
+        and another made at the same address is not mistaken for it, and no frame is kept alive);
+        when the frame is freed its codes and cells are let go too. Callers add numerator columns
+        between calls but never rewrite breakdown columns.
         """
         key = (id(units), len(units), breakdowns, tuple(units.columns.intersection(["date", *breakdowns])))
         if self._grouping is not None and self._grouping[0] == key and self._grouping[1]() is units:
@@ -208,15 +221,26 @@ class MetricBuilder:
                 continue
             grouped.append((by, codes, labels))
         result = (dates, date_codes, grouped, group_cells(date_codes, len(dates), grouped))
-        self._grouping = (key, weakref.ref(units), result)
+
+        def forget(_frame) -> None:  # the frame is gone: its codes and cells (16-24 bytes per unit) go with it
+            self._grouping = None
+
+        self._grouping = (key, weakref.ref(units, forget), result)
         return result
 
     def date_of(self, months: np.ndarray, kind: str) -> pd.Series:
-        """Period dates: 'year' -> 1 Jan of the calendar year; 'month' -> that month."""
+        """Period dates: 'year' -> 1 Jan of the calendar year; 'month' -> that month.
+
+        Each month's date is worked out once and looked up: a text date per event ("2031" +
+        "-01-01", parsed) took about 150 bytes per event while it was made, and a national run
+        dates some 6 million appealable decisions at once. The dates are the same values in the
+        same dtype (no months: the empty series parsed from no text, as before)."""
         months = np.asarray(months)
         years = np.array([self.timeline.calendar(int(m))[0] for m in range(self.timeline.n_months)])
         if kind == "year":
-            return pd.to_datetime(pd.Series(years[months]).astype(str) + "-01-01")
+            if len(months) == 0:
+                return pd.to_datetime(pd.Series(years[months]).astype(str) + "-01-01")
+            return pd.Series(pd.to_datetime(pd.Series(years).astype(str) + "-01-01").to_numpy()[months])
         cal = [self.timeline.timestamp(int(m)) for m in range(self.timeline.n_months)]
         return pd.Series(pd.DatetimeIndex(cal)[months])
 
@@ -288,10 +312,8 @@ class MetricBuilder:
         if pupils.empty:
             return
 
-        def per_pupil(event: str, metric: str, scale: float = 1000.0, mask=None) -> None:
-            frame = self.school_age_events(ev.frame(event))
-            if mask is not None and len(frame):
-                frame = frame[mask(frame)]
+        def per_pupil(event: str, metric: str, scale: float = 1000.0) -> None:
+            frame = self.school_age_events(ev.frame(event, ("severity", "need_type")))  # all a count reads
             u = self.event_units(frame)
             u["date"] = self.date_of(frame["month"].to_numpy(), "year").to_numpy()
             u["n"] = 1.0
@@ -325,8 +347,9 @@ class MetricBuilder:
         share("plan_issued", "over_52_weeks_share", lambda f: (f["weeks"] > 52).to_numpy())
         decision_weeks = self.model.config.decision.statutory_weeks  # the statutory 6 weeks
         share("decision", "decision_within_6_weeks_share", lambda f: (f["weeks"] <= decision_weeks).to_numpy())
-        appealable = ev.frame("appealable_decision")
-        appeals = ev.frame("appeal")
+        need = ("severity", "need_type")  # all the appeal rate reads of these (the most numerous events, with `kind` as text)
+        appealable = ev.frame("appealable_decision", need)
+        appeals = ev.frame("appeal", need)
         if len(appealable):
             a = self.event_units(pd.concat([appealable, appeals], ignore_index=True))
             a["date"] = self.date_of(np.r_[appealable["month"].to_numpy(), appeals["month"].to_numpy()], "year").to_numpy()
@@ -413,8 +436,10 @@ class MetricBuilder:
 
     def attainment(self) -> None:
         ev = self.model.events
+        # each test's frames are let go before the next's are made (a result per pupil of a year group:
+        # 0.46 per child row each); only the columns read are taken from the log
         for event, column, metric in (("ks2", "expected", "ks2_expected_rate"), ("ks4", "em4", "ks4_em4_rate")):
-            frame = ev.frame(event)
+            frame = ev.frame(event, (column, "sen"))
             if frame.empty:
                 continue
             rows = frame["row"].to_numpy()
@@ -426,11 +451,14 @@ class MetricBuilder:
             if metric == "ks4_em4_rate":
                 plans = u[u["sen_status"] == "ehcp"]
                 self.add_ratio(plans, "ks4_em4_rate_ehcp", "num", "den", 100, breakdowns=("all", "fsm", "income_quintile", "council"))
-        neet = ev.frame("neet")
+                del plans
+            del frame, u
+        neet = ev.frame("neet", ("neet", "send"))
         if len(neet):
             rows = neet["row"].to_numpy()
             u = self.units(rows)
-            u["sen_status"] = np.where(neet["send"].to_numpy(), "send", "no_send")
+            # a categorical (one byte per result, not text): its groups and their order are the text's
+            u["sen_status"] = pd.Categorical.from_codes(neet["send"].to_numpy().astype(np.int8), ["no_send", "send"])
             u["date"] = self.date_of(neet["month"].to_numpy(), "month").to_numpy()
             u["num"] = neet["neet"].to_numpy().astype(float)
             u["den"] = 1.0
@@ -474,14 +502,13 @@ class MetricBuilder:
         rows = gap_metric_rows(table, end)
         self.rows.append(rows[rows["value"].notna()])  # a gap with no children on one side is empty, not NaN
 
-    def build(self) -> pd.DataFrame:
-        self.census()
-        self.flows()
-        self.access()
-        self.attainment()
-        self.finance()
-        add_family_metrics(self)
-        self.need_standardised_gaps()
+    def build(self, between: Callable[[], None] | None = None) -> pd.DataFrame:
+        """The metrics table; `between()` is called after each family of metrics (see `compute_metrics`)."""
+        for family in (self.census, self.flows, self.access, self.attainment, self.finance,
+                       partial(add_family_metrics, self), self.need_standardised_gaps):
+            family()
+            if between is not None:
+                between()
         frame = pd.concat([r for r in self.rows if len(r)], ignore_index=True)
         frame["date"] = pd.to_datetime(frame["date"])
         frame = frame.sort_values(["metric", "by", "group", "date"], kind="stable").reset_index(drop=True)
@@ -497,11 +524,70 @@ def council_identity_columns(identity: pd.DataFrame, local: np.ndarray) -> dict[
     return columns
 
 
-def compute_metrics(model, children: pd.DataFrame | None = None) -> pd.DataFrame:
+#: The children's state columns the children table and the metrics read from a finished run.
+OUTCOME_COLUMNS = (
+    "council", "key", "entry_year", "fsm", "income_quintile", "need_type", "severity", "onset_month", "onset_severity",
+    "first_support_month", "first_matched_month", "support_level", "attainment", "ks2_expected", "ks4_em4", "suspensions",
+    "excluded", "neet", "need_months", "unmet_months", "matched_months", "family_budget", "spent_reports",
+    "spent_representation", "spent_tutoring", "private_reports_bought", "special_wanted", "special_secured",
+)
+
+
+#: The kinds of event the children table and the metrics read from a finished run.
+OUTCOME_EVENTS = ("appeal", "appealable_decision", "decision", "exclusion", "ks2", "ks4", "need_onset", "neet", "plan_ceased",
+                  "plan_issued", "request", "tribunal_outcome")
+
+
+class FinishedChildren(SimpleNamespace):
+    """The columns of `OUTCOME_COLUMNS` of a finished run's children (the same arrays, not copies)."""
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    family_spending = ChildArrays.family_spending
+
+
+@dataclass
+class FinishedRun:
+    """What the children table, the metrics and the system table read of a finished model, and
+    nothing else: read by them exactly as the model would be.
+
+    Why: a worker holds its model's whole state (145 bytes per child row nationally, future
+    cohorts included: school, ties, pipeline dates, ...) while it builds the children table and
+    the metrics, yet those read 28 of its 60 columns (65 bytes per row) and a dozen kinds of
+    event (`OUTCOME_EVENTS`: 23 of the event log's 38 bytes per row). Keeping only these and
+    letting go of the model frees the rest (about 1.5 GiB at full scale) before the children
+    table is built."""
+
+    children: FinishedChildren
+    events: EventLog
+    recorder: Recorder
+    ledger: Ledger
+    timeline: Timeline
+    config: ScenarioConfig
+    n_months: int
+    finished: bool = True
+
+
+def finished_run(model) -> FinishedRun:
+    """The finished `model`'s outcomes (`FinishedRun`); the model itself can then be let go."""
+    if not model.finished:
+        raise ValueError("the run has not reached its end: its outcomes are not final")
+    children = FinishedChildren(**{name: getattr(model.children, name) for name in OUTCOME_COLUMNS})
+    return FinishedRun(children, model.events.only(OUTCOME_EVENTS), model.recorder, model.ledger, model.timeline, model.config, model.n_months)
+
+
+def compute_metrics(model, children: pd.DataFrame | None = None, between: Callable[[], None] | None = None) -> pd.DataFrame:
     """The tidy metrics table of a finished run. `children`: the run's `children_table(model)`
     if the caller has built it (a replicate keeps it as an output): the gaps read it, and
-    building it twice cost a worker the time and memory of a second copy (17.5 M rows nationally)."""
-    return MetricBuilder(model, children).build()
+    building it twice cost a worker the time and memory of a second copy (17.5 M rows nationally).
+
+    `between()`, if given, is called after each family of metrics (census, flows, access, ...):
+    a worker hands the memory a family freed back to the system there
+    (`sim.experiments.runner.release_memory`). Why: the allocator keeps freed memory for reuse,
+    and what one family freed did not fit the next family's arrays, so both counted; at scale 0.3
+    the metrics' peak was 0.2 GiB higher without it."""
+    return MetricBuilder(model, children).build(between)
 
 
 def system_table(model) -> pd.DataFrame:
@@ -565,60 +651,82 @@ def children_table(model) -> pd.DataFrame:
     """One row per child ever on roll: the per-child outcomes used for paired comparisons.
 
     Labels (need types, a plan's fate after the legal switch, council names) are categoricals:
-    the same values as strings, at a byte or two per row."""
+    the same values as strings, at a byte or two per row.
+
+    Of a finished run, the columns read as they are (the children's state, whether each ever held
+    a plan...) are views of the run's arrays, not copies: the table's rows are the first rows of
+    the state (rows are ordered by entry year), which does not change any more. Nationally this
+    saves about 58 of the table's 109 bytes per row while the worker holds both. Of a run still
+    going, they are copies, which later months leave as they are."""
     ch = model.children
     last_entry = model.timeline.academic_year(model.n_months - 1)
     rows = np.flatnonzero(ch.entry_year <= last_entry)
-    onset = ch.onset_month[rows].astype(np.int64)
-    first = ch.first_support_month[rows].astype(np.int64)
-    matched = ch.first_matched_month[rows].astype(np.int64)
+    if model.finished and (len(rows) == 0 or rows[-1] == len(rows) - 1):  # ascending: the last row tells
+        def take(values: np.ndarray) -> np.ndarray:
+            return values[:len(rows)]
+    else:
+        def take(values: np.ndarray) -> np.ndarray:
+            return values[rows]
+    identity = simulated_councils(model.config.population)
+    local = take(ch.council)  # council indices index as they are (no 64-bit copy of every row)
+    first_severity, first_type = first_need(model)
+    requested = np.zeros(len(ch.key), dtype=bool)
+    requested[model.events.frame("request", ())["row"].to_numpy()] = True
+    at_switch, after_switch = _transition_columns(model, rows)
+    frame = pd.DataFrame({
+        "child": take(ch.key),
+        "council": identity["row"].to_numpy()[local].astype(np.int32),
+        **council_identity_columns(identity, local),
+        "entry_year": take(ch.entry_year),
+        "fsm": take(ch.fsm),
+        "income_quintile": take(ch.income_quintile),
+        "need_type": need_type_labels(take(ch.severity), take(ch.need_type)),
+        "severity": take(ch.severity),
+        "onset_severity": take(ch.onset_severity),
+        "held_plan_in_run": take(model.recorder.ever["ehcp"]),  # one definition: held an EHCP on roll in any month
+        "support_level": take(ch.support_level),
+        "first_severity": take(first_severity),
+        "first_need_type": need_type_labels(take(first_severity), first_type[rows]),
+        "ever_ehcp": take(model.recorder.ever["ehcp"]),
+        "ever_special_school": take(model.recorder.ever["special"]),
+        "ever_requested": take(requested),
+        "need_months": take(ch.need_months),
+        "unmet_months": take(ch.unmet_months),
+        "matched_months": take(ch.matched_months),
+        **_months_from_onset(take(ch.onset_month), take(ch.first_support_month), take(ch.first_matched_month), model.n_months),
+        "attainment": take(ch.attainment),
+        "ks2_expected": take(ch.ks2_expected),
+        "ks4_em4": take(ch.ks4_em4),
+        "suspensions": take(ch.suspensions),
+        "excluded": take(ch.excluded),
+        "neet": take(ch.neet),
+        "ehcp_at_switch": at_switch,
+        "plan_after_switch": after_switch,
+        **family_columns(model, take),
+    }, copy=False)  # as they are: gathered into blocks (or added one by one) every column would be copied once more
+    return frame
+
+
+def _months_from_onset(onset: np.ndarray, first: np.ndarray, matched: np.ndarray, n_months: int) -> dict[str, np.ndarray]:
+    """The children table's months_to_support, months_to_matched_support and
+    matched_within_a_year, from each child's onset, first support and first matched support
+    months (int16, NEVER if not reached).
+
+    Why on its own: its temporaries (the months as 32-bit integers, which hold every difference
+    of two int16 months, and masks; about 20 bytes per row) are gone before the table is put
+    together."""
+    onset, first, matched = (values.astype(np.int32) for values in (onset, first, matched))
     valid = (onset >= 0) & (first != NEVER) & (first >= onset)
     valid_m = (onset >= 0) & (matched != NEVER) & (matched >= onset)
     # matched within a year of onset, for onsets at least a year before the end: defined for the same
     # children under any policy (onset is drawn up front), so paired comparisons select nobody
-    followed = (onset >= 0) & (onset <= model.n_months - 1 - MATCH_WINDOW_MONTHS)
+    followed = (onset >= 0) & (onset <= n_months - 1 - MATCH_WINDOW_MONTHS)
     within = valid_m & (matched - onset <= MATCH_WINDOW_MONTHS)
-    identity = simulated_councils(model.config.population)
-    local = ch.council[rows].astype(np.int64)
-    first_severity, first_type = first_need(model)
-    requested = np.zeros(len(ch.key), dtype=bool)
-    requested[model.events.frame("request")["row"].to_numpy()] = True
-    at_switch, after_switch = _transition_columns(model, rows)
-    frame = pd.DataFrame({
-        "child": ch.key[rows],
-        "council": identity["row"].to_numpy()[local].astype(np.int32),
-        **council_identity_columns(identity, local),
-        "entry_year": ch.entry_year[rows],
-        "fsm": ch.fsm[rows],
-        "income_quintile": ch.income_quintile[rows],
-        "need_type": need_type_labels(ch.severity[rows], ch.need_type[rows]),
-        "severity": ch.severity[rows],
-        "onset_severity": ch.onset_severity[rows],
-        "held_plan_in_run": model.recorder.ever["ehcp"][rows],  # one definition: held an EHCP on roll in any month
-        "support_level": ch.support_level[rows],
-        "first_severity": first_severity[rows],
-        "first_need_type": need_type_labels(first_severity[rows], first_type[rows]),
-        "ever_ehcp": model.recorder.ever["ehcp"][rows],
-        "ever_special_school": model.recorder.ever["special"][rows],
-        "ever_requested": requested[rows],
-        "need_months": ch.need_months[rows],
-        "unmet_months": ch.unmet_months[rows],
-        "matched_months": ch.matched_months[rows],
+    return {
         "months_to_support": np.where(valid, first - onset, np.nan),
         "months_to_matched_support": np.where(valid_m, matched - onset, np.nan),
         "matched_within_a_year": np.where(followed, within.astype(float), np.nan),
-        "attainment": ch.attainment[rows],
-        "ks2_expected": ch.ks2_expected[rows],
-        "ks4_em4": ch.ks4_em4[rows],
-        "suspensions": ch.suspensions[rows],
-        "excluded": ch.excluded[rows],
-        "neet": ch.neet[rows],
-        "ehcp_at_switch": at_switch,
-        "plan_after_switch": after_switch,
-    }, copy=False)  # every column is already its own array: gathering them into blocks would copy the table once more
-    for name, values in family_columns(model, rows).items():
-        frame[name] = values
-    return frame
+    }
 
 
 #: What became of a plan held at the legal switch, by the first cessation after it.

@@ -36,16 +36,22 @@ def add_family_metrics(builder) -> None:
     u = builder.units(rows)
     u["date"] = end
     u["one"] = 1.0
+    # one child per row, every child of the run (17.5 million nationally): each numerator is
+    # dropped once summed, so the frame never holds more than two (8 bytes per row each)
     for name, column in SPENDING_COMPONENTS:
         u[name] = getattr(ch, column)[rows].astype(np.float64)
         builder.add_ratio(u, f"family_spending_{name}", name, "one", 1.0, breakdowns=FAMILY_BREAKDOWNS)
+        del u[name]
     u["total"] = ch.family_spending()[rows].astype(np.float64)
     builder.add_ratio(u, "family_spending", "total", "one", 1.0, breakdowns=FAMILY_BREAKDOWNS)
+    del u["total"]
     u["reports"] = ch.private_reports_bought[rows].astype(np.float64)
     builder.add_ratio(u, "private_reports_bought", "reports", "one", 100.0, breakdowns=FAMILY_BREAKDOWNS)
+    del u["reports"], u["one"]
     u["wanted"] = ch.special_wanted[rows].astype(np.float64)
     u["secured"] = (ch.special_wanted[rows] & ch.special_secured[rows]).astype(np.float64)
     builder.add_ratio(u, "special_place_secured_share", "secured", "wanted", 100.0, breakdowns=FAMILY_BREAKDOWNS)
+    del u
     _yearly_flows(builder)
 
 
@@ -72,18 +78,19 @@ def _yearly_flows(builder) -> None:
         builder.add_ratio(u, "tribunal_represented_after_refusal", "represented", "den", 100.0, breakdowns=FAMILY_BREAKDOWNS)
 
 
-def family_columns(model, rows: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-child family-resource columns for `children_table`."""
+def family_columns(model, take) -> dict[str, np.ndarray]:
+    """Per-child family-resource columns for `children_table`; `take(column)` gives a state
+    column's values at the table's rows (a view of a finished run's, else a copy)."""
     ch = model.children
     return {
-        "family_budget": ch.family_budget[rows],
-        "family_spending": ch.family_spending()[rows],
-        "family_spending_reports": ch.spent_reports[rows],
-        "family_spending_representation": ch.spent_representation[rows],
-        "family_spending_tutoring": ch.spent_tutoring[rows],
-        "private_reports_bought": ch.private_reports_bought[rows],
-        "special_wanted": ch.special_wanted[rows],
-        "special_secured": ch.special_wanted[rows] & ch.special_secured[rows],
+        "family_budget": take(ch.family_budget),
+        "family_spending": take(ch.family_spending()),
+        "family_spending_reports": take(ch.spent_reports),
+        "family_spending_representation": take(ch.spent_representation),
+        "family_spending_tutoring": take(ch.spent_tutoring),
+        "private_reports_bought": take(ch.private_reports_bought),
+        "special_wanted": take(ch.special_wanted),
+        "special_secured": take(ch.special_wanted & ch.special_secured),
     }
 
 
