@@ -104,31 +104,46 @@ def hazard_bound(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
 
     Why per child: the hazard rises with severity to the power `requests.severity_elasticity`,
     so the most severe child's probability is near 1 and no one bound for everyone would leave
-    anybody out. Every other factor is bounded by its largest value this month (unmet, the
-    council and year-group multipliers, budget pressure at its cap, the most advocacy, the least
-    trust on roll, a private report, every peer with a plan), and the child's own severity term
-    is kept: most children with need are mild, their bound is small, and only children whose
-    draw falls below it need the exact hazards (`StepContext.draws_below`), whose peer shares
-    over the family network take most of the work.
+    anybody out. Every other factor is bounded by its largest value this month (`factor_bounds`),
+    and the child's own severity term is kept: most children with need are mild, their bound is
+    small, and only children whose draw falls below it need the exact hazards
+    (`StepContext.draws_below`), whose peer shares over the family network take most of the work.
     """
+    common, school, parent = factor_bounds(ctx)
+    return 1.0 - np.exp(-severity_term(ctx, ctx.c.severity[idx]) * (common * (school + parent)))
+
+
+def severity_term(ctx: StepContext, severity: np.ndarray) -> np.ndarray:
+    """The hazards' own factor of a child's severity (severity to `requests.severity_elasticity`)."""
+    return np.power(np.maximum(severity, 1e-3), ctx.config.requests.severity_elasticity)
+
+
+def factor_bounds(ctx: StepContext, parent_strength: float = 1.0) -> tuple[float, float, float]:
+    """(common, school, parent): each of `hazards`' factors other than the severity term at its
+    largest this month, so that a child's school hazard is at most severity term x common x
+    school and its parent hazard at most severity term x common x parent.
+
+    The largest values: unmet need, the propensity trend, the anticipation and closure factors,
+    the highest council and year-group multipliers, budget pressure at its cap, the most advocacy
+    (scaled by `parent_strength`, as in `hazards`) and the least trust on roll, a private report,
+    and every peer holding a plan."""
     c, r = ctx.c, ctx.config.requests
-    severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
     advocacy = np.asarray([c.advocacy.min(), c.advocacy.max()], dtype=np.float64) if len(c.advocacy) else np.array([0.5])
     trust = np.asarray([c.trust.min(), c.trust.max()], dtype=np.float64) if len(c.trust) else np.array([0.5])
     common = (
-        np.exp(max(r.unmet_effect, 0.0)) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start()
+        np.exp(max(r.unmet_effect, 0.0)) * propensity_trend(ctx)
         * anticipation(ctx) * closure(ctx) * float(np.max(ctx.councils.request_multiplier, initial=0.0))
         * float(np.max(r.age_profile))
     )
     school = r.school_monthly_rate * np.exp(max(r.budget_pressure_effect * r.budget_pressure_cap, 0.0))
     parent = (
         r.parent_monthly_rate
-        * float(np.exp(r.advocacy_effect * (advocacy - 0.5)).max())
+        * float(np.exp(parent_strength * r.advocacy_effect * (advocacy - 0.5)).max())
         * np.exp(max(r.private_report_effect, 0.0))
         * float(np.exp(r.trust_effect * (0.5 - trust)).max())
         * np.exp(max(r.peer_effect, 0.0))
     )
-    return 1.0 - np.exp(-severity * (common * (school + parent)))
+    return float(common), float(school), float(parent)
 
 
 def step(ctx: StepContext) -> None:

@@ -34,6 +34,12 @@ def is_matched(ctx: StepContext, idx: np.ndarray | None = None) -> np.ndarray:
     c = ctx.c
     intensity = c.support_intensity if idx is None else c.support_intensity[idx]
     severity = c.severity if idx is None else c.severity[idx]
+    return matches(ctx, intensity, severity)
+
+
+def matches(ctx: StepContext, intensity: np.ndarray, severity: np.ndarray) -> np.ndarray:
+    """`is_matched` on columns already gathered (support intensity and severity, child by child),
+    for a stage that holds them anyway."""
     return intensity >= ctx.config.sen_support.match_fraction * severity
 
 
