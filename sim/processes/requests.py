@@ -16,7 +16,7 @@ import numpy as np
 from sim.population.network import share_of_ties
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
 from sim.processes import family, support
-from sim.step_context import StepContext
+from sim.step_context import BOUND_MARGIN, StepContext
 
 
 def anticipation(ctx: StepContext) -> float:
@@ -69,6 +69,14 @@ def eligible(ctx: StepContext) -> np.ndarray:
 
 def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Monthly request hazards (school, parent) for the children at view indices `idx`."""
+    school, parent = hazards_before_peers(ctx, idx, parent_strength)
+    return school, parent * peer_factor(ctx, idx)
+
+
+def hazards_before_peers(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """`hazards` (school, parent) without the parent hazard's last factor, the peer effect
+    (`peer_factor`): the parent hazard is this one times it, and it lies between 1 and
+    `PEER_FACTOR_MOST`."""
     c, r = ctx.c, ctx.config.requests
     severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
     unmet = ~support.is_matched(ctx, idx)
@@ -81,22 +89,48 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
     pressure = np.clip(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0, r.budget_pressure_cap)  # overstretch beyond the cap adds nothing
     school = np.where(ready, r.school_monthly_rate * common * np.exp(r.budget_pressure_effect * pressure), 0.0)
-    # the ties of these children only (not a mark for every row of the population); only
-    # children on roll count as peers
-    ties = ctx.children.ties[idx + ctx.lo]
-    tie_on_roll = (ties >= ctx.lo) & (ties < ctx.hi)
-    holds_plan = np.zeros(ties.shape, dtype=bool)
-    holds_plan[tie_on_roll] = ctx.children.support_level[ties[tie_on_roll]] == EHCP
-    peers = share_of_ties(ties, holds_plan)
     parent = (
         r.parent_monthly_rate
         * common
         * np.exp(parent_strength * r.advocacy_effect * (c.advocacy[idx] - 0.5))
         * np.exp(r.private_report_effect * c.private_report[idx])
         * np.exp(r.trust_effect * (0.5 - c.trust[idx]))
-        * np.exp(r.peer_effect * peers)
     )
     return school, parent
+
+
+def peer_factor(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """The parent hazard's peer effect: exp(`requests.peer_effect` x the share of the family's ties
+    on roll whose children hold a plan), for the children at view indices `idx`."""
+    # the ties of these children only (not a mark for every row of the population); only
+    # children on roll count as peers
+    ties = ctx.children.ties[idx + ctx.lo]
+    tie_on_roll = (ties >= ctx.lo) & (ties < ctx.hi)
+    holds_plan = np.zeros(ties.shape, dtype=bool)
+    holds_plan[tie_on_roll] = ctx.children.support_level[ties[tie_on_roll]] == EHCP
+    return np.exp(ctx.config.requests.peer_effect * share_of_ties(ties, holds_plan))
+
+
+def peer_factor_most(ctx: StepContext) -> float:
+    """The largest `peer_factor` any child can have (every tie's child holding a plan)."""
+    return float(np.exp(max(ctx.config.requests.peer_effect, 0.0)))
+
+
+def with_peers(ctx: StepContext, idx: np.ndarray, u: np.ndarray, school: np.ndarray, parent: np.ndarray,
+               parent_scale: float = 1.0) -> tuple[np.ndarray, ...]:
+    """(idx, u, school, parent) of the children at view indices `idx` who could be selected with
+    the most peer effect, the parent hazard now with each one's own peer factor. `u`: their
+    draws; `parent`: their parent hazards before peers (`hazards_before_peers`), counted times
+    `parent_scale` in the total; `school`: the hazard the total adds to it.
+
+    Why: the peer shares over the family network are most of the exact hazards' work, and with
+    every other factor exact the most peer effect leaves most children whose draw fell below the
+    first bound (`hazard_bound`) still out of reach; the others' share is never needed. The
+    parent hazard is multiplied by the peer factor last, as in `hazards`: the same numbers."""
+    most = peer_factor_most(ctx) * parent_scale
+    reach = u < (1.0 - np.exp(-(school + parent * most))) * (1.0 + BOUND_MARGIN)
+    idx, u, school, parent = idx[reach], u[reach], school[reach], parent[reach]
+    return idx, u, school, parent * peer_factor(ctx, idx)
 
 
 def hazard_bound(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
@@ -150,11 +184,12 @@ def step(ctx: StepContext) -> None:
     """Requests this month from schools and parents (competing hazards from `hazards`).
 
     Exact hazards are worked out only for the children whose keyed draw is below their bound
-    (`hazard_bound`); the draws are the same whoever else is drawn for, so the same children
+    (`hazard_bound`), and peer shares only for those still within reach of the most peer effect
+    (`with_peers`); the draws are the same whoever else is drawn for, so the same children
     request as when every eligible child's hazards are computed."""
     idx = eligible(ctx)
     idx, u = ctx.draws_below("request", idx, hazard_bound(ctx, idx))
-    school, parent = hazards(ctx, idx)
+    idx, u, school, parent = with_peers(ctx, idx, u, *hazards_before_peers(ctx, idx))
     total = school + parent
     made = u < 1.0 - np.exp(-total)
     rows = idx[made]

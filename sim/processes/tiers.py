@@ -188,14 +188,16 @@ def referrals(ctx: StepContext) -> None:
     families pressing (their resources still matter, scaled by family_pressure_strength).
 
     Exact hazards are worked out only for the children whose keyed draw is below their bound
-    (`referral_bound`), as for requests: the same children are referred."""
+    (`referral_bound`), and peer shares only for those still within reach of the most peer
+    effect (`requests.with_peers`), as for requests: the same children are referred."""
     c, r = ctx.c, ctx.config.reform
     idx = requests_process.eligible(ctx)
     idx, u = ctx.draws_below("referral", idx, referral_bound(ctx, idx))
-    _, family = requests_process.hazards(ctx, idx, parent_strength=r.family_pressure_strength)
-    family = family * r.family_pressure_scale
+    _, family = requests_process.hazards_before_peers(ctx, idx, parent_strength=r.family_pressure_strength)
     above = c.identified[idx] & (c.severity[idx] >= r.inclusion_base_package_threshold)
     school = np.where(above, r.school_referral_monthly_rate, 0.0)
+    idx, u, school, family = requests_process.with_peers(ctx, idx, u, school, family, parent_scale=r.family_pressure_scale)
+    family = family * r.family_pressure_scale
     total = school + family
     made = u < 1.0 - np.exp(-total)
     rows = idx[made]
