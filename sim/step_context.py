@@ -97,6 +97,29 @@ class StepContext:
         tutoring each select from these rows instead of finding their own in a mask of the roll."""
         return self.memo("need rows", lambda: np.flatnonzero(self.need()))
 
+    def count_by_council(self, mask: np.ndarray) -> np.ndarray:
+        """How many children on roll are set in `mask` (a boolean mask of the roll), per council.
+
+        Why not `np.bincount(council[mask])`: the rows are sorted by entry year and council, so
+        the roll is a few runs of one council each (about 14 per council; any order gives the
+        right counts, only more runs); counting the mask's
+        bytes run by run (`np.add.reduceat`) and adding the runs up by council is one pass over
+        the mask, where finding its set rows and gathering their councils costs several times
+        that (a quarter of the time at 944,000 rows, a count of 1.5% of them: 0.14 against 0.53 ms).
+        The counts are whole numbers, the same however they are added."""
+        if len(self.councils) == 1 or len(mask) == 0:
+            return np.array([np.count_nonzero(mask)] * len(self.councils), dtype=np.int64)
+        starts, council = self.memo("council runs", self._council_runs)
+        runs = np.add.reduceat(mask.view(np.uint8), starts, dtype=np.int64)
+        return np.bincount(council, weights=runs, minlength=len(self.councils)).astype(np.int64)
+
+    def _council_runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(first row, council) of each run of rows on roll of one council (a child's council never
+        changes, so these hold for the month)."""
+        council = self.c.council
+        starts = np.concatenate(([0], np.flatnonzero(council[1:] != council[:-1]) + 1))
+        return starts, council[starts].astype(np.intp)
+
     def school_age(self) -> np.ndarray:
         """Boolean mask of the children on roll of school age (Reception to Year 11), once a month.
 

@@ -45,13 +45,10 @@ def free_special_places(ctx: StepContext) -> np.ndarray:
 def special_places_occupied(ctx: StepContext) -> np.ndarray:
     """Pupils on roll in each council's state special schools (one count per council).
 
-    Asked several times a month (each time settings are named); with one council a count of the
-    mask, with several a bincount of the councils of the (few) rows in it."""
+    Asked several times a month (each time settings are named): the mask is counted council by
+    council (`StepContext.count_by_council`), without finding its rows."""
     c = ctx.c
-    in_special = (c.placement == STATE_SPECIAL) & (c.year_group <= YEAR_13)
-    if len(ctx.councils) == 1:
-        return np.array([np.count_nonzero(in_special)])
-    return np.bincount(c.council[in_special], minlength=len(ctx.councils))
+    return ctx.count_by_council((c.placement == STATE_SPECIAL) & (c.year_group <= YEAR_13))
 
 
 def free_base_places(ctx: StepContext) -> np.ndarray:
