@@ -25,7 +25,10 @@ def step(ctx: StepContext) -> None:
     c, needs = ctx.c, ctx.config.needs
     on_roll = c.year_group <= YEAR_13
     has_need = c.severity > 0
-    need_before_onset = ctx.need_rows()  # school age with need (derived here if not yet this month)
+    # school age with need as the month began: derived here, the month's first stage to ask (a
+    # need kept from before, by a caller that steps one context twice, may be stale)
+    ctx.forget("need", "need rows", "matched")
+    need_before_onset = ctx.need_rows()
     # onset among children without need, by year group [assume: derived to keep the start profile];
     # only children whose draw is below the highest hazard of any year group can have an onset
     # (most of the roll is without need: the draws are compared over the mask, no index of them)
