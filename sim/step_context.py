@@ -110,7 +110,8 @@ class StepContext:
         if len(self.councils) == 1 or len(mask) == 0:
             return np.array([np.count_nonzero(mask)] * len(self.councils), dtype=np.int64)
         starts, council = self.memo("council runs", self._council_runs)
-        runs = np.add.reduceat(mask.view(np.uint8), starts, dtype=np.int64)
+        # (32-bit sums: a run is far shorter than 2**31 rows, and they add up twice as fast as 64-bit)
+        runs = np.add.reduceat(mask.view(np.uint8), starts, dtype=np.int32)
         return np.bincount(council, weights=runs, minlength=len(self.councils)).astype(np.int64)
 
     def _council_runs(self) -> tuple[np.ndarray, np.ndarray]:
