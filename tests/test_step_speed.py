@@ -36,6 +36,19 @@ def test_ranks_in_two_sorts_are_the_lexsort_ranks() -> None:
         np.testing.assert_array_equal(ranks, expected_ranks)
 
 
+def test_ranks_by_float32_priorities_are_the_lexsort_ranks() -> None:
+    """Float32 priorities (a negated severity: many ties, zeros of both signs, negative and
+    positive values) ranked through integer keys: the lexsort's order."""
+    rng = np.random.default_rng(4)
+    n = RADIX_SORT_FROM * 5
+    priority = np.round(rng.normal(0.0, 2.0, n), 1).astype(np.float32)
+    priority[:50] = -0.0
+    priority[50:100] = 0.0
+    groups = rng.integers(0, 40, n).astype(np.int32)
+    order, _ = rank_within_groups(groups, priority)
+    np.testing.assert_array_equal(order, np.lexsort((priority.astype(np.float64), groups)))
+
+
 def test_counts_by_council_runs_are_the_bincounts() -> None:
     """Counts of a mask per council from runs of rows equal a bincount of the councils of its
     rows, whatever the order of the councils' rows (here scrambled) and however sparse the mask."""

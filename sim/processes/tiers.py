@@ -83,7 +83,7 @@ def allocate_experts(ctx: StepContext, candidates: np.ndarray) -> tuple[np.ndarr
     ctx.councils.experts_days_used[:] = 0.0
     if len(eligible) == 0:
         return eligible, 0.0, float(group_capacity.sum())
-    _, rank = rank_within_groups(group, -c.severity[eligible].astype(np.float64))
+    _, rank = rank_within_groups(group, -c.severity[eligible])  # (float32: the same order as in float64)
     served = (rank + 1) * per_child <= group_capacity[group] + 1e-9
     used = float(served.sum() * per_child)
     ctx.councils.experts_days_used[:] = np.bincount(c.council[eligible[served]], minlength=len(ctx.councils)) * per_child
