@@ -8,6 +8,7 @@ could differ: ties, councils out of order, children who are not selected.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.model import SendModel
 from sim.population.institutions import INDEPENDENT, SPECIAL
@@ -146,3 +147,25 @@ def test_referral_bound_is_above_every_eligible_childs_probability(fresh_model) 
     top = np.isin(idx, extreme)
     assert probability[top].max() > 0.5 * bound[top].max()
     assert np.median(bound) < 0.1
+
+
+@pytest.mark.parametrize("route", ["ehcp", "tiered"])
+def test_plan_holders_kept_for_the_month_are_still_the_plan_holders(monkeypatch, route) -> None:
+    """The plan holders are found once and kept until a plan is issued or ceased: at the end of
+    every month (Septembers, the reform's switch and its legacy moves, two councils) they must be
+    the children holding a plan, found afresh."""
+    from sim.recorder import Recorder
+
+    checked = []
+    record_month = Recorder.record_month
+
+    def checking(self, ctx) -> None:
+        checked.append("plan holders" in ctx._memo)  # kept from the month's stages (costs, last)
+        np.testing.assert_array_equal(ctx.plan_holders(), np.flatnonzero(ctx.c.support_level == EHCP))
+        record_month(self, ctx)
+
+    monkeypatch.setattr(Recorder, "record_month", checking)
+    config = small_config(end="2030-12")
+    config.run.route = route
+    SendModel(config, seed=SEED).run()
+    assert len(checked) > 60 and all(checked)
