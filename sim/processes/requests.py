@@ -76,7 +76,7 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
 def hazards_before_peers(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """`hazards` (school, parent) without the parent hazard's last factor, the peer effect
     (`peer_factor`): the parent hazard is this one times it, and it lies between 1 and
-    `PEER_FACTOR_MOST`."""
+    `peer_factor_most`."""
     c, r = ctx.c, ctx.config.requests
     severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
     unmet = ~support.is_matched(ctx, idx)
@@ -125,7 +125,7 @@ def with_peers(ctx: StepContext, idx: np.ndarray, u: np.ndarray, school: np.ndar
 
     Why: the peer shares over the family network are most of the exact hazards' work, and with
     every other factor exact the most peer effect leaves most children whose draw fell below the
-    first bound (`hazard_bound`) still out of reach; the others' share is never needed. The
+    first bound (`hazard_bound`, `tiers.referral_bound`) still out of reach; the others' share is never needed. The
     parent hazard is multiplied by the peer factor last, as in `hazards`: the same numbers."""
     most = peer_factor_most(ctx) * parent_scale
     reach = u < (1.0 - np.exp(-(school + parent * most))) * (1.0 + BOUND_MARGIN)
