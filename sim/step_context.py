@@ -85,9 +85,13 @@ class StepContext:
         return np.flatnonzero(self.c.pipeline != IDLE)
 
     def plan_holders(self) -> np.ndarray:
-        """View indices of the children holding a plan now (found afresh at each call, like
-        `in_process`, for the stages that concern plans: support, reviews, costs)."""
-        return np.flatnonzero(self.c.support_level == EHCP)
+        """View indices of the children holding a plan now, for the stages that concern plans
+        (support, reviews, costs), kept until a plan is issued or ceased.
+
+        Why kept: finding a few children in a hundred among the whole roll costs about 1 ns per
+        child, and three stages a month ask. Plans begin in one place only (`assessment.issue_plans`)
+        and end in one (`reviews.cease`); both forget these rows."""
+        return self.memo("plan holders", lambda: np.flatnonzero(self.c.support_level == EHCP))
 
     def need_rows(self) -> np.ndarray:
         """View indices of `need` (ascending), once a month (forgotten with it).
@@ -96,6 +100,30 @@ class StepContext:
         more than the comparisons that made it; identification, requests, attainment and
         tutoring each select from these rows instead of finding their own in a mask of the roll."""
         return self.memo("need rows", lambda: np.flatnonzero(self.need()))
+
+    def count_by_council(self, mask: np.ndarray) -> np.ndarray:
+        """How many children on roll are set in `mask` (a boolean mask of the roll), per council.
+
+        Why not `np.bincount(council[mask])`: the rows are sorted by entry year and council, so
+        the roll is a few runs of one council each (about 14 per council; any order gives the
+        right counts, only more runs); counting the mask's
+        bytes run by run (`np.add.reduceat`) and adding the runs up by council is one pass over
+        the mask, where finding its set rows and gathering their councils costs several times
+        that (a quarter of the time at 944,000 rows, a count of 1.5% of them: 0.14 against 0.53 ms).
+        The counts are whole numbers, the same however they are added."""
+        if len(self.councils) == 1 or len(mask) == 0:
+            return np.array([np.count_nonzero(mask)] * len(self.councils), dtype=np.int64)
+        starts, council = self.memo("council runs", self._council_runs)
+        # (32-bit sums: a run is far shorter than 2**31 rows, and they add up twice as fast as 64-bit)
+        runs = np.add.reduceat(mask.view(np.uint8), starts, dtype=np.int32)
+        return np.bincount(council, weights=runs, minlength=len(self.councils)).astype(np.int64)
+
+    def _council_runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(first row, council) of each run of rows on roll of one council (a child's council never
+        changes, so these hold for the month)."""
+        council = self.c.council
+        starts = np.concatenate(([0], np.flatnonzero(council[1:] != council[:-1]) + 1))
+        return starts, council[starts].astype(np.intp)
 
     def school_age(self) -> np.ndarray:
         """Boolean mask of the children on roll of school age (Reception to Year 11), once a month.
@@ -160,13 +188,26 @@ class StepContext:
         return self.t / 12.0
 
 
+#: Items from which `rank_within_groups` sorts in two stable passes rather than one lexsort. Not a
+#: model parameter (the order is the same either way): below it the lexsort's one call is cheaper.
+RADIX_SORT_FROM = 1_000
+_INT16 = np.iinfo(np.int16)
+
+
 def rank_within_groups(groups: np.ndarray, priority: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Order items by (group, priority) and give each its 0-based rank inside its group.
 
     The vectorised way to hand out scarce places: accept where rank < capacity[group]
     (lexsort by target and priority, rank within target).
     """
-    order = np.lexsort((priority, groups))
+    if len(groups) >= RADIX_SORT_FROM and np.issubdtype(groups.dtype, np.integer) \
+            and _INT16.min <= groups.min() and groups.max() <= _INT16.max:
+        # the same order in two stable sorts, by priority (`_stable_order`) then by 16-bit groups
+        # (a radix sort): a fraction of the lexsort's time for the thousands Experts at Hand rank
+        by_priority = _stable_order(priority)
+        order = by_priority[np.argsort(groups[by_priority].astype(np.int16), kind="stable")]
+    else:
+        order = np.lexsort((priority, groups))
     sorted_groups = groups[order]
     # (concatenate, not np.r_: this runs a few hundred times a month, often for a handful of items)
     starts = np.flatnonzero(np.concatenate(([True], sorted_groups[1:] != sorted_groups[:-1])))
@@ -175,3 +216,18 @@ def rank_within_groups(groups: np.ndarray, priority: np.ndarray) -> tuple[np.nda
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = ranks_sorted
     return order, ranks
+
+
+def _stable_order(priority: np.ndarray) -> np.ndarray:
+    """`np.argsort(priority, kind="stable")`: ascending, ties in their order (priorities not NaN).
+
+    Why another way for float32 priorities (a severity): each priority's bits, made to sort as
+    unsigned integers in the order of the floats, above the item's position give distinct 64-bit
+    keys, whose order is the stable order; numpy sorts such keys with its vectorised sort several
+    times faster than it sorts floats stably (20,000 items: 0.3 against 2.0 ms)."""
+    if priority.dtype != np.float32:
+        return np.argsort(priority, kind="stable")
+    bits = (priority + np.float32(0.0)).view(np.uint32)  # (adding 0 makes -0.0 the 0.0 it equals)
+    negative = (bits >> np.uint32(31)).astype(bool)
+    ordered = np.where(negative, ~bits, bits | np.uint32(0x80000000)).astype(np.uint64)
+    return np.argsort((ordered << np.uint64(32)) | np.arange(len(priority), dtype=np.uint64))

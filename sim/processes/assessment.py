@@ -105,6 +105,7 @@ def issue_plans(ctx: StepContext, on_issued=None, on_not_issued=None, probabilit
             request_month=c.request_month[issued].copy())
     c.pipeline[completes] = IDLE
     c.support_level[issued] = EHCP
+    ctx.forget("plan holders")
     c.support_since[issued] = ctx.t
     c.plan_start_month[issued] = ctx.t
     c.identified[issued] = True

@@ -13,7 +13,7 @@ from scipy.special import gammaincinv
 
 from sim.population.build import onset_rate_per_year
 from sim.population.need_draw import need_type_from_uniform, relative_type_severity
-from sim.population.year_groups import YEAR_13
+from sim.population.year_groups import YEAR_11, YEAR_13
 from sim.processes import support
 from sim.step_context import StepContext
 
@@ -25,7 +25,10 @@ def step(ctx: StepContext) -> None:
     c, needs = ctx.c, ctx.config.needs
     on_roll = c.year_group <= YEAR_13
     has_need = c.severity > 0
-    need_before_onset = ctx.need_rows()  # school age with need (derived here if not yet this month)
+    # school age with need as the month began: derived here, the month's first stage to ask (a
+    # need kept from before, by a caller that steps one context twice, may be stale)
+    ctx.forget("need", "need rows", "matched")
+    need_before_onset = ctx.need_rows()
     # onset among children without need, by year group [assume: derived to keep the start profile];
     # only children whose draw is below the highest hazard of any year group can have an onset
     # (most of the roll is without need: the draws are compared over the mask, no index of them)
@@ -35,21 +38,43 @@ def step(ctx: StepContext) -> None:
     if len(new):
         _emerge(ctx, new)
     # growth and improvement [assume]: unmet need grows, met need eases
-    # (need as the month began: the onsets above start to change next month)
+    # (need as the month began: the onsets above start to change next month); the rows' severity
+    # is gathered once, changed here and written back once
     idx = need_before_onset  # post-16 support is not modelled
-    matched = support.is_matched(ctx, idx)
-    drift = np.where(matched, needs.growth_when_met_per_year, needs.growth_when_unmet_per_year) / 12
-    c.severity[idx] = np.maximum(c.severity[idx] + drift.astype(np.float32), 0.0)
+    severity = c.severity[idx]
+    matched = support.matches(ctx, c.support_intensity[idx], severity)
+    drift = (np.array([needs.growth_when_unmet_per_year, needs.growth_when_met_per_year]) / 12).astype(np.float32)
+    severity = np.maximum(severity + drift[matched.view(np.uint8)], 0.0)
     # resolution of mild needs, by year group: met ones at the full rate, unmet ones more slowly
-    mild = c.severity[idx] < needs.resolution_severity
+    mild = np.flatnonzero(severity < needs.resolution_severity)
     candidates = idx[mild]
     resolution_profile = np.asarray(needs.resolution_age_profile)
     rate = (needs.resolution_rate_per_year / 12 * resolution_profile[c.year_group[candidates]]
             * np.where(matched[mild], 1.0, needs.unmet_resolution_ratio))
-    resolved = candidates[ctx.uniform("need-resolution", candidates) < rate]
-    c.severity[resolved] = 0.0
-    c.severity[idx[c.severity[idx] <= 0.0]] = 0.0
-    ctx.forget("need", "need rows", "matched")  # severity changed: the month's masks are derived afresh
+    severity[mild[ctx.uniform("need-resolution", candidates) < rate]] = 0.0
+    severity[severity <= 0.0] = 0.0
+    c.severity[idx] = severity
+    _update_need(ctx, idx, severity > 0.0, new)
+
+
+def _update_need(ctx: StepContext, idx: np.ndarray, still: np.ndarray, new: np.ndarray) -> None:
+    """The month's need mask and rows (`StepContext.need`, `need_rows`) after this stage: the rows
+    `idx` (need as the month began) keep need where `still`, and the onsets `new` of school age
+    gain it; matched support is forgotten (severity changed).
+
+    Why not derive them afresh: finding the set rows of a mask of the whole roll costs more than
+    the rest of this update; the rows kept and the onsets (both ascending, and disjoint: an onset
+    had no need) merge into the same ascending rows that `np.flatnonzero` of the new mask gives
+    (`tests/test_performance.py` checks both at the end of every month)."""
+    c = ctx.c
+    need = ctx.need().copy()
+    need[idx[~still]] = False
+    onsets = new[c.year_group[new] <= YEAR_11]
+    need[onsets] = True
+    kept = idx[still]
+    ctx.forget("need", "need rows", "matched")
+    ctx.memo("need", lambda: need)
+    ctx.memo("need rows", lambda: np.insert(kept, np.searchsorted(kept, onsets), onsets))
 
 
 def onset_probability_bound(ctx: StepContext) -> float:

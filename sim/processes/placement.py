@@ -45,13 +45,10 @@ def free_special_places(ctx: StepContext) -> np.ndarray:
 def special_places_occupied(ctx: StepContext) -> np.ndarray:
     """Pupils on roll in each council's state special schools (one count per council).
 
-    Asked several times a month (each time settings are named); with one council a count of the
-    mask, with several a bincount of the councils of the (few) rows in it."""
+    Asked several times a month (each time settings are named): the mask is counted council by
+    council (`StepContext.count_by_council`), without finding its rows."""
     c = ctx.c
-    in_special = (c.placement == STATE_SPECIAL) & (c.year_group <= YEAR_13)
-    if len(ctx.councils) == 1:
-        return np.array([np.count_nonzero(in_special)])
-    return np.bincount(c.council[in_special], minlength=len(ctx.councils))
+    return ctx.count_by_council((c.placement == STATE_SPECIAL) & (c.year_group <= YEAR_13))
 
 
 def free_base_places(ctx: StepContext) -> np.ndarray:
@@ -181,13 +178,19 @@ def move_to(ctx: StepContext, idx: np.ndarray, placement: int, phase: int) -> No
     options = np.flatnonzero(ctx.schools.phase == phase)
     if len(options) == 0:
         return
-    # each council's own special schools (independent: the council's out-of-area pseudo-school)
+    # each council's own special schools (independent: the council's out-of-area pseudo-school):
+    # the options grouped by council, and each child's pick among its council's, all at once
+    # (draws are keyed per child: the same as drawing council by council)
     council_of_option = ctx.schools.council[options]
-    for council in np.unique(c.council[idx]):
-        mine = idx[c.council[idx] == council]
-        own = options[council_of_option == council]
-        pick = (ctx.uniform("placement-school", mine) * len(own)).astype(np.int64)
-        c.school[mine] = own[np.minimum(pick, len(own) - 1)]
+    by_council = options[np.argsort(council_of_option, kind="stable")]
+    n_own = np.bincount(council_of_option, minlength=len(ctx.councils))
+    first_own = np.cumsum(n_own) - n_own
+    council = c.council[idx]
+    n_mine = n_own[council]
+    if not n_mine.all():
+        raise ValueError(f"a council has no school of phase {phase} to place a child in")
+    pick = (ctx.uniform("placement-school", idx) * n_mine).astype(np.int64)
+    c.school[idx] = by_council[first_own[council] + np.minimum(pick, n_mine - 1)]
 
 
 def name_special(ctx: StepContext, idx: np.ndarray) -> None:

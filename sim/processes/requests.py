@@ -16,7 +16,7 @@ import numpy as np
 from sim.population.network import share_of_ties
 from sim.population.state import EHCP, IDLE, NEVER, REQUESTED, SEN_SUPPORT
 from sim.processes import family, support
-from sim.step_context import StepContext
+from sim.step_context import BOUND_MARGIN, StepContext
 
 
 def anticipation(ctx: StepContext) -> float:
@@ -69,6 +69,14 @@ def eligible(ctx: StepContext) -> np.ndarray:
 
 def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Monthly request hazards (school, parent) for the children at view indices `idx`."""
+    school, parent = hazards_before_peers(ctx, idx, parent_strength)
+    return school, parent * peer_factor(ctx, idx)
+
+
+def hazards_before_peers(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """`hazards` (school, parent) without the parent hazard's last factor, the peer effect
+    (`peer_factor`): the parent hazard is this one times it, and it lies between 1 and
+    `peer_factor_most`."""
     c, r = ctx.c, ctx.config.requests
     severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
     unmet = ~support.is_matched(ctx, idx)
@@ -81,22 +89,48 @@ def hazards(ctx: StepContext, idx: np.ndarray, parent_strength: float = 1.0) -> 
     ready = (c.support_level[idx] == SEN_SUPPORT) & (months_on_support >= r.review_cycles_before_school_request * r.review_cycle_months)
     pressure = np.clip(ctx.schools.budget_pressure[c.school[idx]] - 1.0, 0.0, r.budget_pressure_cap)  # overstretch beyond the cap adds nothing
     school = np.where(ready, r.school_monthly_rate * common * np.exp(r.budget_pressure_effect * pressure), 0.0)
-    # the ties of these children only (not a mark for every row of the population); only
-    # children on roll count as peers
-    ties = ctx.children.ties[idx + ctx.lo]
-    tie_on_roll = (ties >= ctx.lo) & (ties < ctx.hi)
-    holds_plan = np.zeros(ties.shape, dtype=bool)
-    holds_plan[tie_on_roll] = ctx.children.support_level[ties[tie_on_roll]] == EHCP
-    peers = share_of_ties(ties, holds_plan)
     parent = (
         r.parent_monthly_rate
         * common
         * np.exp(parent_strength * r.advocacy_effect * (c.advocacy[idx] - 0.5))
         * np.exp(r.private_report_effect * c.private_report[idx])
         * np.exp(r.trust_effect * (0.5 - c.trust[idx]))
-        * np.exp(r.peer_effect * peers)
     )
     return school, parent
+
+
+def peer_factor(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """The parent hazard's peer effect: exp(`requests.peer_effect` x the share of the family's ties
+    on roll whose children hold a plan), for the children at view indices `idx`."""
+    # the ties of these children only (not a mark for every row of the population); only
+    # children on roll count as peers
+    ties = ctx.children.ties[idx + ctx.lo]
+    tie_on_roll = (ties >= ctx.lo) & (ties < ctx.hi)
+    holds_plan = np.zeros(ties.shape, dtype=bool)
+    holds_plan[tie_on_roll] = ctx.children.support_level[ties[tie_on_roll]] == EHCP
+    return np.exp(ctx.config.requests.peer_effect * share_of_ties(ties, holds_plan))
+
+
+def peer_factor_most(ctx: StepContext) -> float:
+    """The largest `peer_factor` any child can have (every tie's child holding a plan)."""
+    return float(np.exp(max(ctx.config.requests.peer_effect, 0.0)))
+
+
+def with_peers(ctx: StepContext, idx: np.ndarray, u: np.ndarray, school: np.ndarray, parent: np.ndarray,
+               parent_scale: float = 1.0) -> tuple[np.ndarray, ...]:
+    """(idx, u, school, parent) of the children at view indices `idx` who could be selected with
+    the most peer effect, the parent hazard now with each one's own peer factor. `u`: their
+    draws; `parent`: their parent hazards before peers (`hazards_before_peers`), counted times
+    `parent_scale` in the total; `school`: the hazard the total adds to it.
+
+    Why: the peer shares over the family network are most of the exact hazards' work, and with
+    every other factor exact the most peer effect leaves most children whose draw fell below the
+    first bound (`hazard_bound`, `tiers.referral_bound`) still out of reach; the others' share is never needed. The
+    parent hazard is multiplied by the peer factor last, as in `hazards`: the same numbers."""
+    most = peer_factor_most(ctx) * parent_scale
+    reach = u < (1.0 - np.exp(-(school + parent * most))) * (1.0 + BOUND_MARGIN)
+    idx, u, school, parent = idx[reach], u[reach], school[reach], parent[reach]
+    return idx, u, school, parent * peer_factor(ctx, idx)
 
 
 def hazard_bound(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
@@ -104,42 +138,58 @@ def hazard_bound(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
 
     Why per child: the hazard rises with severity to the power `requests.severity_elasticity`,
     so the most severe child's probability is near 1 and no one bound for everyone would leave
-    anybody out. Every other factor is bounded by its largest value this month (unmet, the
-    council and year-group multipliers, budget pressure at its cap, the most advocacy, the least
-    trust on roll, a private report, every peer with a plan), and the child's own severity term
-    is kept: most children with need are mild, their bound is small, and only children whose
-    draw falls below it need the exact hazards (`StepContext.draws_below`), whose peer shares
-    over the family network take most of the work.
+    anybody out. Every other factor is bounded by its largest value this month (`factor_bounds`),
+    and the child's own severity term is kept: most children with need are mild, their bound is
+    small, and only children whose draw falls below it need the exact hazards
+    (`StepContext.draws_below`), whose peer shares over the family network take most of the work.
     """
+    common, school, parent = factor_bounds(ctx)
+    return 1.0 - np.exp(-severity_term(ctx, ctx.c.severity[idx]) * (common * (school + parent)))
+
+
+def severity_term(ctx: StepContext, severity: np.ndarray) -> np.ndarray:
+    """The hazards' own factor of a child's severity (severity to `requests.severity_elasticity`)."""
+    return np.power(np.maximum(severity, 1e-3), ctx.config.requests.severity_elasticity)
+
+
+def factor_bounds(ctx: StepContext, parent_strength: float = 1.0) -> tuple[float, float, float]:
+    """(common, school, parent): each of `hazards`' factors other than the severity term at its
+    largest this month, so that a child's school hazard is at most severity term x common x
+    school and its parent hazard at most severity term x common x parent.
+
+    The largest values: unmet need, the propensity trend, the anticipation and closure factors,
+    the highest council and year-group multipliers, budget pressure at its cap, the most advocacy
+    (scaled by `parent_strength`, as in `hazards`) and the least trust on roll, a private report,
+    and every peer holding a plan."""
     c, r = ctx.c, ctx.config.requests
-    severity = np.power(np.maximum(c.severity[idx], 1e-3), r.severity_elasticity)
     advocacy = np.asarray([c.advocacy.min(), c.advocacy.max()], dtype=np.float64) if len(c.advocacy) else np.array([0.5])
     trust = np.asarray([c.trust.min(), c.trust.max()], dtype=np.float64) if len(c.trust) else np.array([0.5])
     common = (
-        np.exp(max(r.unmet_effect, 0.0)) * (1 + r.propensity_trend_per_year) ** ctx.years_since_start()
+        np.exp(max(r.unmet_effect, 0.0)) * propensity_trend(ctx)
         * anticipation(ctx) * closure(ctx) * float(np.max(ctx.councils.request_multiplier, initial=0.0))
         * float(np.max(r.age_profile))
     )
     school = r.school_monthly_rate * np.exp(max(r.budget_pressure_effect * r.budget_pressure_cap, 0.0))
     parent = (
         r.parent_monthly_rate
-        * float(np.exp(r.advocacy_effect * (advocacy - 0.5)).max())
+        * float(np.exp(parent_strength * r.advocacy_effect * (advocacy - 0.5)).max())
         * np.exp(max(r.private_report_effect, 0.0))
         * float(np.exp(r.trust_effect * (0.5 - trust)).max())
         * np.exp(max(r.peer_effect, 0.0))
     )
-    return 1.0 - np.exp(-severity * (common * (school + parent)))
+    return float(common), float(school), float(parent)
 
 
 def step(ctx: StepContext) -> None:
     """Requests this month from schools and parents (competing hazards from `hazards`).
 
     Exact hazards are worked out only for the children whose keyed draw is below their bound
-    (`hazard_bound`); the draws are the same whoever else is drawn for, so the same children
+    (`hazard_bound`), and peer shares only for those still within reach of the most peer effect
+    (`with_peers`); the draws are the same whoever else is drawn for, so the same children
     request as when every eligible child's hazards are computed."""
     idx = eligible(ctx)
     idx, u = ctx.draws_below("request", idx, hazard_bound(ctx, idx))
-    school, parent = hazards(ctx, idx)
+    idx, u, school, parent = with_peers(ctx, idx, u, *hazards_before_peers(ctx, idx))
     total = school + parent
     made = u < 1.0 - np.exp(-total)
     rows = idx[made]

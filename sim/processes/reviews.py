@@ -38,6 +38,7 @@ def cease(ctx: StepContext, idx: np.ndarray, reason: str) -> None:
     c.pipeline[appealing] = IDLE
     c.hearing_month[appealing] = NEVER
     c.support_level[idx] = np.where(c.severity[idx] > 0, SEN_SUPPORT, NONE)
+    ctx.forget("plan holders")
     c.support_since[idx] = ctx.t
     c.plan_start_month[idx] = NEVER
     c.plan_uplift[idx] = 0.0

@@ -34,6 +34,12 @@ def is_matched(ctx: StepContext, idx: np.ndarray | None = None) -> np.ndarray:
     c = ctx.c
     intensity = c.support_intensity if idx is None else c.support_intensity[idx]
     severity = c.severity if idx is None else c.severity[idx]
+    return matches(ctx, intensity, severity)
+
+
+def matches(ctx: StepContext, intensity: np.ndarray, severity: np.ndarray) -> np.ndarray:
+    """`is_matched` on columns already gathered (support intensity and severity, child by child),
+    for a stage that holds them anyway."""
     return intensity >= ctx.config.sen_support.match_fraction * severity
 
 
@@ -59,11 +65,17 @@ def plan_capacity(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
     return cap + ctx.c.plan_uplift[idx]  # provision won by challenging the plan's contents
 
 
-def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None, boost: np.ndarray | None = None) -> None:
+def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
+             boost: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Set support_intensity for every child on roll; book nothing (finance does).
 
     `extra_capacity` raises what schools can give (universal provision, per child or scalar);
-    `boost` adds support on top for particular children (Experts at Hand, inclusion-base time).
+    `boost = (rows, gains)` adds support on top for particular children (Experts at Hand,
+    inclusion-base time): view indices, ascending, and each one's gain. A boosted child on
+    school-led support gets its gain on top of its share, up to its need.
+
+    Why rows and gains rather than a gain for every child on roll: a few children in a hundred
+    can have one, and an array of the whole roll to make, fill and gather cost more than the rest.
     """
     c, s, schools = ctx.c, ctx.config.sen_support, ctx.schools
     school_age = ctx.school_age()
@@ -93,9 +105,15 @@ def allocate(ctx: StepContext, extra_capacity: np.ndarray | float | None = None,
     squeeze = np.minimum(1.0, 1.0 / np.maximum(schools.budget_pressure[school], 1e-9))
     delivered = wanted * squeeze
     if boost is not None:
-        delivered = np.minimum(delivered + boost[led], c.severity[led])
-    c.support_intensity[led] = delivered.astype(np.float32)
-    schools.sen_spend[:] = np.bincount(school, weights=c.support_intensity[led] * s.cost_per_intensity_unit, minlength=len(schools)).astype(float)
+        rows, gains = boost
+        at = np.searchsorted(led, rows)  # each boosted row's place among the school-led rows, if it is one
+        found = at < len(led)
+        found[found] = led[at[found]] == rows[found]
+        at = at[found]
+        delivered[at] = np.minimum(delivered[at] + gains[found], c.severity[led[at]])
+    delivered = delivered.astype(np.float32)
+    c.support_intensity[led] = delivered
+    schools.sen_spend[:] = np.bincount(school, weights=delivered * s.cost_per_intensity_unit, minlength=len(schools)).astype(float)
     c.support_intensity[planned] = np.minimum(c.severity[planned], plan_capacity(ctx, planned))
     _accumulate(ctx)
     _mainstream_placements_break_down(ctx, planned)

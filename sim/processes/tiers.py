@@ -83,7 +83,7 @@ def allocate_experts(ctx: StepContext, candidates: np.ndarray) -> tuple[np.ndarr
     ctx.councils.experts_days_used[:] = 0.0
     if len(eligible) == 0:
         return eligible, 0.0, float(group_capacity.sum())
-    _, rank = rank_within_groups(group, -c.severity[eligible].astype(np.float64))
+    _, rank = rank_within_groups(group, -c.severity[eligible])  # (float32: the same order as in float64)
     served = (rank + 1) * per_child <= group_capacity[group] + 1e-9
     used = float(served.sum() * per_child)
     ctx.councils.experts_days_used[:] = np.bincount(c.council[eligible[served]], minlength=len(ctx.councils)) * per_child
@@ -185,18 +185,41 @@ def complaints(ctx: StepContext) -> None:
 # ---- specialist tier --------------------------------------------------------------------------
 def referrals(ctx: StepContext) -> None:
     """Requests for specialist assessment: school referrals above the package threshold, and
-    families pressing (their resources still matter, scaled by family_pressure_strength)."""
+    families pressing (their resources still matter, scaled by family_pressure_strength).
+
+    Exact hazards are worked out only for the children whose keyed draw is below their bound
+    (`referral_bound`), and peer shares only for those still within reach of the most peer
+    effect (`requests.with_peers`), as for requests: the same children are referred."""
     c, r = ctx.c, ctx.config.reform
     idx = requests_process.eligible(ctx)
-    _, family = requests_process.hazards(ctx, idx, parent_strength=r.family_pressure_strength)
-    family = family * r.family_pressure_scale
+    idx, u = ctx.draws_below("referral", idx, referral_bound(ctx, idx))
+    _, family = requests_process.hazards_before_peers(ctx, idx, parent_strength=r.family_pressure_strength)
     above = c.identified[idx] & (c.severity[idx] >= r.inclusion_base_package_threshold)
     school = np.where(above, r.school_referral_monthly_rate, 0.0)
+    idx, u, school, family = requests_process.with_peers(ctx, idx, u, school, family, parent_scale=r.family_pressure_scale)
+    family = family * r.family_pressure_scale
     total = school + family
-    made = ctx.uniform("referral", idx) < 1.0 - np.exp(-total)
+    made = u < 1.0 - np.exp(-total)
     rows = idx[made]
     by_parent = ctx.uniform("referral-who", rows) < family[made] / np.maximum(total[made], 1e-12)
     requests_process.register(ctx, rows, by_parent, "referral")
+
+
+def referral_bound(ctx: StepContext, idx: np.ndarray) -> np.ndarray:
+    """An upper bound of each child's monthly referral probability (`referrals`): the school's
+    rate wherever severity reaches the package threshold, plus the family's hazard with every
+    factor but the child's severity term at its largest (`requests.factor_bounds`).
+
+    Why: the referral stage runs every month of the new rules over every child with need who
+    could be referred (about a quarter of the roll), and the exact family hazard (peer shares
+    over the family network above all) cost more than the rest of the stage; most children are
+    mild and their bound is small, so few draws fall below it."""
+    c, r = ctx.c, ctx.config.reform
+    severity = c.severity[idx]
+    common, _, parent = requests_process.factor_bounds(ctx, parent_strength=r.family_pressure_strength)
+    family = requests_process.severity_term(ctx, severity) * (common * parent * r.family_pressure_scale)
+    school = np.where(severity >= r.inclusion_base_package_threshold, r.school_referral_monthly_rate, 0.0)
+    return 1.0 - np.exp(-(school + family))
 
 
 def specialist_plan_probability(ctx: StepContext, idx: np.ndarray) -> np.ndarray:

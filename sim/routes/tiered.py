@@ -111,25 +111,27 @@ class TieredRoute(EhcpRoute):
         assessment.issue_plans(ctx, on_issued=self.name_setting, on_not_issued=self.appealable,
                                probability=tiers.specialist_plan_probability)
 
-    def _experts_and_bases(self, ctx: StepContext, new_rules: bool) -> np.ndarray:
-        """Extra support from Experts at Hand (group-allocated) and inclusion-base time."""
+    def _experts_and_bases(self, ctx: StepContext, new_rules: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Extra support from Experts at Hand (group-allocated) and inclusion-base time: (view
+        indices of the candidates, ascending; each one's boost, 0 for those without)."""
         c, r = ctx.c, self.config.reform
-        boost = np.zeros(len(c.severity), dtype=np.float64)
-        school_age = c.year_group <= YEAR_11
+        school_age = ctx.school_age()
         if new_rules:
             candidates = np.flatnonzero(school_age & (c.support_level == TARGETED_PLUS))
         else:  # during dual running Experts at Hand serve children on SEN support with higher needs
             candidates = np.flatnonzero(school_age & (c.support_level == SEN_SUPPORT) & (c.severity >= r.targeted_plus_threshold))
+        # the boost of each candidate (the only children who can have one), not of every child on roll
+        boost = np.zeros(len(candidates), dtype=np.float64)
         served, used, _ = tiers.allocate_experts(ctx, candidates)
-        boost[served] += r.experts_intensity_gain
+        boost[np.searchsorted(candidates, served)] += r.experts_intensity_gain
         if new_rules:
-            with_base = candidates[ctx.schools.base_places[c.home_school[candidates]] > 0]
-            boost[with_base] += r.targeted_plus_base_gain
-            self._base_time = with_base
+            has_base = ctx.schools.base_places[c.home_school[candidates]] > 0
+            boost[has_base] += r.targeted_plus_base_gain
+            self._base_time = candidates[has_base]
         else:
             self._base_time = np.array([], dtype=np.int64)
         ctx.log("experts_served", served)
-        return boost
+        return candidates, boost
 
     def book_reform_funds(self, ctx: StepContext) -> None:
         """Central reform funds: the IMF, training, Experts at Hand capacity, Targeted Plus base
@@ -151,8 +153,8 @@ class TieredRoute(EhcpRoute):
             return
         k = inflation(ctx) / 12
         c = ctx.c
-        school_age = c.year_group <= YEAR_11
-        pupils = np.bincount(c.council[school_age], minlength=len(ctx.councils))
+        school_age = ctx.school_age()
+        pupils = ctx.count_by_council(school_age)
         councils = np.arange(len(ctx.councils))
         roll = np.bincount(c.school[school_age], minlength=len(schools))
         imf = np.where(schools.phase <= SECONDARY, roll, 0) * r.funding_per_pupil_imf  # mainstream schools, £ per year, cash
