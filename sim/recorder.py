@@ -94,19 +94,13 @@ class Recorder:
 
         Why it is written as it is (it runs every month over every child on roll): the school-age,
         need and matched masks are the month's own (`StepContext.need`,
-        `support.matched_on_roll`), not derived again here, and with several councils a mask is
-        counted by a bincount of the councils of its rows (most masks select few children), not
-        with the whole mask as weights. Counts are whole numbers, so they are the same numbers
-        however they are counted."""
+        `support.matched_on_roll`), not derived again here, and a mask is counted per council run
+        by run over the roll (`StepContext.count_by_council`: one pass over the mask, where finding
+        its rows and gathering their councils cost five times as much). Counts are whole numbers,
+        so they are the same numbers however they are counted."""
         c, t = ctx.c, ctx.t
-        n = len(ctx.councils)
         pupils = ctx.school_age()
-        council = c.council.astype(np.intp) if n > 1 else None  # cast once, not once per count
-
-        def count(mask: np.ndarray) -> np.ndarray:
-            if n == 1:  # one council: a count is a sum (several times faster than a bincount)
-                return np.count_nonzero(mask)
-            return np.bincount(council[mask], minlength=n)
+        count = ctx.count_by_council
 
         level = c.support_level
         if t == ctx.timeline.month_index(ctx.config.transition.legal_switch) - 1:
