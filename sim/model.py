@@ -28,10 +28,14 @@ from sim.timeline import Timeline
 class SendModel(mesa.Model):
     """England's SEND system for one or more councils, under one route."""
 
-    def __init__(self, config: ScenarioConfig, seed: int | None = None, keep_snapshots: bool = False) -> None:
+    def __init__(self, config: ScenarioConfig, seed: int | None = None, keep_snapshots: bool = False,
+                 event_kinds=None) -> None:
         """`keep_snapshots`: also keep every census and year as per-pupil columns
         (`Recorder.census`, `Recorder.years`), for analyses that follow single pupils; the metrics
-        need only the cells the recorder sums them into."""
+        need only the cells the recorder sums them into.
+
+        `event_kinds`: log only events of these kinds (None: every kind; see `EventLog`). The
+        run is the same either way: nothing reads the log while the model runs."""
         seed = config.run.seed if seed is None else int(seed)
         super().__init__(rng=seed)
         self.config = config
@@ -43,7 +47,7 @@ class SendModel(mesa.Model):
         self.schools = population.schools
         self.councils = population.councils
         self.route = make_route(config.run.route, config, self.timeline, self.schools, self.councils, self.streams)
-        self.events = EventLog()
+        self.events = EventLog(event_kinds)
         self.ledger = Ledger(self.timeline.n_months, len(self.councils))
         # FSM eligibility changes during the run only along a dated path: without one, a pupil's
         # breakdowns at a census are those the metrics read at the end, so it is summed into cells at once

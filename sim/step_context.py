@@ -175,8 +175,9 @@ class StepContext:
     def log(self, name: str, idx: np.ndarray, **columns: np.ndarray) -> None:
         """Log an event for the children at view indices `idx`, with their need at that moment
         (so every flow can be broken down by need type and severity band). Nothing is logged for
-        no children (and nothing is gathered for them: many of a month's logs are empty)."""
-        if len(idx) == 0:
+        no children (and nothing is gathered for them: many of a month's logs are empty), nor for a
+        kind the log does not keep."""
+        if len(idx) == 0 or not self.events.keeps(name):
             return
         if "severity" not in columns:
             columns["severity"] = self.c.severity[idx]

@@ -75,6 +75,24 @@ def test_the_finished_runs_outcomes_give_the_same_tables_as_the_model(finished) 
     pd.testing.assert_frame_equal(system_table(run), system_table(finished), check_exact=True)
 
 
+def test_a_model_logging_only_the_outcome_kinds_runs_the_same_and_keeps_fewer_bytes(finished) -> None:
+    """A replicate's model logs only the kinds its outcomes read (`SendModel(event_kinds=...)`):
+    nothing reads the log while a model runs, so the run, its outcome events and its tables are
+    the same as with every kind logged, and the other kinds never take memory."""
+    lean = SendModel(finished.config, seed=5, event_kinds=OUTCOME_EVENTS).run()
+    assert set(lean.events.names()) == set(finished.events.names()) & set(OUTCOME_EVENTS)
+    for name in lean.events.names():
+        pd.testing.assert_frame_equal(lean.events.frame(name), finished.events.frame(name), check_exact=True)
+    assert lean.events.nbytes() == finished_run(finished).events.nbytes() < finished.events.nbytes()
+    assert np.array_equal(lean.children.severity, finished.children.severity)
+    assert np.array_equal(lean.councils.deficit, finished.councils.deficit)
+    with pytest.raises(KeyError, match="not kept"):
+        lean.events.frame("suspension")
+    with pytest.raises(KeyError, match="not kept"):
+        lean.events.only(["request", "suspension"])  # a narrower log cannot claim a kind it dropped
+    pd.testing.assert_frame_equal(compute_metrics(finished_run(lean)), compute_metrics(finished_run(finished)), check_exact=True)
+
+
 def test_a_run_not_finished_has_no_outcomes_and_its_children_table_is_copied() -> None:
     model = SendModel(small_config(councils=1, pupils=2000, end="2026-02"), seed=2)
     model.step()
