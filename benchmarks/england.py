@@ -16,12 +16,17 @@ same time, as the two workers of `sendsim compare` do):
 - state bytes per child (`population.build.column_bytes_per_child`: every per-child column,
   all rows, future Reception cohorts too) and child rows;
 - peak RSS of the worker (`resource.getrusage` maxrss) after each phase, and on Linux each
-  phase's own peak and the resident memory as it ends; the event log's, the state's and the
-  children table's bytes per child row and the size of the pickled tables.
+  phase's own peak and the resident memory as it ends; the event log's (the kinds a replicate
+  keeps, as `run_replicate` builds its model), the state's and the children table's bytes per
+  child row and the size of the pickled tables.
 
 With `--end-to-end`, it also times `sendsim compare configs/england.yaml
 configs/england_white_paper.yaml --replicates 1 --workers 2` (wall, from the command's start to
-its last file written).
+its last file written) and reports the peak of its largest process (the parent or a worker).
+
+The machine is described as `benchmarks/machine.py` does (CPU, numpy's AVX-512, load, and a
+reference workload's time), because the same code runs about three times faster on one 2-core
+host than on another.
 
 Usage:
     python benchmarks/england.py                     # scale 0.1 (about 810,000 pupils)
@@ -36,13 +41,14 @@ import csv
 import json
 import os
 import pickle
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from functools import partial
 from pathlib import Path
+
+from machine import describe, summary  # benchmarks/machine.py (the script's own directory is on the path)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -85,7 +91,7 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     from sim.config.loader import load_config
     from sim.experiments.runner import ReplicateOutput, release_memory, replicate_seed
     from sim.metrics import children_table, compute_metrics, system_table
-    from sim.metrics.compute import finished_run
+    from sim.metrics.compute import OUTCOME_EVENTS, finished_run
     from sim.model import SendModel
     from sim.population.build import column_bytes_per_child
 
@@ -113,7 +119,7 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
             result[f"{name}_end_rss_gb"] = round(_status_bytes("VmRSS") / 2**30, 3)
         return value
 
-    model = phase("build", lambda: SendModel(config, seed=replicate_seed(config.run.seed, 0)))
+    model = phase("build", lambda: SendModel(config, seed=replicate_seed(config.run.seed, 0), event_kinds=OUTCOME_EVENTS))
     release_memory()  # as `run_replicate`
     child_months = sum(hi - lo for lo, hi in (model.on_roll(t) for t in range(model.n_months)))
     result.update({
@@ -124,7 +130,6 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
     phase("run", model.run)
     result["event_log_bytes_per_child"] = round(model.events.nbytes() / len(model.children), 1)
     run = finished_run(model)
-    result["outcome_events_bytes_per_child"] = round(run.events.nbytes() / len(model.children), 1)
     del model
     release_memory()  # as `run_replicate`: the state columns nothing reads any more
     children = phase("children_table", partial(children_table, run))  # as `run_replicate`: built once, read by the metrics
@@ -151,9 +156,13 @@ def measure_route(config_path: str, scale: float, end: str | None) -> dict:
 
 
 def end_to_end(scale: float, end: str | None) -> dict:
-    """Wall seconds of the national `sendsim compare`, one replicate on two workers."""
+    """Wall seconds of the national `sendsim compare`, one replicate on two workers, and the
+    peak of its largest process (Linux's `RUSAGE_CHILDREN` maxrss of a wrapper whose only child
+    is the command: the largest of the command and its workers, each counted alone)."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "sim.cli", "compare", *ROUTES.values(), "--replicates", "1", "--workers", "2",
+        wrapper = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+        command = [sys.executable, "-c", wrapper, sys.executable, "-m", "sim.cli", "compare", *ROUTES.values(), "--replicates", "1", "--workers", "2",
                    "--scale", str(scale), "--out", str(Path(tmp) / "england")]
         if end:
             command += ["--end", end]
@@ -162,7 +171,8 @@ def end_to_end(scale: float, end: str | None) -> dict:
         wall = time.perf_counter() - start
     if done.returncode != 0:
         return {"compare_wall_s": None, "compare_error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    return {"compare_wall_s": round(wall, 1)}
+    peak_kb = int(done.stderr.strip().splitlines()[-1])
+    return {"compare_wall_s": round(wall, 1), "compare_largest_process_peak_gb": round(peak_kb * 1024 / 2**30, 2)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure_route(args.worker, args.scale, args.end)))
         return
 
-    load_before = os.getloadavg()
+    machine = describe()  # before the workers: the reference workload on a quiet machine
     env = {**os.environ, **SINGLE_THREAD_ENV}
     workers = {
         route: subprocess.Popen([sys.executable, __file__, "--worker", path, "--scale", str(args.scale),
@@ -194,9 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"route": route, **json.loads(out.strip().splitlines()[-1])})
     both_wall = time.perf_counter() - start
     extra = end_to_end(args.scale, args.end) if args.end_to_end else {}
-    load_after = os.getloadavg()
-    machine = {"cores": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-               "python": platform.python_version(), "load_before": load_before, "load_after": load_after}
+    load_after = os.getloadavg()[0]
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with open(args.out_dir / "england.csv", "w", newline="") as handle:
@@ -207,10 +215,10 @@ def main(argv: list[str] | None = None) -> None:
         f"# Whole England, both routes, scale {args.scale}",
         "",
         f"Both workers side by side: {both_wall:.0f} s wall. " + (
-            f"`sendsim compare` end to end: {extra['compare_wall_s']} s wall." if extra.get("compare_wall_s")
+            f"`sendsim compare` end to end: {extra['compare_wall_s']} s wall, its largest process's peak "
+            f"{extra['compare_largest_process_peak_gb']} GiB." if extra.get("compare_wall_s")
             else (f"`sendsim compare` did not run: {extra['compare_error']}" if extra else "")),
-        f"Machine: {machine['cores']} cores, {machine['processor']}, Python {machine['python']}; load average "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.",
+        f"Machine: {summary(machine)}; load average {machine['load_average']:.1f} before, {load_after:.1f} after.",
         "",
         "| " + " | ".join(rows[0]) + " |",
         "|" + "---|" * len(rows[0]),

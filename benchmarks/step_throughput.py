@@ -21,7 +21,8 @@ Usage:
     python benchmarks/step_throughput.py --months 24 --sizes 60000 600000x1
 Sizes are `PUPILS` or `PUPILSxCOUNCILS` (pupils on roll at the start, split evenly over councils;
 by default one council per 60,000 pupils, a typical English council). Results go to a table on
-stdout and to benchmarks/out/step_throughput.json.
+stdout and to benchmarks/out/step_throughput.json, with the machine as `benchmarks/machine.py`
+describes it (the same step runs about three times faster on one 2-core host than another).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import describe, summary  # benchmarks/machine.py (the script's own directory is on the path)
 
 TARGET_CHILD_MONTHS_PER_CORE_SECOND = 10_000_000
 TARGET_STATE_BYTES_PER_CHILD = 200
@@ -179,12 +181,14 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure(pupils, councils, args.months, args.seed)))
         return
 
+    machine = describe()  # before the workers: the reference workload on a quiet machine
     rows = []
     for size in args.sizes:
         pupils, councils = parse_size(size)
         print(f"measuring {pupils:,} pupils in {councils} council(s), {args.months} months ...", file=sys.stderr)
         rows.append(run_worker(pupils, councils, args.months, args.seed))
     print_table(rows)
+    print(f"machine: {summary(machine)}; load average {machine['load_average']}", file=sys.stderr)
     for r in rows:
         r["meets_throughput_target"] = (r["child_months_per_core_second"] or 0) >= TARGET_CHILD_MONTHS_PER_CORE_SECOND
         r["meets_state_bytes_target"] = r["state_bytes_per_child"] <= TARGET_STATE_BYTES_PER_CHILD
@@ -194,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
             "child_months_per_core_second": TARGET_CHILD_MONTHS_PER_CORE_SECOND,
             "state_bytes_per_child": TARGET_STATE_BYTES_PER_CHILD,
         },
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor()},
+        "machine": machine,
         "results": rows,
     }, indent=2))
     print(f"wrote {args.out}", file=sys.stderr)
