@@ -2,13 +2,16 @@
 
 Why: the benchmarks' targets are wall times and rates "on a 2-core machine", but two machines
 of that size are not alike. Measured on two hosts of the same 2-core kind a day apart, the
-same code stepped 12.7-13.2 million child-months per CPU-second on one (a CPU with AVX-512,
-idle) and 2.8-4.5 million on the other (AVX2 only, its speed varying from minute to minute
-under other tenants): numpy's float64 `exp`, which the model's hazards call on every eligible
-child, is vectorised with AVX-512 and falls back to one value at a time without it. So each
-result file records the CPU, whether numpy has AVX-512, the load average, and the time of a
-fixed reference workload (`reference_ms`) measured just before, so that a rate can be read
-against the speed of the machine that produced it.
+same code stepped 12.7-13.2 million child-months per CPU-second on one (idle) and 2.8-4.5
+million on the other (its speed varying from minute to minute under other tenants). Not one
+instruction set explains it: on the slower host numpy's float64 `exp`, which numpy vectorises
+only with AVX-512 and that host lacks, is 2.4% of the monthly step; the step is twenty-odd
+stages of many numpy calls over the roll, so the difference lies in how fast the host runs
+the interpreter and reaches memory. So each result file records the CPU, whether numpy has AVX-512, the load average, and
+the times of two fixed reference workloads measured just before (`reference_ms`): a Python
+loop (the interpreter between numpy calls) and a gather of scattered rows (the memory behind
+the model's per-child columns), so that a rate can be read against the speed of the machine
+that produced it.
 """
 
 from __future__ import annotations
@@ -40,23 +43,25 @@ def numpy_avx512() -> bool | None:
 
 
 def reference_ms(repeats: int = 5) -> dict[str, float]:
-    """Milliseconds (best of `repeats`) of two fixed workloads: `numpy_exp`, float64 `exp` of
-    one million values (the model's hazards), and `python_loop`, a million-step Python loop
-    (the interpreter's own speed). Best of several, because another tenant's burst slows some
-    repeats; the best is the machine's speed when it is not being shared."""
+    """Milliseconds (best of `repeats`) of two fixed workloads: `python_loop`, a million-step
+    Python loop (the interpreter's own speed), and `numpy_gather`, a million rows gathered at
+    random from a column of ten million float64 values (memory latency, as in the model's
+    per-child gathers). Best of several, because another tenant's burst slows some repeats; the
+    best is the machine's speed when it is least shared."""
     import numpy as np
 
-    values = np.linspace(-5.0, 5.0, 1_000_000)
-    timings: dict[str, list[float]] = {"numpy_exp": [], "python_loop": []}
+    column = np.arange(10_000_000, dtype=np.float64)
+    rows = np.random.default_rng(0).integers(0, len(column), 1_000_000)
+    timings: dict[str, list[float]] = {"python_loop": [], "numpy_gather": []}
     for _ in range(repeats):
-        start = time.perf_counter()
-        np.exp(values)
-        timings["numpy_exp"].append(time.perf_counter() - start)
         start = time.perf_counter()
         total = 0
         for i in range(1_000_000):
             total += i
         timings["python_loop"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        column[rows]
+        timings["numpy_gather"].append(time.perf_counter() - start)
     return {name: round(min(times) * 1000, 2) for name, times in timings.items()}
 
 
@@ -77,4 +82,4 @@ def summary(machine: dict) -> str:
     ref = machine["reference_ms"]
     simd = {True: "numpy with AVX-512", False: "numpy without AVX-512", None: "numpy SIMD unknown"}[machine["numpy_avx512"]]
     return (f"{machine['cores']} cores, {machine['cpu']} ({simd}), Python {machine['python']}; reference workload: "
-            f"exp of 1 M values {ref['numpy_exp']} ms, 1 M-step Python loop {ref['python_loop']} ms")
+            f"1 M-step Python loop {ref['python_loop']} ms, 1 M scattered rows gathered {ref['numpy_gather']} ms")
