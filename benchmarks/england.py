@@ -24,8 +24,8 @@ With `--end-to-end`, it also times `sendsim compare configs/england.yaml
 configs/england_white_paper.yaml --replicates 1 --workers 2` (wall, from the command's start to
 its last file written) and reports the peak of its largest process (the parent or a worker).
 
-The machine is described as `benchmarks/machine.py` does (CPU, numpy's AVX-512, load, and a
-reference workload's time), because the same code runs about three times faster on one 2-core
+The machine is described as `benchmarks/machine.py` does (CPU, numpy's AVX-512, load, and two
+reference workloads' times), because the same code runs about three times faster on one 2-core
 host than on another.
 
 Usage:
@@ -169,9 +169,10 @@ def end_to_end(scale: float, end: str | None) -> dict:
         start = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, env={**os.environ, **SINGLE_THREAD_ENV}, capture_output=True, text=True)
         wall = time.perf_counter() - start
+    *messages, peak_kb = done.stderr.strip().splitlines()  # the wrapper prints the peak last
     if done.returncode != 0:
-        return {"compare_wall_s": None, "compare_error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    peak_kb = int(done.stderr.strip().splitlines()[-1])
+        return {"compare_wall_s": None, "compare_error": messages[-1] if messages else "failed"}
+    peak_kb = int(peak_kb)
     return {"compare_wall_s": round(wall, 1), "compare_largest_process_peak_gb": round(peak_kb * 1024 / 2**30, 2)}
 
 

@@ -40,8 +40,8 @@ class EventLog:
         Why drop kinds at once: the children table and the metrics read a dozen kinds, and
         nothing reads the log while a model runs, so a replicate that is only measured need not
         keep the rest (Experts at Hand served, suspensions, reviews, placements...) until its
-        run ends: nationally about 30 bytes per child row of the tiered route's worker (0.5
-        GiB) and 15 of the EHCP route's, at the worker's peak."""
+        run ends: measured nationally, the tiered route's worker peaked 0.39 GiB lower (its log
+        held 51 bytes per child row, 21 of them read) and the EHCP route's 0.16 GiB lower."""
         self._chunks: dict[str, list[_Chunk]] = defaultdict(list)
         self._kept: frozenset[str] | None = None if kinds is None else frozenset(kinds)
 
