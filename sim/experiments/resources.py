@@ -20,15 +20,17 @@ kept every census as one row per pupil 1.5 KB plus 0.4 KB). The figures are roun
 estimate errs on the safe side: it is 2%, 17% and 17% above the measured worker at scales 0.03,
 0.1 and 0.3 (0.40, 0.69 and 1.66 GiB; at 0.03 the metrics' cells, which fill more slowly than
 the population grows, weigh more) and 10% above it over three years at scale 0.1 (0.52 GiB).
-At full scale (8.1 million pupils to August 2036) it gives 5.9 GiB, against about 5.1 GiB
-extrapolated from scales 0.1 and 0.3 (the build; the monthly steps about 4.3 GiB, the metrics
-3.9).
+At full scale (8.1 million pupils to August 2036) it gives 5.9 GiB; measured there, a worker
+peaks at 3.6 GiB (either route, since a replicate logs only the event kinds it reads), so at
+full scale the estimate is cautious by about 60%.
 
 The combined tables kept by the parent take about 0.4 KB per pupil, replicate and route: the
 children table, and the copies the paired analysis makes of it (the national comparison at full
 scale, one replicate, peaked at 19.7 GiB in all before the analysis paired only the columns it
-reads and the children table shrank; with 0.3 KB the estimate was below it then). Not yet
-re-measured at full scale, so the figure is not lowered.
+reads and the children table shrank; with 0.3 KB the estimate was below it then). Measured
+since at full scale, the comparison's parent peaks at 7.9 GiB pairing both routes (about 0.5 KB
+per pupil and route, at a moment when the workers have ended); counted on top of the workers, as
+here, the figure leaves the estimate above every peak measured, so it is not lowered.
 
 A comparison queues both routes' replicates in one pool, so with two workers and one replicate
 both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`); the
