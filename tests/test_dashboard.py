@@ -297,6 +297,29 @@ def _one(page, selector: str):
     return page.locator(selector)
 
 
+def _value_of(page, selector: str) -> str:
+    """The value of the one field matching `selector`, read in the page in the same moment as
+    its uniqueness is checked: a locator read after `_one` can still meet a redraw that put the
+    old field and its replacement side by side (seen once under load as a strict-mode error)."""
+    return page.wait_for_function(
+        "selector => { const f = document.querySelectorAll(selector);"
+        " return f.length === 1 && f[0].value.trim() !== '' ? f[0].value : false; }",
+        arg=selector).json_value()
+
+
+def _on_one(page, selector: str, act, attempts: int = 5):
+    """Apply `act` to the one element matching `selector`, again if a redraw between the check
+    and the action made the locator match two (Playwright's strict-mode error)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(attempts):
+        try:
+            return act(_one(page, selector))
+        except PlaywrightError as error:
+            if "strict mode violation" not in str(error) or attempt == attempts - 1:
+                raise
+
+
 # JS: "done" once the page shows `condition`; "overwritten" as soon as the field holds another
 # value than the one typed (the server's echo of the previous value); else keep waiting
 ACTED_OR_OVERWRITTEN = """([condition, field, typed]) => {
@@ -323,8 +346,8 @@ def _set_lever(page, value: str, condition: str, attempts: int = 4, field: str =
 
     outcome = None
     for _ in range(attempts):
-        _one(page, field).fill(value)
-        _one(page, field).press("Enter")
+        _on_one(page, field, lambda field_: field_.fill(value))
+        _on_one(page, field, lambda field_: field_.press("Enter"))
         try:
             outcome = page.wait_for_function(ACTED_OR_OVERWRITTEN, arg=[condition, field, value],
                                              timeout=timeout_ms).json_value()
@@ -371,7 +394,7 @@ def test_the_page_loads_and_draws_the_equity_view(page, quick_result):
     _, (_, reform, _) = quick_result
     assert page.first_hash == config_hash(reform) and "from the cache" in page.first_summary, page.first_summary
     _finished_run(page)
-    assert _one(page, ".lever-reform-targeted-plus-threshold input").input_value() == "1.2"
+    assert _value_of(page, ".lever-reform-targeted-plus-threshold input") == "1.2"
     assert "plausible 0.5 to 1.2" in page.content()  # the Experts at Hand lever's range, from the schema
     assert page.locator(".equity-table tbody tr").count() >= 6
     assert page.first_chart_seconds < 200
@@ -381,7 +404,7 @@ def test_a_lever_change_reruns_and_redraws_chart_and_table(page):
     before_hash = _finished_run(page)
     before_chart = page.locator(QUINTILE_CHART).screenshot()
     before_table = page.locator(".equity-table").inner_text()
-    value = 0.4 if float(_one(page, LEVER).input_value()) == 0.3 else 0.3  # a value not on screen yet
+    value = 0.4 if float(_value_of(page, LEVER)) == 0.3 else 0.3  # a value not on screen yet
     started = ("() => !!document.querySelector('.run-status') || "
                f"document.querySelector('.reform-hash')?.textContent.trim() !== '{before_hash}'")
     _set_lever(page, str(value), started)
@@ -405,7 +428,7 @@ def test_a_bad_value_shows_the_loaders_error_and_runs_nothing(page):
 
 def test_downloads_give_png_csv_and_yaml_that_reproduces_the_run(page, tmp_path):
     # the comparison on screen must be the one for the lever as it stands (a rerun may be pending)
-    value = float(_one(page, LEVER).input_value())
+    value = float(_value_of(page, LEVER))
     expected = config_hash(resolve(Selection(**BROWSER,
                                              levers={"reform.experts_capacity_multiplier": value}))[1])
     page.wait_for_function(f"() => document.querySelector('.reform-hash')?.textContent.trim() === '{expected}'"

@@ -26,7 +26,7 @@ from sim.calibration.ensemble import (
     save_ensemble,
     validate_ensemble,
 )
-from sim.calibration.ensemble_runs import combine_cell, compare_ensemble, weighted_quantile
+from sim.calibration.ensemble_runs import combine_cell, combine_members, compare_ensemble, weighted_quantile
 from sim.calibration.fit import calibrate
 from sim.calibration.targets import Target
 from sim.cli import app
@@ -147,6 +147,44 @@ def test_combined_interval_equals_chance_when_members_agree_and_widens_when_they
     assert apart["mean"] == pytest.approx(same["mean"])
     assert apart["hi"] - apart["lo"] == pytest.approx(same["hi"] - same["lo"])  # chance alone is unchanged
     assert apart["hi_combined"] - apart["lo_combined"] > 3 * (apart["hi"] - apart["lo"])
+
+
+def _combined_one_cell_at_a_time(values: np.ndarray, members: np.ndarray, weights: dict[str, float]) -> dict:
+    """The module's definition written out plainly, for one cell: member means, their weighted
+    mean, values centred on their member's mean and shifted to it, weighted quantiles."""
+    keep = np.isfinite(values)
+    values, members = values[keep], members[keep]
+    names = sorted(set(members))
+    mean = {name: values[members == name].mean() for name in names}
+    count = {name: (members == name).sum() for name in names}
+    centre = sum(mean[n] * weights[n] for n in names) / sum(weights[n] for n in names)
+    row_weight = np.array([weights[m] / count[m] for m in members])
+    centred = values - np.array([mean[m] for m in members]) + centre
+    lo, hi = weighted_quantile(centred, row_weight, 0.025), weighted_quantile(centred, row_weight, 0.975)
+    return {"mean": centre, "lo": lo, "hi": hi,
+            "lo_combined": min(lo, weighted_quantile(values, row_weight, 0.025)),
+            "hi_combined": max(hi, weighted_quantile(values, row_weight, 0.975))}
+
+
+def test_all_cells_combined_at_once_equal_each_cell_combined_alone_and_the_plain_definition():
+    rng = np.random.default_rng(3)
+    names = [f"m{i:02d}" for i in range(11)]
+    weights = {name: float(w) for name, w in zip(names, rng.random(len(names)))}
+    rows = [{"member": name, "replicate": r, "metric": metric, "group": group,
+             "value": rng.normal() * 10.0 ** rng.integers(-3, 4) if rng.random() > 0.05 else np.nan}
+            for name in names for r in range(4) for metric in ("a", "b") for group in ("1", "2", "3")
+            if rng.random() > 0.15]
+    tidy = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # cells interleaved, members in no order
+    tidy.loc[tidy.index[0], "value"] = np.inf  # not finite: left out of the cell's values, still counted
+    together = combine_members(tidy, ["metric", "group"], weights)
+    assert len(together) == 6 and together["replicates"].sum() == len(tidy)
+    for _, row in together.iterrows():
+        part = tidy[(tidy["metric"] == row["metric"]) & (tidy["group"] == row["group"])]
+        alone = combine_cell(part["value"], part["member"], weights)
+        assert alone == {name: row[name] for name in alone}  # to the last bit
+        plain = _combined_one_cell_at_a_time(part["value"].to_numpy(), part["member"].to_numpy(), weights)
+        assert alone == pytest.approx(plain, rel=1e-12, abs=1e-12)
+        assert row["members"] == part["member"].nunique() and row["replicates"] == len(part)
 
 
 @pytest.fixture(scope="module")

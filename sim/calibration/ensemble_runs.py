@@ -64,33 +64,66 @@ def weighted_quantile(values, weights, q: float) -> float:
     return float(np.interp(q, cum, v))
 
 
+EMPTY_CELL = {"mean": math.nan, "lo": math.nan, "hi": math.nan, "lo_combined": math.nan, "hi_combined": math.nan}
+
+
 def combine_cell(values: pd.Series, members: pd.Series, weights: dict[str, float]) -> dict[str, float]:
     """Mean, stochastic and combined 95% intervals of one cell's (member, replicate) values."""
-    frame = pd.DataFrame({"value": values.to_numpy(dtype=float), "member": members.to_numpy()})
-    frame = frame[np.isfinite(frame["value"])]
-    if frame.empty:
-        return {"mean": math.nan, "lo": math.nan, "hi": math.nan, "lo_combined": math.nan, "hi_combined": math.nan}
-    member_mean = frame.groupby("member")["value"].transform("mean")
-    count = frame.groupby("member")["value"].transform("size")
-    w = frame["member"].map(weights).astype(float) / count
-    means = frame.groupby("member")["value"].mean()
-    mw = means.index.map(weights).astype(float)
-    centre = float(np.sum(means.to_numpy() * mw) / np.sum(mw))
-    centred = frame["value"] - member_mean + centre
-    lo, hi = weighted_quantile(centred, w, TAIL), weighted_quantile(centred, w, 1 - TAIL)
-    pooled_lo, pooled_hi = weighted_quantile(frame["value"], w, TAIL), weighted_quantile(frame["value"], w, 1 - TAIL)
+    frame = pd.DataFrame({"cell": 0, "member": members.to_numpy(), "value": values.to_numpy(dtype=float)})
+    combined = combine_members(frame, ["cell"], weights)
+    return {name: float(combined[name].iloc[0]) for name in EMPTY_CELL}
+
+
+def _cell_intervals(values: np.ndarray, member_mean: np.ndarray, row_weight: np.ndarray, means: np.ndarray,
+                    mean_weight: np.ndarray) -> dict[str, float]:
+    """One cell's mean and intervals from its finite values, each with its member's mean and its
+    weight (the member's weight shared among its values), and the member means (in member order)
+    with the members' weights (module docstring)."""
+    centre = float(np.sum(means * mean_weight) / np.sum(mean_weight))
+    centred = values - member_mean + centre
+    lo, hi = weighted_quantile(centred, row_weight, TAIL), weighted_quantile(centred, row_weight, 1 - TAIL)
+    pooled_lo, pooled_hi = weighted_quantile(values, row_weight, TAIL), weighted_quantile(values, row_weight, 1 - TAIL)
     return {"mean": centre, "lo": lo, "hi": hi, "lo_combined": min(lo, pooled_lo), "hi_combined": max(hi, pooled_hi)}
 
 
 def combine_members(tidy: pd.DataFrame, keys: list[str], weights: dict[str, float], value: str = "value") -> pd.DataFrame:
     """Per cell (`keys`): mean, lo, hi (stochastic), lo_combined, hi_combined, members, replicates.
-    `tidy` has columns member, replicate, *keys, value."""
+    `tidy` has columns member, replicate, *keys, value; values that are not finite are left out
+    of a cell's mean and intervals (and still counted in its replicates).
+
+    Every grouping is done once for all cells (member means as sums in row order over counts),
+    leaving each cell only its quantiles. Why: an ensemble comparison has thousands of cells, and
+    pandas groupings per cell cost 16 ms each (35 of the 47 s of a small ensemble comparison)."""
+    tidy = tidy.reset_index(drop=True)
+    cell = tidy.groupby(keys, observed=True, sort=False, dropna=False).ngroup().to_numpy()
+    n_cells = int(cell.max()) + 1 if len(cell) else 0
+    values = tidy[value].to_numpy(dtype=float)
+    member, member_names = pd.factorize(tidy["member"], sort=True)
+    n_members = max(len(member_names), 1)
+    member_weight = np.array([weights.get(name, math.nan) for name in member_names], dtype=float)
+    finite = np.isfinite(values) & (member >= 0)
+    f_value, f_member = values[finite], member[finite]
+    f_cell = cell[finite]
+    pair = f_cell.astype(np.int64) * n_members + f_member
+    pair_count = np.bincount(pair, minlength=n_cells * n_members)
+    pair_mean = np.bincount(pair, weights=f_value, minlength=n_cells * n_members) / np.maximum(pair_count, 1)
+    order = np.argsort(f_cell, kind="stable")  # each cell's finite rows together, in their own order
+    ends = np.cumsum(np.bincount(f_cell, minlength=n_cells))
+    replicates = np.bincount(cell, minlength=n_cells)
+    named = member >= 0
+    members = np.bincount(np.unique(cell[named].astype(np.int64) * n_members + member[named]) // n_members,
+                          minlength=n_cells)
+    _, first = np.unique(cell, return_index=True)
     rows = []
-    for cell, part in tidy.groupby(keys, observed=True, sort=False, dropna=False):
-        cell = cell if isinstance(cell, tuple) else (cell,)
-        stats = combine_cell(part[value], part["member"], weights)
-        rows.append({**dict(zip(keys, cell)), **stats, "members": int(part["member"].nunique()),
-                     "replicates": int(len(part))})
+    for c, key in enumerate(tidy.loc[first, keys].itertuples(index=False, name=None)):
+        at = order[(ends[c - 1] if c else 0):ends[c]]
+        if len(at):
+            present = np.unique(f_member[at])
+            stats = _cell_intervals(f_value[at], pair_mean[pair[at]], member_weight[f_member[at]] / pair_count[pair[at]],
+                                    pair_mean[c * n_members + present], member_weight[present])
+        else:
+            stats = dict(EMPTY_CELL)
+        rows.append({**dict(zip(keys, key)), **stats, "members": int(members[c]), "replicates": int(replicates[c])})
     return pd.DataFrame(rows)
 
 
