@@ -24,20 +24,23 @@ At full scale (8.1 million pupils to August 2036) it gives 5.9 GiB; measured the
 peaks at 3.6 GiB (either route, since a replicate logs only the event kinds it reads), so at
 full scale the estimate is cautious by about 60%.
 
-The combined tables kept by the parent take about 0.4 KB per pupil, replicate and route: the
-children table, and the copies the paired analysis makes of it (the national comparison at full
-scale, one replicate, peaked at 19.7 GiB in all before the analysis paired only the columns it
-reads and the children table shrank; with 0.3 KB the estimate was below it then). Measured
-since at full scale, the comparison's parent peaks at 7.9 GiB pairing both routes (about 0.5 KB
-per pupil and route, at a moment when the workers have ended); counted on top of the workers, as
-here, the figure leaves the estimate above every peak measured, so it is not lowered.
+The parent holds about 0.4 KB per pupil, replicate and route of tables received from finished
+workers (`RESULT_BYTES_PER_PUPIL_REPLICATE`: the children table above all), and peaks when it
+pairs the routes' children for the comparison's tables, after the workers have ended: measured
+at full scale, one replicate of each route, at 7.9 GiB in all (0.51 KB per pupil and route beyond
+the interpreter; `ANALYSIS_BYTES_PER_PUPIL_REPLICATE` rounds it up to 0.55 KB). The two peaks
+come at different moments, so the estimate is the larger of them, not their sum: while the last
+workers run, those workers beside the tables of every replicate already finished; then the
+analysis of them all. Counting the tables on top of the workers and of the analysis, as the
+estimate did before, gave 12.2 GiB for the national comparison one route after the other, which
+refused it with 13 GiB free (a 16 GB machine), where its measured peaks fit.
 
 A comparison queues both routes' replicates in one pool, so with two workers and one replicate
-both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`); the
-national comparison at full scale is then estimated at about 18 GiB (it was 24), which a 23 GB
-machine with about 20 GiB free holds, so both routes run side by side; on a machine that holds
-one worker but not two it runs the routes one after the other (`workers_that_fit`, 12 GiB); at
-scale 0.3 both at once are estimated at 6 GiB.
+both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`): the
+national comparison at full scale is then estimated at 12.0 GiB (measured: 7.2 GiB for the two
+workers together, 7.9 GiB for the analysis after them), which needs 13.4 GiB free; with less,
+down to 10.2 GiB free, it runs the routes one after the other (`workers_that_fit`, estimated at
+9.2 GiB); at scale 0.3 both at once are estimated at 4.1 GiB.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ from sim.errors import UserError
 
 BYTES_PER_PUPIL = 330
 BYTES_PER_PUPIL_YEAR = 35
-RESULT_BYTES_PER_PUPIL_REPLICATE = 400
+RESULT_BYTES_PER_PUPIL_REPLICATE = 400  # tables a finished replicate hands the parent
+ANALYSIS_BYTES_PER_PUPIL_REPLICATE = 550  # the parent's peak analysing every replicate of every run, tables included
 PROCESS_BASE_BYTES = 250 * 2**20  # the interpreter with numpy, pandas, scipy, pyarrow and mesa loaded (about 235 MiB)
 USABLE_SHARE = 0.9  # of the memory available now; the rest is the operating system's
 
@@ -79,12 +83,16 @@ def estimate_bytes(config: ScenarioConfig, replicates: int, workers: int, runs: 
     """Peak memory of `replicates` replicates of each of `runs` scenarios, queued in one pool and
     run `workers` at a time, whose tables are all kept (a comparison runs both routes' replicates
     in one pool, `sim.experiments.runner.run_routes`, and keeps both routes' tables): one
-    replicate of each route on two workers runs both at once."""
+    replicate of each route on two workers runs both at once.
+
+    The larger of two moments (module docstring): the last `workers` replicates running beside
+    the tables of all the others, received; and the parent analysing every replicate's tables."""
     pupils = simulated_pupils(config)
-    per_process = worker_bytes(config)
-    concurrent = max(1, min(workers, replicates * runs))
-    kept = pupils * RESULT_BYTES_PER_PUPIL_REPLICATE * replicates * runs
-    return int(per_process * concurrent + kept + PROCESS_BASE_BYTES)
+    total = replicates * runs
+    concurrent = max(1, min(workers, total))
+    running = worker_bytes(config) * concurrent + pupils * RESULT_BYTES_PER_PUPIL_REPLICATE * (total - concurrent)
+    analysis = pupils * ANALYSIS_BYTES_PER_PUPIL_REPLICATE * total
+    return int(PROCESS_BASE_BYTES + max(running, analysis))
 
 
 def available_bytes() -> int | None:
@@ -121,8 +129,8 @@ def workers_that_fit(config: ScenarioConfig, replicates: int, workers: int, labe
 
     Why: a comparison runs its two routes side by side when it has two workers, which doubles
     the memory of the workers running at once. When both at once do not fit but one at a time
-    does (the national comparison at full scale on a 23 GB machine), running them one after the
-    other is slower but gives the same tables, which is better than refusing. Refuses
+    does (the national comparison at full scale with between 10.2 and 13.4 GiB free), running them
+    one after the other is slower but gives the same tables, which is better than refusing. Refuses
     (InsufficientMemoryError, as `check_memory`) only when even one at a time does not fit.
     """
     available = available_bytes()
