@@ -101,16 +101,15 @@ def combine_members(tidy: pd.DataFrame, keys: list[str], weights: dict[str, floa
     member, member_names = pd.factorize(tidy["member"], sort=True)
     n_members = max(len(member_names), 1)
     member_weight = np.array([weights.get(name, math.nan) for name in member_names], dtype=float)
-    finite = np.isfinite(values) & (member >= 0)
-    f_value, f_member = values[finite], member[finite]
-    f_cell = cell[finite]
+    named = member >= 0
+    finite = np.isfinite(values) & named
+    f_value, f_member, f_cell = values[finite], member[finite], cell[finite]
     pair = f_cell.astype(np.int64) * n_members + f_member
     pair_count = np.bincount(pair, minlength=n_cells * n_members)
     pair_mean = np.bincount(pair, weights=f_value, minlength=n_cells * n_members) / np.maximum(pair_count, 1)
     order = np.argsort(f_cell, kind="stable")  # each cell's finite rows together, in their own order
     ends = np.cumsum(np.bincount(f_cell, minlength=n_cells))
     replicates = np.bincount(cell, minlength=n_cells)
-    named = member >= 0
     members = np.bincount(np.unique(cell[named].astype(np.int64) * n_members + member[named]) // n_members,
                           minlength=n_cells)
     _, first = np.unique(cell, return_index=True)
