@@ -59,7 +59,7 @@ def test_a_thirty_year_horizon_runs() -> None:
 
 def test_a_run_that_cannot_fit_in_memory_is_refused_with_the_estimate() -> None:
     config = validate_config({"population": {"councils": 200, "scale": 1.0}})
-    assert estimate_bytes(config, 4, 2) > 24 * 2**30  # more than this machine has (23.5 GiB)
+    assert estimate_bytes(config, 4, 2) > 23.5 * 2**30  # more than this machine has
     with pytest.raises(InsufficientMemoryError, match=r"would need about \d+\.\d GiB.*12,000,000 pupils"):
         run_replicates(config, 4, workers=2)
 
@@ -101,31 +101,30 @@ def test_empty_groups_are_reported_as_empty_not_as_zero_percent() -> None:
 
 def test_the_national_comparison_is_estimated_above_its_measured_peaks_and_fits_a_16_gb_machine(monkeypatch) -> None:
     """One replicate of all 153 councils at full scale (8.1 million pupils, to August 2036),
-    measured (benchmarks/README.md): a route's worker peaked at 3.62 GiB once a replicate kept only
-    the event kinds it reads, the two workers side by side at 7.21 GiB together, and the parent
-    pairing both routes' children afterwards at 7.91 GiB. The estimate of one worker is above
-    its peak and above the state alone (145 bytes for each of 17.5 million child rows), yet below
-    the 7.8 GiB it used to be; the comparison's estimate is above every measured peak whichever way
-    the routes run, but no longer adds the tables to both the workers and the analysis (12.2 GiB
-    one route after the other), which refused the comparison on a 16 GB machine where it fits."""
+    measured (benchmarks/README.md): a route's worker peaked at 3.62 GiB, the two workers side by
+    side at 7.21 GiB together, and the parent pairing both routes' children afterwards at 7.91 GiB.
+    The estimate of one worker is above its peak (by 10-16%, as at every scale measured) and above
+    the state alone (145 bytes for each of 17.5 million child rows); the comparison's estimate is
+    above every measured peak whichever way the routes run, but no longer adds the tables to both
+    the workers and the analysis (12.2 GiB one route after the other, 18.1 side by side), which
+    refused the comparison on a 16 GB machine where it fits."""
     config = load_config(Path(__file__).resolve().parent.parent / "configs" / "england.yaml", {"population": {"scale": 1.0}})
     measured_worker_peak = 3.62 * 2**30
     measured_workers_together = 7.21 * 2**30
     measured_parent_peak = 7.91 * 2**30  # the paired analysis of both routes, after the workers
-    assert max(145 * 17.5e6, measured_worker_peak) < worker_bytes(config) < 7.8 * 2**30
+    assert max(145 * 17.5e6, 1.05 * measured_worker_peak) < worker_bytes(config) < 1.2 * measured_worker_peak
     side_by_side, one_after_other = estimate_bytes(config, 1, 2, runs=2), estimate_bytes(config, 1, 1, runs=2)
     parent = resources.PROCESS_BASE_BYTES
-    assert max(measured_workers_together + parent, measured_parent_peak) < side_by_side < 13 * 2**30
+    assert max(measured_workers_together + parent, measured_parent_peak) < side_by_side < 9 * 2**30
     # the routes one after the other: the second route's worker beside the first's tables, then the analysis
-    assert max(measured_worker_peak + parent, measured_parent_peak) < one_after_other < 10 * 2**30
-    assert side_by_side == parent + 2 * worker_bytes(config)  # two workers at once outweigh the analysis
-    # a 23 GB machine (about 20 GiB free) runs both routes at once, a 16 GB one (about 13 GiB free)
-    # one after the other rather than being refused, and 8 GiB free is refused with the figures
-    for free, workers in ((20, 2), (13, 1)):
+    assert max(measured_worker_peak + parent, measured_parent_peak) < one_after_other <= side_by_side
+    # a 23 GB machine (about 20 GiB free) and a 16 GB one (about 13 GiB free) run both routes at
+    # once; 8 GiB free is refused, with the estimate in the message
+    for free in (20, 13):
         monkeypatch.setattr(resources, "available_bytes", lambda free=free: free * 2**30)
-        assert workers_that_fit(config, 1, 2, runs=2) == workers
+        assert workers_that_fit(config, 1, 2, runs=2) == 2
     monkeypatch.setattr(resources, "available_bytes", lambda: 8 * 2**30)
-    with pytest.raises(InsufficientMemoryError, match=r"about 9\.2 GiB"):
+    with pytest.raises(InsufficientMemoryError, match=r"about 8\.5 GiB"):
         workers_that_fit(config, 1, 2, runs=2, label="the comparison")
 
 
@@ -135,8 +134,8 @@ def test_more_replicates_hold_more_tables_while_the_last_workers_run() -> None:
     analysis of all their tables, after the workers, is the larger moment."""
     config = load_config(Path(__file__).resolve().parent.parent / "configs" / "england.yaml", {"population": {"scale": 0.1}})
     tables = resources.simulated_pupils(config) * resources.RESULT_BYTES_PER_PUPIL_REPLICATE
-    assert abs(estimate_bytes(config, 6, 2) - estimate_bytes(config, 5, 2) - tables) <= 1
-    assert estimate_bytes(config, 6, 2) - estimate_bytes(config, 5, 2) < worker_bytes(config) / 2
+    assert abs(estimate_bytes(config, 4, 2) - estimate_bytes(config, 3, 2) - tables) <= 1
+    assert estimate_bytes(config, 4, 2) - estimate_bytes(config, 3, 2) < worker_bytes(config) / 2
     analysis = resources.simulated_pupils(config) * resources.ANALYSIS_BYTES_PER_PUPIL_REPLICATE
     assert abs(estimate_bytes(config, 20, 1) - resources.PROCESS_BASE_BYTES - 20 * analysis) <= 1
 

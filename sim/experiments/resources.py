@@ -5,24 +5,18 @@ gigabytes; started anyway, it runs for minutes and is then killed by the operati
 makes the machine swap), with nothing written. Refusing up front, with the estimate and what to
 change, costs a user nothing.
 
-The per-pupil figures are the peak resident memory of one worker (`resource.getrusage`, and
-each phase's own peak) running one replicate of the national configuration
-(`benchmarks/england.py --worker`: build, monthly steps, children table, metrics, and the
-tables pickled to a file to be handed back) at scale 0.1 (809,000 pupils) over three and twelve
-simulated years, checked at scales 0.03 and 0.3: 330 bytes per pupil plus 35 per pupil and
-simulated year. The worker's peak is now the population build (state and its temporaries);
-after the run a replicate keeps only what its tables read (`sim.metrics.compute.FinishedRun`),
-the event log is compact (38 bytes per child row, was 75), the children table shares the run's
-columns and the tables go back through a file, so the children table, the metrics and the
-hand-back, which peaked at 1.05 GiB at scale 0.1, now stay under the build (0.67 GiB against
-0.69). Before: 500 bytes plus 55 (and before that 0.7 KB plus 0.07 KB, and when the metrics
-kept every census as one row per pupil 1.5 KB plus 0.4 KB). The figures are rounded up so the
-estimate errs on the safe side: it is 2%, 17% and 17% above the measured worker at scales 0.03,
-0.1 and 0.3 (0.40, 0.69 and 1.66 GiB; at 0.03 the metrics' cells, which fill more slowly than
-the population grows, weigh more) and 10% above it over three years at scale 0.1 (0.52 GiB).
-At full scale (8.1 million pupils to August 2036) it gives 5.9 GiB; measured there, a worker
-peaks at 3.6 GiB (either route, since a replicate logs only the event kinds it reads), so at
-full scale the estimate is cautious by about 60%.
+The worker's figures are the peak resident memory (`resource.getrusage`) of a fresh process
+running one replicate (`run_replicate`: build, monthly steps, children table, metrics) of the
+national configuration, measured on the current code for both routes (the two agree within 1%):
+0.359, 0.606, 1.289 and 3.62 GiB at scales 0.03, 0.1, 0.3 and 1.0 to August 2036 (243,000 to 8.1
+million pupils, twelve simulated years), and 0.406 GiB at scale 0.1 over three years. They lie on
+a line: about 0.26 GiB that does not grow with the population (the interpreter and libraries,
+0.16 GiB, and the run's fixed tables) and 99 bytes per pupil plus 29.5 per pupil and simulated
+year. The estimate rounds each up (`PROCESS_BASE_BYTES` and `WORKER_FIXED_BYTES`, 310 MiB in
+all; 110 bytes plus 32 a year) so that it is 10-16% above every measurement: 0.415, 0.676, 1.42
+and 4.03 GiB, and 0.458 GiB over three years. Before, with figures fitted when the worker's peak
+was the build and the event log kept every kind (330 bytes plus 35 a year, on a 250 MiB base),
+it gave 5.9 GiB at full scale, 63% above the worker measured there.
 
 The parent holds about 0.4 KB per pupil, replicate and route of tables received from finished
 workers (`RESULT_BYTES_PER_PUPIL_REPLICATE`: the children table above all), and peaks when it
@@ -36,11 +30,12 @@ estimate did before, gave 12.2 GiB for the national comparison one route after t
 refused it with 13 GiB free (a 16 GB machine), where its measured peaks fit.
 
 A comparison queues both routes' replicates in one pool, so with two workers and one replicate
-both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`): the
-national comparison at full scale is then estimated at 12.0 GiB (measured: 7.2 GiB for the two
-workers together, 7.9 GiB for the analysis after them), which needs 13.4 GiB free; with less,
-down to 10.2 GiB free, it runs the routes one after the other (`workers_that_fit`, estimated at
-9.2 GiB); at scale 0.3 both at once are estimated at 4.1 GiB.
+both routes' workers run at once and are counted twice (`estimate_bytes` with `runs=2`). For the
+national comparison at full scale the analysis is the larger moment either way: 8.5 GiB
+(measured: 7.2 GiB for the two workers together, 7.9 GiB for the analysis after them; the
+estimate was 18.1 GiB before), which needs 9.5 GiB free. At scale 0.3 both routes at once are
+estimated at 3.1 GiB and one after the other at 2.7 GiB: with between 3.0 and 3.4 GiB free the
+comparison runs its routes one after the other (`workers_that_fit`).
 """
 
 from __future__ import annotations
@@ -51,8 +46,9 @@ from sim.config import ScenarioConfig
 from sim.config.council_table import council_profiles
 from sim.errors import UserError
 
-BYTES_PER_PUPIL = 330
-BYTES_PER_PUPIL_YEAR = 35
+BYTES_PER_PUPIL = 110  # a worker's memory per pupil, whatever the run's length
+BYTES_PER_PUPIL_YEAR = 32  # and per pupil and simulated year
+WORKER_FIXED_BYTES = 60 * 2**20  # a worker's run beyond the interpreter that does not grow with the population
 RESULT_BYTES_PER_PUPIL_REPLICATE = 400  # tables a finished replicate hands the parent
 ANALYSIS_BYTES_PER_PUPIL_REPLICATE = 550  # the parent's peak analysing every replicate of every run, tables included
 PROCESS_BASE_BYTES = 250 * 2**20  # the interpreter with numpy, pandas, scipy, pyarrow and mesa loaded (about 235 MiB)
@@ -76,7 +72,7 @@ def simulated_pupils(config: ScenarioConfig) -> float:
 def worker_bytes(config: ScenarioConfig) -> int:
     """Peak memory of one process building, running and measuring one replicate."""
     years = (int(config.run.end[:4]) - int(config.run.start[:4])) + 1
-    return int(PROCESS_BASE_BYTES + simulated_pupils(config) * (BYTES_PER_PUPIL + BYTES_PER_PUPIL_YEAR * years))
+    return int(PROCESS_BASE_BYTES + WORKER_FIXED_BYTES + simulated_pupils(config) * (BYTES_PER_PUPIL + BYTES_PER_PUPIL_YEAR * years))
 
 
 def estimate_bytes(config: ScenarioConfig, replicates: int, workers: int, runs: int = 1) -> int:
@@ -129,7 +125,7 @@ def workers_that_fit(config: ScenarioConfig, replicates: int, workers: int, labe
 
     Why: a comparison runs its two routes side by side when it has two workers, which doubles
     the memory of the workers running at once. When both at once do not fit but one at a time
-    does (the national comparison at full scale with between 10.2 and 13.4 GiB free), running them
+    does (the national comparison at scale 0.3 with between 3.0 and 3.4 GiB free), running them
     one after the other is slower but gives the same tables, which is better than refusing. Refuses
     (InsufficientMemoryError, as `check_memory`) only when even one at a time does not fit.
     """
