@@ -7,11 +7,11 @@ million on the other (its speed varying from minute to minute under other tenant
 instruction set explains it: on the slower host numpy's float64 `exp`, which numpy vectorises
 only with AVX-512 and that host lacks, is 2.4% of the monthly step; the step is twenty-odd
 stages of many numpy calls over the roll, so the difference lies in how fast the host runs
-the interpreter and reaches memory. So each result file records the CPU, whether numpy has AVX-512, the load average, and
-the times of two fixed reference workloads measured just before (`reference_ms`): a Python
-loop (the interpreter between numpy calls) and a gather of scattered rows (the memory behind
-the model's per-child columns), so that a rate can be read against the speed of the machine
-that produced it.
+the interpreter and reaches memory. So each result file records the CPU, whether numpy has
+AVX-512, the load average, and the times of two fixed reference workloads measured just before
+(`reference_ms`): a Python loop (the interpreter between numpy calls) and a gather of scattered
+rows (the memory behind the model's per-child columns), so that a rate can be read against the
+speed of the machine that produced it.
 """
 
 from __future__ import annotations

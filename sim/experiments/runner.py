@@ -39,8 +39,9 @@ def replicate_seed(root_seed: int, replicate: int) -> int:
 #: not only the model's, so its cost is set by what else the process holds: in a notebook kernel
 #: with pandas, matplotlib and seaborn loaded it took 0.2 s, ten times per replicate, about 8 of
 #: the 22 s of a two-replicate comparison at scale 0.02 (2,000 child rows: well under a megabyte
-#: of state, nothing worth handing back). From 200,000 rows (about 29 MB of state; one council at full scale
-#: is about 130,000 rows, England at scale 0.03 about 525,000) the memory is worth the time.
+#: of state, nothing worth handing back). From 200,000 rows (about 29 MB of state; one council
+#: at full scale is about 130,000 rows, England at scale 0.03 about 525,000) the memory is worth
+#: the time.
 RELEASE_MEMORY_FROM_ROWS = 200_000
 
 
